@@ -1,0 +1,32 @@
+PY := .venv/bin/python
+
+.PHONY: up down status test lint format deps rebuild bench clean
+
+up: deps ## install what is missing, start everything, wait until healthy
+	$(PY) -m tools.devstack up
+
+down: ## stop exactly what `make up` started
+	@[ -x $(PY) ] && $(PY) -m tools.devstack down || echo "nothing to stop"
+
+status:
+	$(PY) -m tools.devstack status
+
+deps:
+	@bash scripts/deps.sh
+
+test: deps ## the whole suite against real RabbitMQ, MongoDB-compatible server and SMTP
+	$(PY) -m pytest
+
+lint: deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: deps
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+rebuild: ## rebuild a service's read models: make rebuild SERVICE=accounts
+	$(PY) -m kernel rebuild $(SERVICE)
+
+clean: down
+	rm -rf var/

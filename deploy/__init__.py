@@ -1,0 +1,1 @@
+"""Container images, Compose file, Kubernetes manifests and the health probe."""

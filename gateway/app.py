@@ -1,0 +1,113 @@
+"""The gateway: the only thing a browser talks to (Jinja2 pages and a JSON API)."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from gateway import i18n, rpc
+from gateway.auth import csrf_token
+from gateway.errors import error_response
+from kernel import settings
+from kernel.errors import CommandError, NotFound
+from tools.devstack import SERVICES
+
+log = logging.getLogger(__name__)
+
+
+def create_app() -> Flask:
+    app = Flask(__name__)
+    secret = os.environ.get("SECRET_KEY")
+    if not secret:
+        raise RuntimeError("SECRET_KEY is not set: the gateway refuses to sign sessions with a default key")
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="panel_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Secure unless the panel is served over plain http (local development).
+        SESSION_COOKIE_SECURE=os.environ.get("COOKIE_SECURE", str(settings.PUBLIC_URL.startswith("https"))).lower()
+        == "true",
+        MAX_CONTENT_LENGTH=30 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.jinja_env.globals.update(t=i18n.t, csrf_token=csrf_token, money=i18n.money, datetime_text=i18n.datetime_text,
+                                 languages=i18n.LANGUAGES)  # fmt: skip
+
+    @app.before_request
+    def pick_language() -> None:
+        g.language = i18n.choose_language()
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+        )
+        return response
+
+    @app.get("/livez")
+    def livez():
+        return jsonify(status="up")
+
+    @app.get("/healthz")
+    def healthz():
+        calls = {service: rpc.start(service, "health") for service in SERVICES}
+        results, failures = rpc.gather(calls)
+        services = {s: ("up" if s in results else "down") for s in SERVICES}
+        status = "up" if not failures else "degraded"
+        return jsonify(status=status, services=services), 200 if status == "up" else 503
+
+    import gateway.views.billing_api  # noqa: F401 (registers routes on `api`)
+    import gateway.views.support_api  # noqa: F401
+    from gateway.views.api import api
+    from gateway.views.pages import pages
+
+    app.register_blueprint(pages)
+    app.register_blueprint(api)
+    _register_error_handlers(app)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CommandError)
+    def command_error(exc: CommandError):
+        return error_response(exc.status, exc.code, exc.fields)
+
+    @app.errorhandler(NotFound)
+    def not_found(exc: NotFound):
+        return error_response(404, "not_found")
+
+    @app.errorhandler(rpc.ServiceUnavailable)
+    def unavailable(exc: rpc.ServiceUnavailable):
+        log.warning("service unavailable: %s", exc)
+        if _wants_json():
+            return error_response(503, "service_unavailable")
+        return render_template("error.html", code="service_unavailable"), 503
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = {
+            400: "csrf" if exc.description == "csrf" else "invalid_input",
+            401: "unauthorized",
+            404: "not_found",
+        }.get(exc.code or 500, "invalid_input")
+        if _wants_json():
+            return error_response(exc.code or 500, code)
+        return render_template("error.html", code=code), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            return error_response(500, "internal_error")
+        return render_template("error.html", code="internal_error"), 500

@@ -1,0 +1,201 @@
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string", "description": "In the account's or the request's language"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+ADDRESS = {
+    "type": "object",
+    "properties": {k: {"type": "string"} for k in ("company", "nip", "street", "postcode", "city", "country")},
+}
+CATEGORIES = ("billing", "services", "domains", "support", "security")
+PROFILE = {
+    "type": "object",
+    "properties": {
+        "account_id": {"type": "string"},
+        "email": {"type": "string", "format": "email"},
+        "email_verified": {"type": "boolean"},
+        "first_name": {"type": "string"},
+        "last_name": {"type": "string"},
+        "phone": {"type": "string"},
+        "language": {"type": "string", "enum": ["pl", "en"]},
+        "billing_address": ADDRESS,
+        "notification_preferences": {"type": "object", "properties": {c: {"type": "boolean"} for c in CATEGORIES}},
+        "mailing_list": {"type": "boolean"},
+    },
+}
+PROFILE_PATCH = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {k: v for k, v in PROFILE["properties"].items() if k not in ("account_id", "email_verified")},
+}
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _obj(*required: str, **props: dict) -> dict:
+    return {"type": "object", "required": list(required), "properties": props}
+
+
+STRING = {"type": "string"}
+PASSWORD = {"type": "string", "minLength": 10, "maxLength": 128}
+ERRORS = {code: {"description": text, **_json(ERROR)} for code, text in (
+    ("400", "Malformed request"), ("401", "No valid bearer token"), ("403", "Forbidden"),
+    ("404", "Not found (or another account's)"), ("409", "Conflict"), ("422", "Invalid fields"),
+    ("429", "Too many attempts"), ("503", "A service is temporarily unavailable"),
+)}  # fmt: skip
+
+
+def _op(summary: str, ok: str, ok_schema: dict | None = None, request: dict | None = None, auth: bool = True,
+        errors: tuple[str, ...] = ("400", "422", "503")) -> dict[str, Any]:  # fmt: skip
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {
+            ok: {"description": "OK", **_json(ok_schema or {"type": "object"})},
+            **{e: ERRORS[e] for e in errors},
+        },
+    }
+    if request:
+        op["requestBody"] = {"required": True, **_json(request)}
+    if auth:
+        op["security"] = [{"bearer": []}]
+        op["responses"]["401"] = ERRORS["401"]
+    else:
+        op["security"] = []
+    return op
+
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/auth/register": {
+        "post": _op(
+            "Create an account; a verification mail is sent",
+            "201",
+            _obj("account_id", account_id=STRING),
+            _obj(
+                "email",
+                "password",
+                "first_name",
+                "last_name",
+                email=STRING,
+                password=PASSWORD,
+                first_name=STRING,
+                last_name=STRING,
+                language={"type": "string", "enum": ["pl", "en"]},
+            ),
+            auth=False,
+            errors=("400", "409", "422", "503"),
+        )
+    },  # fmt: skip
+    "/auth/verify-email": {
+        "post": _op(
+            "Confirm the e-mail address with the token from the mail",
+            "200",
+            _obj("account_id", account_id=STRING),
+            _obj("token", token=STRING),
+            auth=False,
+        )
+    },  # fmt: skip
+    "/auth/login": {
+        "post": _op(
+            "Log in; returns a bearer token",
+            "200",
+            _obj("token", token=STRING, account_id=STRING),
+            _obj("email", "password", email=STRING, password=STRING),
+            auth=False,
+            errors=("400", "401", "403", "422", "429", "503"),
+        )
+    },  # fmt: skip
+    "/auth/logout": {"post": _op("End this token's session", "200")},
+    "/auth/password-reset": {
+        "post": _op(
+            "Mail a single-use reset link (same answer for unknown e-mails)",
+            "202",
+            None,
+            _obj("email", email=STRING),
+            auth=False,
+        )
+    },  # fmt: skip
+    "/auth/password-reset/confirm": {
+        "post": _op(
+            "Set a new password with the mailed token",
+            "200",
+            None,
+            _obj("token", "password", token=STRING, password=PASSWORD),
+            auth=False,
+        )
+    },  # fmt: skip
+    "/profile": {
+        "get": _op(
+            "Personal data, billing address, notification preferences, mailing list", "200", PROFILE, errors=("503",)
+        ),
+        "patch": _op(
+            "Change any of them; all or nothing", "200", PROFILE, PROFILE_PATCH, errors=("400", "409", "422", "503")
+        ),
+    },
+    "/dashboard": {
+        "get": _op(
+            "Every dashboard section in one call",
+            "200",
+            _obj(
+                "profile",
+                "tiles",
+                "unavailable",
+                profile=PROFILE,
+                contacts={"type": "array"},
+                shortcuts={"type": "array"},
+                offer={"type": ["object", "null"]},
+                tiles=_obj(
+                    "services",
+                    "domains",
+                    "unpaid_invoices",
+                    "tickets",
+                    **{k: {"type": ["integer", "null"]} for k in ("services", "domains", "unpaid_invoices", "tickets")},
+                ),
+                active_services={"type": "array"},
+                renewals={"type": "array"},
+                news={"type": "array"},
+                recent_tickets={"type": "array"},
+                unavailable={"type": "array", "items": STRING},
+                not_built={"type": "array", "items": STRING},
+            ),
+            errors=("503",),
+        )
+    },  # fmt: skip
+}
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Panel Klienta API",
+            "version": "1.0.0",
+            "description": "Customer panel of a hosting provider. Errors: {error: {code, message, fields}}.",
+        },  # fmt: skip
+        "servers": [{"url": "/api/v1"}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": PATHS,
+    }

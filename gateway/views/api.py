@@ -1,0 +1,123 @@
+"""JSON API under /api/v1 (documented at /api/v1/openapi.json)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, g, jsonify, request
+
+from gateway import dashboard, rpc
+from gateway.auth import bearer_token, load_account, request_ctx
+from gateway.errors import ApiError, error_response
+from gateway.openapi import document
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@api.errorhandler(ApiError)
+def api_error(exc: ApiError):
+    return error_response(exc.status, exc.code, exc.fields)
+
+
+def body(*required: str, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON object sent, with the named string fields checked at the edge."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json")
+    missing = {name: "required" for name in required if data.get(name) is None}
+    wrong = {
+        name: "invalid_type" for name in (*required, *optional) if name in data and not isinstance(data[name], str)
+    }
+    if missing or wrong:
+        raise ApiError(422, "invalid_input", {**missing, **wrong})
+    return data
+
+
+def token_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        g.account = load_account(bearer_token())
+        if not g.account:
+            raise ApiError(401, "unauthorized")
+        g.language = g.account.get("language") or g.language
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+# --- auth -------------------------------------------------------------------
+@api.post("/auth/register")
+def register():
+    data = body("email", "password", "first_name", "last_name", optional=("language",))
+    result = rpc.call("accounts", "register", data["email"], data["password"], data["first_name"], data["last_name"],
+                      data.get("language") or g.language, ctx=request_ctx())  # fmt: skip
+    return jsonify(result), 201
+
+
+@api.post("/auth/verify-email")
+def verify_email():
+    data = body("token")
+    return jsonify(rpc.call("accounts", "verify_email", data["token"], ctx=request_ctx()))
+
+
+@api.post("/auth/login")
+def login():
+    data = body("email", "password")
+    result = rpc.call("accounts", "login", data["email"], data["password"], ctx=request_ctx())
+    return jsonify({"token": result["token"], "account_id": result["account_id"]})
+
+
+@api.post("/auth/logout")
+@token_required
+def logout():
+    rpc.call("accounts", "logout", bearer_token(), ctx=request_ctx())
+    return jsonify({})
+
+
+@api.post("/auth/password-reset")
+def password_reset():
+    data = body("email")
+    rpc.call("accounts", "request_password_reset", data["email"], ctx=request_ctx())
+    return jsonify({}), 202
+
+
+@api.post("/auth/password-reset/confirm")
+def password_reset_confirm():
+    data = body("token", "password")
+    rpc.call("accounts", "confirm_password_reset", data["token"], data["password"], ctx=request_ctx())
+    return jsonify({})
+
+
+# --- profile (section 1) and dashboard -------------------------------------
+PROFILE_KEYS = ("first_name", "last_name", "email", "phone", "language", "billing_address", "notification_preferences",
+                "mailing_list")  # fmt: skip
+
+
+@api.get("/profile")
+@token_required
+def get_profile():
+    return jsonify(dashboard.build_profile(g.account))
+
+
+@api.patch("/profile")
+@token_required
+def patch_profile():
+    data = body()
+    unknown = {k: "unknown_field" for k in data if k not in PROFILE_KEYS}
+    if unknown:
+        raise ApiError(422, "invalid_input", unknown)
+    updated = rpc.call("accounts", "update_settings", g.account["account_id"], data, ctx=request_ctx())
+    return jsonify(dashboard.build_profile(updated))
+
+
+@api.get("/dashboard")
+@token_required
+def get_dashboard():
+    return jsonify(dashboard.build(g.account))

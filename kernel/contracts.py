@@ -1,0 +1,56 @@
+"""Event contracts: which service publishes which event types.
+
+Consumers subscribe by (source service, event type); adding a field to `data`
+is compatible, renaming or removing one is not.
+"""
+
+ACCOUNTS = "accounts"
+ACCOUNT_EVENTS = (
+    "account_registered",  # email, first_name, last_name, language, role
+    "email_verification_requested",  # email, token, expires_at, language
+    "email_verified",  # email
+    "email_changed",  # old_email, email
+    "login_succeeded",  # ip, session_id
+    "login_failed",  # ip, reason
+    "logged_out",  # session_id
+    "password_reset_requested",  # token, expires_at
+    "password_reset_completed",  # -
+    "profile_updated",  # changes {first_name, last_name, phone, language}
+    "billing_address_updated",  # billing_address
+    "notification_preferences_updated",  # preferences {category: bool}
+    "mailing_list_subscribed",
+    "mailing_list_unsubscribed",
+)
+
+# Data fields never shown in history or exports (single-use secrets, hashes).
+SECRET_FIELDS = frozenset({"token", "token_hash", "password_hash"})
+
+# --- cross-service contracts used by billing, domains and support ----------
+BILLING = "billing"
+# Billing publishes (data always carries account_id):
+#   order_placed     {account_id, order_id, items: [CartLine]}
+#   invoice_issued   {account_id, invoice_id, number, order_id, lines: [InvoiceLine], total_gross, currency, due_date}
+#   invoice_paid     {account_id, invoice_id, number, order_id, lines: [InvoiceLine], paid_at}
+#   invoice_cancelled, payment_received, credit_added,
+#   service_activated / service_suspended / service_unsuspended / service_terminated / service_cancelled
+#       {account_id, service_id, name, plan, domain}
+# InvoiceLine: {kind, description, params, quantity, net, vat_rate, vat, gross, currency}
+#   kind is one of CART_ITEM_KINDS; params are what the owning service needs
+#   (hosting: {plan, cycle, domain}; domain_registration: {domain, years};
+#    domain_transfer: {domain, epp_code}; *_renewal: {service_id | domain_id, ...}).
+CART_ITEM_KINDS = ("hosting", "hosting_renewal", "domain_registration", "domain_transfer", "domain_renewal")
+# Kinds that another service prices: billing asks it over RPC, when the item is
+# added to the cart, `<owner>.quote_cart_item(account_id, kind, params)` ->
+# {description, net, vat_rate, currency, params} or raises CommandError.
+CART_ITEM_OWNERS = {"domain_registration": "domains", "domain_transfer": "domains", "domain_renewal": "domains"}
+
+DOMAINS = "domains"
+# domain_registration_requested, domain_registered, domain_registration_failed,
+# domain_transfer_requested, domain_transferred_in, domain_transfer_rejected,
+# domain_renewed, domain_expired, nameservers_changed, domain_lock_changed, auto_renew_changed
+#   {account_id, domain_id, name, ...}
+
+SUPPORT = "support"
+# ticket_opened, ticket_replied (data.by: "customer" | "staff"), ticket_status_changed,
+# ticket_closed, ticket_note_added (staff only), news_published, news_updated, news_withdrawn
+#   tickets carry {account_id, ticket_id, number, subject, ...}

@@ -1,0 +1,102 @@
+"""Nameko dependency giving a worker the event store, projections and outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from nameko.events import EventDispatcher
+from pymongo.errors import DuplicateKeyError
+
+from kernel import clock, db, settings
+from kernel.events import Event, NewEvent
+from kernel.eventstore import EventStore
+from kernel.projections import Projection
+
+log = logging.getLogger(__name__)
+
+
+class EventsApi:
+    """What a worker sees as `self.events`."""
+
+    def __init__(self, service: str, store: EventStore, projections: list[Projection], dispatch):
+        self.service = service
+        self.store = store
+        self.projections = projections
+        self._dispatch = dispatch
+
+    def load(self, stream_id: str) -> list[Event]:
+        return self.store.load(stream_id)
+
+    def append(self, stream_id: str, expected_version: int, new_events: list[NewEvent], meta: dict) -> list[Event]:
+        """Store, project, then publish with confirms. A failed publish is
+        logged and left to the outbox sweep: the command has succeeded."""
+        events = self.store.append(stream_id, expected_version, new_events, meta)
+        self._project(events)
+        self._publish(events)
+        return events
+
+    def publish_pending(self) -> int:
+        older_than = clock.now() - dt.timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
+        published = 0
+        for events in self.store.claim_unpublished(older_than):
+            self._project(events)
+            if self._publish(events):
+                published += len(events)
+        return published
+
+    def first_time(self, consumer: str, event_id: str) -> bool:
+        """Record that `consumer` handles `event_id`; False if it already did."""
+        try:
+            db.database(self.service)["processed_events"].insert_one(
+                {"_id": f"{consumer}:{event_id}", "at": clock.now()}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def forget(self, consumer: str, event_id: str) -> None:
+        db.database(self.service)["processed_events"].delete_one({"_id": f"{consumer}:{event_id}"})
+
+    def _project(self, events: list[Event]) -> None:
+        for projection in self.projections:
+            projection.apply_all(events, self.store)
+
+    def _publish(self, events: list[Event]) -> bool:
+        try:
+            for event in events:
+                self._dispatch(event.type, event.to_message())
+        except Exception:  # broker down or unconfirmed: the sweep retries
+            log.exception("publishing %s v%s failed; left in the outbox", events[0].stream_id, events[0].version)
+            return False
+        self.store.mark_published(events)
+        return True
+
+
+def prepare_storage(service: str, service_cls: type) -> tuple[EventStore, list[Projection]]:
+    """The service's event store and projections, with every index it owns in place."""
+    store = EventStore(service)
+    store.ensure_indexes()
+    projections: list[Projection] = list(getattr(service_cls, "projections", []))
+    documents = list(getattr(service_cls, "documents", []))
+    for projection in projections:
+        documents.extend(projection.documents)
+    for document in documents:
+        document.ensure_indexes()
+    return store, projections
+
+
+class EventSourcing(EventDispatcher):
+    """Connects the service's database and exposes EventsApi to workers."""
+
+    def setup(self) -> None:
+        super().setup()
+        service = self.container.service_name
+        config: dict[str, Any] = self.container.config
+        db.connect(service, config.get("MONGO_URI") or settings.MONGO_URI, config.get("MONGO_DB"))
+        self.store, self.projections = prepare_storage(service, self.container.service_cls)
+
+    def get_dependency(self, worker_ctx) -> EventsApi:
+        dispatch = super().get_dependency(worker_ctx)
+        return EventsApi(self.container.service_name, self.store, self.projections, dispatch)

@@ -1,0 +1,142 @@
+"""Append-only event store on MongoEngine.
+
+One command's events are written as ONE commit document, so a command is
+atomic without multi-document transactions. A unique index on
+(stream_id, version) — version being the commit's first event version — turns
+two writers racing from the same expected version into a ConcurrencyError for
+the loser; the head check before the insert rejects any stale expectation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import mongoengine as me
+from pymongo import ReturnDocument
+
+from kernel import clock
+from kernel.events import Event, NewEvent, new_id, stamp
+
+
+class ConcurrencyError(Exception):
+    """The stream moved on since the caller read it; nothing was written."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int):
+        super().__init__(f"stream {stream_id}: expected version {expected}, found {actual}")
+        self.stream_id, self.expected, self.actual = stream_id, expected, actual
+
+
+_commit_classes: dict[str, type[me.Document]] = {}
+
+
+def commit_document(alias: str) -> type[me.Document]:
+    """The commit document class bound to one service's database."""
+    if alias not in _commit_classes:
+        _commit_classes[alias] = type(
+            f"{alias.title()}EventCommit",
+            (me.Document,),
+            {
+                "id": me.StringField(primary_key=True),
+                "stream_id": me.StringField(required=True),
+                "version": me.IntField(required=True),
+                "last_version": me.IntField(required=True),
+                "position": me.IntField(required=True),
+                "events": me.ListField(me.DictField()),
+                "recorded_at": me.DateTimeField(required=True),
+                "published_at": me.DateTimeField(null=True),
+                # epoch seconds: a number compares the same on every MongoDB-compatible server
+                "publish_lease_until": me.FloatField(null=True),
+                "meta": {
+                    "db_alias": alias,
+                    "collection": "event_commits",
+                    "indexes": [
+                        {"fields": ["stream_id", "version"], "unique": True},
+                        "position",
+                        "published_at",
+                    ],
+                    "auto_create_index": False,
+                },
+            },
+        )
+    return _commit_classes[alias]
+
+
+class EventStore:
+    def __init__(self, alias: str):
+        self.alias = alias
+        self.Commit = commit_document(alias)
+
+    def ensure_indexes(self) -> None:
+        self.Commit.ensure_indexes()
+
+    def current_version(self, stream_id: str) -> int:
+        last = self.Commit.objects(stream_id=stream_id).order_by("-version").only("last_version").first()
+        return last.last_version if last else 0
+
+    def load(self, stream_id: str) -> list[Event]:
+        commits = self.Commit.objects(stream_id=stream_id).order_by("version")
+        return [Event.from_message(e) for c in commits for e in c.events]
+
+    def append(self, stream_id: str, expected_version: int, new_events: list[NewEvent], meta: dict) -> list[Event]:
+        """Store one command's events atomically or raise ConcurrencyError."""
+        if not new_events:
+            return []
+        actual = self.current_version(stream_id)
+        if actual != expected_version:
+            raise ConcurrencyError(stream_id, expected_version, actual)
+        events = stamp(stream_id, expected_version + 1, new_events, meta)
+        commit = self.Commit(
+            id=new_id(),
+            stream_id=stream_id,
+            version=expected_version + 1,
+            last_version=expected_version + len(events),
+            position=self._next_position(),
+            events=[e.to_document() for e in events],
+            recorded_at=clock.now(),
+        )
+        try:
+            commit.save(force_insert=True)
+        except me.NotUniqueError:
+            raise ConcurrencyError(stream_id, expected_version, self.current_version(stream_id)) from None
+        return events
+
+    def _next_position(self) -> int:
+        counters = self.Commit._get_db()["event_positions"]
+        doc = counters.find_one_and_update(
+            {"_id": "commits"}, {"$inc": {"n": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return int(doc["n"])
+
+    def all_events(self, batch_size: int = 500) -> Iterator[Event]:
+        """Every event in the order it was stored (for rebuilds)."""
+        for commit in self.Commit.objects.order_by("position").batch_size(batch_size):
+            for e in commit.events:
+                yield Event.from_message(e)
+
+    # --- outbox -----------------------------------------------------------
+    def mark_published(self, events: list[Event]) -> None:
+        if events:
+            self.Commit.objects(stream_id=events[0].stream_id, version=events[0].version).update_one(
+                set__published_at=clock.now()
+            )
+
+    def claim_unpublished(
+        self, older_than: dt.datetime, lease_seconds: int = 30, limit: int = 100
+    ) -> list[list[Event]]:
+        """Claim stored-but-unpublished commits (after a crash) for re-publishing.
+
+        A lease keeps two sweeping instances from publishing the same commit at
+        once; consumers are idempotent, so a rare double publish is harmless.
+        """
+        now = clock.now().timestamp()
+        claimed = []
+        candidates = self.Commit.objects(published_at=None, recorded_at__lt=older_than).order_by("position")
+        for commit in candidates.limit(limit):
+            lease_free = me.Q(publish_lease_until=None) | me.Q(publish_lease_until__lt=now)
+            won = self.Commit.objects(me.Q(id=commit.id, published_at=None) & lease_free).update_one(
+                set__publish_lease_until=now + lease_seconds
+            )
+            if won:
+                claimed.append([Event.from_message(e) for e in commit.events])
+        return claimed

@@ -1,0 +1,30 @@
+"""Every setting comes from the environment; this module names them once."""
+
+from __future__ import annotations
+
+import os
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
+
+
+AMQP_URI = env("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+MONGO_URI = env("MONGO_URI", "mongodb://127.0.0.1:27017/")
+# Every service's database is named DB_PREFIX + service name (panel_accounts, ...).
+DB_PREFIX = env("DB_PREFIX", "panel_")
+SMTP_HOST = env("SMTP_HOST", "127.0.0.1")
+SMTP_PORT = env_int("SMTP_PORT", 8025)
+MAIL_FROM = env("MAIL_FROM", "Panel Klienta <no-reply@panel.localhost>")
+PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000")
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 2)
+# A commit younger than this is left to the worker that stored it.
+OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 3)
+
+
+def database_name(service: str) -> str:
+    return f"{DB_PREFIX}{service}"

@@ -1,0 +1,105 @@
+"""Field rules for account data. Each check returns an error code or None."""
+
+from __future__ import annotations
+
+import re
+
+LANGUAGES = ("pl", "en")
+CATEGORIES = ("billing", "services", "domains", "support", "security")
+# Security mail always goes out; customers cannot switch it off.
+MANDATORY_CATEGORIES = ("security",)
+COUNTRIES = (
+    "PL", "DE", "CZ", "SK", "LT", "UA", "GB", "FR", "NL", "AT", "BE", "DK", "ES", "IT", "IE", "SE", "NO",
+    "FI", "PT", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "GR", "CH", "US", "CA",
+)  # fmt: skip
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
+PL_POSTCODE_RE = re.compile(r"^\d{2}-\d{3}$")
+EU_VAT_RE = re.compile(r"^[A-Z]{2}[0-9A-Z+*]{2,13}$")
+NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+
+
+def normalize_email(value: str) -> str:
+    return (value or "").strip().lower()
+
+
+def check_email(value: str) -> str | None:
+    if not value:
+        return "required"
+    return None if EMAIL_RE.match(value) and len(value) <= 254 else "invalid_email"
+
+
+def check_password(value: str) -> str | None:
+    if not value:
+        return "required"
+    if len(value) < 10:
+        return "password_too_short"
+    if len(value) > 128:
+        return "password_too_long"
+    return None
+
+
+def check_name(value: str) -> str | None:
+    if not value or not value.strip():
+        return "required"
+    return "too_long" if len(value) > 100 else None
+
+
+def check_phone(value: str) -> str | None:
+    if not value:
+        return None
+    return None if PHONE_RE.match(value) else "invalid_phone"
+
+
+def check_language(value: str) -> str | None:
+    return None if value in LANGUAGES else "invalid_language"
+
+
+def nip_digits(value: str) -> str:
+    return re.sub(r"[\s-]", "", value or "").upper().removeprefix("PL")
+
+
+def is_valid_nip(value: str) -> bool:
+    digits = nip_digits(value)
+    if not re.fullmatch(r"\d{10}", digits):
+        return False
+    checksum = sum(int(d) * w for d, w in zip(digits, NIP_WEIGHTS, strict=False)) % 11
+    return checksum != 10 and checksum == int(digits[9])
+
+
+def check_billing_address(address: dict) -> tuple[dict, dict[str, str]]:
+    """Normalised address and per-field error codes (prefixed `billing_address.`)."""
+    clean = {k: (address.get(k) or "").strip() for k in ("company", "nip", "street", "postcode", "city", "country")}
+    clean["country"] = clean["country"].upper() or "PL"
+    errors: dict[str, str] = {}
+    for key in ("street", "postcode", "city"):
+        if not clean[key]:
+            errors[key] = "required"
+        elif len(clean[key]) > 120:
+            errors[key] = "too_long"
+    if clean["country"] not in COUNTRIES:
+        errors["country"] = "invalid_country"
+    if clean["country"] == "PL" and clean["postcode"] and not PL_POSTCODE_RE.match(clean["postcode"]):
+        errors["postcode"] = "invalid_postcode"
+    if clean["nip"]:
+        if clean["country"] == "PL":
+            if is_valid_nip(clean["nip"]):
+                clean["nip"] = nip_digits(clean["nip"])
+            else:
+                errors["nip"] = "invalid_nip"
+        elif not EU_VAT_RE.match(clean["nip"].replace(" ", "").upper()):
+            errors["nip"] = "invalid_vat_id"
+    if len(clean["company"]) > 160:
+        errors["company"] = "too_long"
+    return clean, {f"billing_address.{k}": v for k, v in errors.items()}
+
+
+def check_preferences(preferences: dict) -> tuple[dict, dict[str, str]]:
+    unknown = [k for k in preferences if k not in CATEGORIES]
+    if unknown:
+        return {}, {f"notification_preferences.{unknown[0]}": "unknown_category"}
+    clean = {c: bool(preferences.get(c, True)) for c in CATEGORIES}
+    for category in MANDATORY_CATEGORIES:
+        clean[category] = True
+    return clean, {}

@@ -1,0 +1,487 @@
+"""Billing aggregates: every money and subscription decision is made here, with no I/O.
+
+Streams
+-------
+* `customer-<account_id>` (Customer): the account's orders, invoice states,
+  payments, credit balance and hosting services. Putting them in one stream makes
+  "pay an invoice" atomic: `payment_received`, `invoice_paid`, `credit_added`,
+  `service_renewed` / `service_unsuspended` are one commit, so a renewal extends
+  the due date exactly once and a payment is applied exactly once (payment ids are
+  remembered), whatever retries or concurrent timers do.
+* `invoices-<YYYY-MM>` (InvoiceLedger): the month's invoice register. The
+  `invoice_issued` event carries the whole frozen invoice AND its number, and the
+  number is derived from the position in this stream. The append is made with an
+  expected version, so two racing issuers cannot both win; the loser re-reads and
+  takes the next number. A number therefore exists only if the invoice exists:
+  there is no separate counter that could be incremented by a command that then
+  fails, hence no gap and no reuse.
+* `offer` (Offer): the staff-managed banner.
+
+An invoice is first *requested* in the customer stream (by `order_placed` or
+`renewal_invoice_requested`, which fix its id, month and content) and then
+*issued* in the ledger. Issuing is idempotent per invoice id within the fixed
+month, so a crash between the two steps leaves a request that the billing cycle
+(or the retried checkout) completes later, never a duplicate and never a gap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kernel.aggregate import Aggregate
+from kernel.errors import CommandError, NotFound
+from kernel.events import Event, NewEvent
+from services.billing.catalog import CYCLES, add_months
+from services.billing.money import CURRENCY
+
+NAMESPACE = uuid.UUID("6f1d2c1e-7a4b-4b8e-9d7c-2f0a1b3c4d5e")
+SERVICE_STATUSES = ("pending", "active", "suspended", "terminated", "cancelled")
+INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
+LIVE = ("active", "suspended")
+
+
+def det_id(*parts: str) -> str:
+    """A deterministic id: the same inputs always name the same thing (idempotent retries)."""
+    return str(uuid.uuid5(NAMESPACE, ":".join(parts)))
+
+
+def customer_stream(account_id: str) -> str:
+    return f"customer-{account_id}"
+
+
+def ledger_stream(month: str) -> str:
+    return f"invoices-{month}"
+
+
+def month_of(moment: dt.datetime) -> str:
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def parse(value: str | dt.datetime | None) -> dt.datetime | None:
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    return dt.datetime.fromisoformat(value.rstrip("Z"))
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Renewal and overdue settings (environment, read when a cycle runs)."""
+
+    renewal_days: int = 14
+    grace_days: int = 5
+    termination_days: int = 30
+    payment_days: int = 7
+    reminder_days: tuple[int, ...] = (1, 3)
+
+    @classmethod
+    def from_env(cls) -> Policy:
+        reminders = os.environ.get("REMINDER_DAYS", "1,3")
+        return cls(
+            renewal_days=int(os.environ.get("RENEWAL_DAYS", "14")),
+            grace_days=int(os.environ.get("GRACE_DAYS", "5")),
+            termination_days=int(os.environ.get("TERMINATION_DAYS", "30")),
+            payment_days=int(os.environ.get("PAYMENT_DAYS", "7")),
+            reminder_days=tuple(sorted(int(d) for d in reminders.split(",") if d.strip())),
+        )
+
+
+# --------------------------------------------------------------------------- ledger
+class InvoiceLedger(Aggregate):
+    """One month's invoice register; the sequence number is the position in the stream."""
+
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.issued: dict[str, str] = {}  # invoice_id -> number
+
+    @property
+    def month(self) -> str:
+        return self.stream_id.removeprefix("invoices-")
+
+    def on_invoice_issued(self, data: dict, _: Event) -> None:
+        self.issued[data["invoice_id"]] = data["number"]
+
+    def issue(self, invoice_id: str, payload: dict[str, Any]) -> list[NewEvent]:
+        if invoice_id in self.issued:
+            return []  # already issued by a concurrent or earlier attempt
+        sequence = len(self.issued) + 1
+        year, month = self.month.split("-")
+        number = f"FV/{year}/{month}/{sequence:04d}"
+        return [
+            NewEvent("invoice_issued", {**payload, "invoice_id": invoice_id, "number": number, "sequence": sequence})
+        ]
+
+
+# --------------------------------------------------------------------------- offer
+class Offer(Aggregate):
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.current: dict[str, Any] = {}
+
+    def on_offer_set(self, data: dict, _: Event) -> None:
+        self.current = data
+
+    def set(self, offer: dict[str, Any]) -> list[NewEvent]:
+        return [] if offer == self.current else [NewEvent("offer_set", offer)]
+
+
+def validate_offer(title: str, text: str, link: str, starts_at: Any, ends_at: Any,
+                   discount_code: str | None, discount_percent: int | None) -> dict[str, Any]:  # fmt: skip
+    errors: dict[str, str] = {}
+    if not isinstance(title, str) or not title.strip():
+        errors["title"] = "required"
+    elif len(title) > 120:
+        errors["title"] = "too_long"
+    if not isinstance(text, str) or len(text) > 1000:
+        errors["text"] = "invalid_text"
+    if link and (not isinstance(link, str) or not link.startswith(("https://", "http://", "/"))):
+        errors["link"] = "invalid_link"
+    try:
+        start, end = parse(starts_at), parse(ends_at)
+    except (TypeError, ValueError):
+        start = end = None
+        errors["starts_at"] = "invalid_date"
+    if start is None and "starts_at" not in errors:
+        errors["starts_at"] = "required"
+    if end is None and "starts_at" not in errors:
+        errors["ends_at"] = "required"
+    if start and end and end <= start:
+        errors["ends_at"] = "ends_before_start"
+    code = (discount_code or "").strip().upper()
+    percent = discount_percent or 0
+    if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 90:
+        errors["discount_percent"] = "invalid_percent"
+    elif code and not percent:
+        errors["discount_percent"] = "required"
+    if code and (len(code) > 32 or not code.replace("-", "").isalnum()):
+        errors["discount_code"] = "invalid_code"
+    if errors:
+        raise CommandError("invalid_input", errors, status=422)
+    return {"title": title.strip(), "text": (text or "").strip(), "link": link or "", "starts_at": iso(start),
+            "ends_at": iso(end), "discount_code": code or None, "discount_percent": percent if code else 0}  # fmt: skip
+
+
+def offer_active(offer: dict[str, Any] | None, now: dt.datetime) -> bool:
+    if not offer:
+        return False
+    return parse(offer["starts_at"]) <= now < parse(offer["ends_at"])
+
+
+# --------------------------------------------------------------------------- customer
+class Customer(Aggregate):
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.credit = 0
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self.requests: dict[str, dict[str, Any]] = {}  # invoice_id -> the request event's data
+        self.services: dict[str, dict[str, Any]] = {}
+        self.payments: set[str] = set()
+
+    @property
+    def account_id(self) -> str:
+        return self.stream_id.removeprefix("customer-")
+
+    # --- state changes ------------------------------------------------------
+    def _track_invoice(self, data: dict, kind: str) -> None:
+        self.requests[data["invoice_id"]] = data
+        self.invoices[data["invoice_id"]] = {
+            "invoice_id": data["invoice_id"],
+            "kind": kind,
+            "order_id": data.get("order_id"),
+            "service_id": data.get("service_id"),
+            "period_due": parse(data.get("period_due")),
+            "lines": data["lines"],
+            "total_gross": data["total_gross"],
+            "due_date": parse(data["due_date"]),
+            "month": data["month"],
+            "status": "unpaid",
+            "paid": 0,
+            "reminder_stage": 0,
+        }
+
+    def on_order_placed(self, data: dict, _: Event) -> None:
+        self.orders[data["order_id"]] = data
+        if data.get("invoice_id"):
+            self._track_invoice(data, "order")
+
+    def on_renewal_invoice_requested(self, data: dict, _: Event) -> None:
+        self._track_invoice(data, "renewal")
+        self.services[data["service_id"]]["renewal_invoices"][data["period_due"]] = data["invoice_id"]
+
+    def on_payment_received(self, data: dict, _: Event) -> None:
+        self.payments.add(data["payment_id"])
+        for allocation in data.get("allocations", []):
+            self.invoices[allocation["invoice_id"]]["paid"] += allocation["amount"]
+
+    def on_credit_added(self, data: dict, _: Event) -> None:
+        self.credit += data["amount"]
+
+    def on_credit_used(self, data: dict, _: Event) -> None:
+        self.credit -= data["amount"]
+        self.invoices[data["invoice_id"]]["paid"] += data["amount"]
+
+    def on_invoice_paid(self, data: dict, _: Event) -> None:
+        self.invoices[data["invoice_id"]]["status"] = "paid"
+
+    def on_invoice_cancelled(self, data: dict, _: Event) -> None:
+        self.invoices[data["invoice_id"]]["status"] = "cancelled"
+
+    def on_invoice_overdue_reminder(self, data: dict, _: Event) -> None:
+        self.invoices[data["invoice_id"]]["reminder_stage"] = data["reminder_no"]
+
+    def on_service_activated(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]] = {
+            **data,
+            "status": "active",
+            "next_due_date": parse(data["next_due_date"]),
+            "cancel_at_period_end": False,
+            "renewal_invoices": {},
+        }
+
+    def on_service_renewed(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["next_due_date"] = parse(data["next_due_date"])
+
+    def on_service_suspended(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["status"] = "suspended"
+
+    def on_service_unsuspended(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["status"] = "active"
+
+    def on_service_terminated(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["status"] = "terminated"
+
+    def on_service_cancelled(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["status"] = "cancelled"
+
+    def on_service_cancellation_requested(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["cancel_at_period_end"] = True
+
+    # --- helpers ----------------------------------------------------------
+    def outstanding(self, invoice_id: str) -> int:
+        invoice = self.invoices[invoice_id]
+        return max(invoice["total_gross"] - invoice["paid"], 0)
+
+    def unpaid_invoice_ids(self) -> list[str]:
+        unpaid = [i for i in self.invoices.values() if i["status"] == "unpaid"]
+        return [i["invoice_id"] for i in sorted(unpaid, key=lambda i: (i["due_date"], i["invoice_id"]))]
+
+    def _service_data(self, service: dict[str, Any]) -> dict[str, Any]:
+        return {"account_id": self.account_id, "service_id": service["service_id"], "name": service["name"],
+                "plan": service["plan"], "domain": service.get("domain")}  # fmt: skip
+
+    def _own_invoice(self, invoice_id: str) -> dict[str, Any]:
+        invoice = self.invoices.get(invoice_id)
+        if not invoice:
+            raise NotFound("invoice")
+        return invoice
+
+    # --- decisions: orders and invoice requests ---------------------------
+    def place_order(self, order: dict[str, Any]) -> list[NewEvent]:
+        """`order` carries order_id, invoice_id (None when only existing invoices
+        are reused), lines, totals, month, dates, buyer, items, reused_invoice_ids."""
+        if order["order_id"] in self.orders:
+            return []  # the same idempotency key: the order already exists
+        for invoice_id in order.get("reused_invoice_ids", []):
+            if self._own_invoice(invoice_id)["status"] != "unpaid":
+                raise CommandError("invoice_not_payable", {"items": "renewal_already_paid"}, status=409)
+        if not order.get("invoice_id") and not order.get("reused_invoice_ids"):
+            raise CommandError("cart_empty")
+        return [NewEvent("order_placed", {"account_id": self.account_id, **order})]
+
+    def renewals_due(self, now: dt.datetime, policy: Policy) -> list[tuple[str, dt.datetime]]:
+        """(service_id, period_due) pairs that need a renewal invoice now."""
+        due = []
+        for service in self.services.values():
+            if service["status"] not in LIVE or service["cancel_at_period_end"]:
+                continue
+            period_due = service["next_due_date"]
+            if (
+                now >= period_due - dt.timedelta(days=policy.renewal_days)
+                and iso(period_due) not in service["renewal_invoices"]
+            ):
+                due.append((service["service_id"], period_due))
+        return due
+
+    def request_renewal(self, service_id: str, period_due: dt.datetime, invoice: dict[str, Any]) -> list[NewEvent]:
+        """Request the renewal invoice for one period; nothing if already requested."""
+        service = self.services.get(service_id)
+        if not service:
+            raise NotFound("service")
+        if service["status"] not in LIVE or service["cancel_at_period_end"]:
+            raise CommandError("service_not_renewable", status=409)
+        if service["next_due_date"] != period_due or iso(period_due) in service["renewal_invoices"]:
+            return []
+        data = {"account_id": self.account_id, "service_id": service_id, "period_due": iso(period_due), **invoice}
+        return [NewEvent("renewal_invoice_requested", data)]
+
+    def renewal_invoice_for(self, service_id: str) -> str | None:
+        service = self.services.get(service_id)
+        if not service:
+            return None
+        return service["renewal_invoices"].get(iso(service["next_due_date"]))
+
+    # --- decisions: payments ----------------------------------------------
+    def _payable(self, invoice_ids: list[str], numbers: dict[str, str]) -> list[str]:
+        out = []
+        for invoice_id in invoice_ids:
+            invoice = self._own_invoice(invoice_id)
+            if invoice["status"] == "unpaid" and invoice_id not in numbers:
+                raise CommandError("invoice_not_issued", status=409)
+            if invoice["status"] == "unpaid" and invoice_id not in out:
+                out.append(invoice_id)
+        return out
+
+    def receive_payment(self, payment_id: str, method: str, amount: int, invoice_ids: list[str],
+                        numbers: dict[str, str], now: dt.datetime) -> list[NewEvent]:  # fmt: skip
+        """Apply money received from outside, once per payment id. It settles the
+        listed invoices in order; what is left over (or arrives for an invoice
+        already paid or cancelled) becomes credit."""
+        if payment_id in self.payments:
+            return []
+        if not isinstance(amount, int) or amount <= 0:
+            raise CommandError("invalid_amount")
+        allocations, settled, remaining = [], [], amount
+        for invoice_id in self._payable(invoice_ids, numbers):
+            take = min(remaining, self.outstanding(invoice_id))
+            if take <= 0:
+                break
+            paid_total = self.invoices[invoice_id]["paid"] + take
+            allocations.append({"invoice_id": invoice_id, "amount": take, "paid_total": paid_total})
+            remaining -= take
+            if take == self.outstanding(invoice_id):
+                settled.append(invoice_id)
+        events = [NewEvent("payment_received", {
+            "account_id": self.account_id, "payment_id": payment_id, "method": method, "amount": amount,
+            "currency": CURRENCY, "invoice_ids": list(invoice_ids), "allocations": allocations,
+            "received_at": iso(now)})]  # fmt: skip
+        for invoice_id in settled:
+            events += self._settle(invoice_id, numbers[invoice_id], method, now)
+        if remaining:
+            events.append(NewEvent("credit_added", {"account_id": self.account_id, "amount": remaining,
+                                                    "currency": CURRENCY, "reason": "overpayment",
+                                                    "payment_id": payment_id,
+                                                    "balance": self.credit + remaining}))  # fmt: skip
+        return events
+
+    def pay_from_credit(self, invoice_ids: list[str], numbers: dict[str, str], now: dt.datetime) -> list[NewEvent]:
+        """Pay whole invoices from the balance; all of them or none."""
+        payable = self._payable(invoice_ids, numbers)
+        needed = sum(self.outstanding(i) for i in payable)
+        if needed > self.credit:
+            raise CommandError("insufficient_credit", {"credit": str(self.credit)}, status=402)
+        events: list[NewEvent] = []
+        balance = self.credit
+        for invoice_id in payable:
+            amount = self.outstanding(invoice_id)
+            if amount:
+                balance -= amount
+                events.append(NewEvent("credit_used", {"account_id": self.account_id, "invoice_id": invoice_id,
+                                                       "amount": amount, "currency": CURRENCY, "balance": balance,
+                                                       "paid_total": self.invoices[invoice_id]["total_gross"]}))  # fmt: skip
+            events += self._settle(invoice_id, numbers[invoice_id], "credit", now)
+        return events
+
+    def add_credit(self, amount: int, reason: str, reference: str) -> list[NewEvent]:
+        if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+            raise CommandError("invalid_input", {"amount": "invalid_amount"}, status=422)
+        return [NewEvent("credit_added", {"account_id": self.account_id, "amount": amount, "currency": CURRENCY,
+                                          "reason": reason, "reference": reference,
+                                          "balance": self.credit + amount})]  # fmt: skip
+
+    def _settle(self, invoice_id: str, number: str, method: str, now: dt.datetime) -> list[NewEvent]:
+        """invoice_paid and what it sets off: new services, renewal, unsuspension."""
+        invoice = self.invoices[invoice_id]
+        events = [NewEvent("invoice_paid", {
+            "account_id": self.account_id, "invoice_id": invoice_id, "number": number,
+            "order_id": invoice["order_id"], "lines": invoice["lines"], "paid_at": iso(now), "method": method,
+            "kind": invoice["kind"], "service_id": invoice["service_id"]})]  # fmt: skip
+        if invoice["kind"] == "order":
+            for index, line in enumerate(invoice["lines"]):
+                if line["kind"] != "hosting":
+                    continue
+                params = line["params"]
+                events.append(NewEvent("service_activated", {
+                    "account_id": self.account_id, "service_id": det_id("service", invoice_id, str(index)),
+                    "name": params.get("name") or line["description"], "plan": params["plan"],
+                    "domain": params.get("domain"), "cycle": params["cycle"],
+                    "next_due_date": iso(add_months(now, CYCLES[params["cycle"]])),
+                    "invoice_id": invoice_id, "order_id": invoice["order_id"], "activated_at": iso(now)}))  # fmt: skip
+        elif invoice["kind"] == "renewal":
+            service = self.services.get(invoice["service_id"])
+            if service and service["status"] in LIVE and service["next_due_date"] == invoice["period_due"]:
+                next_due = add_months(service["next_due_date"], CYCLES[service["cycle"]])
+                events.append(NewEvent("service_renewed", {**self._service_data(service), "invoice_id": invoice_id,
+                                                           "previous_due_date": iso(service["next_due_date"]),
+                                                           "next_due_date": iso(next_due)}))  # fmt: skip
+                if service["status"] == "suspended":
+                    events.append(NewEvent("service_unsuspended", self._service_data(service)))
+        return events
+
+    # --- decisions: lifecycle ------------------------------------------------
+    def request_cancellation(self, service_id: str, when: str, now: dt.datetime) -> list[NewEvent]:
+        service = self.services.get(service_id)
+        if not service:
+            raise NotFound("service")
+        if when not in ("end_of_period", "immediate"):
+            raise CommandError("invalid_input", {"when": "invalid_choice"}, status=422)
+        if service["status"] not in LIVE:
+            raise CommandError("service_not_active", status=409)
+        events: list[NewEvent] = []
+        if when == "immediate":
+            events.append(NewEvent("service_cancelled", {**self._service_data(service), "reason": "customer"}))
+        elif not service["cancel_at_period_end"]:
+            events.append(NewEvent("service_cancellation_requested", {
+                **self._service_data(service), "effective_at": iso(service["next_due_date"])}))  # fmt: skip
+        # An unpaid renewal for a period that will not come is withdrawn.
+        for invoice_id in service["renewal_invoices"].values():
+            if self.invoices[invoice_id]["status"] == "unpaid" and self.invoices[invoice_id]["paid"] == 0:
+                events.append(self._cancel_invoice(invoice_id, "service_cancelled"))
+        return events
+
+    def _cancel_invoice(self, invoice_id: str, reason: str) -> NewEvent:
+        return NewEvent(
+            "invoice_cancelled", {"account_id": self.account_id, "invoice_id": invoice_id, "reason": reason}
+        )
+
+    def overdue(self, now: dt.datetime, policy: Policy, numbers: dict[str, str]) -> list[NewEvent]:
+        """Reminders, suspension, termination and end-of-period cancellation due at `now`.
+        State-based, so deciding twice on the same state decides nothing new."""
+        events: list[NewEvent] = []
+        cancelled: set[str] = set()
+        for service in self.services.values():
+            if service["cancel_at_period_end"] and service["status"] in LIVE and now >= service["next_due_date"]:
+                events.append(NewEvent("service_cancelled", {**self._service_data(service), "reason": "end_of_period"}))
+                for invoice_id in service["renewal_invoices"].values():
+                    if self.invoices[invoice_id]["status"] == "unpaid":
+                        events.append(self._cancel_invoice(invoice_id, "service_cancelled"))
+                        cancelled.add(invoice_id)
+        for invoice_id in self.unpaid_invoice_ids():
+            invoice = self.invoices[invoice_id]
+            if invoice_id in cancelled or invoice_id not in numbers or now <= invoice["due_date"]:
+                continue
+            late = now - invoice["due_date"]
+            service = self.services.get(invoice["service_id"] or "")
+            current_period = service and service["next_due_date"] == invoice["period_due"]
+            if current_period and service["status"] in LIVE and late >= dt.timedelta(days=policy.termination_days):
+                events.append(NewEvent("service_terminated", {**self._service_data(service), "reason": "non_payment"}))
+                events.append(self._cancel_invoice(invoice_id, "service_terminated"))
+                continue
+            if current_period and service["status"] == "active" and late >= dt.timedelta(days=policy.grace_days):
+                events.append(NewEvent("service_suspended", {**self._service_data(service), "reason": "non_payment",
+                                                             "invoice_id": invoice_id}))  # fmt: skip
+            stage = sum(1 for d in policy.reminder_days if late >= dt.timedelta(days=d))
+            if stage > invoice["reminder_stage"]:
+                events.append(NewEvent("invoice_overdue_reminder", {
+                    "account_id": self.account_id, "invoice_id": invoice_id, "number": numbers[invoice_id],
+                    "reminder_no": stage, "days_overdue": late.days, "due_date": iso(invoice["due_date"]),
+                    "amount_due": self.outstanding(invoice_id), "currency": CURRENCY,
+                    "service_id": invoice["service_id"]}))  # fmt: skip
+        return events

@@ -1,0 +1,286 @@
+"""Billing read models, fed by the customer, ledger and offer streams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mongoengine as me
+
+from kernel.events import Event
+from kernel.projections import Projection
+from services.billing.domain import parse
+
+ALIAS = "billing"
+
+
+def ts(value: Any) -> str | None:
+    """Dates are kept as fixed-width ISO strings (sortable, comparable as text): the
+    stand-in database turns a datetime written by `$set` on an existing document
+    into a string, so strings everywhere behave the same there and on MongoDB."""
+    moment = parse(value)
+    return moment.isoformat(timespec="milliseconds") if moment else None
+
+
+def _iso(value: Any) -> str | None:
+    return value + "Z" if value else None
+
+
+class InvoiceView(me.Document):
+    """One invoice. Created `pending` by its request, numbered by the ledger."""
+
+    id = me.StringField(primary_key=True)
+    account_id = me.StringField(required=True)
+    number = me.StringField(null=True)
+    month = me.StringField()
+    kind = me.StringField()  # order | renewal
+    order_id = me.StringField(null=True)
+    service_id = me.StringField(null=True)
+    status = me.StringField(default="pending")  # pending (not yet numbered) | unpaid | paid | cancelled | refunded
+    lines = me.ListField(me.DictField())
+    total_net = me.IntField(default=0)
+    total_vat = me.IntField(default=0)
+    total_gross = me.IntField(default=0)
+    vat_summary = me.ListField(me.DictField())
+    paid_amount = me.IntField(default=0)
+    currency = me.StringField(default="PLN")
+    buyer = me.DictField()
+    seller = me.DictField()
+    issue_date = me.StringField()
+    due_date = me.StringField()
+    period_due = me.StringField(null=True)  # renewals: the service due date this invoice renews
+    paid_at = me.StringField(null=True)
+    payment_method = me.StringField(null=True)
+    created_at = me.StringField()
+    meta = {"db_alias": ALIAS, "collection": "invoices", "indexes": [("account_id", "status"), "number", "service_id"],
+            "auto_create_index": False}  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "invoice_id": self.id,
+            "number": self.number,
+            "kind": self.kind,
+            "status": self.status,
+            "order_id": self.order_id,
+            "service_id": self.service_id,
+            "total_net": self.total_net,
+            "total_vat": self.total_vat,
+            "total_gross": self.total_gross,
+            "paid_amount": self.paid_amount,
+            "amount_due": max(self.total_gross - self.paid_amount, 0) if self.status == "unpaid" else 0,
+            "currency": self.currency,
+            "issue_date": _iso(self.issue_date),
+            "due_date": _iso(self.due_date),
+            "paid_at": _iso(self.paid_at),
+        }
+
+    def detail(self) -> dict[str, Any]:
+        return {**self.summary(), "lines": [dict(line) for line in self.lines], "vat_summary": list(self.vat_summary),
+                "buyer": dict(self.buyer or {}), "seller": dict(self.seller or {}),
+                "payment_method": self.payment_method}  # fmt: skip
+
+
+class OrderView(me.Document):
+    id = me.StringField(primary_key=True)
+    account_id = me.StringField(required=True)
+    invoice_id = me.StringField(null=True)
+    invoice_ids = me.ListField(me.StringField())
+    items = me.ListField(me.DictField())
+    payment_method = me.StringField()
+    total_gross = me.IntField(default=0)
+    placed_at = me.StringField()
+    meta = {"db_alias": ALIAS, "collection": "orders", "indexes": ["account_id"], "auto_create_index": False}
+
+    def public(self) -> dict[str, Any]:
+        return {"order_id": self.id, "invoice_id": self.invoice_id, "invoice_ids": list(self.invoice_ids),
+                "items": list(self.items), "payment_method": self.payment_method, "total_gross": self.total_gross,
+                "placed_at": _iso(self.placed_at)}  # fmt: skip
+
+
+class ServiceView(me.Document):
+    id = me.StringField(primary_key=True)
+    account_id = me.StringField(required=True)
+    name = me.StringField()
+    plan = me.StringField()
+    domain = me.StringField(null=True)
+    cycle = me.StringField()
+    status = me.StringField()
+    next_due_date = me.StringField()
+    cancel_at_period_end = me.StringField(default="no")  # yes/no: booleans come back as 1/0 from the stand-in DB
+    order_id = me.StringField(null=True)
+    activated_at = me.StringField()
+    updated_at = me.StringField()
+    meta = {"db_alias": ALIAS, "collection": "services", "indexes": [("account_id", "status"), "status"],
+            "auto_create_index": False}  # fmt: skip
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "service_id": self.id,
+            "name": self.name,
+            "plan": self.plan,
+            "domain": self.domain,
+            "cycle": self.cycle,
+            "status": self.status,
+            "next_due_date": _iso(self.next_due_date),
+            "cancel_at_period_end": self.cancel_at_period_end == "yes",
+            "activated_at": _iso(self.activated_at),
+        }
+
+
+class CustomerView(me.Document):
+    id = me.StringField(primary_key=True)  # account id
+    credit = me.IntField(default=0)
+    meta = {"db_alias": ALIAS, "collection": "customers", "auto_create_index": False}
+
+
+class OfferView(me.Document):
+    id = me.StringField(primary_key=True)  # always "current"
+    title = me.StringField()
+    text = me.StringField()
+    link = me.StringField()
+    starts_at = me.StringField()
+    ends_at = me.StringField()
+    discount_code = me.StringField(null=True)
+    discount_percent = me.IntField(default=0)
+    meta = {"db_alias": ALIAS, "collection": "offers", "auto_create_index": False}
+
+    def public(self) -> dict[str, Any]:
+        return {"title": self.title, "text": self.text, "link": self.link, "starts_at": _iso(self.starts_at),
+                "ends_at": _iso(self.ends_at), "discount_code": self.discount_code,
+                "discount_percent": self.discount_percent}  # fmt: skip
+
+
+billing = Projection("billing", ALIAS, [InvoiceView, OrderView, ServiceView, CustomerView, OfferView])
+
+
+def _account(event: Event) -> str:
+    return event.data["account_id"]
+
+
+def _request(event: Event, kind: str) -> None:
+    d = event.data
+    InvoiceView.objects(id=d["invoice_id"]).update_one(
+        upsert=True,
+        set__account_id=d["account_id"],
+        set__month=d["month"],
+        set__kind=kind,
+        set__order_id=d.get("order_id"),
+        set__service_id=d.get("service_id"),
+        set__lines=d["lines"],
+        set__total_net=d["total_net"],
+        set__total_vat=d["total_vat"],
+        set__total_gross=d["total_gross"],
+        set__vat_summary=d.get("vat_summary", []),
+        set__buyer=d.get("buyer", {}),
+        set__issue_date=ts(d["issue_date"]),
+        set__due_date=ts(d["due_date"]),
+        set__period_due=ts(d.get("period_due")),
+        set__created_at=ts(event.occurred_at),
+    )
+    # The status is set apart: the ledger's invoice_issued may have been projected first after a rebuild.
+    InvoiceView.objects(id=d["invoice_id"], number=None).update_one(set__status="pending")
+
+
+@billing.on("order_placed")
+def _order_placed(event: Event) -> None:
+    d = event.data
+    invoice_ids = ([d["invoice_id"]] if d.get("invoice_id") else []) + list(d.get("reused_invoice_ids", []))
+    OrderView(id=d["order_id"], account_id=d["account_id"], invoice_id=d.get("invoice_id") or (invoice_ids or [None])[0],
+              invoice_ids=invoice_ids, items=d.get("items", []), payment_method=d.get("payment_method"),
+              total_gross=d.get("total_gross", 0), placed_at=ts(event.occurred_at)).save()  # fmt: skip
+    if d.get("invoice_id"):
+        _request(event, "order")
+
+
+@billing.on("renewal_invoice_requested")
+def _renewal_requested(event: Event) -> None:
+    _request(event, "renewal")
+
+
+@billing.on("invoice_issued")
+def _issued(event: Event) -> None:
+    d = event.data
+    InvoiceView.objects(id=d["invoice_id"]).update_one(
+        upsert=True, set__account_id=d["account_id"], set__number=d["number"], set__seller=d.get("seller", {}),
+        set__buyer=d.get("buyer", {}), set__lines=d["lines"], set__total_net=d["total_net"],
+        set__total_vat=d["total_vat"], set__total_gross=d["total_gross"], set__kind=d.get("kind"),
+        set__order_id=d.get("order_id"), set__service_id=d.get("service_id"), set__month=d["month"],
+        set__issue_date=ts(d["issue_date"]), set__due_date=ts(d["due_date"]),
+        set__vat_summary=d.get("vat_summary", []),
+    )  # fmt: skip
+    InvoiceView.objects(id=d["invoice_id"], status="pending").update_one(set__status="unpaid")
+    InvoiceView.objects(id=d["invoice_id"], status=None).update_one(set__status="unpaid")
+
+
+# Handlers set values carried by the events (running totals decided by the
+# aggregate) instead of incrementing, so offering an event twice is harmless.
+@billing.on("payment_received")
+def _payment(event: Event) -> None:
+    for allocation in event.data.get("allocations", []):
+        InvoiceView.objects(id=allocation["invoice_id"]).update_one(set__paid_amount=allocation["paid_total"])
+
+
+@billing.on("credit_used")
+def _credit_used(event: Event) -> None:
+    InvoiceView.objects(id=event.data["invoice_id"]).update_one(set__paid_amount=event.data["paid_total"])
+    CustomerView.objects(id=_account(event)).update_one(upsert=True, set__credit=event.data["balance"])
+
+
+@billing.on("credit_added")
+def _credit_added(event: Event) -> None:
+    CustomerView.objects(id=_account(event)).update_one(upsert=True, set__credit=event.data["balance"])
+
+
+@billing.on("invoice_paid")
+def _paid(event: Event) -> None:
+    InvoiceView.objects(id=event.data["invoice_id"]).update_one(
+        set__status="paid", set__paid_at=ts(event.data["paid_at"]), set__payment_method=event.data.get("method")
+    )
+
+
+@billing.on("invoice_cancelled")
+def _cancelled(event: Event) -> None:
+    InvoiceView.objects(id=event.data["invoice_id"]).update_one(set__status="cancelled")
+
+
+@billing.on("service_activated")
+def _activated(event: Event) -> None:
+    d = event.data
+    ServiceView(id=d["service_id"], account_id=d["account_id"], name=d["name"], plan=d["plan"], domain=d.get("domain"),
+                cycle=d["cycle"], status="active", next_due_date=ts(d["next_due_date"]), order_id=d.get("order_id"),
+                activated_at=ts(event.occurred_at), updated_at=ts(event.occurred_at)).save()  # fmt: skip
+
+
+@billing.on("service_renewed")
+def _renewed(event: Event) -> None:
+    ServiceView.objects(id=event.data["service_id"]).update_one(
+        set__next_due_date=ts(event.data["next_due_date"]), set__updated_at=ts(event.occurred_at)
+    )
+
+
+_STATUS = {"service_suspended": "suspended", "service_unsuspended": "active", "service_terminated": "terminated",
+           "service_cancelled": "cancelled"}  # fmt: skip
+
+
+@billing.on(*_STATUS)
+def _service_status(event: Event) -> None:
+    ServiceView.objects(id=event.data["service_id"]).update_one(
+        set__status=_STATUS[event.type], set__updated_at=ts(event.occurred_at)
+    )
+
+
+@billing.on("service_cancellation_requested")
+def _cancellation_requested(event: Event) -> None:
+    ServiceView.objects(id=event.data["service_id"]).update_one(set__cancel_at_period_end="yes")
+
+
+@billing.on("offer_set")
+def _offer(event: Event) -> None:
+    d = event.data
+    OfferView.objects(id="current").update_one(
+        upsert=True, set__title=d["title"], set__text=d["text"], set__link=d["link"],
+        set__starts_at=ts(d["starts_at"]), set__ends_at=ts(d["ends_at"]),
+        set__discount_code=d.get("discount_code"), set__discount_percent=d.get("discount_percent", 0),
+    )  # fmt: skip
+
+
+PROJECTIONS = [billing]

@@ -1,0 +1,246 @@
+"""Ticket and News aggregates: every change to a ticket or an announcement is decided here.
+
+Decisions are pure: attachments arrive already checked and stored (their
+metadata only), news HTML is rendered from the Markdown source right here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from kernel import clock
+from kernel.aggregate import Aggregate
+from kernel.errors import CommandError, NotFound
+from kernel.events import Event, NewEvent, new_id
+from services.support import validation as v
+from services.support.rendering import render_markdown
+
+
+def ticket_stream(ticket_id: str) -> str:
+    return f"ticket-{ticket_id}"
+
+
+def news_stream(news_id: str) -> str:
+    return f"news-{news_id}"
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.isoformat() + "Z"
+
+
+def _raise_if(errors: dict[str, str]) -> None:
+    if errors:
+        raise CommandError("invalid_input", errors, status=422)
+
+
+def check_open(department: Any, priority: Any, subject: Any, message: Any, related: Any) -> dict | None:
+    """Validate a new ticket; the cleaned `related` or CommandError."""
+    clean_related, related_code = v.check_related(related)
+    errors = {
+        "department": v.check_choice(department, v.DEPARTMENTS, "invalid_department"),
+        "priority": v.check_choice(priority, v.PRIORITIES, "invalid_priority"),
+        "subject": v.check_text(subject, v.SUBJECT_MAX),
+        "message": v.check_text(message, v.MESSAGE_MAX),
+        "related": related_code,
+    }
+    _raise_if({k: code for k, code in errors.items() if code})
+    return clean_related
+
+
+def check_message(message: Any, field: str = "message", maximum: int = v.MESSAGE_MAX) -> None:
+    _raise_if({field: code} if (code := v.check_text(message, maximum)) else {})
+
+
+class Ticket(Aggregate):
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.account_id = ""
+        self.number = ""
+        self.subject = ""
+        self.department = ""
+        self.priority = ""
+        self.status = ""
+        # attachment id -> metadata, for every message (notes carry none)
+        self.attachments: dict[str, dict[str, Any]] = {}
+
+    @property
+    def ticket_id(self) -> str:
+        return self.stream_id.removeprefix("ticket-")
+
+    def _base(self) -> dict[str, Any]:
+        return {
+            "account_id": self.account_id,
+            "ticket_id": self.ticket_id,
+            "number": self.number,
+            "subject": self.subject,
+        }
+
+    def _require(self) -> None:
+        if not self.exists:
+            raise NotFound("ticket")
+
+    # --- state changes ------------------------------------------------------
+    def on_ticket_opened(self, data: dict, _: Event) -> None:
+        self.account_id, self.number, self.subject = data["account_id"], data["number"], data["subject"]
+        self.department, self.priority, self.status = data["department"], data["priority"], data["status"]
+        self._remember(data)
+
+    def on_ticket_replied(self, data: dict, _: Event) -> None:
+        self.status = data["status"]
+        self._remember(data)
+
+    def on_ticket_status_changed(self, data: dict, _: Event) -> None:
+        self.status = data["status"]
+
+    def on_ticket_closed(self, data: dict, _: Event) -> None:
+        self.status = "closed"
+
+    def on_ticket_priority_changed(self, data: dict, _: Event) -> None:
+        self.priority = data["priority"]
+
+    def _remember(self, data: dict) -> None:
+        for meta in data.get("attachments") or []:
+            self.attachments[meta["attachment_id"]] = meta
+
+    # --- decisions ----------------------------------------------------------
+    def open(self, account_id: str, number: str, department: str, priority: str, subject: str, message: str,
+             related: dict | None = None, attachments: list[dict] | None = None) -> list[NewEvent]:  # fmt: skip
+        if self.exists:
+            raise CommandError("ticket_exists", status=409)
+        related = check_open(department, priority, subject, message, related)
+        data = {
+            "account_id": account_id, "ticket_id": self.ticket_id, "number": number, "subject": subject.strip(),
+            "department": department, "priority": priority, "related": related, "status": "open",
+            "message_id": new_id(), "message": message, "attachments": list(attachments or []),
+        }  # fmt: skip
+        return [NewEvent("ticket_opened", data)]
+
+    def customer_reply(self, message: str, attachments: list[dict] | None = None) -> list[NewEvent]:
+        """The customer writes: waiting for staff again, reopened if it was closed."""
+        self._require()
+        check_message(message)
+        return [self._reply("customer", "customer-reply", message, attachments)]
+
+    def staff_reply(self, message: str, attachments: list[dict] | None = None) -> list[NewEvent]:
+        self._require()
+        check_message(message)
+        return [self._reply("staff", "answered", message, attachments)]
+
+    def _reply(self, by: str, status: str, message: str, attachments: list[dict] | None) -> NewEvent:
+        data = {
+            **self._base(), "by": by, "message_id": new_id(), "message": message,
+            "attachments": list(attachments or []), "status": status, "previous_status": self.status,
+            "reopened": self.status == "closed",
+        }  # fmt: skip
+        return NewEvent("ticket_replied", data)
+
+    def close(self, by: str) -> list[NewEvent]:
+        self._require()
+        if self.status == "closed":
+            return []
+        return [
+            NewEvent("ticket_closed", {**self._base(), "by": by, "status": "closed", "previous_status": self.status})
+        ]
+
+    def set_status(self, status: str) -> list[NewEvent]:
+        """Staff move the ticket; closing is a ticket_closed like the customer's."""
+        self._require()
+        _raise_if({"status": code} if (code := v.check_choice(status, v.STATUSES, "invalid_status")) else {})
+        if status == self.status:
+            return []
+        if status == "closed":
+            return self.close("staff")
+        return [NewEvent("ticket_status_changed", {**self._base(), "status": status, "previous_status": self.status})]
+
+    def set_priority(self, priority: str) -> list[NewEvent]:
+        self._require()
+        _raise_if({"priority": code} if (code := v.check_choice(priority, v.PRIORITIES, "invalid_priority")) else {})
+        if priority == self.priority:
+            return []
+        data = {**self._base(), "priority": priority, "previous_priority": self.priority}
+        return [NewEvent("ticket_priority_changed", data)]
+
+    def add_note(self, text: str) -> list[NewEvent]:
+        """An internal note: staff only, never part of the customer's conversation."""
+        self._require()
+        check_message(text, "text", v.NOTE_MAX)
+        return [NewEvent("ticket_note_added", {**self._base(), "note_id": new_id(), "text": text})]
+
+
+# --- news ---------------------------------------------------------------------
+NEWS_FIELDS = ("title", "body", "language", "concerns_plans", "published_at")
+
+
+def check_news(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate the given news fields; cleaned values or CommandError."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str | None] = {}
+    if "title" in fields:
+        errors["title"] = v.check_text(fields["title"], v.NEWS_TITLE_MAX)
+        clean["title"] = fields["title"].strip() if isinstance(fields["title"], str) else ""
+    if "body" in fields:
+        errors["body"] = v.check_text(fields["body"], v.NEWS_BODY_MAX)
+        clean["body"] = fields["body"]
+    if "language" in fields:
+        errors["language"] = v.check_choice(fields["language"], v.LANGUAGES, "invalid_language")
+        clean["language"] = fields["language"]
+    if "concerns_plans" in fields:
+        clean["concerns_plans"], errors["concerns_plans"] = v.check_plans(fields["concerns_plans"])
+    if "published_at" in fields:
+        published_at, errors["published_at"] = v.parse_datetime(fields["published_at"])
+        clean["published_at"] = iso(published_at or clock.now())
+    _raise_if({k: code for k, code in errors.items() if code})
+    return clean
+
+
+class News(Aggregate):
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.fields: dict[str, Any] = {}
+        self.withdrawn = False
+
+    @property
+    def news_id(self) -> str:
+        return self.stream_id.removeprefix("news-")
+
+    def on_news_published(self, data: dict, _: Event) -> None:
+        self.fields = {k: data[k] for k in NEWS_FIELDS}
+
+    def on_news_updated(self, data: dict, _: Event) -> None:
+        self.fields = {k: data[k] for k in NEWS_FIELDS}
+
+    def on_news_withdrawn(self, data: dict, _: Event) -> None:
+        self.withdrawn = True
+
+    def publish(self, title: str, body: str, language: str, concerns_plans: list[str] | None = None,
+                published_at: str | dt.datetime | None = None) -> list[NewEvent]:  # fmt: skip
+        if self.exists:
+            raise CommandError("news_exists", status=409)
+        clean = check_news({"title": title, "body": body, "language": language,
+                            "concerns_plans": concerns_plans, "published_at": published_at})  # fmt: skip
+        data = {"news_id": self.news_id, **clean, "body_html": render_markdown(clean["body"])}
+        return [NewEvent("news_published", data)]
+
+    def update(self, changes: dict[str, Any]) -> list[NewEvent]:
+        """Only the given fields change; the event carries the whole new version."""
+        if not self.exists:
+            raise NotFound("news")
+        if self.withdrawn:
+            raise CommandError("news_withdrawn", status=409)
+        given = {k: changes[k] for k in NEWS_FIELDS if k in changes and changes[k] is not None}
+        clean = check_news(given)
+        changed = sorted(k for k, value in clean.items() if value != self.fields.get(k))
+        if not changed:
+            return []
+        fields = {**self.fields, **clean}
+        data = {"news_id": self.news_id, **fields, "body_html": render_markdown(fields["body"]), "changed": changed}
+        return [NewEvent("news_updated", data)]
+
+    def withdraw(self) -> list[NewEvent]:
+        if not self.exists:
+            raise NotFound("news")
+        if self.withdrawn:
+            return []
+        return [NewEvent("news_withdrawn", {"news_id": self.news_id, "title": self.fields["title"],
+                                            "language": self.fields["language"]})]  # fmt: skip

@@ -1,0 +1,36 @@
+"""Billing fixtures: a fresh database, a worker with a real event store, a movable clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.billing.helpers import billing_worker
+from tests.fakes import RecordingDispatch
+
+
+@pytest.fixture
+def published() -> RecordingDispatch:
+    return RecordingDispatch()
+
+
+@pytest.fixture
+def billing(mongo_alias, published):
+    mongo_alias("billing")
+    service = billing_worker(published)
+    service.seed_demo_catalog()
+    return service
+
+
+@pytest.fixture
+def clock_file(tmp_path, monkeypatch):
+    path = tmp_path / "clock"
+    path.write_text("0")
+    monkeypatch.setenv("CLOCK_FILE", str(path))
+    return path
+
+
+STAFF = {"actor": {"type": "staff", "id": "staff-1"}, "ip": "127.0.0.1"}
+
+
+def customer(account_id: str) -> dict:
+    return {"actor": {"type": "customer", "id": account_id}, "ip": "127.0.0.1"}

@@ -1,0 +1,122 @@
+"""Shared fixtures: real MongoDB wire-protocol server, real RabbitMQ, real SMTP.
+
+The database server is the one `make up` uses (started here when nothing
+listens); every test run gets its own database names, so runs never collide.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kernel import db
+from tools.devstack import ROOT, Stack
+
+TEST_VAR = Path(os.environ.get("TEST_VAR", ROOT / "var" / "test"))
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> str:
+    stack = Stack(var=TEST_VAR)
+    ours = stack._pid("mongo") is None
+    stack.start_mongo()
+    yield os.environ.get("MONGO_URI", f"mongodb://127.0.0.1:{stack.mongo_port}/")
+    if ours:  # started for this run: stop it again
+        stack.stop_process("mongo")
+
+
+@pytest.fixture
+def mongo_alias(mongo_uri):
+    """Connect a service alias to a fresh database for one test.
+
+    Usage: `mongo_alias("billing")` connects alias "billing" to a new database.
+    """
+    connected: list[tuple[str, str]] = []
+
+    def connect(alias: str) -> str:
+        name = f"t_{alias}_{uuid.uuid4().hex[:10]}"
+        db.disconnect(alias)
+        db.connect(alias, mongo_uri, name)
+        connected.append((alias, name))
+        return name
+
+    yield connect
+    for alias, name in connected:
+        try:
+            db.database(alias).client.drop_database(name)
+        finally:
+            db.disconnect(alias)
+
+
+# --- the whole stack, started the way `make up` starts it -------------------
+RABBIT_API = os.environ.get("RABBIT_MANAGEMENT_URL", "http://127.0.0.1:15672/api")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def rabbit_vhost():
+    """A RabbitMQ vhost of our own (management API), so tests never see `make up`'s queues."""
+    import requests
+
+    name = f"panel-test-{uuid.uuid4().hex[:8]}"
+    auth = ("guest", "guest")
+    try:
+        requests.put(f"{RABBIT_API}/vhosts/{name}", auth=auth, timeout=10).raise_for_status()
+        requests.put(f"{RABBIT_API}/permissions/{name}/guest", auth=auth, timeout=10,
+                     json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()  # fmt: skip
+    except requests.RequestException as exc:
+        pytest.fail(f"RabbitMQ management API at {RABBIT_API} is needed (run `make deps`): {exc}")
+    yield name
+    requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stack(mongo_uri, rabbit_vhost, tmp_path_factory):
+    """Every service as its own `nameko run` process and the gateway under gunicorn."""
+    var = tmp_path_factory.mktemp("stack")
+    clock_file = var / "clock"
+    clock_file.write_text("0")
+    prefix = f"t{uuid.uuid4().hex[:6]}_"
+    stack = Stack(var=var, gateway_port=free_port(), smtp_port=free_port())
+    stack.env = {
+        "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{rabbit_vhost}",
+        "MONGO_URI": mongo_uri,
+        "DB_PREFIX": prefix,
+        "CLOCK_FILE": str(clock_file),
+        "SECRET_KEY": uuid.uuid4().hex,
+        "OUTBOX_GRACE_SECONDS": "1",
+        "GUNICORN_WORKERS": "1",
+        "GUNICORN_THREADS": "8",
+        "LOG_LEVEL": "INFO",
+    }
+    try:
+        stack.up(seed_demo=False)
+    except BaseException:
+        _dump_logs(stack)
+        stack.down()
+        raise
+    stack.clock_file = clock_file
+    stack.db_prefix = prefix
+    yield stack
+    stack.down()
+    import pymongo
+
+    client = pymongo.MongoClient(mongo_uri)
+    for name in client.list_database_names():
+        if name.startswith(prefix):
+            client.drop_database(name)
+
+
+def _dump_logs(stack: Stack) -> None:
+    for log in sorted(stack.log_dir.glob("*.log")):
+        print(f"----- {log.name} -----\n{log.read_text()[-3000:]}")

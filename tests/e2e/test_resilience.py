@@ -1,0 +1,148 @@
+"""What survives: crash between store and publish, duplicate delivery, rebuilds, a service down.
+
+These tests stop and start real service processes of the session's stack and
+leave every service running again when they finish.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import os
+import subprocess
+import sys
+import time
+import uuid
+from email import policy
+
+import pymongo
+import requests
+from nameko.standalone.events import event_dispatcher
+
+from tests.e2e.helpers import RESET_RE, bearer, register_verified, token_from_mail, wait_for
+from tools.devstack import ROOT
+from tools.seed import find_mail, mail_text
+
+
+def _db(stack, service: str):
+    return pymongo.MongoClient(stack.env["MONGO_URI"])[f"{stack.db_prefix}{service}"]
+
+
+def _restart(stack, service: str) -> None:
+    stack.start_process(service, stack.service_argv(service))
+    stack.wait_healthy(timeout=60)
+
+
+def _account_id(stack, token: str) -> str:
+    return requests.get(f"{stack.gateway_url}/api/v1/profile", headers=bearer(token), timeout=10).json()["account_id"]
+
+
+def test_event_stored_by_a_crashed_process_is_published_after_restart(stack):
+    """accounts is killed (-9); a commit it had stored but not published is delivered once it is back."""
+    email, token = register_verified(stack.gateway_url, stack.var / "mail")
+    account_id = _account_id(stack, token)
+    os.killpg(stack._pid("accounts"), 9)
+    wait_for(lambda: stack._pid("accounts") is None or not _alive(stack._pid("accounts")), what="accounts to die")
+    (stack.run_dir / "accounts.pid").unlink(missing_ok=True)
+
+    commits = _db(stack, "accounts")["event_commits"]
+    stream = f"account-{account_id}"
+    head = commits.find_one({"stream_id": stream}, sort=[("version", -1)])
+    version = head["last_version"] + 1
+    reset_token = uuid.uuid4().hex
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=10)
+    event = {
+        "event_id": str(uuid.uuid4()), "stream_id": stream, "version": version, "type": "password_reset_requested",
+        "occurred_at": now, "meta": {"actor": {"type": "system"}},
+        "data": {"email": email, "token": reset_token, "token_hash": __import__("hashlib").sha256(reset_token.encode()).hexdigest(),
+                 "expires_at": (now + dt.timedelta(hours=1)).isoformat(), "language": "pl"},
+    }  # fmt: skip
+    commits.insert_one({"_id": str(uuid.uuid4()), "stream_id": stream, "version": version, "last_version": version,
+                        "position": 10**9, "events": [event], "recorded_at": now, "published_at": None,
+                        "publish_lease_until": None})  # fmt: skip
+    since = time.time() - 1
+    _restart(stack, "accounts")
+    mailed = token_from_mail(stack.var / "mail", email, RESET_RE, since, subject="hasło")
+    assert mailed == reset_token
+    wait_for(lambda: commits.find_one({"events.event_id": event["event_id"], "published_at": {"$ne": None}}),
+             what="the commit to be marked published")  # fmt: skip
+    # and the read model caught up too: the token works
+    confirm = requests.post(f"{stack.gateway_url}/api/v1/auth/password-reset/confirm",
+                            json={"token": reset_token, "password": "Po-Awarii-2026"}, timeout=10)  # fmt: skip
+    assert confirm.status_code == 200, confirm.text
+
+
+def test_an_event_delivered_twice_is_applied_once(stack):
+    email, token = register_verified(stack.gateway_url, stack.var / "mail")
+    account_id = _account_id(stack, token)
+
+    def reset_event(secret: str) -> dict:
+        return {"event_id": str(uuid.uuid4()), "stream_id": f"account-{account_id}", "version": 99,
+                "type": "password_reset_requested", "occurred_at": "2026-01-01T00:00:00Z", "meta": {},
+                "data": {"email": email, "token": secret, "token_hash": "x", "expires_at": "2030-01-01T00:00:00",
+                         "language": "pl"}}  # fmt: skip
+
+    duplicate, marker = reset_event("duplicate-" + uuid.uuid4().hex), reset_event("marker-" + uuid.uuid4().hex)
+    since = time.time() - 1
+    dispatch = event_dispatcher({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"})
+    for message in (duplicate, duplicate, marker):
+        dispatch("accounts", "password_reset_requested", message)
+    mail_dir = stack.var / "mail"
+    wait_for(lambda: find_mail(mail_dir, email, since=since) and _count_mails(mail_dir, marker["data"]["token"]) == 1,
+             what="the marker mail")  # fmt: skip
+    assert _count_mails(mail_dir, duplicate["data"]["token"]) == 1
+    recorded = _db(stack, "notifications")["sent_mails"].count_documents(
+        {"account_id": account_id, "template": "password_reset"}
+    )
+    assert recorded == 2  # the duplicate once, the marker once
+
+
+def test_rebuild_gives_the_same_read_model_as_live_projection(stack):
+    register_verified(stack.gateway_url, stack.var / "mail")
+    _, token = register_verified(stack.gateway_url, stack.var / "mail", language="en")
+    requests.patch(f"{stack.gateway_url}/api/v1/profile", headers=bearer(token), timeout=10, json={
+        "billing_address": {"street": "Polna 1", "postcode": "00-001", "city": "Opole"}, "mailing_list": True})  # fmt: skip
+    accounts = _db(stack, "accounts")["accounts"]
+    live = {d["_id"]: d for d in accounts.find()}
+    env = {**os.environ, **stack.env, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "kernel", "rebuild", "accounts"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "rebuilt accounts" in result.stdout
+    rebuilt = {d["_id"]: d for d in accounts.find()}
+    assert rebuilt == live and len(live) >= 2
+
+
+def test_a_service_down_costs_only_its_own_sections(stack):
+    _, token = register_verified(stack.gateway_url, stack.var / "mail")
+    stack.stop_process("support")
+    try:
+        response = requests.get(f"{stack.gateway_url}/api/v1/dashboard", headers=bearer(token), timeout=30)
+        assert response.status_code == 200
+        body = response.json()
+        assert {"tiles.tickets", "recent_tickets", "news"} <= set(body["unavailable"])
+        assert body["profile"]["first_name"] == "Zofia"
+        health = requests.get(f"{stack.gateway_url}/healthz", timeout=30)
+        assert health.status_code == 503 and health.json()["services"]["support"] == "down"
+    finally:
+        _restart(stack, "support")
+
+
+def _count_mails(mail_dir, needle: str) -> int:
+    """Mails whose decoded text contains `needle` (the raw file is quoted-printable)."""
+    count = 0
+    for path in mail_dir.glob("*.eml"):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        count += needle in mail_text(message)
+    return count
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        return finished == 0
+    except (ProcessLookupError, ChildProcessError):
+        return False

@@ -1,0 +1,111 @@
+"""Support through the JSON API: tickets scoped to their account, news, the tickets tile."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.e2e.helpers import bearer, register_verified, wait_for
+
+TICKET = {"department": "technical", "priority": "high", "subject": "Strona nie działa", "message": "Błąd 500 od rana."}
+
+
+def _open(base: str, token: str, **changes) -> requests.Response:
+    return requests.post(f"{base}/api/v1/tickets", headers=bearer(token), json={**TICKET, **changes}, timeout=15)
+
+
+def _get(base: str, token: str, path: str, **kwargs) -> requests.Response:
+    return requests.get(f"{base}/api/v1{path}", headers=bearer(token), timeout=15, **kwargs)
+
+
+def _listed_ids(base: str, token: str) -> list[str]:
+    listed = _get(base, token, "/tickets")
+    assert listed.status_code == 200, listed.text
+    return [t["ticket_id"] for t in listed.json()["items"]]
+
+
+def test_open_list_get_reply_and_close_a_ticket(stack):
+    base = stack.gateway_url
+    _, token = register_verified(base, stack.var / "mail")
+    opened = _open(base, token)
+    assert opened.status_code == 201, opened.text
+    ticket = opened.json()
+    ticket_id = ticket["ticket_id"]
+    assert ticket["subject"] == TICKET["subject"] and ticket["status"] != "closed"
+    wait_for(lambda: ticket_id in _listed_ids(base, token), what="the ticket in the list")
+
+    got = _get(base, token, f"/tickets/{ticket_id}")
+    assert got.status_code == 200 and got.json()["number"] == ticket["number"]
+    assert [m["text"] for m in got.json()["messages"]] == [TICKET["message"]]
+
+    replied = requests.post(f"{base}/api/v1/tickets/{ticket_id}/replies", headers=bearer(token), timeout=15,
+                            json={"message": "Nadal nie działa."})  # fmt: skip
+    assert replied.status_code == 201, replied.text
+    assert len(replied.json()["messages"]) == 2
+
+    closed = requests.post(f"{base}/api/v1/tickets/{ticket_id}/close", headers=bearer(token), timeout=15)
+    assert closed.status_code == 200 and closed.json()["status"] == "closed"
+    assert _get(base, token, f"/tickets/{ticket_id}").json()["status"] == "closed"
+
+
+def test_another_accounts_ticket_is_not_found(stack):
+    base = stack.gateway_url
+    _, owner = register_verified(base, stack.var / "mail")
+    _, stranger = register_verified(base, stack.var / "mail")
+    ticket_id = _open(base, owner).json()["ticket_id"]
+    assert _get(base, stranger, f"/tickets/{ticket_id}").status_code == 404
+    reply = requests.post(f"{base}/api/v1/tickets/{ticket_id}/replies", headers=bearer(stranger), timeout=15,
+                          json={"message": "Cudzy"})  # fmt: skip
+    assert reply.status_code == 404 and reply.json()["error"]["code"] == "not_found"
+    close = requests.post(f"{base}/api/v1/tickets/{ticket_id}/close", headers=bearer(stranger), timeout=15)
+    assert close.status_code == 404
+    assert _listed_ids(base, stranger) == []
+    assert _get(base, owner, f"/tickets/{ticket_id}").json()["status"] != "closed"
+
+
+def test_invalid_tickets_are_refused(stack):
+    base = stack.gateway_url
+    _, token = register_verified(base, stack.var / "mail")
+    missing = requests.post(f"{base}/api/v1/tickets", headers=bearer(token), json={"subject": "x"}, timeout=15)
+    assert missing.status_code == 422 and set(missing.json()["error"]["fields"]) == {
+        "department",
+        "priority",
+        "message",
+    }
+    wrong = _open(base, token, department="kitchen")
+    assert wrong.status_code == 422 and wrong.json()["error"]["fields"]["department"]["code"] == "invalid_department"
+    bad_page = _get(base, token, "/tickets", params={"page": "0"})
+    assert bad_page.status_code == 422 and "page" in bad_page.json()["error"]["fields"]
+    assert _get(base, token, "/news", params={"page": "abc"}).status_code == 422
+
+
+def test_dashboard_counts_open_tickets(stack):
+    base = stack.gateway_url
+    _, token = register_verified(base, stack.var / "mail")
+    ids = [_open(base, token, subject=f"Sprawa {n}").json()["ticket_id"] for n in range(3)]
+    closed = requests.post(f"{base}/api/v1/tickets/{ids[0]}/close", headers=bearer(token), timeout=15)
+    assert closed.status_code == 200
+
+    def open_count() -> int:
+        return sum(t["status"] != "closed" for t in _get(base, token, "/tickets").json()["items"])
+
+    wait_for(lambda: open_count() == 2, what="two open tickets listed")
+    tiles = wait_for(lambda: (d := _get(base, token, "/dashboard").json())["tiles"]["tickets"] == 2 and d,
+                     what="the tickets tile")["tiles"]  # fmt: skip
+    assert tiles["tickets"] == open_count() == 2
+
+
+def test_news_is_paged(stack):
+    base = stack.gateway_url
+    _, token = register_verified(base, stack.var / "mail")
+    news = _get(base, token, "/news", params={"page": "1"})
+    assert news.status_code == 200, news.text
+    assert news.json()["page"] == 1 and isinstance(news.json()["items"], list)
+    assert requests.get(f"{base}/api/v1/news", timeout=10).status_code == 401
+
+
+def test_openapi_documents_the_support_paths(stack):
+    paths = requests.get(f"{stack.gateway_url}/api/v1/openapi.json", timeout=10).json()["paths"]
+    for path in ("/tickets", "/tickets/{ticket_id}", "/tickets/{ticket_id}/replies", "/tickets/{ticket_id}/close",
+                 "/news"):  # fmt: skip
+        assert path in paths, path
+    assert set(paths["/tickets"]) == {"get", "post"}

@@ -1,0 +1,32 @@
+"""Fakes shared by the service tests that run workers on the real database."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from kernel.dependencies import EventsApi, prepare_storage
+
+
+class RecordingDispatch:
+    """Stands in for nameko's EventDispatcher: remembers (event type, message) pairs."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()  # race tests publish from several threads
+
+    def __call__(self, event_type: str, message: dict[str, Any]) -> None:
+        with self._lock:
+            self.messages.append((event_type, message))
+
+    def of(self, event_type: str) -> list[dict[str, Any]]:
+        return [m for t, m in self.messages if t == event_type]
+
+    def types(self) -> list[str]:
+        return [t for t, _ in self.messages]
+
+
+def recording_events_api(service_cls: type, dispatch: RecordingDispatch) -> EventsApi:
+    """A real EventsApi for `service_cls` (connect its alias first) that records instead of publishing."""
+    store, projections = prepare_storage(service_cls.name, service_cls)
+    return EventsApi(service_cls.name, store, projections, dispatch)

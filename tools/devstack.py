@@ -1,0 +1,245 @@
+"""Start and stop the whole stack on one machine: `python -m tools.devstack up|down|status`.
+
+The same code starts the stack for `make up` and for the test suite (with its
+own ports, database prefix, RabbitMQ vhost and var directory), so the tests run
+what a newcomer runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SERVICES = ("accounts", "billing", "domains", "support", "notifications")
+DEMO_EMAIL = "demo@panel.localhost"
+DEMO_PASSWORD = "Demo-Panel-2026"
+
+
+def nameko_command(service: str) -> list[str]:
+    """How every deployment runs a service, after `python` (relative to the repo root).
+
+    The class is named: importing the module alone makes nameko scan the
+    MongoEngine documents imported there."""
+    entry = f"services.{service}.service:{service.title()}Service"
+    return ["-m", "nameko", "run", entry, "--config", f"services/{service}/config.yml"]
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class Stack:
+    var: Path = ROOT / "var"
+    gateway_port: int = 8000
+    smtp_port: int = 8025
+    mongo_port: int = 27017
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.var / "run"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var / "log"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.setdefault("MONGO_URI", f"mongodb://127.0.0.1:{self.mongo_port}/")
+        env.setdefault("SMTP_PORT", str(self.smtp_port))
+        env.setdefault("PUBLIC_URL", self.gateway_url)
+        env.setdefault("SECRET_KEY", self._secret_key())
+        env["PYTHONPATH"] = str(ROOT)
+        env.update(self.env)
+        return env
+
+    def _secret_key(self) -> str:
+        path = self.var / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(os.urandom(32).hex())
+        return path.read_text().strip()
+
+    # --- processes ----------------------------------------------------------
+    def _pid(self, name: str) -> int | None:
+        path = self.run_dir / f"{name}.pid"
+        if not path.exists():
+            return None
+        pid = int(path.read_text().strip() or 0)
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            path.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def start_process(self, name: str, argv: list[str]) -> int:
+        """Start `argv` in its own session unless it already runs; returns the pid."""
+        existing = self._pid(name)
+        if existing:
+            return existing
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
+        process = subprocess.Popen(
+            argv, cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        (self.run_dir / f"{name}.pid").write_text(str(process.pid))
+        return process.pid
+
+    def stop_process(self, name: str, timeout: float = 15) -> bool:
+        pid = self._pid(name)
+        if not pid:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+        try:
+            wait_until(lambda: not _alive(pid), timeout, f"{name} to stop")
+        except TimeoutError:
+            os.killpg(pid, signal.SIGKILL)
+        (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
+        return True
+
+    def service_argv(self, service: str) -> list[str]:
+        return [PYTHON, *nameko_command(service)]
+
+    # --- infrastructure -----------------------------------------------------
+    def start_mongo(self) -> None:
+        if "MONGO_URI" in os.environ or "MONGO_URI" in self.env:
+            return  # the operator named a server: use it, start nothing
+        if port_open("127.0.0.1", self.mongo_port):
+            return
+        data = self.var / "mongo"
+        data.mkdir(parents=True, exist_ok=True)
+        if shutil.which("mongod"):
+            argv = ["mongod", "--dbpath", str(data), "--bind_ip", "127.0.0.1", "--port", str(self.mongo_port)]
+        else:
+            nx = str(Path(PYTHON).parent / "nx-27017")
+            argv = [nx, "--data-dir", str(data), "--port", str(self.mongo_port), "--host", "127.0.0.1",
+                    "--pid-file", str(self.run_dir / "nx.internal.pid"), "--log-file", str(self.log_dir / "nx-27017.log")]  # fmt: skip
+        self.start_process("mongo", argv)
+        wait_until(lambda: port_open("127.0.0.1", self.mongo_port), 30, f"MongoDB on :{self.mongo_port}")
+
+    def start_smtp(self) -> None:
+        if self._pid("smtp") or port_open("127.0.0.1", self.smtp_port):
+            return
+        argv = [PYTHON, "-m", "tools.smtp_sink", "--port", str(self.smtp_port), "--dir", str(self.var / "mail")]
+        self.start_process("smtp", argv)
+        wait_until(lambda: port_open("127.0.0.1", self.smtp_port), 15, f"SMTP sink on :{self.smtp_port}")
+
+    def check_rabbitmq(self) -> None:
+        uri = self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+        host_port = uri.split("@")[-1].split("/")[0]
+        host, _, port = host_port.partition(":")
+        if not port_open(host, int(port or 5672), timeout=2):
+            raise SystemExit(
+                f"RabbitMQ does not answer at {host_port}: run `make deps` as root, or install and start rabbitmq-server"
+            )
+
+    # --- the stack ----------------------------------------------------------
+    def up(self, seed_demo: bool = True) -> dict:
+        self.check_rabbitmq()
+        self.start_mongo()
+        self.start_smtp()
+        for service in SERVICES:
+            self.start_process(service, self.service_argv(service))
+        gunicorn = str(Path(PYTHON).parent / "gunicorn")
+        self.start_process("gateway", [gunicorn, "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
+                                       "--bind", f"127.0.0.1:{self.gateway_port}", "gateway.wsgi:app"])  # fmt: skip
+        health = self.wait_healthy()
+        if seed_demo:
+            from tools.seed import seed_demo_account
+
+            seed_demo_account(self.gateway_url, self.var / "mail", DEMO_EMAIL, DEMO_PASSWORD)
+        return health
+
+    def health(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"{self.gateway_url}/healthz", timeout=3) as response:
+                return json.load(response)
+        except Exception:
+            return None
+
+    def wait_healthy(self, timeout: float = 90) -> dict:
+        def all_up() -> bool:
+            health = self.health()
+            return bool(health) and health.get("status") == "up"
+
+        try:
+            wait_until(all_up, timeout, "every service to report up on /healthz", interval=0.5)
+        except TimeoutError:
+            raise SystemExit(f"stack not healthy: {self.health()}; logs in {self.log_dir}") from None
+        return self.health() or {}
+
+    def down(self) -> list[str]:
+        stopped = []
+        for name in ("gateway", *SERVICES, "smtp", "mongo"):
+            if self.stop_process(name):
+                stopped.append(name)
+        return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of ours counts as gone
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        return finished == 0
+    except ChildProcessError:
+        return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.devstack")
+    parser.add_argument("command", choices=("up", "down", "status"))
+    args = parser.parse_args()
+    stack = Stack()
+    if args.command == "up":
+        stack.up()
+        print(f"\nPanel Klienta is up: {stack.gateway_url}")
+        print(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        print(f"Mail received by the SMTP sink: {stack.var / 'mail'}/  logs: {stack.log_dir}/")
+    elif args.command == "down":
+        stopped = stack.down()
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        print(json.dumps(stack.health() or {"status": "down"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Seed the demo login the way a person would: register, read the mail, verify."""
+
+from __future__ import annotations
+
+import email
+import re
+import time
+from email import policy
+from pathlib import Path
+
+import requests
+
+TOKEN_RE = re.compile(r"verify-email\?token=([A-Za-z0-9_\-]+)")
+
+
+def find_mail(
+    mail_dir: Path, to: str, subject_contains: str = "", since: float = 0.0
+) -> email.message.EmailMessage | None:
+    """The newest stored mail to `to` (optionally matching the subject), received after `since`."""
+    newest = None
+    for path in sorted(mail_dir.glob("*.eml")):
+        if path.stat().st_mtime < since:
+            continue
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        if to.lower() in str(message["To"]).lower() and subject_contains in str(message["Subject"]):
+            newest = message
+    return newest
+
+
+def wait_for_mail(mail_dir: Path, to: str, subject_contains: str = "", since: float = 0.0, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = find_mail(mail_dir, to, subject_contains, since)
+        if message is not None:
+            return message
+        time.sleep(0.2)
+    raise TimeoutError(f"no mail to {to} ({subject_contains!r}) within {timeout}s in {mail_dir}")
+
+
+def mail_text(message: email.message.EmailMessage) -> str:
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def seed_demo_account(base_url: str, mail_dir: Path, address: str, password: str) -> None:
+    login = requests.post(f"{base_url}/api/v1/auth/login", json={"email": address, "password": password}, timeout=30)
+    if login.status_code == 200:
+        return
+    started = time.time() - 1
+    created = requests.post(f"{base_url}/api/v1/auth/register", timeout=30, json={
+        "email": address, "password": password, "first_name": "Jan", "last_name": "Demo", "language": "pl"})  # fmt: skip
+    if created.status_code not in (201, 409):
+        raise RuntimeError(f"could not register the demo account: {created.status_code} {created.text}")
+    if created.status_code == 409:  # exists with another password, or was never verified
+        print(f"note: {address} exists but the demo password does not log in; reset it at {base_url}/password-reset")
+        return
+    token = TOKEN_RE.search(mail_text(wait_for_mail(mail_dir, address, since=started))).group(1)
+    verified = requests.post(f"{base_url}/api/v1/auth/verify-email", json={"token": token}, timeout=30)
+    verified.raise_for_status()
