@@ -30,19 +30,22 @@ class EventsApi:
         return self.store.load(stream_id)
 
     def append(self, stream_id: str, expected_version: int, new_events: list[NewEvent], meta: dict) -> list[Event]:
-        """Store, project, then publish with confirms. A failed publish is
-        logged and left to the outbox sweep: the command has succeeded."""
+        """Store, project, then publish with confirms.
+
+        Once stored the command has succeeded, whatever follows: a failed
+        projection or publish is logged and left to the outbox sweep, never
+        raised, or the caller would retry a command that already happened.
+        """
         events = self.store.append(stream_id, expected_version, new_events, meta)
-        self._project(events)
-        self._publish(events)
+        if self._project(events):
+            self._publish(events)
         return events
 
     def publish_pending(self) -> int:
         older_than = clock.now() - dt.timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
         published = 0
         for events in self.store.claim_unpublished(older_than):
-            self._project(events)
-            if self._publish(events):
+            if self._project(events) and self._publish(events):
                 published += len(events)
         return published
 
@@ -59,9 +62,14 @@ class EventsApi:
     def forget(self, consumer: str, event_id: str) -> None:
         db.database(self.service)["processed_events"].delete_one({"_id": f"{consumer}:{event_id}"})
 
-    def _project(self, events: list[Event]) -> None:
-        for projection in self.projections:
-            projection.apply_all(events, self.store)
+    def _project(self, events: list[Event]) -> bool:
+        try:
+            for projection in self.projections:
+                projection.apply_all(events, self.store)
+        except Exception:  # the sweep projects it again before publishing
+            log.exception("projecting %s v%s failed; left in the outbox", events[0].stream_id, events[0].version)
+            return False
+        return True
 
     def _publish(self, events: list[Event]) -> bool:
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 
 import mongoengine as me
+from pymongo.errors import DuplicateKeyError
 
 from kernel.events import Event
 from kernel.eventstore import EventStore
@@ -56,10 +58,13 @@ class Projection:
         if store is not None and event.version > applied + 1:
             pending = [e for e in store.load(event.stream_id) if applied < e.version <= event.version]
         for next_event in pending:
-            handler = self.handlers.get(next_event.type)
-            if handler:
-                handler(next_event)
-            self._checkpoints().update_one({"_id": key}, {"$set": {"version": next_event.version}}, upsert=True)
+            _racing_insert_safe(functools.partial(self._apply_one, key, next_event))
+
+    def _apply_one(self, key: str, event: Event) -> None:
+        handler = self.handlers.get(event.type)
+        if handler:
+            handler(event)
+        self._checkpoints().update_one({"_id": key}, {"$set": {"version": event.version}}, upsert=True)
 
     def apply_all(self, events: Iterable[Event], store: EventStore | None = None) -> int:
         count = 0
@@ -74,3 +79,19 @@ class Projection:
         self._checkpoints().delete_many({"_id": {"$regex": f"^{self.name}:"}})
         for document in self.documents:
             document.ensure_indexes()
+
+
+def _racing_insert_safe(step: Callable[[], None], attempts: int = 3) -> None:
+    """Run an idempotent projection step, again if it lost an insert race.
+
+    Two workers projecting one stream may both find a read-model row (or a
+    checkpoint) missing and both insert it; the loser gets DuplicateKeyError.
+    The row now exists, so running the idempotent step again updates it.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            step()
+            return
+        except (DuplicateKeyError, me.NotUniqueError):
+            if attempt == attempts:
+                raise

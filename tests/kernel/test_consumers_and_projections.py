@@ -98,3 +98,58 @@ def test_out_of_order_projection_fills_the_gap_from_the_store(api):
     counting.apply(second[0], events_api.store)
     counting.apply(first[0], events_api.store)
     assert Counter.objects.get(id="c-7").total == 11
+
+
+
+class Note(me.Document):
+    id = me.StringField(primary_key=True)
+    text = me.StringField()
+    meta = {"db_alias": ALIAS, "collection": "notes_view"}
+
+
+noting = Projection("noting", ALIAS, [Note])
+races_lost: list[str] = []
+
+
+@noting.on("noted")
+def _noted(event):
+    exists = Note.objects(id=event.stream_id).count() > 0
+    if event.event_id not in races_lost:  # another worker inserts the row between our read and our insert
+        races_lost.append(event.event_id)
+        Note(id=event.stream_id, text="inserted by the other worker").save(force_insert=True)
+    Note(id=event.stream_id, text=event.data["text"]).save(force_insert=not exists)
+
+
+def test_a_projection_step_that_loses_an_insert_race_is_applied_again(mongo_alias):
+    mongo_alias(ALIAS)
+    store = EventStore(ALIAS)
+    store.ensure_indexes()
+    published: list[str] = []
+    events_api = EventsApi(ALIAS, store, [noting], lambda kind, message: published.append(kind))
+
+    events_api.append("n-1", 0, [NewEvent("noted", {"text": "hello"})], {})
+
+    assert Note.objects.get(id="n-1").text == "hello"
+    assert published == ["noted"]
+
+
+def test_a_failed_projection_does_not_fail_the_stored_command(api):
+    """The command is stored, so it happened: the sweep projects and publishes it later."""
+    import datetime as dt
+
+    from kernel import clock
+
+    events_api, published = api
+    broken = Projection("broken", ALIAS, [])
+
+    @broken.on("added")
+    def _explode(event):
+        raise RuntimeError("read model unavailable")
+
+    events_api.projections = [counting, broken]
+    stored = events_api.append("c-8", 0, [NewEvent("added", {"n": 1})], {})  # must not raise
+
+    assert [e.version for e in stored] == [1]
+    assert published == []
+    pending = events_api.store.claim_unpublished(older_than=clock.now() + dt.timedelta(seconds=1))
+    assert [[e.event_id for e in c] for c in pending] == [[stored[0].event_id]]
