@@ -100,7 +100,6 @@ def test_out_of_order_projection_fills_the_gap_from_the_store(api):
     assert Counter.objects.get(id="c-7").total == 11
 
 
-
 class Note(me.Document):
     id = me.StringField(primary_key=True)
     text = me.StringField()
