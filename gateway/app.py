@@ -8,7 +8,7 @@ import os
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from gateway import i18n, rpc
+from gateway import i18n, rpc, views
 from gateway.auth import csrf_token
 from gateway.errors import error_response
 from kernel import settings
@@ -63,13 +63,8 @@ def create_app() -> Flask:
         status = "up" if not failures else "degraded"
         return jsonify(status=status, services=services), 200 if status == "up" else 503
 
-    import gateway.views.billing_api  # noqa: F401 (registers routes on `api`)
-    import gateway.views.support_api  # noqa: F401
-    from gateway.views.api import api
-    from gateway.views.pages import pages
-
-    app.register_blueprint(pages)
-    app.register_blueprint(api)
+    for blueprint in views.discover():
+        app.register_blueprint(blueprint)
     _register_error_handlers(app)
     return app
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kernel import db
-from tools.devstack import ROOT, Stack
+from tools.devstack import ROOT, Stack, port_open
 
 TEST_VAR = Path(os.environ.get("TEST_VAR", ROOT / "var" / "test"))
 
@@ -21,7 +21,7 @@ TEST_VAR = Path(os.environ.get("TEST_VAR", ROOT / "var" / "test"))
 @pytest.fixture(scope="session")
 def mongo_uri() -> str:
     stack = Stack(var=TEST_VAR)
-    ours = stack._pid("mongo") is None
+    ours = "MONGO_URI" not in os.environ and not port_open("127.0.0.1", stack.mongo_port)
     stack.start_mongo()
     yield os.environ.get("MONGO_URI", f"mongodb://127.0.0.1:{stack.mongo_port}/")
     if ours:  # started for this run: stop it again

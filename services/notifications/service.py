@@ -24,6 +24,10 @@ def mailbox_stream(account_id: str) -> str:
 
 
 class NotificationsService(EventSourcedService):
+    """Account mails live here; each other area's mails are a mixin in its own
+    module (e.g. billing_mails.BillingMails) added to this class's bases and
+    built on `_target` and `_mail`."""
+
     name = "notifications"
     projections = PROJECTIONS
 
