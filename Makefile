@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: up down status test lint format deps rebuild bench clean
+.PHONY: up down status test lint format deps rebuild bench clean staff
 
 up: deps ## install what is missing, start everything, wait until healthy
 	$(PY) -m tools.devstack up
@@ -24,6 +24,10 @@ lint: deps
 format: deps
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+staff: ## create a staff account: make staff EMAIL=ola@firma.pl [FIRST=Ola LAST=Nowak] (password asked, or STAFF_PASSWORD)
+	@[ -n "$(EMAIL)" ] || { echo "usage: make staff EMAIL=ola@firma.pl [FIRST=Ola LAST=Nowak]"; exit 2; }
+	$(PY) -m services.accounts.staff create --email "$(EMAIL)" --first-name "$(or $(FIRST),Staff)" --last-name "$(or $(LAST),$(EMAIL))"
 
 rebuild: ## rebuild a service's read models: make rebuild SERVICE=accounts
 	$(PY) -m kernel rebuild $(SERVICE)

@@ -26,6 +26,8 @@ PYTHON = sys.executable
 SERVICES = ("accounts", "billing", "domains", "support", "notifications")
 DEMO_EMAIL = "demo@panel.localhost"
 DEMO_PASSWORD = "Demo-Panel-2026"
+STAFF_EMAIL = "staff@panel.localhost"
+STAFF_PASSWORD = "Staff-Panel-2026"
 
 
 def nameko_command(service: str) -> list[str]:
@@ -180,9 +182,10 @@ class Stack:
                                        "--bind", f"127.0.0.1:{self.gateway_port}", "gateway.wsgi:app"])  # fmt: skip
         health = self.wait_healthy()
         if seed_demo:
-            from tools.seed import seed_demo_account
+            from tools.seed import seed_demo_account, seed_staff_account
 
             seed_demo_account(self.gateway_url, self.var / "mail", DEMO_EMAIL, DEMO_PASSWORD)
+            seed_staff_account(self.gateway_url, STAFF_EMAIL, STAFF_PASSWORD, self.environment(), ROOT)
         return health
 
     def health(self) -> dict | None:
@@ -232,6 +235,7 @@ def main() -> int:
         stack.up()
         print(f"\nPanel Klienta is up: {stack.gateway_url}")
         print(f"Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}")
+        print(f"Staff login: {STAFF_EMAIL} / {STAFF_PASSWORD} (staff desk: {stack.gateway_url}/staff)")
         print(f"Mail received by the SMTP sink: {stack.var / 'mail'}/  logs: {stack.log_dir}/")
     elif args.command == "down":
         stopped = stack.down()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import re
+import subprocess
+import sys
 import time
 from email import policy
 from pathlib import Path
@@ -56,3 +58,15 @@ def seed_demo_account(base_url: str, mail_dir: Path, address: str, password: str
     token = TOKEN_RE.search(mail_text(wait_for_mail(mail_dir, address, since=started))).group(1)
     verified = requests.post(f"{base_url}/api/v1/auth/verify-email", json={"token": token}, timeout=30)
     verified.raise_for_status()
+
+
+def seed_staff_account(base_url: str, address: str, password: str, env: dict[str, str], cwd: Path) -> None:
+    """The demo staff login, made with the staff command the way an operator would."""
+    login = requests.post(f"{base_url}/api/v1/auth/login", json={"email": address, "password": password}, timeout=30)
+    if login.status_code == 200:
+        return
+    argv = [sys.executable, "-m", "services.accounts.staff", "create", "--email", address,
+            "--first-name", "Obsługa", "--last-name", "Demo"]  # fmt: skip
+    created = subprocess.run(argv, env={**env, "STAFF_PASSWORD": password}, cwd=cwd, check=False)
+    if created.returncode != 0:
+        print(f"note: could not create the demo staff account {address} (see the message above)")

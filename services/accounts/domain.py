@@ -104,6 +104,15 @@ class Account(Aggregate):
         )
         return [registered, self._verification_request(email, profile.get("language", "pl"))]
 
+    def create_staff(self, email: str, password_hash: str, profile: dict) -> list[NewEvent]:
+        """A staff member, created by an operator's command (never by registration): verified at once."""
+        if self.exists:
+            raise CommandError("already_registered", status=409)
+        registered = NewEvent(
+            "account_registered", {"email": email, "password_hash": password_hash, "role": "staff", **profile}
+        )
+        return [registered, NewEvent("email_verified", {"email": email, "by": "operator"})]
+
     def _verification_request(self, email: str, language: str) -> NewEvent:
         token, hashed = new_token()
         expires = clock.now() + VERIFY_TOKEN_TTL

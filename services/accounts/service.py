@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -101,6 +102,46 @@ class AccountsService(EventSourcedService):
         if view and not view.email_verified:
             execute(self.events, Account, account_stream(view.id), lambda a: a.resend_verification(), command_meta(ctx))
         return {}
+
+    # --- staff: accounts made by `python -m services.accounts.staff`, never by registration --------
+    @rpc
+    def create_staff(self, email: str, first_name: str, last_name: str, password: str,
+                     ctx: dict | None = None) -> dict[str, str]:  # fmt: skip
+        """Only the operator's command may call this (actor type "operator", which no web request carries)."""
+        if ((ctx or {}).get("actor") or {}).get("type") != "operator":
+            raise CommandError("forbidden", status=403)
+        email = v.normalize_email(email)
+        checks = {"email": v.check_email(email), "password": v.check_password(password),
+                  "first_name": v.check_name(first_name), "last_name": v.check_name(last_name)}  # fmt: skip
+        _raise_if({field: code for field, code in checks.items() if code})
+        account_id = new_id()
+        self._claim_email(email, account_id)
+        profile = {"first_name": first_name.strip(), "last_name": last_name.strip(), "phone": "", "language": "pl"}
+        try:
+            execute(self.events, Account, account_stream(account_id),
+                    lambda a: a.create_staff(email, hasher.hash(password), profile), command_meta(ctx))  # fmt: skip
+        except Exception:
+            sessions.EmailClaim.objects(id=email, account_id=account_id).delete()
+            raise
+        return {"account_id": account_id, "email": email, "role": "staff"}
+
+    @rpc
+    def find_customers(self, query: str, ctx: dict | None = None, limit: int = 20) -> dict[str, Any]:
+        """Staff only: customers whose e-mail, name, company or NIP contain every word of `query`."""
+        if ((ctx or {}).get("actor") or {}).get("type") != "staff":
+            raise CommandError("forbidden", status=403)
+        words = (query or "").split() if isinstance(query, str) else []
+        if not words or len("".join(words)) < 2:
+            raise CommandError("invalid_input", {"query": "query_too_short"}, status=422)
+        fields = ("email", "first_name", "last_name", "billing_address.company")
+        conditions = []
+        for word in words[:5]:
+            either = [{f: {"$regex": re.escape(word), "$options": "i"}} for f in fields]
+            if v.nip_digits(word).isdigit():
+                either.append({"billing_address.nip": {"$regex": re.escape(v.nip_digits(word))}})
+            conditions.append({"$or": either})
+        found = AccountView.objects(role="customer", __raw__={"$and": conditions}).order_by("email")
+        return {"items": [view.public() for view in found.limit(max(1, min(int(limit), 50)))]}
 
     # --- login, sessions ----------------------------------------------------
     @rpc
