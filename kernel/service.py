@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +14,7 @@ from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from kernel import db, settings
+from kernel import clock, db, settings
 from kernel.dependencies import EventSourcing
 from kernel.events import Event
 from kernel.projections import Projection
@@ -43,29 +45,52 @@ class EventSourcedService:
 def consumes(source_service: str, event_type: str, attempts: int = 3) -> Callable:
     """A Nameko event handler that applies each event once per consumer.
 
-    Transient failures are retried in place a bounded number of times; the
-    processed marker is removed on failure so a redelivery can try again.
+    Transient failures are retried in place a bounded number of times. A
+    message that cannot be read as an event, or that still fails after the
+    last attempt, is set aside in the service's `dead_letters` collection
+    (raw message, error, consumer) and acknowledged, so it never blocks the
+    queue; its processed marker is removed, so replaying it later applies it.
     """
 
     def decorate(fn: Callable) -> Callable:
         consumer = f"{fn.__module__}.{fn.__name__}"
 
         @functools.wraps(fn)
-        def handler(self, message: dict) -> None:
-            event = Event.from_message(message)
+        def handler(self, message: Any) -> None:
+            try:
+                event = Event.from_message(message)
+            except Exception as exc:  # malformed: no retry can fix it
+                set_aside(self.events, consumer, source_service, event_type, message, exc, attempts=0)
+                return
             if not self.events.first_time(consumer, event.event_id):
                 return
             for attempt in range(1, attempts + 1):
                 try:
                     fn(self, event)
                     return
-                except Exception:
+                except Exception as exc:
                     if attempt == attempts:
                         self.events.forget(consumer, event.event_id)
-                        raise
+                        set_aside(self.events, consumer, source_service, event_type, message, exc, attempt)
+                        return
                     log.warning("%s failed on %s (attempt %d), retrying", consumer, event.event_id, attempt)
                     time.sleep(0.2 * attempt)
 
         return event_handler(source_service, event_type)(handler)
 
     return decorate
+
+
+def set_aside(events: Any, consumer: str, source_service: str, event_type: str, message: Any, error: Exception,
+              attempts: int) -> None:  # fmt: skip
+    """Store a message its consumer could not handle in `dead_letters` (one row per consumer and event)."""
+    event_id = message.get("event_id") if isinstance(message, dict) else None
+    key = f"{consumer}:{event_id}" if isinstance(event_id, str) and event_id else f"{consumer}:{uuid.uuid4()}"
+    log.error("%s set aside %s.%s %s after %d attempts: %r", consumer, source_service, event_type, key, attempts, error)
+    db.database(events.service)["dead_letters"].replace_one(
+        {"_id": key},
+        {"consumer": consumer, "source_service": source_service, "event_type": event_type, "event_id": event_id,
+         "message": json.dumps(message, default=str), "error": f"{type(error).__name__}: {error}",
+         "attempts": attempts, "at": clock.now().isoformat()},
+        upsert=True,
+    )  # fmt: skip
