@@ -19,11 +19,23 @@ ACCOUNT_EVENTS = (
     "billing_address_updated",  # billing_address
     "notification_preferences_updated",  # preferences {category: bool}
     "mailing_list_subscribed",
-    "mailing_list_unsubscribed",
+    "mailing_list_unsubscribed",  # via ("link" from a newsletter) when not from the settings
+    # contacts (seed section 2); data always carries contact_id
+    "contact_added",  # email, first_name, last_name, phone, language, address, login, permissions, categories
+    "contact_invited",  # email, first_name, language, owner_name, token, expires_at
+    "contact_invitation_accepted",  # - (the contact set a password)
+    "contact_updated",  # changes {first_name, last_name, phone, language, address, permissions, categories}
+    "contact_removed",  # email
+    # security
+    "two_factor_enabled",  # (secret, recovery code hashes: never shown)
+    "two_factor_disabled",
+    "recovery_code_used",
+    "session_ended",  # session_id
+    "other_sessions_ended",  # count, kept
 )
 
 # Data fields never shown in history or exports (single-use secrets, hashes).
-SECRET_FIELDS = frozenset({"token", "token_hash", "password_hash"})
+SECRET_FIELDS = frozenset({"token", "token_hash", "password_hash", "secret", "recovery_code_hashes", "code_hash"})
 
 # --- cross-service contracts used by billing, domains and support ----------
 BILLING = "billing"

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import time
 from typing import Any
+
+import pyotp
 
 from kernel import clock
 from kernel.aggregate import Aggregate
@@ -15,6 +18,8 @@ from services.accounts import validation as v
 
 VERIFY_TOKEN_TTL = dt.timedelta(hours=48)
 RESET_TOKEN_TTL = dt.timedelta(hours=1)
+INVITATION_TTL = dt.timedelta(days=7)
+RECOVERY_CODES = 10
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "language")
 
 
@@ -44,6 +49,9 @@ class Account(Aggregate):
         self.role = "customer"
         # token hash -> (purpose, expires_at); removed once used
         self.open_tokens: dict[str, tuple[str, dt.datetime]] = {}
+        self.contacts: dict[str, dict[str, Any]] = {}
+        self.totp_secret = ""
+        self.recovery_hashes: list[str] = []
 
     @property
     def account_id(self) -> str:
@@ -91,6 +99,35 @@ class Account(Aggregate):
 
     def on_mailing_list_unsubscribed(self, data: dict, _: Event) -> None:
         self.mailing_list = False
+
+    def on_contact_added(self, data: dict, _: Event) -> None:
+        self.contacts[data["contact_id"]] = {k: val for k, val in data.items() if k != "contact_id"}
+
+    def on_contact_invited(self, data: dict, _: Event) -> None:
+        purpose = f"contact:{data['contact_id']}"
+        self._drop_tokens(purpose)
+        self.open_tokens[data["token_hash"]] = (purpose, _parse(data["expires_at"]))
+
+    def on_contact_invitation_accepted(self, data: dict, _: Event) -> None:
+        self.open_tokens.pop(data.get("token_hash", ""), None)
+        self.contacts[data["contact_id"]]["active"] = True
+
+    def on_contact_updated(self, data: dict, _: Event) -> None:
+        self.contacts[data["contact_id"]].update(data["changes"])
+
+    def on_contact_removed(self, data: dict, _: Event) -> None:
+        self.contacts.pop(data["contact_id"], None)
+        self._drop_tokens(f"contact:{data['contact_id']}")
+
+    def on_two_factor_enabled(self, data: dict, _: Event) -> None:
+        self.totp_secret = data["secret"]
+        self.recovery_hashes = list(data["recovery_code_hashes"])
+
+    def on_two_factor_disabled(self, data: dict, _: Event) -> None:
+        self.totp_secret, self.recovery_hashes = "", []
+
+    def on_recovery_code_used(self, data: dict, _: Event) -> None:
+        self.recovery_hashes = [h for h in self.recovery_hashes if h != data["code_hash"]]
 
     def _drop_tokens(self, purpose: str) -> None:
         self.open_tokens = {h: t for h, t in self.open_tokens.items() if t[0] != purpose}
@@ -174,6 +211,104 @@ class Account(Aggregate):
             kind = "mailing_list_subscribed" if changes["mailing_list"] else "mailing_list_unsubscribed"
             out.append(NewEvent(kind, {}))
         return out
+
+    # --- contacts (seed section 2) -----------------------------------------
+    def _check_grant(self, permissions: list[str], actor: dict) -> None:
+        """A contact who manages contacts may hand out only what they hold themselves."""
+        if actor.get("type") != "contact":
+            return
+        held = (self.contacts.get(actor.get("id") or "") or {}).get("permissions") or []
+        if set(permissions) - set(held):
+            raise CommandError("permission_not_held", {"permissions": "permission_not_held"}, status=403)
+
+    def add_contact(self, contact_id: str, contact: dict[str, Any], actor: dict) -> list[NewEvent]:
+        if not self.exists:
+            raise CommandError("not_found", status=404)
+        if any(c["email"] == contact["email"] for c in self.contacts.values()) or contact["email"] == self.email:
+            raise CommandError("invalid_input", {"email": "email_taken"}, status=409)
+        contact = {**contact, "permissions": contact["permissions"] if contact["login"] else []}
+        self._check_grant(contact["permissions"], actor)
+        added = NewEvent("contact_added", {"contact_id": contact_id, **contact, "active": False})
+        return [added, self._invitation(contact_id, contact)] if contact["login"] else [added]
+
+    def _invitation(self, contact_id: str, contact: dict[str, Any]) -> NewEvent:
+        token, hashed = new_token()
+        owner = f"{self.profile.get('first_name', '')} {self.profile.get('last_name', '')}".strip()
+        data = {"contact_id": contact_id, "email": contact["email"], "first_name": contact["first_name"],
+                "language": contact.get("language", "pl"), "owner_name": owner, "token": token,
+                "token_hash": hashed, "expires_at": (clock.now() + INVITATION_TTL).isoformat()}  # fmt: skip
+        return NewEvent("contact_invited", data)
+
+    def contact(self, contact_id: str) -> dict[str, Any]:
+        found = self.contacts.get(contact_id)
+        if found is None:
+            raise CommandError("not_found", status=404)
+        return found
+
+    def update_contact(self, contact_id: str, changes: dict[str, Any], actor: dict) -> list[NewEvent]:
+        current = self.contact(contact_id)
+        if "permissions" in changes and not current["login"]:
+            changes = {**changes, "permissions": []}
+        if "permissions" in changes:
+            self._check_grant(changes["permissions"], actor)
+        diff = {k: val for k, val in changes.items() if current.get(k) != val}
+        return [NewEvent("contact_updated", {"contact_id": contact_id, "changes": diff})] if diff else []
+
+    def remove_contact(self, contact_id: str) -> list[NewEvent]:
+        current = self.contact(contact_id)
+        return [NewEvent("contact_removed", {"contact_id": contact_id, "email": current["email"]})]
+
+    def accept_invitation(self, contact_id: str, token: str, password_hash: str) -> list[NewEvent]:
+        self.contact(contact_id)
+        hashed = self.use_token(token, f"contact:{contact_id}")
+        data = {"contact_id": contact_id, "token_hash": hashed, "password_hash": password_hash}
+        return [NewEvent("contact_invitation_accepted", data)]
+
+    # --- two-factor login (TOTP) -------------------------------------------
+    @property
+    def two_factor(self) -> bool:
+        return bool(self.totp_secret)
+
+    def enable_two_factor(self, secret: str, code: str, recovery_codes: list[str]) -> list[NewEvent]:
+        if self.two_factor:
+            raise CommandError("two_factor_already_enabled", status=409)
+        if not totp_matches(secret, code):
+            raise CommandError("invalid_input", {"code": "invalid_code"}, status=422)
+        hashes = [recovery_hash(c) for c in recovery_codes]
+        return [NewEvent("two_factor_enabled", {"secret": secret, "recovery_code_hashes": hashes})]
+
+    def second_factor(self, code: str) -> list[NewEvent]:
+        """Events for a correct code (a used recovery code is spent), or refuse."""
+        if not self.two_factor:
+            return []
+        if totp_matches(self.totp_secret, code):
+            return []
+        hashed = recovery_hash(code)
+        if hashed in self.recovery_hashes:
+            return [NewEvent("recovery_code_used", {"code_hash": hashed})]
+        raise CommandError("invalid_input", {"code": "invalid_code"}, status=422)
+
+    def disable_two_factor(self, code: str) -> list[NewEvent]:
+        if not self.two_factor:
+            raise CommandError("two_factor_not_enabled", status=409)
+        return [*self.second_factor(code), NewEvent("two_factor_disabled", {})]
+
+
+def totp_matches(secret: str, code: str, at: float | None = None) -> bool:
+    """Authenticator apps keep real time, so the code is checked against the
+    wall clock (never the tests' movable clock); one step either side is accepted."""
+    code = "".join((code or "").split())
+    if not (code.isdigit() and len(code) == 6):
+        return False
+    return pyotp.TOTP(secret).verify(code, for_time=at if at is not None else time.time(), valid_window=1)
+
+
+def new_recovery_codes(count: int = RECOVERY_CODES) -> list[str]:
+    return [f"{secrets.token_hex(5)}-{secrets.token_hex(5)}" for _ in range(count)]
+
+
+def recovery_hash(code: str) -> str:
+    return token_hash("".join((code or "").lower().replace("-", "").split()))
 
 
 def _parse(value: str | dt.datetime) -> dt.datetime:

@@ -18,8 +18,10 @@ from kernel.events import NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService
 from services.accounts import sessions
 from services.accounts import validation as v
+from services.accounts.contacts import ContactsRpc
 from services.accounts.domain import Account, account_stream, token_hash
-from services.accounts.projections import PROJECTIONS, AccountToken, AccountView
+from services.accounts.projections import PROJECTIONS, AccountToken, AccountView, ContactView
+from services.accounts.security import SecurityRpc
 
 log = logging.getLogger(__name__)
 hasher = PasswordHasher()
@@ -32,7 +34,13 @@ def _raise_if(errors: dict[str, str]) -> None:
         raise CommandError("invalid_input", errors, status=422)
 
 
-class AccountsService(EventSourcedService):
+def _login_actor(account_id: str, contact: ContactView | None = None) -> dict[str, str]:
+    if contact:
+        return {"type": "contact", "id": contact.id, "account_id": account_id}
+    return {"type": "account", "id": account_id}
+
+
+class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
     name = "accounts"
     projections = PROJECTIONS
 
@@ -146,43 +154,92 @@ class AccountsService(EventSourcedService):
     # --- login, sessions ----------------------------------------------------
     @rpc
     def login(self, email: str, password: str, ctx: dict | None = None) -> dict[str, Any]:
+        """Owner or contact by e-mail and password. An owner with 2FA gets a challenge
+        instead of a session: `login_second_factor` finishes the login."""
         ctx = ctx or {}
         ip = ctx.get("ip")
-        view = AccountView.objects(email=v.normalize_email(email)).first()
-        if sessions.is_throttled(view.id if view else None, ip):
+        email = v.normalize_email(email)
+        view = AccountView.objects(email=email).first()
+        contact = None if view else ContactView.objects(email=email, login=True, active=True).first()
+        who = view.id if view else contact.id if contact else None
+        if sessions.is_throttled(who, ip):
             raise CommandError("too_many_attempts", status=429)
-        if not view or not self._password_matches(view, password or ""):
-            sessions.record_failure(view.id if view else None, ip)
-            if view:
-                self._record(view.id, "login_failed", {"ip": ip, "reason": "bad_password"}, ctx)
+        stored_hash = view.password_hash if view else contact.password_hash if contact else None
+        if not self._password_matches(stored_hash, password or ""):
+            sessions.record_failure(who, ip)
+            if view or contact:
+                account_id = view.id if view else contact.account_id
+                data = {"ip": ip, "reason": "bad_password", **({"contact_id": contact.id} if contact else {})}
+                self._record(account_id, "login_failed", data, ctx, _login_actor(account_id, contact))
             raise CommandError("invalid_credentials", status=401)
+        if contact:
+            return self._open_session(contact.account_id, ctx, contact)
         if not view.verified_once:
             raise CommandError("email_not_verified", status=403)
-        token, session = sessions.open_session(view.id, ip, ctx.get("user_agent"))
-        sessions.clear_failures(view.id)
-        self._record(view.id, "login_succeeded", {"ip": ip, "session_id": session.session_id}, ctx)
-        return {"token": token, "account_id": view.id, "session_id": session.session_id}
+        if view.two_factor:
+            return {"two_factor_required": True, "challenge": sessions.open_challenge(view.id, ip)}
+        return self._open_session(view.id, ctx)
 
-    def _password_matches(self, view: AccountView | None, password: str) -> bool:
+    @rpc
+    def login_second_factor(self, challenge: str, code: str, ctx: dict | None = None) -> dict[str, Any]:
+        """Second step: a code from the authenticator app or an unused recovery code."""
+        ctx = ctx or {}
+        ip = ctx.get("ip")
+        found = sessions.find_challenge(challenge)
+        if not found:
+            raise CommandError("login_expired", status=401)
+        if sessions.is_throttled(found.account_id, ip):
+            raise CommandError("too_many_attempts", status=429)
         try:
-            return hasher.verify(view.password_hash if view else _DUMMY_HASH, password) and view is not None
+            execute(self.events, Account, account_stream(found.account_id), lambda a: a.second_factor(code),
+                    command_meta(ctx, actor=_login_actor(found.account_id)))  # fmt: skip
+        except CommandError as exc:
+            if exc.code == "invalid_input":
+                sessions.record_failure(found.account_id, ip)
+                self._record(found.account_id, "login_failed", {"ip": ip, "reason": "bad_code"}, ctx)
+            raise
+        sessions.close_challenge(found)
+        return self._open_session(found.account_id, ctx)
+
+    def _open_session(self, account_id: str, ctx: dict, contact: ContactView | None = None) -> dict[str, Any]:
+        ip = ctx.get("ip")
+        token, session = sessions.open_session(account_id, ip, ctx.get("user_agent"), contact.id if contact else None)
+        sessions.clear_failures(contact.id if contact else account_id)
+        who = {"contact_id": contact.id} if contact else {}
+        self._record(account_id, "login_succeeded", {"ip": ip, "session_id": session.session_id, **who}, ctx,
+                     _login_actor(account_id, contact))  # fmt: skip
+        return {"token": token, "account_id": account_id, "session_id": session.session_id, **who}
+
+    def _password_matches(self, stored_hash: str | None, password: str) -> bool:
+        try:
+            return hasher.verify(stored_hash or _DUMMY_HASH, password) and bool(stored_hash)
         except (VerifyMismatchError, InvalidHashError):
             return False
 
-    def _record(self, account_id: str, event_type: str, data: dict, ctx: dict) -> None:
+    def _record(self, account_id: str, event_type: str, data: dict, ctx: dict, actor: dict | None = None) -> None:
         execute(self.events, Account, account_stream(account_id), lambda a: [NewEvent(event_type, data)],
-                command_meta(ctx, actor={"type": "account", "id": account_id}))  # fmt: skip
+                command_meta(ctx, actor=actor or ctx.get("actor") or _login_actor(account_id)))  # fmt: skip
 
     @rpc
     def authenticate(self, token: str) -> dict[str, Any] | None:
-        """The account behind a bearer token, or None."""
+        """Who is behind a bearer token, or None. A contact gets the OWNER's account_id
+        (so every call stays scoped to the owner's data) plus their own permissions."""
         session = sessions.find_session(token)
         if not session:
             return None
         view = AccountView.objects(id=session.account_id).first()
         if not view:
             return None
-        return {**view.public(), "session_id": session.session_id}
+        found = {**view.public(), "session_id": session.session_id, "contact_id": None,
+                 "permissions": list(v.PERMISSIONS)}  # fmt: skip
+        if not session.contact_id:
+            return found
+        contact = ContactView.objects(id=session.contact_id, account_id=view.id).first()
+        if not contact:
+            return None
+        person = {k: getattr(contact, k) for k in ("first_name", "last_name", "email")}
+        return {**found, "role": "contact", "contact_id": contact.id, "permissions": list(contact.permissions or []),
+                "language": contact.language, "contact": person}  # fmt: skip
 
     @rpc
     def logout(self, token: str, ctx: dict | None = None) -> dict:
@@ -295,6 +352,11 @@ class AccountsService(EventSourcedService):
 
     @rpc
     def get_notification_target(self, account_id: str) -> dict[str, Any] | None:
-        """What notifications needs to address a mail: e-mail, name, language, preferences."""
+        """What notifications needs to address a mail: e-mail, name, language, preferences,
+        and the contacts with the mail categories each of them chose."""
         view = AccountView.objects(id=account_id).first()
-        return view.public() if view else None
+        if not view:
+            return None
+        keep = ("contact_id", "email", "first_name", "language", "categories")
+        contacts = [{k: c.public()[k] for k in keep} for c in ContactView.objects(account_id=account_id)]
+        return {**view.public(), "contacts": [c for c in contacts if c["categories"]]}

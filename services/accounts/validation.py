@@ -8,6 +8,13 @@ LANGUAGES = ("pl", "en")
 CATEGORIES = ("billing", "services", "domains", "support", "security")
 # Security mail always goes out; customers cannot switch it off.
 MANDATORY_CATEGORIES = ("security",)
+# What an owner may let a contact do (the owner can do all of it).
+PERMISSIONS = (
+    "profile.view", "profile.edit", "contacts.manage", "services.view", "services.manage", "domains.view",
+    "domains.manage", "invoices.view", "invoices.pay", "orders.place", "tickets.open", "tickets.view",
+)  # fmt: skip
+# Mail a contact may choose to receive; security mail is personal and never goes to a contact.
+CONTACT_CATEGORIES = ("billing", "services", "domains", "support")
 COUNTRIES = (
     "PL", "DE", "CZ", "SK", "LT", "UA", "GB", "FR", "NL", "AT", "BE", "DK", "ES", "IT", "IE", "SE", "NO",
     "FI", "PT", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "GR", "CH", "US", "CA",
@@ -103,3 +110,55 @@ def check_preferences(preferences: dict) -> tuple[dict, dict[str, str]]:
     for category in MANDATORY_CATEGORIES:
         clean[category] = True
     return clean, {}
+
+
+def _choices(value: object, allowed: tuple[str, ...], field: str, unknown: str) -> tuple[list[str], dict[str, str]]:
+    if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
+        return [], {field: "invalid_type"}
+    wrong = [x for x in value if x not in allowed]
+    if wrong:
+        return [], {field: unknown}
+    return [x for x in allowed if x in value], {}
+
+
+def check_contact(data: dict, creating: bool) -> tuple[dict, dict[str, str]]:
+    """A contact's fields, cleaned, and per-field error codes. The e-mail and the
+    login choice are given once, when the contact is added."""
+    clean: dict = {}
+    errors: dict[str, str] = {}
+    for field, check in (("first_name", check_name), ("last_name", check_name), ("phone", check_phone),
+                         ("language", check_language)):  # fmt: skip
+        if field in data or creating:
+            value = data.get(field)
+            value = (value or "").strip() if isinstance(value, str) or value is None else value
+            if field == "language":
+                value = value or "pl"
+            if not isinstance(value, str):
+                errors[field] = "invalid_type"
+            elif code := check(value):
+                errors[field] = code
+            else:
+                clean[field] = value
+    if creating:
+        email = normalize_email(data.get("email") if isinstance(data.get("email"), str) else "")
+        if code := check_email(email):
+            errors["email"] = code
+        clean["email"] = email
+        if not isinstance(data.get("login", False), bool):
+            errors["login"] = "invalid_type"
+        clean["login"] = bool(data.get("login", False))
+    if "address" in data or creating:
+        address = data.get("address") or {}
+        if not isinstance(address, dict):
+            errors["address"] = "invalid_type"
+        elif any((str(x) or "").strip() for k, x in address.items() if k != "country"):
+            clean["address"], address_errors = check_billing_address(address)
+            errors.update({k.replace("billing_address.", "address."): c for k, c in address_errors.items()})
+        else:
+            clean["address"] = {}
+    for field, allowed, unknown in (("permissions", PERMISSIONS, "unknown_permission"),
+                                    ("categories", CONTACT_CATEGORIES, "unknown_category")):  # fmt: skip
+        if field in data or creating:
+            clean[field], choice_errors = _choices(data.get(field, []), allowed, field, unknown)
+            errors.update(choice_errors)
+    return clean, errors
