@@ -9,6 +9,7 @@ the loser; the head check before the insert rejects any stale expectation.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Iterator
 
@@ -74,9 +75,34 @@ class EventStore:
         last = self.Commit.objects(stream_id=stream_id).order_by("-version").only("last_version").first()
         return last.last_version if last else 0
 
-    def load(self, stream_id: str) -> list[Event]:
-        commits = self.Commit.objects(stream_id=stream_id).order_by("version")
-        return [Event.from_message(e) for c in commits for e in c.events]
+    def load(self, stream_id: str, after_version: int = 0) -> list[Event]:
+        """The stream's events in order (only those after `after_version`, e.g. a snapshot's).
+
+        Read with pymongo directly: building MongoEngine documents cost two
+        thirds of the time of loading a long stream."""
+        query: dict = {"stream_id": stream_id}
+        if after_version:
+            query["last_version"] = {"$gt": after_version}
+        commits = self._commits().find(query, {"events": 1}).sort("version", 1)
+        return [Event.from_message(e) for c in commits for e in c["events"] if e["version"] > after_version]
+
+    def _commits(self):
+        return self.Commit._get_collection()
+
+    # --- snapshots (derived, deletable at any time: see Aggregate.snapshot_every) ---
+    def load_snapshot(self, key: str) -> tuple[int, bytes] | None:
+        doc = self.Commit._get_db()["snapshots"].find_one({"_id": key})
+        return (int(doc["version"]), base64.b64decode(doc["state"])) if doc else None
+
+    def save_snapshot(self, key: str, version: int, state: bytes) -> None:
+        """Keep the newest snapshot: an older one never replaces a newer one. The state is stored
+        as base64 text: nx-27017 cannot replace a document holding binary data."""
+        snapshots = self.Commit._get_db()["snapshots"]
+        current = snapshots.find_one({"_id": key}, {"version": 1})
+        if current is None or int(current["version"]) < version:
+            snapshots.replace_one(
+                {"_id": key}, {"_id": key, "version": version, "state": base64.b64encode(state).decode()}, upsert=True
+            )
 
     def append(self, stream_id: str, expected_version: int, new_events: list[NewEvent], meta: dict) -> list[Event]:
         """Store one command's events atomically or raise ConcurrencyError."""
@@ -110,8 +136,8 @@ class EventStore:
 
     def all_events(self, batch_size: int = 500) -> Iterator[Event]:
         """Every event in the order it was stored (for rebuilds)."""
-        for commit in self.Commit.objects.order_by("position").batch_size(batch_size):
-            for e in commit.events:
+        for commit in self._commits().find({}, {"events": 1}).sort("position", 1).batch_size(batch_size):
+            for e in commit["events"]:
                 yield Event.from_message(e)
 
     # --- outbox -----------------------------------------------------------

@@ -89,7 +89,7 @@ def set_aside(events: Any, consumer: str, source_service: str, event_type: str, 
     log.error("%s set aside %s.%s %s after %d attempts: %r", consumer, source_service, event_type, key, attempts, error)
     db.database(events.service)["dead_letters"].replace_one(
         {"_id": key},
-        {"consumer": consumer, "source_service": source_service, "event_type": event_type, "event_id": event_id,
+        {"_id": key, "consumer": consumer, "source_service": source_service, "event_type": event_type, "event_id": event_id,
          "message": json.dumps(message, default=str), "error": f"{type(error).__name__}: {error}",
          "attempts": attempts, "at": clock.now().isoformat()},
         upsert=True,
