@@ -60,9 +60,17 @@ DOMAINS = "domains"
 # domain_registration_requested, domain_registered, domain_registration_failed,
 # domain_transfer_requested, domain_transferred_in, domain_transfer_rejected,
 # domain_renewed, domain_expired, nameservers_changed, domain_lock_changed, auto_renew_changed
-#   {account_id, domain_id, name, ...}
+#   {account_id, domain_id, name, unicode_name, ...}; also domain_ordered (invoice issued, awaiting
+#   payment), domain_cancelled, domain_renewal_invoiced, domain_renewal_requested, domain_epp_code_revealed.
+#   domain_registration_failed {code, temporary, attempts, retry_at}; domain_transfer_rejected {reason};
+#   domain_expired {status: grace_period | redemption | expired, expires_at}.
+# Domains consumes billing's invoice_issued / invoice_paid / invoice_cancelled (lines of the domain kinds)
+# and asks billing.issue_item_invoice(account_id, "domain_renewal", params, idempotency_key, ctx) for renewals.
 
 SUPPORT = "support"
 # ticket_opened, ticket_replied (data.by: "customer" | "staff"), ticket_status_changed,
-# ticket_closed, ticket_note_added (staff only), news_published, news_updated, news_withdrawn
-#   tickets carry {account_id, ticket_id, number, subject, ...}
+# ticket_priority_changed {priority, previous_priority}, ticket_closed (data.by),
+# ticket_note_added (staff only: never shown or mailed to the customer),
+# news_published, news_updated (data.changed), news_withdrawn
+#   tickets carry {account_id, ticket_id, number, subject, ...}; news {news_id, title, language, ...}
+#   staff commands carry meta.actor = {type: "staff", id: <the staff member's account id>}

@@ -640,6 +640,39 @@ class BillingService(EventSourcedService):
                             command_meta(ctx), retries=10)  # fmt: skip
         stats["events"] += len(stored)
 
+    # ------------------------------------------------------------------ invoices for items another service owns
+    @rpc
+    def issue_item_invoice(self, account_id: str, kind: str, params: dict[str, Any], idempotency_key: str,
+                           ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        """An unpaid invoice for one item priced by its owner (e.g. a domain renewal),
+        issued once per key: quoted like a cart item, placed as an order without the cart."""
+        owner = CART_ITEM_OWNERS.get(kind)
+        if not owner:
+            raise CommandError("invalid_input", {"kind": "invalid_kind"}, status=422)
+        if not isinstance(idempotency_key, str) or not 8 <= len(idempotency_key) <= 200:
+            raise CommandError("invalid_input", {"idempotency_key": "invalid_idempotency_key"}, status=422)
+        order_id = det_id("item-invoice", account_id, idempotency_key)
+        stream = customer_stream(account_id)
+        customer = Customer.from_events(stream, self.events.load(stream))
+        if order_id not in customer.orders:
+            quote = self._remote(owner, "quote_cart_item", account_id, kind, params)
+            if not isinstance(quote, dict) or not isinstance(quote.get("net"), int) or not quote.get("description"):
+                raise CommandError(f"{owner}_unavailable", status=503)
+            line = invoice_line(kind, quote["description"], quote.get("params") or params, quote["net"],
+                                quote.get("vat_rate", 23))  # fmt: skip
+            now = clock.now()
+            order = {"order_id": order_id, "payment_method": "bank_transfer", "discount_code": None,
+                     "items": [{"item_id": order_id, "kind": kind, "params": line["params"],
+                                "description": line["description"]}],
+                     "reused_invoice_ids": [], "total_gross": line["gross"], "placed_at": iso(now),
+                     **self._invoice_request(det_id("invoice", order_id), [line], self._buyer(account_id), now,
+                                             now + dt.timedelta(days=Policy.from_env().payment_days))}  # fmt: skip
+            execute(self.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx), retries=10)
+            customer = Customer.from_events(stream, self.events.load(stream))
+        invoice_id = customer.orders[order_id]["invoice_id"]
+        self._issue(customer, invoice_id, ctx)
+        return InvoiceView.objects(id=invoice_id).first().summary()
+
     # ------------------------------------------------------------------ dashboard
     @rpc
     def dashboard_summary(self, account_id: str) -> dict[str, Any]:

@@ -1,11 +1,408 @@
-"""Domains service: running and healthy; its features arrive with their issue."""
+"""Domains: availability and prices, registration and transfer after payment, management,
+renewal invoices through billing and expiry (seed sections 3, 5 and 10)."""
 
 from __future__ import annotations
 
-from kernel.service import EventSourcedService
-from services.domains.projections import PROJECTIONS
+import logging
+import os
+import re
+from typing import Any
+
+import eventlet
+from nameko.exceptions import MethodNotFound, RemoteError, UnknownService
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+
+from kernel import clock
+from kernel.aggregate import execute
+from kernel.contracts import BILLING
+from kernel.errors import CommandError, NotFound
+from kernel.events import Event, command_meta
+from kernel.service import EventSourcedService, consumes
+from services.domains import names, prices, registrar
+from services.domains.domain import HELD, ORDER_KINDS, STATUSES, Domain, Policy, domain_id_for, domain_stream, iso
+from services.domains.projections import PROJECTIONS, DomainView
+
+log = logging.getLogger(__name__)
+CYCLE_SECONDS = int(os.environ.get("DOMAINS_CYCLE_SECONDS", "60"))
+REGISTRAR_TIMEOUT = float(os.environ.get("REGISTRAR_TIMEOUT", "15"))
+RPC_TIMEOUT = float(os.environ.get("DOMAINS_RPC_TIMEOUT", "5"))
+SYSTEM = {"actor": {"type": "system", "id": "domains"}}
+# Someone else already holds or has paid for the name.
+TAKEN_STATUSES = ("pending_registration", "pending_transfer", *HELD)
+EPP_CODE = re.compile(r"^[\x21-\x7e]{6,64}$")
+YEARS_WORDS = {1: "rok", 2: "lata", 3: "lata", 4: "lata"}
+
+
+def _years(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise CommandError("invalid_input", {"years": "domains_invalid_period"}, status=422)
+    years = int(value)
+    if not prices.MIN_YEARS <= years <= prices.MAX_YEARS:
+        raise CommandError("invalid_input", {"years": "domains_invalid_period"}, status=422)
+    return years
+
+
+def _period(years: int) -> str:
+    return f"{years} {YEARS_WORDS.get(years, 'lat')}"
+
+
+def _page(value: Any, default: int, maximum: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return max(1, min(number, maximum))
 
 
 class DomainsService(EventSourcedService):
     name = "domains"
     projections = PROJECTIONS
+    documents = registrar.DOCUMENTS
+
+    billing = RpcProxy("billing")
+
+    # ------------------------------------------------------------------ registry calls
+    def _registry(self, method: str, *args: Any) -> Any:
+        """Call the registrar; a silent one is a temporary failure."""
+        try:
+            with eventlet.Timeout(REGISTRAR_TIMEOUT):
+                return getattr(registrar.registrar(), method)(*args)
+        except eventlet.Timeout:
+            raise registrar.RegistrarError("domains_registry_timeout", temporary=True) from None
+
+    def _load(self, domain_id: str) -> Domain:
+        stream = domain_stream(domain_id)
+        return Domain.from_events(stream, self.events.load(stream))
+
+    def _do(self, domain_id: str, decide, ctx: dict | None = None) -> Domain:
+        domain, _ = execute(self.events, Domain, domain_stream(domain_id), decide, command_meta(ctx or SYSTEM))
+        return domain
+
+    def _own(self, account_id: str, domain_id: Any) -> DomainView:
+        view = DomainView.objects(id=domain_id, account_id=account_id).first() if isinstance(domain_id, str) else None
+        if not view:
+            raise NotFound("domain")
+        return view
+
+    # ------------------------------------------------------------------ availability and quotes
+    def _availability(self, name: names.DomainName) -> dict[str, Any]:
+        price = prices.price_of(name.tld)
+        answer = self._registry("check", name.ascii)
+        ours = DomainView.objects(name=name.ascii, status__in=list(TAKEN_STATUSES)).first() is not None
+        register = answer.premium_net if answer.premium else price.register
+        return {**name.public(), "available": answer.available and not ours, "premium": answer.premium,
+                "prices": {"register": register, "transfer": price.transfer, "renew": price.renew},
+                "vat_rate": prices.VAT_RATE, "currency": prices.CURRENCY}  # fmt: skip
+
+    @rpc
+    def check(self, name: str) -> dict[str, Any]:
+        """One name, or with no TLD given the label under every TLD we sell."""
+        try:
+            text = name.strip() if isinstance(name, str) else name
+            if isinstance(text, str) and text and "." not in text.rstrip("."):
+                label = names.parse_label(text)
+                candidates = [names.parse(f"{label}.{tld}") for tld in prices.price_list()]
+            else:
+                candidates = [names.parse(text)]
+        except names.InvalidName as exc:
+            raise CommandError("invalid_input", {"name": exc.code}, status=422) from None
+        try:
+            results = [self._availability(candidate) for candidate in candidates]
+        except registrar.RegistrarError as exc:
+            raise CommandError(exc.code, status=503) from None
+        return {"query": name, "results": results}
+
+    @rpc
+    def price_list(self) -> dict[str, Any]:
+        return {"items": prices.public_prices(), "min_years": prices.MIN_YEARS, "max_years": prices.MAX_YEARS}
+
+    @rpc
+    def quote_cart_item(self, account_id: str, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Billing's contract (kernel.contracts): price one cart item, or refuse it with a reason."""
+        if not isinstance(params, dict):
+            raise CommandError("invalid_input", {"params": "invalid_type"}, status=422)
+        years = _years(params.get("years", 1))
+        if kind == "domain_renewal":
+            return self._quote_renewal(account_id, params.get("domain_id"), years)
+        if kind not in ORDER_KINDS:
+            raise CommandError("invalid_input", {"kind": "invalid_kind"}, status=422)
+        name = names.parse_or_refuse(params.get("domain") or params.get("name"), "domain")
+        try:
+            found = self._availability(name)
+        except registrar.RegistrarError as exc:
+            raise CommandError(exc.code, status=503) from None
+        price = prices.price_of(name.tld)
+        quoted = {"domain": name.ascii, "unicode_name": name.unicode, "years": years}
+        if kind == "domain_registration":
+            if not found["available"]:
+                raise CommandError("invalid_input", {"domain": "domains_taken"}, status=409)
+            net = found["prices"]["register"] * years
+            description = f"Rejestracja domeny {name.unicode} na {_period(years)}"
+            return self._quote(description, net, {**quoted, "premium": found["premium"]})
+        epp_code = params.get("epp_code")
+        if not isinstance(epp_code, str) or not EPP_CODE.match(epp_code.strip()):
+            raise CommandError("invalid_input", {"epp_code": "domains_invalid_epp_format"}, status=422)
+        if found["available"]:
+            raise CommandError("invalid_input", {"domain": "domains_not_registered"}, status=409)
+        if DomainView.objects(name=name.ascii, status__in=list(TAKEN_STATUSES)).first():
+            raise CommandError("invalid_input", {"domain": "domains_already_here"}, status=409)
+        description = f"Transfer domeny {name.unicode} (z przedłużeniem o {_period(years)})"
+        return self._quote(description, price.net("transfer", years), {**quoted, "epp_code": epp_code.strip()})
+
+    def _quote_renewal(self, account_id: str, domain_id: Any, years: int) -> dict[str, Any]:
+        view = self._own(account_id, domain_id)
+        if view.status not in HELD:
+            raise CommandError("domains_not_renewable", status=409)
+        net = prices.price_of(view.tld).net("renew", years)
+        params = {"domain_id": view.id, "domain": view.name, "unicode_name": view.unicode_name, "years": years}
+        return self._quote(f"Odnowienie domeny {view.unicode_name} na {_period(years)}", net, params)
+
+    @staticmethod
+    def _quote(description: str, net: int, params: dict[str, Any]) -> dict[str, Any]:
+        return {"description": description, "net": net, "vat_rate": prices.VAT_RATE, "currency": prices.CURRENCY,
+                "params": params}  # fmt: skip
+
+    # ------------------------------------------------------------------ billing events
+    @consumes(BILLING, "invoice_issued")
+    def on_invoice_issued(self, event: Event) -> None:
+        for index, line in enumerate(event.data.get("lines") or []):
+            if line.get("kind") in ORDER_KINDS:
+                self._order(event.data, index, line, event)
+
+    def _order(self, invoice: dict[str, Any], index: int, line: dict[str, Any], event: Event) -> str:
+        params = line.get("params") or {}
+        name = names.parse(params["domain"])
+        details = {"account_id": invoice["account_id"], "name": name.ascii, "unicode_name": name.unicode,
+                   "tld": name.tld, "kind": ORDER_KINDS[line["kind"]], "years": int(params.get("years") or 1),
+                   "invoice_id": invoice["invoice_id"], "epp_code": params.get("epp_code", "")}  # fmt: skip
+        domain_id = domain_id_for(invoice["invoice_id"], index)
+        self._do(domain_id, lambda d: d.order(details), {"causation_id": event.event_id, **SYSTEM})
+        return domain_id
+
+    @consumes(BILLING, "invoice_paid")
+    def on_invoice_paid(self, event: Event) -> None:
+        """Each paid line acts once: the aggregate refuses a second request for the same invoice."""
+        ctx = {"causation_id": event.event_id, **SYSTEM}
+        for index, line in enumerate(event.data.get("lines") or []):
+            if line.get("kind") in ORDER_KINDS:
+                domain_id = self._order(event.data, index, line, event)
+                self._do(domain_id, lambda d: d.request(event.data["invoice_id"]), ctx)
+                self._submit(domain_id)
+            elif line.get("kind") == "domain_renewal":
+                domain_id, years = line["params"]["domain_id"], int(line["params"].get("years") or 1)
+                self._do(domain_id, lambda d, y=years: d.request_renewal(event.data["invoice_id"], y), ctx)
+                self._renew_pending(domain_id)
+
+    @consumes(BILLING, "invoice_cancelled")
+    def on_invoice_cancelled(self, event: Event) -> None:
+        for view in DomainView.objects(invoice_id=event.data["invoice_id"], status="pending"):
+            self._do(view.id, lambda d: d.cancel("invoice_cancelled"), {"causation_id": event.event_id, **SYSTEM})
+
+    # ------------------------------------------------------------------ talking to the registry
+    def _submit(self, domain_id: str) -> Domain:
+        """Send a paid registration or transfer to the registry and record its answer."""
+        domain = self._load(domain_id)
+        if domain.status == "pending_registration":
+            return self._register(domain)
+        if domain.status == "pending_transfer" and not domain.failure:
+            ref = f"{domain_id}:{domain.attempts}"
+            try:
+                self._registry("transfer", domain.data["name"], domain.epp_code, ref)
+            except registrar.RegistrarError as exc:
+                if exc.temporary:  # still pending: the cycle submits it again
+                    return domain
+                code = exc.code
+                return self._do(domain_id, lambda d: d.transfer_rejected(code))
+            return self._poll_transfer(domain)
+        return domain
+
+    def _register(self, domain: Domain) -> Domain:
+        try:
+            expires_at = self._registry("register", domain.data["name"], domain.years, domain.nameservers,
+                                        domain.domain_id)  # fmt: skip
+        except registrar.RegistrarError as exc:
+            log.warning("registering %s failed: %s", domain.data["name"], exc.code)
+            code, temporary = exc.code, exc.temporary
+            return self._do(domain.domain_id, lambda d: d.registration_failed(code, temporary, clock.now()))
+        return self._do(domain.domain_id, lambda d: d.registered(expires_at))
+
+    def _poll_transfer(self, domain: Domain) -> Domain:
+        ref = f"{domain.domain_id}:{domain.attempts}"
+        status = self._registry("transfer_status", domain.data["name"], ref)
+        if status["status"] == "completed":
+            return self._do(domain.domain_id, lambda d: d.transferred_in(status["expires_at"]))
+        if status["status"] == "rejected":
+            return self._do(domain.domain_id, lambda d: d.transfer_rejected(status["reason"]))
+        if status["status"] == "unknown":
+            return self._submit(domain.domain_id)
+        return domain
+
+    def _renew_pending(self, domain_id: str) -> None:
+        domain = self._load(domain_id)
+        for invoice_id, years in domain.pending_renewals().items():
+            try:
+                expires_at = self._registry("renew", domain.data["name"], years, invoice_id)
+            except registrar.RegistrarError as exc:  # the cycle tries again
+                log.warning("renewing %s failed: %s", domain.data["name"], exc.code)
+                continue
+            self._do(domain_id, lambda d, i=invoice_id, e=expires_at: d.renewed(i, e))
+
+    # ------------------------------------------------------------------ the customer's commands
+    @rpc
+    def list_domains(self, account_id: str, page: int = 1, per_page: int = 20, status: str | None = None,
+                     query: str | None = None) -> dict[str, Any]:  # fmt: skip
+        if status and status not in STATUSES:
+            raise CommandError("invalid_input", {"status": "invalid_status"}, status=422)
+        page, per_page = _page(page, 1, 10_000), _page(per_page, 20, 100)
+        found = DomainView.objects(account_id=account_id, **({"status": status} if status else {}))
+        text = (query or "").strip().lower() if isinstance(query, str) else ""
+        if text:
+            pattern = re.escape(text)  # a string, not a compiled regex: the stand-in database needs that
+            found = found.filter(
+                __raw__={"$or": [{"name": {"$regex": pattern}}, {"unicode_name": {"$regex": pattern}}]}
+            )
+        found = found.order_by("name")
+        total = found.count()
+        items = [v.public() for v in found.skip((page - 1) * per_page).limit(per_page)]
+        return {"items": items, "total": total, "page": page, "per_page": per_page,
+                "pages": max(1, -(-total // per_page))}  # fmt: skip
+
+    @rpc
+    def get_domain(self, account_id: str, domain_id: str) -> dict[str, Any]:
+        return self._own(account_id, domain_id).public()
+
+    @rpc
+    def update_domain(self, account_id: str, domain_id: str, changes: dict[str, Any],
+                      ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        """Nameservers (2-13 host names), registrar lock, auto-renew: all checked before anything changes."""
+        view = self._own(account_id, domain_id)
+        clean = self._validate_changes(changes)
+        domain = self._load(view.id)
+        try:
+            if "nameservers" in clean and clean["nameservers"] != domain.nameservers:
+                domain._require("active")
+                self._registry("set_nameservers", view.name, clean["nameservers"])
+            if "locked" in clean and clean["locked"] != domain.locked:
+                domain._require("active")
+                self._registry("set_lock", view.name, clean["locked"])
+        except registrar.RegistrarError as exc:
+            raise CommandError(exc.code, status=503 if exc.temporary else 409) from None
+
+        def decide(d: Domain) -> list:
+            events = []
+            if "nameservers" in clean:
+                events += d.change_nameservers(clean["nameservers"])
+            if "locked" in clean:
+                events += d.change_lock(clean["locked"])
+            if "auto_renew" in clean:
+                events += d.change_auto_renew(clean["auto_renew"])
+            return events
+
+        self._do(view.id, decide, ctx)
+        return self.get_domain(account_id, view.id)
+
+    @staticmethod
+    def _validate_changes(changes: Any) -> dict[str, Any]:
+        if not isinstance(changes, dict) or not changes:
+            raise CommandError("invalid_input", {"changes": "required"}, status=422)
+        errors = {k: "unknown_field" for k in changes if k not in ("nameservers", "locked", "auto_renew")}
+        errors |= {k: "invalid_type" for k in ("locked", "auto_renew") if k in changes and
+                   not isinstance(changes[k], bool)}  # fmt: skip
+        clean = {k: changes[k] for k in ("locked", "auto_renew") if k in changes}
+        if "nameservers" in changes:
+            servers = changes["nameservers"]
+            if not isinstance(servers, list):
+                errors["nameservers"] = "invalid_type"
+            else:
+                hosts = [names.valid_hostname(s) for s in servers if not isinstance(s, str) or s.strip()]
+                if not 2 <= len(hosts) <= 13:
+                    errors["nameservers"] = "domains_nameservers_count"
+                elif None in hosts:
+                    errors["nameservers"] = "domains_invalid_nameserver"
+                elif len(set(hosts)) != len(hosts):
+                    errors["nameservers"] = "domains_duplicate_nameserver"
+                clean["nameservers"] = hosts
+        if errors:
+            raise CommandError("invalid_input", errors, status=422)
+        return clean
+
+    @rpc
+    def reveal_epp_code(self, account_id: str, domain_id: str, ctx: dict | None = None) -> dict[str, str]:
+        view = self._own(account_id, domain_id)
+        self._load(view.id)._require("active")
+        try:
+            code = self._registry("get_epp_code", view.name)
+        except registrar.RegistrarError as exc:
+            raise CommandError(exc.code, status=503 if exc.temporary else 409) from None
+        self._do(view.id, lambda d: d.reveal_epp_code(), ctx)
+        return {"domain_id": view.id, "name": view.name, "epp_code": code}
+
+    @rpc
+    def retry_registration(self, account_id: str, domain_id: str, epp_code: str | None = None,
+                           ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        """ "Spróbuj ponownie": a failed registration or rejected transfer goes to the registry again."""
+        view = self._own(account_id, domain_id)
+        if epp_code is not None and (not isinstance(epp_code, str) or not EPP_CODE.match(epp_code.strip())):
+            raise CommandError("invalid_input", {"epp_code": "domains_invalid_epp_format"}, status=422)
+        self._do(view.id, lambda d: d.retry(epp_code.strip() if epp_code else None), ctx)
+        self._submit(view.id)
+        return self.get_domain(account_id, view.id)
+
+    # ------------------------------------------------------------------ cycle: retries, transfers, renewals, expiry
+    @timer(interval=CYCLE_SECONDS)
+    def domains_cycle_timer(self) -> None:
+        try:
+            self.run_cycle()
+        except Exception:
+            log.exception("domains cycle failed; the next run retries")
+
+    @rpc
+    def run_cycle(self) -> dict[str, int]:
+        """Safe to run twice or concurrently: every step is decided by the aggregate from its
+        state, registry calls carry the operation's ref, renewal invoices an idempotency key."""
+        now, policy = clock.now(), Policy.from_env()
+        stats = {"domains": 0, "retried": 0, "renewal_invoices": 0, "events": 0, "errors": 0}
+        candidates = DomainView.objects(status__in=["pending_registration", "pending_transfer", *HELD]).only("id")
+        for view in candidates:
+            stats["domains"] += 1
+            try:
+                self._cycle_domain(view.id, now, policy, stats)
+            except (CommandError, registrar.RegistrarError) as exc:
+                stats["errors"] += 1
+                log.warning("domains cycle for %s: %r", view.id, exc)
+        return stats
+
+    def _cycle_domain(self, domain_id: str, now, policy: Policy, stats: dict[str, int]) -> None:
+        domain = self._load(domain_id)
+        if domain.due_for_retry(now):
+            stats["retried"] += 1
+            self._submit(domain_id)
+        elif domain.status == "pending_transfer" and not domain.failure:
+            self._poll_transfer(domain)
+        if domain.pending_renewals():
+            self._renew_pending(domain_id)
+            domain = self._load(domain_id)
+        if domain.renewal_due(now, policy):
+            self._issue_renewal_invoice(domain)
+            stats["renewal_invoices"] += 1
+        _, stored = execute(self.events, Domain, domain_stream(domain_id), lambda d: d.expire(now, policy),
+                            command_meta(SYSTEM))  # fmt: skip
+        stats["events"] += len(stored)
+
+    def _issue_renewal_invoice(self, domain: Domain) -> None:
+        for_expiry = iso(domain.expires_at)
+        key = f"domain-renewal:{domain.domain_id}:{for_expiry}"
+        params = {"domain_id": domain.domain_id, "years": 1}
+        try:
+            with eventlet.Timeout(RPC_TIMEOUT):
+                invoice = self.billing.issue_item_invoice(domain.data["account_id"], "domain_renewal", params, key,
+                                                          SYSTEM)  # fmt: skip
+        except (UnknownService, MethodNotFound, RemoteError, eventlet.Timeout, OSError) as exc:
+            raise CommandError("billing_unavailable", status=503) from exc
+        self._do(domain.domain_id, lambda d: d.renewal_invoiced(invoice["invoice_id"], for_expiry))
+
+    # ------------------------------------------------------------------ dashboard
+    @rpc
+    def dashboard_summary(self, account_id: str) -> dict[str, Any]:
+        return {"tiles": {"domains": DomainView.objects(account_id=account_id, status__in=list(HELD)).count()}}

@@ -1,0 +1,274 @@
+"""The domains service through Nameko's worker_factory on the real database: quotes, registration and
+transfer after payment (exactly once), failures with retries, management, renewals and expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from kernel import clock
+from kernel.errors import CommandError, NotFound
+from kernel.events import Event, new_id
+from services.domains.domain import domain_id_for
+from services.domains.registrar import RegistryDomain, sandbox_epp_code
+from services.domains.service import DomainsService
+from tests.fakes import RecordingDispatch, recording_events_api
+
+DAY = 24 * 3600
+CTX = {"actor": {"type": "customer", "id": "a1"}, "ip": "127.0.0.1"}
+
+
+@pytest.fixture
+def published() -> RecordingDispatch:
+    return RecordingDispatch()
+
+
+@pytest.fixture
+def domains(mongo_alias, published, tmp_path, monkeypatch):
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("0")
+    monkeypatch.setenv("CLOCK_FILE", str(clock_file))
+    monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0")
+    monkeypatch.setenv("SANDBOX_TRANSFER_SECONDS", "3600")
+    mongo_alias("domains")
+    billing = mock.Mock()
+    billing.issue_item_invoice.side_effect = lambda account_id, kind, params, key, ctx: {"invoice_id": f"inv-{key}"}
+    return worker_factory(DomainsService, events=recording_events_api(DomainsService, published), billing=billing)
+
+
+def billing_event(event_type: str, account_id: str, invoice_id: str, lines: list[dict]) -> dict:
+    data = {"account_id": account_id, "invoice_id": invoice_id, "lines": lines}
+    return Event(new_id(), f"customer-{account_id}", 1, event_type, clock.now(), data, {}).to_message()
+
+
+def line(kind: str, **params) -> dict:
+    return {"kind": kind, "description": kind, "params": params, "net": 100, "gross": 123}
+
+
+def buy(domains, account_id: str, kind: str, **params) -> str:
+    """The way billing reports an order: the invoice issued, then paid; returns the domain id."""
+    invoice_id = new_id()
+    lines = [line("hosting", plan="x"), line(kind, **params)]
+    domains.on_invoice_issued(billing_event("invoice_issued", account_id, invoice_id, lines))
+    domains.on_invoice_paid(billing_event("invoice_paid", account_id, invoice_id, lines))
+    return domain_id_for(invoice_id, 1)
+
+
+# --- check and quotes ------------------------------------------------------------------------
+def test_check_one_name_or_a_label_across_tlds(domains):
+    one = domains.check("zażółć.pl")["results"]
+    assert [(r["name"], r["unicode_name"], r["available"]) for r in one] == [("xn--za-6ja4f8n1l.pl", "zażółć.pl", True)]
+    every = {r["tld"]: r for r in domains.check("allegro")["results"]}
+    assert {"pl", "com.pl", "eu", "com", "net"} <= set(every) and not any(r["available"] for r in every.values())
+    with pytest.raises(CommandError) as bad:
+        domains.check("moja_firma.pl")
+    assert bad.value.fields == {"name": "domains_bad_characters"}
+
+
+def test_quotes_price_years_and_refuse_with_reasons(domains):
+    quote = domains.quote_cart_item("a1", "domain_registration", {"domain": "Nowa-Firma.PL", "years": 3})
+    assert (quote["net"], quote["vat_rate"], quote["params"]["domain"]) == (3 * 4900, 23, "nowa-firma.pl")
+    premium = domains.quote_cart_item("a1", "domain_registration", {"domain": "premium-shop.com", "years": 1})
+    assert premium["net"] > 5900 and premium["params"]["premium"]
+    transfer = domains.quote_cart_item("a1", "domain_transfer", {"domain": "allegro.eu", "epp_code": "ABC-123456"})
+    assert transfer["net"] == 3500 and transfer["params"]["epp_code"] == "ABC-123456"
+    refusals = [
+        ("domain_registration", {"domain": "allegro.pl"}, {"domain": "domains_taken"}),
+        ("domain_registration", {"domain": "x.pl", "years": 11}, {"years": "domains_invalid_period"}),
+        ("domain_registration", {"domain": "x.pl", "years": 0}, {"years": "domains_invalid_period"}),
+        ("domain_registration", {"domain": "a-.pl"}, {"domain": "domains_hyphen_edge"}),
+        ("domain_transfer", {"domain": "allegro.pl"}, {"epp_code": "domains_invalid_epp_format"}),
+        ("domain_transfer", {"domain": "wolna-123.pl", "epp_code": "ABC-123456"}, {"domain": "domains_not_registered"}),
+    ]
+    for kind, params, fields in refusals:
+        with pytest.raises(CommandError) as refused:
+            domains.quote_cart_item("a1", kind, params)
+        assert refused.value.fields == fields, (kind, params)
+
+
+# --- registration after payment ----------------------------------------------------------------
+def test_paid_registration_becomes_active_once(domains, published):
+    domain_id = buy(domains, "a1", "domain_registration", domain="xn--za-6ja4f8n1l.pl", years=2)
+    domain = domains.get_domain("a1", domain_id)
+    assert (domain["status"], domain["unicode_name"], domain["failure"]) == ("active", "zażółć.pl", None)
+    assert domain["expires_at"].startswith(str(clock.now().year + 2))
+    assert [m["data"]["domain_id"] for m in published.of("domain_registered")] == [domain_id]
+    carried = {(m["data"]["account_id"], m["data"]["domain_id"], m["data"]["name"]) for _, m in published.messages}
+    assert carried == {("a1", domain_id, "xn--za-6ja4f8n1l.pl")}
+    assert domains.dashboard_summary("a1") == {"tiles": {"domains": 1}}
+    assert domains.dashboard_summary("a2") == {"tiles": {"domains": 0}}
+    with pytest.raises(CommandError) as taken:
+        domains.quote_cart_item("a2", "domain_registration", {"domain": "zażółć.pl"})
+    assert taken.value.fields == {"domain": "domains_taken"}
+
+
+def test_a_redelivered_payment_registers_once(domains, published):
+    invoice_id = new_id()
+    lines = [line("domain_registration", domain="raz.pl", years=1)]
+    first = billing_event("invoice_paid", "a1", invoice_id, lines)
+    domains.on_invoice_paid(first)
+    domains.on_invoice_paid(first)  # the same event twice
+    domains.on_invoice_paid(billing_event("invoice_paid", "a1", invoice_id, lines))  # and a second event for it
+    assert len(published.of("domain_registration_requested")) == 1
+    assert len(published.of("domain_registered")) == 1
+    assert RegistryDomain.objects(id="raz.pl").count() == 1
+
+
+def test_temporary_failure_is_visible_then_retried_by_the_timer(domains):
+    domain_id = buy(domains, "a1", "domain_registration", domain="sklep-fail-temp.pl", years=1)
+    failed = domains.get_domain("a1", domain_id)
+    assert failed["status"] == "pending_registration"
+    assert failed["failure"]["code"] == "domains_registry_unavailable" and failed["failure"]["temporary"]
+    assert domains.run_cycle()["retried"] == 0  # not before its retry time
+    clock.advance(5 * 60)
+    assert domains.run_cycle()["retried"] == 1
+    assert domains.get_domain("a1", domain_id)["status"] == "active"
+
+
+def test_permanent_failure_waits_for_the_customer(domains, published):
+    domain_id = buy(domains, "a1", "domain_registration", domain="sklep-fail-perm.pl", years=1)
+    clock.advance(DAY)
+    assert domains.run_cycle()["retried"] == 0
+    retried = domains.retry_registration("a1", domain_id, None, CTX)
+    assert retried["status"] == "pending_registration" and retried["failure"]["code"] == "domains_registry_refused"
+    assert len(published.of("domain_registration_failed")) == 2
+    assert domains.dashboard_summary("a1")["tiles"]["domains"] == 0
+    active = buy(domains, "a1", "domain_registration", domain="zwykla.pl", years=1)
+    with pytest.raises(CommandError) as nothing:
+        domains.retry_registration("a1", active, None, CTX)
+    assert nothing.value.code == "domains_nothing_to_retry"
+
+
+def test_cancelled_invoice_cancels_the_pending_domain(domains):
+    invoice_id = new_id()
+    lines = [line("domain_registration", domain="porzucona.pl", years=1)]
+    domains.on_invoice_issued(billing_event("invoice_issued", "a1", invoice_id, lines))
+    domain_id = domain_id_for(invoice_id, 0)
+    assert domains.get_domain("a1", domain_id)["status"] == "pending"
+    domains.on_invoice_cancelled(billing_event("invoice_cancelled", "a1", invoice_id, []))
+    assert domains.get_domain("a1", domain_id)["status"] == "cancelled"
+
+
+# --- transfers ---------------------------------------------------------------------------------
+def test_transfer_wrong_code_rejected_then_right_code_completes(domains, published):
+    domain_id = buy(domains, "a1", "domain_transfer", domain="onet.eu", epp_code="WRONG-CODE", years=1)
+    rejected = domains.get_domain("a1", domain_id)
+    assert rejected["status"] == "pending_transfer" and rejected["failure"]["code"] == "domains_invalid_epp_code"
+    with pytest.raises(CommandError) as bad:
+        domains.retry_registration("a1", domain_id, "x", CTX)
+    assert bad.value.fields == {"epp_code": "domains_invalid_epp_format"}
+    pending = domains.retry_registration("a1", domain_id, sandbox_epp_code("onet.eu"), CTX)
+    assert pending["status"] == "pending_transfer" and pending["failure"] is None
+    domains.run_cycle()
+    assert domains.get_domain("a1", domain_id)["status"] == "pending_transfer"
+    clock.advance(2 * 3600)
+    domains.run_cycle()
+    done = domains.get_domain("a1", domain_id)
+    assert done["status"] == "active" and done["expires_at"]
+    assert [m["data"]["name"] for m in published.of("domain_transferred_in")] == ["onet.eu"]
+    assert published.of("domain_transfer_rejected")[0]["data"]["reason"] == "domains_invalid_epp_code"
+
+
+def test_transfer_refused_by_the_losing_registrar(domains):
+    domain_id = buy(domains, "a1", "domain_transfer", domain="reject-taken.pl", epp_code=sandbox_epp_code(
+        "reject-taken.pl"))  # fmt: skip
+    clock.advance(2 * 3600)
+    domains.run_cycle()
+    domain = domains.get_domain("a1", domain_id)
+    assert domain["status"] == "pending_transfer" and domain["failure"]["code"] == "domains_transfer_refused"
+
+
+# --- management ------------------------------------------------------------------------------------
+def test_nameservers_lock_auto_renew_and_epp_code(domains, published):
+    domain_id = buy(domains, "a1", "domain_registration", domain="zarzadzana.pl", years=1)
+    for servers, code in [(["ns1.a.pl"], "domains_nameservers_count"), (["ns1.a.pl"] * 14, "domains_nameservers_count"),
+                          (["ns1.a.pl", "ns_2.a.pl"], "domains_invalid_nameserver"),
+                          (["ns1.a.pl", "NS1.A.PL."], "domains_duplicate_nameserver"), ("ns1.a.pl", "invalid_type")]:  # fmt: skip
+        with pytest.raises(CommandError) as refused:
+            domains.update_domain("a1", domain_id, {"nameservers": servers, "locked": False}, CTX)
+        assert refused.value.fields == {"nameservers": code}
+    assert domains.get_domain("a1", domain_id)["locked"] is True  # nothing half-written
+    with pytest.raises(CommandError) as unknown:
+        domains.update_domain("a1", domain_id, {"owner": "x"}, CTX)
+    assert unknown.value.fields == {"owner": "unknown_field"}
+    updated = domains.update_domain("a1", domain_id, {"nameservers": ["NS1.Hosting.PL", "ns2.hosting.pl"],
+                                                      "locked": False, "auto_renew": False}, CTX)  # fmt: skip
+    assert (updated["nameservers"], updated["locked"], updated["auto_renew"]) == (
+        ["ns1.hosting.pl", "ns2.hosting.pl"], False, False)  # fmt: skip
+    assert RegistryDomain.objects(id="zarzadzana.pl").first().nameservers == ["ns1.hosting.pl", "ns2.hosting.pl"]
+    revealed = domains.reveal_epp_code("a1", domain_id, CTX)
+    assert revealed["epp_code"] == RegistryDomain.objects(id="zarzadzana.pl").first().epp_code
+    assert len(published.of("domain_epp_code_revealed")) == 1
+    for call in (lambda: domains.get_domain("a2", domain_id), lambda: domains.reveal_epp_code("a2", domain_id, CTX),
+                 lambda: domains.update_domain("a2", domain_id, {"locked": True}, CTX)):  # fmt: skip
+        with pytest.raises(NotFound):
+            call()
+
+
+def test_list_is_paginated_filtered_and_searched_on_the_server(domains):
+    for name in ("alfa.pl", "beta.pl", "gamma.com", "zażółć.eu"):
+        buy(domains, "a1", "domain_registration", domain=name, years=1)
+    buy(domains, "a1", "domain_registration", domain="delta-fail-perm.pl", years=1)
+    buy(domains, "a2", "domain_registration", domain="obca.pl", years=1)
+    first = domains.list_domains("a1", 1, 2)
+    assert (first["total"], first["pages"], [d["name"] for d in first["items"]]) == (5, 3, ["alfa.pl", "beta.pl"])
+    assert [d["name"] for d in domains.list_domains("a1", 3, 2)["items"]] == ["xn--za-6ja4f8n1l.eu"]
+    active = domains.list_domains("a1", 1, 20, "active")
+    assert active["total"] == 4
+    assert [d["unicode_name"] for d in domains.list_domains("a1", 1, 20, None, "żółć")["items"]] == ["zażółć.eu"]
+    assert [d["name"] for d in domains.list_domains("a1", 1, 20, None, "GAMMA")["items"]] == ["gamma.com"]
+    assert domains.list_domains("a1", 1, 20, None, "a.b(")["total"] == 0  # regex characters are text
+    with pytest.raises(CommandError):
+        domains.list_domains("a1", 1, 20, "nope")
+
+
+# --- renewals and expiry ----------------------------------------------------------------------------
+def test_renewal_invoice_once_then_payment_renews_once(domains, published):
+    domain_id = buy(domains, "a1", "domain_registration", domain="odnawiana.pl", years=1)
+    expires = dt.datetime.fromisoformat(domains.get_domain("a1", domain_id)["expires_at"].rstrip("Z"))
+    domains.run_cycle()
+    domains.billing.issue_item_invoice.assert_not_called()
+    clock.advance((expires - clock.now()).total_seconds() - 29 * DAY)
+    domains.run_cycle()
+    domains.run_cycle()
+    domains.billing.issue_item_invoice.assert_called_once()
+    account_id, kind, params, key, _ = domains.billing.issue_item_invoice.call_args.args
+    assert (account_id, kind, params) == ("a1", "domain_renewal", {"domain_id": domain_id, "years": 1})
+    assert domains.get_domain("a1", domain_id)["renewal_invoice_id"] == f"inv-{key}"
+    quote = domains.quote_cart_item("a1", "domain_renewal", params)
+    assert quote["net"] == 8900 and quote["params"]["domain_id"] == domain_id
+    renewal = [line("domain_renewal", **quote["params"])]
+    paid = billing_event("invoice_paid", "a1", f"inv-{key}", renewal)
+    domains.on_invoice_paid(paid)
+    domains.on_invoice_paid(billing_event("invoice_paid", "a1", f"inv-{key}", renewal))
+    renewed = domains.get_domain("a1", domain_id)
+    assert renewed["expires_at"].startswith(str(expires.year + 1)) and renewed["status"] == "active"
+    assert len(published.of("domain_renewed")) == 1
+    with pytest.raises(NotFound):
+        domains.quote_cart_item("a2", "domain_renewal", params)
+
+
+def test_past_expiry_grace_redemption_expired(domains, published):
+    domain_id = buy(domains, "a1", "domain_registration", domain="wygasa.pl", years=1)
+    domains.update_domain("a1", domain_id, {"auto_renew": False}, CTX)
+    expires = dt.datetime.fromisoformat(domains.get_domain("a1", domain_id)["expires_at"].rstrip("Z"))
+    clock.advance((expires - clock.now()).total_seconds() + DAY)
+    domains.run_cycle()
+    domains.run_cycle()
+    assert domains.get_domain("a1", domain_id)["status"] == "grace_period"
+    domains.billing.issue_item_invoice.assert_not_called()  # auto-renew is off
+    assert domains.dashboard_summary("a1")["tiles"]["domains"] == 1
+    clock.advance(30 * DAY)
+    domains.run_cycle()
+    assert domains.get_domain("a1", domain_id)["status"] == "redemption"
+    clock.advance(30 * DAY)
+    domains.run_cycle()
+    assert domains.get_domain("a1", domain_id)["status"] == "expired"
+    assert [m["data"]["status"] for m in published.of("domain_expired")] == ["grace_period", "redemption", "expired"]
+    assert domains.dashboard_summary("a1")["tiles"]["domains"] == 0
+    with pytest.raises(CommandError) as late:
+        domains.quote_cart_item("a1", "domain_renewal", {"domain_id": domain_id})
+    assert late.value.code == "domains_not_renewable"
