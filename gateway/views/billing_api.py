@@ -95,11 +95,15 @@ def get_invoice(invoice_id: str):
 @api.get("/invoices/<invoice_id>/pdf")
 @token_required
 def invoice_pdf(invoice_id: str):
-    result = rpc.call("billing", "invoice_pdf", _account_id(), invoice_id)
+    return pdf_response(rpc.call("billing", "invoice_pdf", _account_id(), invoice_id))
+
+
+def pdf_response(result: dict) -> Response:
+    """billing.invoice_pdf's answer as a PDF download (used by the API and the invoice page)."""
     try:
         content = base64.b64decode(result["data"], validate=True)
     except (KeyError, TypeError, binascii.Error):
-        raise ApiError(503, "service_unavailable") from None
+        raise rpc.ServiceUnavailable("billing: malformed PDF") from None
     filename = str(result.get("filename") or "invoice.pdf").replace('"', "")
     return Response(content, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip

@@ -234,6 +234,9 @@ class Customer(Aggregate):
     def on_invoice_cancelled(self, data: dict, _: Event) -> None:
         self.invoices[data["invoice_id"]]["status"] = "cancelled"
 
+    def on_invoice_refunded(self, data: dict, _: Event) -> None:
+        self.invoices[data["invoice_id"]]["status"] = "refunded"
+
     def on_invoice_overdue_reminder(self, data: dict, _: Event) -> None:
         self.invoices[data["invoice_id"]]["reminder_stage"] = data["reminder_no"]
 
@@ -395,6 +398,21 @@ class Customer(Aggregate):
         return [NewEvent("credit_added", {"account_id": self.account_id, "amount": amount, "currency": CURRENCY,
                                           "reason": reason, "reference": reference,
                                           "balance": self.credit + amount})]  # fmt: skip
+
+    def refund(self, invoice_id: str, number: str, now: dt.datetime) -> list[NewEvent]:
+        """Return what was paid for a paid invoice to credit; a second refund is refused."""
+        invoice = self._own_invoice(invoice_id)
+        if invoice["status"] != "paid":
+            raise CommandError("invoice_not_refundable", status=409)
+        amount = invoice["paid"]
+        events = [NewEvent("invoice_refunded", {"account_id": self.account_id, "invoice_id": invoice_id,
+                                                "number": number, "amount": amount, "currency": CURRENCY,
+                                                "refunded_at": iso(now)})]  # fmt: skip
+        if amount:
+            events.append(NewEvent("credit_added", {"account_id": self.account_id, "amount": amount,
+                                                    "currency": CURRENCY, "reason": "refund", "invoice_id": invoice_id,
+                                                    "balance": self.credit + amount}))  # fmt: skip
+        return events
 
     def _settle(self, invoice_id: str, number: str, method: str, now: dt.datetime) -> list[NewEvent]:
         """invoice_paid and what it sets off: new services, renewal, unsuspension."""

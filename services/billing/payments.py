@@ -16,17 +16,24 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import mongoengine as me
+import requests
 
 from kernel import clock, settings
 from kernel.errors import CommandError
 from kernel.events import new_id
 
+log = logging.getLogger(__name__)
 ALIAS = "billing"
+WEBHOOK_PATH = "/payments/sandbox/webhook"
+# Delivery attempts after 0, 1, 2, 4, 8, 16 and 32 seconds, like a real provider's retries.
+WEBHOOK_RETRY_DELAYS = (0, 1, 2, 4, 8, 16, 32)
 DEV_WEBHOOK_SECRET = "dev-sandbox-webhook-secret"  # noqa: S105 - development default, override in production
 
 
@@ -42,6 +49,32 @@ def verify(body: str, signature: str) -> bool:
     if not isinstance(body, str) or not isinstance(signature, str):
         return False
     return hmac.compare_digest(sign(body), signature.strip().lower().removeprefix("sha256="))
+
+
+def webhook_url() -> str:
+    """Where the sandbox provider posts its webhooks: the gateway's public endpoint.
+    SANDBOX_WEBHOOK_URL="" switches delivery off (unit tests hand the webhook over themselves)."""
+    return os.environ.get("SANDBOX_WEBHOOK_URL", f"{settings.PUBLIC_URL}{WEBHOOK_PATH}")
+
+
+def deliver_webhook(webhook: dict[str, str], url: str, delays: tuple[int, ...] = WEBHOOK_RETRY_DELAYS) -> bool:
+    """POST the signed webhook until the receiver answers 2xx; a 4xx other than 429 is final
+    (the receiver refused it and will refuse it again). Returns whether it was accepted."""
+    for delay in delays:
+        time.sleep(delay)
+        try:
+            response = requests.post(url, data=webhook["body"].encode(), timeout=10, headers={
+                "Content-Type": "application/json", "X-Sandbox-Signature": f"sha256={webhook['signature']}"})  # fmt: skip
+        except requests.RequestException as exc:
+            log.warning("webhook delivery to %s failed: %r", url, exc)
+            continue
+        if response.ok:
+            return True
+        if 400 <= response.status_code < 500 and response.status_code != 429:
+            log.warning("webhook refused by %s: %s %s", url, response.status_code, response.text[:200])
+            return False
+    log.error("webhook to %s not delivered after %d attempts", url, len(delays))
+    return False
 
 
 class PaymentIntent(me.Document):
@@ -125,7 +158,7 @@ class SandboxCardProvider:
             "status": "redirect" if intent.status == "created" else intent.status,
             "payment_id": intent.id,
             "amount": intent.amount,
-            "redirect_url": f"{settings.PUBLIC_URL}/sandbox/pay/{intent.id}",
+            "redirect_url": f"{settings.PUBLIC_URL}/sandbox-pay/{intent.id}",
         }
 
     @staticmethod

@@ -242,6 +242,11 @@ def _cancelled(event: Event) -> None:
     InvoiceView.objects(id=event.data["invoice_id"]).update_one(set__status="cancelled")
 
 
+@billing.on("invoice_refunded")
+def _refunded(event: Event) -> None:
+    InvoiceView.objects(id=event.data["invoice_id"]).update_one(set__status="refunded")
+
+
 @billing.on("service_activated")
 def _activated(event: Event) -> None:
     d = event.data

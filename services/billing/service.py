@@ -412,8 +412,25 @@ class BillingService(EventSourcedService):
     @rpc
     def sandbox_complete(self, payment_id: str, outcome: str = "success") -> dict[str, Any]:
         """The sandbox provider settles the session; returns the signed webhook
-        {body, signature} for delivery to handle_webhook, and the return URL."""
-        return payments.SandboxCardProvider.complete(payment_id, outcome)
+        {body, signature} and the return URL. Like a real provider it then posts the
+        webhook to the gateway's public endpoint on its own, retrying until accepted."""
+        result = payments.SandboxCardProvider.complete(payment_id, outcome)
+        url = payments.webhook_url()
+        if url:
+            eventlet.spawn_n(payments.deliver_webhook, result["webhook"], url)
+        return result
+
+    @rpc
+    def get_payment(self, account_id: str, payment_id: str) -> dict[str, Any]:
+        """A card payment as its owner sees it on the return page: the session's status
+        and the invoices it pays (paid once the webhook has been applied)."""
+        intent = payments.PaymentIntent.objects(id=payment_id, account_id=account_id).first() if isinstance(
+            payment_id, str) else None  # fmt: skip
+        if not intent:
+            raise NotFound("payment")
+        invoices = [v.summary() for v in InvoiceView.objects(id__in=list(intent.invoice_ids), account_id=account_id)]
+        return {**intent.public(), "invoices": invoices,
+                "all_paid": bool(invoices) and all(i["status"] == "paid" for i in invoices)}  # fmt: skip
 
     @rpc
     def handle_webhook(self, body: str, signature: str) -> dict[str, Any]:
@@ -453,6 +470,18 @@ class BillingService(EventSourcedService):
         execute(self.events, Customer, stream,
                 lambda c: c.receive_payment(payment_id, "bank_transfer", paid, [invoice_id], {invoice_id: view.number},
                                             clock.now()), command_meta(ctx))  # fmt: skip
+        return InvoiceView.objects(id=invoice_id).first().detail()
+
+    @rpc
+    def refund_invoice(self, invoice_id: str, ctx: dict | None = None) -> dict[str, Any]:
+        """Staff refund a paid invoice: what was paid goes back to the customer's credit."""
+        if ((ctx or {}).get("actor") or {}).get("type") != "staff":  # a person decides refunds, never a job
+            raise CommandError("forbidden", status=403)
+        view = InvoiceView.objects(id=invoice_id).first() if isinstance(invoice_id, str) else None
+        if not view or not view.number:
+            raise NotFound("invoice")
+        execute(self.events, Customer, customer_stream(view.account_id),
+                lambda c: c.refund(invoice_id, view.number, clock.now()), command_meta(ctx))  # fmt: skip
         return InvoiceView.objects(id=invoice_id).first().detail()
 
     @rpc

@@ -8,6 +8,12 @@ from tests.billing.helpers import billing_worker
 from tests.fakes import RecordingDispatch
 
 
+@pytest.fixture(autouse=True)
+def no_webhook_delivery(monkeypatch):
+    """Unit tests hand the sandbox webhook to handle_webhook themselves; nothing is posted."""
+    monkeypatch.setenv("SANDBOX_WEBHOOK_URL", "")
+
+
 @pytest.fixture
 def published() -> RecordingDispatch:
     return RecordingDispatch()

@@ -1,0 +1,302 @@
+"""Billing pages for people: order, cart and checkout, payment return, invoices, services, renewals.
+
+Every call is scoped to the logged-in account; another account's id gives the 404 page.
+CSRF is checked for every POST by the `pages` blueprint.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from gateway import i18n, rpc
+from gateway.auth import page_login_required, request_ctx
+from gateway.errors import field_messages
+from gateway.views.billing_api import pdf_response
+from gateway.views.pages import pages
+from kernel import settings
+from kernel.errors import CommandError, NotFound
+
+PAYMENT_METHODS = ("card", "bank_transfer", "credit")
+INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
+PER_PAGE = 20
+
+
+def _me() -> str:
+    g.language = g.account.get("language") or g.language
+    return g.account["account_id"]
+
+
+def _read(method: str, *args: Any) -> Any:
+    """A billing query whose NotFound (missing or someone else's) is the 404 page."""
+    try:
+        return rpc.call("billing", method, *args)
+    except NotFound:
+        abort(404)
+
+
+def _return_url() -> str:
+    return f"{settings.PUBLIC_URL}{url_for('pages.billing_payment_return')}"
+
+
+def _after_payment(payment: dict[str, Any], invoice_ids: list[str]):
+    """Where a started payment sends the person: the card provider's page, the return page,
+    or the invoice (paid from credit, or waiting for a transfer)."""
+    status = payment.get("status")
+    target = url_for("pages.billing_invoice", invoice_id=invoice_ids[0]) if len(invoice_ids) == 1 else None
+    target = target or url_for("pages.billing_invoices")
+    if status == "redirect":
+        return redirect(payment["redirect_url"])
+    if payment.get("payment_id") and status in ("succeeded", "failed"):
+        return redirect(url_for("pages.billing_payment_return", payment_id=payment["payment_id"]))
+    if status == "failed":
+        flash(i18n.t("billing_payment_failed", reason=i18n.t(payment.get("code", "internal_error"))), "error")
+    elif status == "paid":
+        flash(i18n.t("billing_paid_from_credit"), "success")
+    elif status == "pending":
+        flash(i18n.t("billing_transfer_ordered"), "info")
+    return redirect(target)
+
+
+def _positive_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else default
+
+
+def _error_flash(exc: CommandError) -> None:
+    details = " ".join(field_messages(exc.fields).values())
+    flash(f"{i18n.t(exc.code)} {details}".strip(), "error")
+
+
+# --- order --------------------------------------------------------------------
+@pages.get("/order")
+@page_login_required
+def billing_order():
+    _me()
+    return render_template("billing/order.html", catalog=rpc.call("billing", "get_catalog", g.language))
+
+
+def _plan(code: str) -> dict[str, Any]:
+    plan = next((p for p in rpc.call("billing", "get_catalog", g.language)["plans"] if p["code"] == code), None)
+    if not plan:
+        abort(404)
+    return plan
+
+
+@pages.route("/order/<plan_code>", methods=["GET", "POST"])
+@page_login_required
+def billing_plan(plan_code: str):
+    account_id = _me()
+    plan = _plan(plan_code)
+    if request.method == "GET":
+        form = {"cycle": request.args.get("cycle") or plan["cycles"][0]["cycle"], "domain": ""}
+        return render_template("billing/plan.html", plan=plan, form=form, errors={})
+    form = {"cycle": request.form.get("cycle", ""), "domain": request.form.get("domain", "")}
+    try:
+        rpc.call("billing", "add_cart_item", account_id, "hosting", {"plan": plan_code, **form}, ctx=request_ctx())
+    except CommandError as exc:
+        return render_template("billing/plan.html", plan=plan, form=form, errors=field_messages(exc.fields),
+                               error=i18n.t(exc.code)), exc.status  # fmt: skip
+    flash(i18n.t("billing_added_to_cart"), "success")
+    return redirect(url_for("pages.billing_cart"))
+
+
+# --- cart and checkout ----------------------------------------------------------
+def _render_cart(account_id: str, form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                 error: str | None = None, status: int = 200):  # fmt: skip
+    cart = rpc.call("billing", "get_cart", account_id)
+    plans = {p["code"]: p for p in rpc.call("billing", "get_catalog", g.language)["plans"]}
+    credit = rpc.call("billing", "get_credit", account_id)["credit"]
+    form = {"payment_method": "card", "idempotency_key": uuid.uuid4().hex,
+            "discount_code": cart.get("discount_code") or "", **(form or {})}  # fmt: skip
+    return render_template("billing/cart.html", cart=cart, plans=plans, credit=credit, form=form, errors=errors or {},
+                           error=error, methods=PAYMENT_METHODS), status  # fmt: skip
+
+
+@pages.get("/cart")
+@page_login_required
+def billing_cart():
+    return _render_cart(_me())
+
+
+@pages.post("/cart/items/<item_id>/cycle")
+@page_login_required
+def billing_cart_cycle(item_id: str):
+    account_id = _me()
+    try:
+        rpc.call("billing", "update_cart_item", account_id, item_id, request.form.get("cycle", ""), ctx=request_ctx())
+        flash(i18n.t("billing_cycle_changed"), "success")
+    except CommandError as exc:
+        _error_flash(exc)
+    except NotFound:
+        abort(404)
+    return redirect(url_for("pages.billing_cart"))
+
+
+@pages.post("/cart/items/<item_id>/remove")
+@page_login_required
+def billing_cart_remove(item_id: str):
+    account_id = _me()
+    try:
+        rpc.call("billing", "remove_cart_item", account_id, item_id, ctx=request_ctx())
+    except NotFound:
+        abort(404)
+    flash(i18n.t("billing_removed"), "success")
+    return redirect(url_for("pages.billing_cart"))
+
+
+@pages.post("/cart/discount")
+@page_login_required
+def billing_cart_discount():
+    account_id = _me()
+    code = request.form.get("discount_code", "")
+    if "remove" in request.form:
+        code = ""
+    try:
+        rpc.call("billing", "apply_discount_code", account_id, code, ctx=request_ctx())
+    except CommandError as exc:
+        return _render_cart(account_id, {"discount_code": code}, field_messages(exc.fields), i18n.t(exc.code), 422)
+    flash(i18n.t("billing_discount_applied" if code.strip() else "billing_discount_removed"), "success")
+    return redirect(url_for("pages.billing_cart"))
+
+
+@pages.post("/cart/checkout")
+@page_login_required
+def billing_checkout():
+    account_id = _me()
+    form = {k: request.form.get(k, "") for k in ("payment_method", "idempotency_key")}
+    try:
+        result = rpc.call("billing", "checkout", account_id, form["payment_method"], form["idempotency_key"],
+                          ctx=request_ctx(), return_url=_return_url())  # fmt: skip
+    except CommandError as exc:
+        return _render_cart(account_id, form, field_messages(exc.fields), i18n.t(exc.code), exc.status)
+    return _after_payment(result["payment"], result["invoice_ids"])
+
+
+@pages.get("/payments/return")
+@page_login_required
+def billing_payment_return():
+    """Where the card provider sends the person back; waits (by reloading) for the webhook."""
+    payment = _read("get_payment", _me(), request.args.get("payment_id", ""))
+    waiting = payment["status"] != "failed" and not payment["all_paid"]
+    page = render_template("billing/payment_return.html", payment=payment, waiting=waiting)
+    return page, 200, ({"Refresh": "2"} if waiting else {})  # browsers reload it, no script needed
+
+
+# --- invoices ---------------------------------------------------------------------
+@pages.get("/invoices")
+@page_login_required
+def billing_invoices():
+    account_id = _me()
+    status = request.args.get("status") or None
+    if status not in (None, *INVOICE_STATUSES):
+        status = None
+    page, per_page = _positive_arg("page", 1), min(_positive_arg("per_page", PER_PAGE), 100)
+    listed = rpc.call("billing", "list_invoices", account_id, status, page, per_page)
+    unpaid = rpc.call("billing", "list_invoices", account_id, "unpaid", 1, 100)
+    credit = rpc.call("billing", "get_credit", account_id)["credit"]
+    return render_template("billing/invoices.html", listed=listed, status=status, statuses=INVOICE_STATUSES,
+                           unpaid=unpaid, credit=credit, methods=PAYMENT_METHODS,
+                           page_url=lambda p: "?" + urlencode({k: v for k, v in (("status", status), ("per_page", request.args.get("per_page")), ("page", p)) if v}))  # fmt: skip
+
+
+@pages.post("/invoices/pay-all")
+@page_login_required
+def billing_pay_all():
+    account_id = _me()
+    try:
+        result = rpc.call("billing", "pay_all_unpaid", account_id, request.form.get("payment_method", ""),
+                          _return_url(), ctx=request_ctx())  # fmt: skip
+    except CommandError as exc:
+        _error_flash(exc)
+        return redirect(url_for("pages.billing_invoices", status="unpaid"))
+    return _after_payment(result, result.get("invoice_ids") or [])
+
+
+@pages.get("/invoices/<invoice_id>")
+@page_login_required
+def billing_invoice(invoice_id: str):
+    account_id = _me()
+    invoice = _read("get_invoice", account_id, invoice_id)
+    credit = rpc.call("billing", "get_credit", account_id)["credit"]
+    return render_template("billing/invoice.html", invoice=invoice, credit=credit, methods=PAYMENT_METHODS)
+
+
+@pages.post("/invoices/<invoice_id>/pay")
+@page_login_required
+def billing_pay_invoice(invoice_id: str):
+    account_id = _me()
+    try:
+        payment = rpc.call("billing", "pay_invoice", account_id, invoice_id, request.form.get("payment_method", ""),
+                           _return_url(), ctx=request_ctx())  # fmt: skip
+    except NotFound:
+        abort(404)
+    except CommandError as exc:
+        _error_flash(exc)
+        return redirect(url_for("pages.billing_invoice", invoice_id=invoice_id))
+    return _after_payment(payment, [invoice_id])
+
+
+@pages.get("/invoices/<invoice_id>/pdf")
+@page_login_required
+def billing_invoice_pdf(invoice_id: str):
+    return pdf_response(_read("invoice_pdf", _me(), invoice_id))
+
+
+# --- services ---------------------------------------------------------------------
+@pages.get("/services")
+@page_login_required
+def billing_services():
+    return render_template("billing/services.html", services=rpc.call("billing", "list_services", _me())["items"])
+
+
+@pages.get("/services/<service_id>")
+@page_login_required
+def billing_service(service_id: str):
+    service = _read("get_service", _me(), service_id)
+    return render_template("billing/service.html", service=service, form={"when": "end_of_period"}, errors={})
+
+
+@pages.post("/services/<service_id>/cancel")
+@page_login_required
+def billing_service_cancel(service_id: str):
+    account_id = _me()
+    form = {"when": request.form.get("when", ""), "confirm": "confirm" in request.form}
+    try:
+        if not form["confirm"]:
+            raise CommandError("invalid_input", {"confirm": "billing_confirm_required"}, status=422)
+        rpc.call("billing", "request_cancellation", account_id, service_id, form["when"], ctx=request_ctx())
+    except NotFound:
+        abort(404)
+    except CommandError as exc:
+        service = _read("get_service", account_id, service_id)
+        return render_template("billing/service.html", service=service, form=form, errors=field_messages(exc.fields),
+                               error=i18n.t(exc.code)), exc.status  # fmt: skip
+    flash(i18n.t("billing_cancelled_now" if form["when"] == "immediate" else "billing_cancel_requested"), "success")
+    return redirect(url_for("pages.billing_service", service_id=service_id))
+
+
+# --- renewals ---------------------------------------------------------------------
+@pages.get("/renewals")
+@page_login_required
+def billing_renewals():
+    return render_template("billing/renewals.html", renewals=rpc.call("billing", "list_renewals", _me()))
+
+
+@pages.post("/renewals/<service_id>/add")
+@page_login_required
+def billing_renewal_add(service_id: str):
+    account_id = _me()
+    try:
+        rpc.call("billing", "add_cart_item", account_id, "hosting_renewal", {"service_id": service_id},
+                 ctx=request_ctx())  # fmt: skip
+    except NotFound:
+        abort(404)
+    except CommandError as exc:
+        _error_flash(exc)
+        return redirect(url_for("pages.billing_renewals"))
+    flash(i18n.t("billing_added_to_cart"), "success")
+    return redirect(url_for("pages.billing_cart"))

@@ -1,0 +1,63 @@
+"""The sandbox card provider's own small area, and the public webhook endpoint.
+
+* `/sandbox-pay/<payment_id>`: the provider's hosted payment page (amount, "Zapłać" /
+  "Odrzuć"). Choosing settles the session in billing, which then posts the signed webhook
+  to us like a real provider would, and the person is sent to the panel's return URL.
+* `POST /payments/sandbox/webhook`: no login and no CSRF token (the provider is not a
+  browser session); billing.handle_webhook verifies the HMAC signature and applies a
+  payment once, however often or late it arrives.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, jsonify, redirect, render_template, request
+
+from gateway import rpc
+from gateway.auth import check_csrf
+from gateway.errors import error_response
+from kernel.errors import CommandError, NotFound
+
+blueprint = Blueprint("sandbox", __name__)
+
+
+def _payment(payment_id: str) -> dict:
+    try:
+        return rpc.call("billing", "sandbox_get_payment", payment_id)
+    except NotFound:
+        abort(404)
+
+
+@blueprint.get("/sandbox-pay/<payment_id>")
+def sandbox_page(payment_id: str):
+    return render_template("billing/sandbox_pay.html", payment=_payment(payment_id))
+
+
+@blueprint.post("/sandbox-pay/<payment_id>")
+def sandbox_decide(payment_id: str):
+    check_csrf()
+    _payment(payment_id)
+    outcome = "success" if request.form.get("outcome") == "success" else "failure"
+    try:
+        result = rpc.call("billing", "sandbox_complete", payment_id, outcome)
+    except CommandError:
+        abort(404)
+    back = result.get("return_url")
+    if not back:
+        return render_template("billing/sandbox_pay.html", payment=_payment(payment_id))
+    separator = "&" if "?" in back else "?"
+    return redirect(f"{back}{separator}{urlencode({'payment_id': payment_id})}")
+
+
+@blueprint.post("/payments/sandbox/webhook")
+def sandbox_webhook():
+    body = request.get_data(as_text=True)
+    signature = request.headers.get("X-Sandbox-Signature", "")
+    try:
+        result = rpc.call("billing", "handle_webhook", body, signature)
+    except CommandError as exc:
+        return error_response(exc.status, exc.code)
+    except NotFound:
+        return error_response(404, "not_found")
+    return jsonify(result)
