@@ -11,3 +11,10 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
 accesslog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Open live dashboard streams (gateway/live.py) end at once on SIGTERM instead of holding the stop."""
+    from gateway import live
+
+    live.end_streams_on_exit(worker)

@@ -1,0 +1,69 @@
+"""The live dashboard over HTTP: the SSE stream and the dashboard fragments it asks for."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, abort, g, render_template, request, session
+
+from gateway import live
+from gateway.auth import load_account, page_login_required
+from gateway.dashboard import build as build_dashboard
+
+blueprint = Blueprint("live", __name__)
+
+# Dashboard sections a fragment may contain; each is gateway/templates/dashboard/_<name>.html.
+SECTIONS = ("profile", "contacts", "shortcuts", "offer", "tiles", "active_services", "renewals", "news",
+            "recent_tickets", "quick_domain")  # fmt: skip
+READY_WAIT_SECONDS = 5
+RETRY_MILLISECONDS = 3000
+
+
+@blueprint.get("/live/events")
+def events() -> Response:
+    """Server-Sent Events for the logged-in account only; 204 tells the browser to come back later."""
+    account = load_account(session.get("token"))
+    if not account:
+        return Response(status=401)
+    subscription = live.hub().subscribe(account["account_id"], account.get("permissions"))
+    if subscription is None:
+        return Response(status=204)
+    if not live.consumer_ready(READY_WAIT_SECONDS):
+        live.hub().unsubscribe(subscription)
+        return Response(status=204)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return Response(_stream(subscription), mimetype="text/event-stream", headers=headers)
+
+
+def _stream(subscription: live.Subscription) -> Iterator[str]:
+    hub = live.hub()
+    ends_at = time.monotonic() + live.STREAM_SECONDS
+    try:
+        # The browser reconnects this long after the stream ends; "ready" says changes flow from now on.
+        yield f"retry: {RETRY_MILLISECONDS}\nevent: ready\ndata: {{}}\n\n"
+        while not hub.stopping.is_set():
+            left = ends_at - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                change = subscription.inbox.get(timeout=min(live.HEARTBEAT_SECONDS, left))
+            except live.queue.Empty:
+                yield ": heartbeat\n\n"  # also finds a browser that went away
+                continue
+            if change is None:
+                return
+            yield change.sse()
+    finally:
+        hub.unsubscribe(subscription)
+
+
+@blueprint.get("/dashboard/fragment")
+@page_login_required
+def fragment() -> str:
+    """The named dashboard sections, rendered by the same partials as the dashboard page."""
+    wanted = [s for s in request.args.get("sections", "").split(",") if s]
+    if not wanted or any(s not in SECTIONS for s in wanted):
+        abort(400)
+    g.language = g.account.get("language") or g.language
+    return render_template("dashboard/_fragment.html", d=build_dashboard(g.account), sections=wanted)

@@ -1,0 +1,146 @@
+"""The live dashboard against the whole stack: SSE scoped to one account, fragments, broker drops."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+
+import requests
+
+from tests.conftest import RABBIT_API
+from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, wait_for
+
+HOSTING = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "monthly"}}
+
+
+class EventStream:
+    """An open /live/events stream, read by a thread into `events` as (event name, data) pairs."""
+
+    def __init__(self, session: requests.Session, base: str):
+        self.response = session.get(f"{base}/live/events", stream=True, timeout=(5, 60))
+        assert self.response.status_code == 200, self.response.status_code
+        assert self.response.headers["Content-Type"].startswith("text/event-stream")
+        self.events: list[tuple[str, dict]] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        name, data = "message", ""
+        try:
+            for raw in self.response.iter_lines(chunk_size=None):
+                line = raw.decode()
+                if not line:
+                    if data:
+                        self.events.append((name, json.loads(data)))
+                    name, data = "message", ""
+                elif not line.startswith(":"):
+                    field, _, value = line.partition(":")
+                    value = value.removeprefix(" ")
+                    name = value if field == "event" else name
+                    data = data + value if field == "data" else data
+        except (requests.RequestException, AttributeError):  # closed by the test
+            return
+
+    def of_type(self, event_type: str) -> list[dict]:
+        return [data for name, data in list(self.events) if name == "change" and data.get("type") == event_type]
+
+    def names(self) -> list[str]:
+        return [name for name, _ in list(self.events)]
+
+    def close(self) -> None:
+        self.response.close()
+
+
+def _page_session(base: str, email: str) -> requests.Session:
+    session = requests.Session()
+    page = session.get(f"{base}/login", timeout=10)
+    form = {"csrf_token": csrf(page.text), "email": email, "password": PASSWORD}
+    logged_in = session.post(f"{base}/login", data=form, timeout=10)
+    assert logged_in.status_code == 200 and logged_in.url.rstrip("/") == base, logged_in.url
+    return session
+
+
+def _open(base: str, email: str) -> EventStream:
+    stream = EventStream(_page_session(base, email), base)
+    wait_for(lambda: "ready" in stream.names(), what="the stream to say ready")
+    return stream
+
+
+def _change_phone(base: str, token: str, phone: str) -> None:
+    saved = requests.patch(f"{base}/api/v1/profile", headers=bearer(token), json={"phone": phone}, timeout=10)
+    assert saved.status_code == 200, saved.text
+
+
+def test_stream_carries_only_the_logged_in_accounts_changes(stack):
+    base = stack.gateway_url
+    email_a, token_a = register_verified(base, stack.var / "mail")
+    email_b, token_b = register_verified(base, stack.var / "mail")
+    stream_a, stream_b = _open(base, email_a), _open(base, email_b)
+    try:
+        _change_phone(base, token_b, "+48 600 200 300")
+        b_saw = wait_for(lambda: stream_b.of_type("profile_updated"), what="B's change on B's stream")
+        assert b_saw[0]["sections"] == ["profile"]
+
+        _change_phone(base, token_a, "+48 600 100 200")
+        a_saw = wait_for(lambda: stream_a.of_type("profile_updated"), what="A's change on A's stream")
+        # One consumer, one queue: B's event was handed out before A's, yet A's stream holds only A's change.
+        assert len(a_saw) == 1 and a_saw[0]["sections"] == ["profile"]
+        assert "data" not in a_saw[0]  # the event's own data (addresses, tokens) never goes to the browser
+
+        catalog = requests.get(f"{base}/api/v1/catalog", headers=bearer(token_a), timeout=15)  # as a person would
+        assert catalog.status_code == 200, catalog.text
+        added = requests.post(f"{base}/api/v1/cart/items", headers=bearer(token_a), json=HOSTING, timeout=15)
+        assert added.status_code == 201, added.text
+        headers = {**bearer(token_a), "Idempotency-Key": f"live-{email_a}"}
+        body = {"payment_method": "bank_transfer"}
+        placed = requests.post(f"{base}/api/v1/cart/checkout", headers=headers, json=body, timeout=30)
+        assert placed.status_code == 200, placed.text
+        issued = wait_for(lambda: stream_a.of_type("invoice_issued"), what="the invoice on A's stream")
+        assert "tiles" in issued[0]["sections"]
+        assert not stream_b.of_type("invoice_issued") and len(stream_b.of_type("profile_updated")) == 1
+    finally:
+        stream_a.close()
+        stream_b.close()
+
+
+def test_fragment_renders_the_asked_sections_of_the_logged_in_account(stack):
+    base = stack.gateway_url
+    email, _ = register_verified(base, stack.var / "mail", first_name="Bożena")
+    session = _page_session(base, email)
+    fragment = session.get(f"{base}/dashboard/fragment", params={"sections": "tiles,profile"}, timeout=15)
+    assert fragment.status_code == 200
+    assert 'data-section="tiles"' in fragment.text and 'data-section="profile"' in fragment.text
+    assert 'data-section="news"' not in fragment.text and email in fragment.text
+    assert "<html" not in fragment.text  # sections only, to be swapped into the page
+    assert session.get(f"{base}/dashboard/fragment", params={"sections": "nope"}, timeout=10).status_code == 400
+    anonymous = requests.get(f"{base}/dashboard/fragment", params={"sections": "tiles"}, allow_redirects=False,
+                             timeout=10)  # fmt: skip
+    assert anonymous.status_code == 302 and "/login" in anonymous.headers["Location"]
+    assert requests.get(f"{base}/live/events", timeout=10).status_code == 401
+
+
+def _live_connections(vhost: str) -> list[str]:
+    listed = requests.get(f"{RABBIT_API}/vhosts/{urllib.parse.quote(vhost, safe='')}/connections",
+                          auth=("guest", "guest"), timeout=10)  # fmt: skip
+    listed.raise_for_status()
+    names = {c["name"]: (c.get("client_properties") or {}).get("connection_name", "") for c in listed.json()}
+    return [name for name, client in names.items() if client.startswith("panel-gateway-live")]
+
+
+def test_consumer_survives_the_broker_dropping_its_connection(stack, rabbit_vhost):
+    base = stack.gateway_url
+    email, token = register_verified(base, stack.var / "mail")
+    stream = _open(base, email)
+    try:
+        (dropped,) = wait_for(lambda: _live_connections(rabbit_vhost), what="the gateway's live connection listed")
+        deleted = requests.delete(f"{RABBIT_API}/connections/{urllib.parse.quote(dropped, safe='')}",
+                                  auth=("guest", "guest"), timeout=10)  # fmt: skip
+        assert deleted.status_code == 204, deleted.text
+        # Back on a new connection, it tells the stream to resync what it may have missed ...
+        resync = wait_for(lambda: [d for n, d in list(stream.events) if n == "resync"], what="a resync")
+        assert {"tiles", "profile"} <= set(resync[0]["sections"])
+        # ... and changes flow again.
+        _change_phone(base, token, "+48 600 300 400")
+        wait_for(lambda: stream.of_type("profile_updated"), what="a change after the reconnect")
+    finally:
+        stream.close()
