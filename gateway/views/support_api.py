@@ -1,7 +1,9 @@
 """Support under /api/v1: the account's tickets and the news.
 
 Every call is scoped to the logged-in account (`g.account["account_id"]`).
-Attachments are not taken through the JSON API yet.
+Replies (and new tickets) take attachments either as multipart/form-data
+(fields plus `attachments` files) or as JSON with `attachments:
+[{filename, data_base64}]`.
 """
 
 from __future__ import annotations
@@ -10,13 +12,27 @@ from flask import g, jsonify, request
 
 from gateway import rpc
 from gateway.auth import request_ctx
+from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
 from gateway.views.billing_api import positive_int
+from gateway.views.support_pages import attachment_response, uploaded_files
 
 
 def _account_id() -> str:
     return g.account["account_id"]
+
+
+def _fields_and_files(*required: str) -> tuple[dict, list | None]:
+    """The named fields and the attachments, from a multipart form or a JSON body."""
+    if request.mimetype == "multipart/form-data":
+        data = {name: request.form.get(name) for name in required}
+        missing = {name: "required" for name, value in data.items() if value is None}
+        if missing:
+            raise ApiError(422, "invalid_input", missing)
+        return data, uploaded_files()
+    data = body(*required)
+    return data, data.get("attachments")
 
 
 @api.get("/tickets")
@@ -30,9 +46,9 @@ def list_tickets():
 @api.post("/tickets")
 @token_required
 def open_ticket():
-    data = body("department", "priority", "subject", "message")
+    data, files = _fields_and_files("department", "priority", "subject", "message")
     ticket = rpc.call("support", "open_ticket", _account_id(), data["department"], data["priority"], data["subject"],
-                      data["message"], ctx=request_ctx())  # fmt: skip
+                      data["message"], None, files, ctx=request_ctx())  # fmt: skip
     return jsonify(ticket), 201
 
 
@@ -45,8 +61,15 @@ def get_ticket(ticket_id: str):
 @api.post("/tickets/<ticket_id>/replies")
 @token_required
 def reply_ticket(ticket_id: str):
-    data = body("message")
-    return jsonify(rpc.call("support", "reply", _account_id(), ticket_id, data["message"], ctx=request_ctx())), 201
+    data, files = _fields_and_files("message")
+    reply = rpc.call("support", "reply", _account_id(), ticket_id, data["message"], files, ctx=request_ctx())
+    return jsonify(reply), 201
+
+
+@api.get("/tickets/<ticket_id>/attachments/<attachment_id>")
+@token_required
+def ticket_attachment(ticket_id: str, attachment_id: str):
+    return attachment_response(rpc.call("support", "get_attachment", _account_id(), ticket_id, attachment_id))
 
 
 @api.post("/tickets/<ticket_id>/close")
@@ -77,9 +100,21 @@ PATHS["/tickets"] = {
     "post": _op("Open a ticket", "201", _TICKET, _OPEN),
 }  # fmt: skip
 PATHS["/tickets/{ticket_id}"] = {"get": _op("A ticket and its conversation", "200", _TICKET, errors=("404", "503"))}
+_FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
+_JSON_FILES = {"type": "array", "items": _obj("filename", "data_base64", filename=STRING, data_base64=STRING)}
 PATHS["/tickets/{ticket_id}/replies"] = {
-    "post": _op("Answer a ticket (a closed one is reopened)", "201", _TICKET, _obj("message", message=STRING),
-                errors=("400", "404", "422", "503"))
+    "post": {
+        **_op("Answer a ticket (a closed one is reopened); attachments as multipart files or base64 in JSON", "201",
+              _TICKET, _obj("message", message=STRING, attachments=_JSON_FILES), errors=("400", "404", "422", "503")),
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": _obj("message", message=STRING, attachments=_JSON_FILES)},
+            "multipart/form-data": {"schema": _obj("message", message=STRING, attachments=_FILES)},
+        }},
+    }
+}  # fmt: skip
+PATHS["/tickets/{ticket_id}/attachments/{attachment_id}"] = {
+    "get": _op("Download an attachment of the account's ticket (always as an attachment)", "200",
+               errors=("404", "503"))
 }  # fmt: skip
 PATHS["/tickets/{ticket_id}/close"] = {"post": _op("Close a ticket", "200", _TICKET, errors=("404", "503"))}
 PATHS["/news"] = {"get": _op("News that concern the account, newest first (query: page, per_page)", "200", _PAGE,

@@ -76,6 +76,14 @@ def _status_filter(status: Any, default_active: bool) -> dict[str, Any]:
     raise _invalid("status", "invalid_status")
 
 
+def _department_filter(department: Any) -> dict[str, str]:
+    if department in (None, ""):
+        return {}
+    if department not in v.DEPARTMENTS:
+        raise _invalid("department", "invalid_department")
+    return {"department": department}
+
+
 class SupportService(EventSourcedService):
     name = "support"
     projections = PROJECTIONS
@@ -143,9 +151,10 @@ class SupportService(EventSourcedService):
 
     @rpc
     def list_tickets(self, account_id: str, status: str | None = None, page: int = 1,
-                     per_page: int = 20) -> dict[str, Any]:  # fmt: skip
+                     per_page: int = 20, department: str | None = None) -> dict[str, Any]:  # fmt: skip
         """{items: [summary], total, page, per_page, pages}; status: a status, "active" (not closed) or None (all)."""
-        query = TicketView.objects(account_id=_require_id(account_id, "account_id"), **_status_filter(status, False))
+        filters = {**_status_filter(status, False), **_department_filter(department)}
+        query = TicketView.objects(account_id=_require_id(account_id, "account_id"), **filters)
         return _page(query.order_by("-updated_at"), page, per_page, lambda t: t.summary())
 
     @rpc
@@ -220,11 +229,7 @@ class SupportService(EventSourcedService):
     def staff_queue(self, department: str | None = None, status: str | None = None, page: int = 1,
                     per_page: int = 20) -> dict[str, Any]:  # fmt: skip
         """Most urgent first, then longest waiting. status None = not closed, "all" = every ticket."""
-        filters = _status_filter(status, True)
-        if department not in (None, ""):
-            if department not in v.DEPARTMENTS:
-                raise _invalid("department", "invalid_department")
-            filters["department"] = department
+        filters = {**_status_filter(status, True), **_department_filter(department)}
         query = TicketView.objects(**filters).order_by("-priority_rank", "updated_at")
         return _page(query, page, per_page, lambda t: t.summary(staff=True))
 
@@ -320,6 +325,11 @@ class SupportService(EventSourcedService):
         query = NewsView.objects(**({"language": language} if language else {})).order_by("-published_at")
         return _page(query, page, per_page, lambda n: n.public(staff=True))
 
+    @rpc
+    def staff_get_news(self, news_id: str) -> dict[str, Any]:
+        """One item as staff see it (withdrawn and scheduled too)."""
+        return self._news_view(news_id).public(staff=True)
+
     def _news_view(self, news_id: str) -> NewsView:
         view = NewsView.objects(id=news_id).first() if isinstance(news_id, str) else None
         if not view:
@@ -332,6 +342,14 @@ class SupportService(EventSourcedService):
         if account_id:
             filters["audience__in"] = [EVERYONE, *ops.plans_of(account_id)]
         return NewsView.objects(**filters)
+
+    @rpc
+    def accounts_with_plans(self, plans: list[str]) -> list[str]:
+        """The customers holding an active service on any of `plans` (who a news item concerns)."""
+        clean, code = v.check_plans(plans)
+        if code:
+            raise _invalid("concerns_plans", code)
+        return sorted({s.account_id for s in ops.CustomerService.objects(plan__in=clean).only("account_id")})
 
     # --- what billing tells us: the plans a customer holds ------------------
     @consumes(BILLING, "service_activated")

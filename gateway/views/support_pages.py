@@ -1,0 +1,202 @@
+"""Support pages for customers: tickets (list, new, conversation, attachments) and news.
+
+Every call is scoped to the logged-in account; another account's ticket or
+attachment is a 404. Attachments are always served as downloads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+
+from gateway import i18n, rpc
+from gateway.auth import page_login_required, request_ctx
+from gateway.errors import field_messages
+from gateway.views.pages import pages
+from kernel.errors import CommandError, NotFound
+
+DEPARTMENTS = ("technical", "billing", "sales")
+PRIORITIES = ("low", "medium", "high", "urgent")
+STATUSES = ("open", "answered", "customer-reply", "on_hold", "in_progress", "closed")
+# list filter values: a status, "active" (every status but closed) or "" (all)
+STATUS_FILTERS = ("", "active", *STATUSES)
+PER_PAGE = 20
+
+
+# --- helpers the staff desk and the API share ------------------------------
+def uploaded_files(field: str = "attachments") -> list[dict[str, str]]:
+    """The files of a multipart form, as the support service takes them."""
+    files = []
+    for upload in request.files.getlist(field):
+        if upload and upload.filename:
+            data = upload.read()
+            files.append({"filename": upload.filename, "content_type": upload.mimetype or "",
+                          "data_base64": base64.b64encode(data).decode("ascii")})  # fmt: skip
+    return files
+
+
+def form_errors(exc: CommandError, files: list[dict[str, str]] | None = None) -> dict[str, str]:
+    """Field messages; every attachment problem becomes one message naming the files."""
+    errors = field_messages({k: c for k, c in exc.fields.items() if not k.startswith("attachments")})
+    problems = []
+    for name, code in exc.fields.items():
+        if name.startswith("attachments"):
+            index = name.partition(".")[2]
+            filename = files[int(index)]["filename"] if files and index.isdigit() and int(index) < len(files) else ""
+            problems.append(f"{filename}: {i18n.t(code)}" if filename else i18n.t(code))
+    if problems:
+        errors["attachments"] = " ".join(problems) + " " + i18n.t("support_attach_again")
+    return errors
+
+
+def attachment_response(found: dict[str, Any]) -> Response:
+    """The file as a download: never rendered inline, never sniffed, never cached by others."""
+    try:
+        data = base64.b64decode(found["data_base64"], validate=True)
+    except (KeyError, TypeError, binascii.Error):
+        abort(404)
+    filename = str(found.get("filename") or "attachment")
+    plain = "".join(ch for ch in filename if ch.isascii() and ch.isprintable() and ch not in '"\\;') or "attachment"
+    response = Response(data, content_type=found.get("content_type") or "application/octet-stream")
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def choice(name: str, allowed: tuple[str, ...], default: str = "") -> str:
+    value = request.args.get(name, default)
+    return value if value in allowed else default
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _found(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    """A lookup for a page: NotFound (missing or someone else's) becomes the 404 page."""
+    try:
+        return rpc.call(service, method, *args, **kwargs)
+    except NotFound:
+        abort(404)
+
+
+def _account_id() -> str:
+    g.language = g.account.get("language") or g.language
+    return g.account["account_id"]
+
+
+# --- tickets -----------------------------------------------------------------
+@pages.get("/tickets")
+@page_login_required
+def tickets():
+    account_id = _account_id()
+    status, department = choice("status", STATUS_FILTERS), choice("department", ("", *DEPARTMENTS))
+    result = rpc.call("support", "list_tickets", account_id, status or None, page_number(), PER_PAGE,
+                      department=department or None)  # fmt: skip
+    return render_template("support/tickets.html", result=result, status=status, department=department,
+                           statuses=STATUS_FILTERS, departments=DEPARTMENTS)  # fmt: skip
+
+
+def related_choices(account_id: str) -> tuple[list[dict[str, str]], list[str]]:
+    """The customer's own services and domains to link a ticket to, and which lists could not be read."""
+    calls = {"services": rpc.start("billing", "list_services", account_id),
+             "domains": rpc.start("domains", "list_domains", account_id)}  # fmt: skip
+    results, failures = rpc.gather(calls)
+    choices = [{"value": f"service:{s['service_id']}", "kind": "service", "id": s["service_id"], "name": s["name"]}
+               for s in (results.get("services") or {}).get("items", [])]  # fmt: skip
+    for d in (results.get("domains") or {}).get("items", []):
+        domain_id = d.get("domain_id") or d.get("id")
+        if domain_id:
+            choices.append({"value": f"domain:{domain_id}", "kind": "domain", "id": domain_id, "name": d.get("name")})
+    return choices, sorted(failures)
+
+
+def _new_ticket_form() -> dict[str, str]:
+    return {k: request.form.get(k, "") for k in ("department", "priority", "subject", "message", "related")}
+
+
+@pages.route("/tickets/new", methods=["GET", "POST"])
+@page_login_required
+def new_ticket():
+    account_id = _account_id()
+    choices, missing = related_choices(account_id)
+    context = {"choices": choices, "missing": missing, "departments": DEPARTMENTS, "priorities": PRIORITIES}
+    if request.method == "GET":
+        form = {"department": choice("department", DEPARTMENTS, "technical"), "priority": "medium",
+                "related": request.args.get("related", "")}  # fmt: skip
+        return render_template("support/new.html", form=form, errors={}, **context)
+    form, files = _new_ticket_form(), uploaded_files()
+    try:
+        related = None
+        if form["related"]:
+            related = next(({"kind": c["kind"], "id": c["id"], "name": c["name"] or ""}
+                            for c in choices if c["value"] == form["related"]), None)  # fmt: skip
+            if related is None:
+                raise CommandError("invalid_input", {"related": "invalid_related_id"}, status=422)
+        ticket = rpc.call("support", "open_ticket", account_id, form["department"], form["priority"], form["subject"],
+                          form["message"], related, files, ctx=request_ctx())  # fmt: skip
+    except CommandError as exc:
+        return render_template("support/new.html", form=form, errors=form_errors(exc, files),
+                               error=i18n.t(exc.code), **context), exc.status  # fmt: skip
+    flash(i18n.t("support_ticket_opened", number=ticket["number"]), "success")
+    return redirect(url_for("pages.ticket", ticket_id=ticket["ticket_id"]))
+
+
+@pages.get("/tickets/<ticket_id>")
+@page_login_required
+def ticket(ticket_id: str):
+    found = _found("support", "get_ticket", _account_id(), ticket_id)
+    return render_template("support/ticket.html", ticket=found, form={}, errors={})
+
+
+@pages.post("/tickets/<ticket_id>/reply")
+@page_login_required
+def reply_ticket(ticket_id: str):
+    account_id = _account_id()
+    message, files = request.form.get("message", ""), uploaded_files()
+    try:
+        rpc.call("support", "reply", account_id, ticket_id, message, files, ctx=request_ctx())
+    except NotFound:
+        abort(404)
+    except CommandError as exc:
+        found = _found("support", "get_ticket", account_id, ticket_id)
+        return render_template("support/ticket.html", ticket=found, form={"message": message},
+                               errors=form_errors(exc, files), error=i18n.t(exc.code)), exc.status  # fmt: skip
+    flash(i18n.t("support_reply_sent"), "success")
+    return redirect(url_for("pages.ticket", ticket_id=ticket_id))
+
+
+@pages.post("/tickets/<ticket_id>/close")
+@page_login_required
+def close_ticket(ticket_id: str):
+    _found("support", "close_ticket", _account_id(), ticket_id, ctx=request_ctx())
+    flash(i18n.t("support_ticket_closed"), "success")
+    return redirect(url_for("pages.ticket", ticket_id=ticket_id))
+
+
+@pages.get("/tickets/<ticket_id>/attachments/<attachment_id>")
+@page_login_required
+def ticket_attachment(ticket_id: str, attachment_id: str):
+    return attachment_response(_found("support", "get_attachment", _account_id(), ticket_id, attachment_id))
+
+
+# --- news ------------------------------------------------------------------------
+@pages.get("/news")
+@page_login_required
+def news_list():
+    account_id = _account_id()
+    result = rpc.call("support", "list_news", g.language, page_number(), 10, account_id=account_id)
+    return render_template("support/news_list.html", result=result)
+
+
+@pages.get("/news/<news_id>")
+@page_login_required
+def news_item(news_id: str):
+    _account_id()
+    return render_template("support/news.html", item=_found("support", "get_news", news_id))
