@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import os
 from typing import Any
 
 import mongoengine as me
+from nameko.extensions import DependencyProvider
 
 from services.billing.money import CURRENCY, DEFAULT_VAT_RATE, vat_of
 
@@ -133,3 +135,15 @@ def find_plan(code: str) -> Plan | None:
     if not isinstance(code, str) or not code:
         return None
     return Plan.objects(id=code, active="yes").first()
+
+
+class DemoCatalog(DependencyProvider):
+    """Seeds the demo plans when billing starts with an empty catalogue (`make up`, the test
+    stack, a fresh install); DEMO_CATALOG=no leaves an empty catalogue empty."""
+
+    def start(self) -> None:  # after every setup(): the database is connected by then
+        if os.environ.get("DEMO_CATALOG", "yes") != "no" and not Plan.objects.count():
+            seed_demo_catalog()
+
+    def get_dependency(self, worker_ctx: Any) -> None:
+        return None

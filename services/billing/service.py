@@ -102,6 +102,7 @@ class BillingService(EventSourcedService):
 
     accounts = RpcProxy("accounts")
     domains = RpcProxy("domains")
+    demo_catalog = catalog.DemoCatalog()
 
     # ------------------------------------------------------------------ remote calls
     def _remote(self, owner: str, method: str, *args: Any) -> Any:
@@ -126,10 +127,7 @@ class BillingService(EventSourcedService):
 
     @rpc
     def get_catalog(self, language: str = "pl") -> dict[str, Any]:
-        plans = catalog.get_catalog(language)
-        if not plans and catalog.seed_demo_catalog():  # first start: the demo catalogue
-            plans = catalog.get_catalog(language)
-        return {"plans": plans, "currency": CURRENCY}
+        return {"plans": catalog.get_catalog(language), "currency": CURRENCY}
 
     # ------------------------------------------------------------------ offer banner
     @rpc

@@ -10,6 +10,7 @@ import pytest
 
 from kernel.errors import CommandError, NotFound
 from services.billing import payments
+from services.billing.catalog import DemoCatalog, Plan
 from tests.billing.conftest import STAFF, customer
 from tests.billing.test_service import order_plan, pay_by_card
 
@@ -100,3 +101,14 @@ def test_delivery_url_follows_the_public_url_and_can_be_switched_off(monkeypatch
     assert payments.webhook_url().endswith("/payments/sandbox/webhook")
     monkeypatch.setenv("SANDBOX_WEBHOOK_URL", "")
     assert payments.webhook_url() == ""
+
+
+def test_the_demo_catalogue_is_seeded_at_start_unless_switched_off(mongo_alias, monkeypatch):
+    mongo_alias("billing")
+    monkeypatch.setenv("DEMO_CATALOG", "no")
+    DemoCatalog().start()
+    assert Plan.objects.count() == 0
+    monkeypatch.delenv("DEMO_CATALOG")
+    DemoCatalog().start()
+    DemoCatalog().start()  # a second instance starting finds it seeded
+    assert sorted(p.id for p in Plan.objects) == ["hosting-biznes", "hosting-pro", "hosting-start"]
