@@ -12,6 +12,7 @@ from kernel.errors import NotFound
 from kernel.events import Event, NewEvent, command_meta
 from kernel.service import EventSourcedService, consumes
 from services.notifications import mailer
+from services.notifications.billing_mails import BillingMails
 from services.notifications.projections import PROJECTIONS, SentMail
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def mailbox_stream(account_id: str) -> str:
     return f"mailbox-{account_id}"
 
 
-class NotificationsService(EventSourcedService):
+class NotificationsService(BillingMails, EventSourcedService):
     """Account mails live here; each other area's mails are a mixin in its own
     module (e.g. billing_mails.BillingMails) added to this class's bases and
     built on `_target` and `_mail`."""
