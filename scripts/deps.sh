@@ -22,6 +22,16 @@ if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -z "${INVOICE_F
   fi
 fi
 
+# Browser tests (tests/browser) drive Debian's headless Chromium through its own chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "==> Installing chromium and chromium-driver (browser tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "The browser tests need Chromium: sudo apt-get install -y chromium chromium-driver" >&2
+  fi
+fi
+
 amqp_answers() { .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1', 5672), 2)" 2>/dev/null; }
 
 if [ -z "${AMQP_URI:-}" ] && ! amqp_answers; then
