@@ -43,7 +43,9 @@ BILLING = "billing"
 #   order_placed     {account_id, order_id, items: [CartLine]}
 #   invoice_issued   {account_id, invoice_id, number, order_id, lines: [InvoiceLine], total_gross, currency, due_date}
 #   invoice_paid     {account_id, invoice_id, number, order_id, lines: [InvoiceLine], paid_at}
-#   invoice_cancelled, payment_received, credit_added,
+#   invoice_cancelled, payment_received, credit_added, credit_used,
+#   invoice_overdue_reminder {account_id, invoice_id, number, reminder_no, days_overdue, due_date, amount_due},
+#   invoice_refunded {account_id, invoice_id, number, amount, refunded_at} (then credit_added, reason "refund"),
 #   service_activated / service_suspended / service_unsuspended / service_terminated / service_cancelled
 #       {account_id, service_id, name, plan, domain}
 # InvoiceLine: {kind, description, params, quantity, net, vat_rate, vat, gross, currency}
