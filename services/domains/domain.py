@@ -19,6 +19,7 @@ from typing import Any
 from kernel.aggregate import Aggregate
 from kernel.errors import CommandError
 from kernel.events import Event, NewEvent
+from services.billing.domain import iso, parse  # the same date helpers everywhere
 
 NAMESPACE = uuid.UUID("0c4b1f7e-52d4-4c3a-8a1e-6f0d9b2a7e11")
 STATUSES = ("pending", "pending_registration", "pending_transfer", "active", "grace_period", "redemption", "expired",
@@ -35,16 +36,6 @@ def domain_id_for(invoice_id: str, line_index: int) -> str:
 
 def domain_stream(domain_id: str) -> str:
     return f"domain-{domain_id}"
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def parse(value: str | dt.datetime | None) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(value.rstrip("Z"))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from kernel.contracts import BILLING
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, command_meta
 from kernel.service import EventSourcedService, consumes
+from services.billing.money import vat_of
 from services.domains import names, prices, registrar
 from services.domains.domain import HELD, ORDER_KINDS, STATUSES, Domain, Policy, domain_id_for, domain_stream, iso
 from services.domains.projections import PROJECTIONS, DomainView
@@ -91,8 +92,9 @@ class DomainsService(EventSourcedService):
         answer = self._registry("check", name.ascii)
         ours = DomainView.objects(name=name.ascii, status__in=list(TAKEN_STATUSES)).first() is not None
         register = answer.premium_net if answer.premium else price.register
+        nets = {"register": register, "transfer": price.transfer, "renew": price.renew}
         return {**name.public(), "available": answer.available and not ours, "premium": answer.premium,
-                "prices": {"register": register, "transfer": price.transfer, "renew": price.renew},
+                "prices": nets, "gross": {k: v + vat_of(v, prices.VAT_RATE) for k, v in nets.items()},
                 "vat_rate": prices.VAT_RATE, "currency": prices.CURRENCY}  # fmt: skip
 
     @rpc

@@ -1,0 +1,102 @@
+"""Domains under /api/v1: availability check, the account's domains, management, EPP code.
+
+Every call is scoped to the logged-in account; another account's domain is a 404.
+Cart items of kind domain_registration / domain_transfer go through billing's cart endpoints.
+"""
+
+from __future__ import annotations
+
+from flask import g, jsonify, request
+
+from gateway import rpc
+from gateway.auth import request_ctx
+from gateway.errors import ApiError
+from gateway.openapi import PATHS, STRING, _obj, _op
+from gateway.views.api import api, token_required
+from gateway.views.billing_api import positive_int
+
+STATUSES = ("pending", "pending_registration", "pending_transfer", "active", "grace_period", "redemption", "expired",
+            "transferred_away", "cancelled")  # fmt: skip
+PATCH_KEYS = ("nameservers", "locked", "auto_renew")
+
+
+def _account_id() -> str:
+    return g.account["account_id"]
+
+
+@api.get("/domains/check")
+@token_required
+def domains_check():
+    name = request.args.get("name", "")
+    if not name.strip():
+        raise ApiError(422, "invalid_input", {"name": "domains_name_required"})
+    return jsonify(rpc.call("domains", "check", name))
+
+
+@api.get("/domains")
+@token_required
+def domains_list():
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise ApiError(422, "invalid_input", {"status": "invalid_status"})
+    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
+    query = request.args.get("q") or request.args.get("query") or None
+    return jsonify(rpc.call("domains", "list_domains", _account_id(), page, per_page, status, query))
+
+
+@api.get("/domains/<domain_id>")
+@token_required
+def domains_get(domain_id: str):
+    return jsonify(rpc.call("domains", "get_domain", _account_id(), domain_id))
+
+
+@api.patch("/domains/<domain_id>")
+@token_required
+def domains_patch(domain_id: str):
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json")
+    unknown = {k: "unknown_field" for k in data if k not in PATCH_KEYS}
+    if unknown or not data:
+        raise ApiError(422, "invalid_input", unknown or {"nameservers": "required"})
+    return jsonify(rpc.call("domains", "update_domain", _account_id(), domain_id, data, ctx=request_ctx()))
+
+
+@api.get("/domains/<domain_id>/epp-code")
+@token_required
+def domains_epp_code(domain_id: str):
+    return jsonify(rpc.call("domains", "reveal_epp_code", _account_id(), domain_id, ctx=request_ctx()))
+
+
+# --- OpenAPI ----------------------------------------------------------------
+_BOOL = {"type": "boolean"}
+_DOMAIN = _obj("domain_id", "name", "unicode_name", "status", domain_id=STRING, name=STRING, unicode_name=STRING,
+               tld=STRING, status={"type": "string", "enum": list(STATUSES)},
+               expires_at={"type": ["string", "null"], "format": "date-time"},
+               nameservers={"type": "array", "items": STRING}, locked=_BOOL, auto_renew=_BOOL,
+               failure={"type": ["object", "null"]})  # fmt: skip
+_RESULT = _obj("name", "unicode_name", "tld", "available", "prices", name=STRING, unicode_name=STRING, tld=STRING,
+               available=_BOOL, premium=_BOOL, vat_rate={"type": "integer"}, currency=STRING,
+               prices=_obj("register", "transfer", "renew",
+                           **{k: {"type": "integer", "description": "net grosze per year"}
+                              for k in ("register", "transfer", "renew")}))  # fmt: skip
+_PATCH = {"type": "object", "additionalProperties": False, "properties": {
+    "nameservers": {"type": "array", "minItems": 2, "maxItems": 13, "items": STRING}, "locked": _BOOL,
+    "auto_renew": _BOOL}}  # fmt: skip
+
+PATHS["/domains/check"] = {"get": _op("Availability and prices of a name, or of a label under every TLD we sell "
+                                      "(query: name)", "200", _obj("results", query=STRING,
+                                                                    results={"type": "array", "items": _RESULT}),
+                                      errors=("422", "503"))}  # fmt: skip
+PATHS["/domains"] = {"get": _op("The account's domains (query: page, per_page, status, q)", "200",
+                                _obj("items", items={"type": "array", "items": _DOMAIN}, total={"type": "integer"},
+                                     page={"type": "integer"}, per_page={"type": "integer"},
+                                     pages={"type": "integer"}), errors=("422", "503"))}  # fmt: skip
+PATHS["/domains/{domain_id}"] = {
+    "get": _op("One domain", "200", _DOMAIN, errors=("404", "503")),
+    "patch": _op("Change nameservers (2-13 host names), registrar lock or auto-renew; all or nothing", "200",
+                 _DOMAIN, _PATCH, errors=("400", "404", "409", "422", "503")),
+}  # fmt: skip
+PATHS["/domains/{domain_id}/epp-code"] = {"get": _op("Reveal the EPP (auth) code to move the domain elsewhere", "200",
+                                                     _obj("epp_code", domain_id=STRING, name=STRING, epp_code=STRING),
+                                                     errors=("404", "409", "503"))}  # fmt: skip
