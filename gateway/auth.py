@@ -15,9 +15,12 @@ from kernel.events import new_id
 
 
 def request_ctx() -> dict[str, Any]:
-    """What every command carries: actor, client address, correlation id."""
+    """What every command carries: actor, client address, correlation id. A contact
+    acts as themselves (their contact id) on the owner's account."""
     account = getattr(g, "account", None)
     actor = {"type": account["role"] if account else "anonymous", "id": account["account_id"] if account else None}
+    if account and account.get("contact_id"):
+        actor = {"type": "contact", "id": account["contact_id"], "account_id": account["account_id"]}
     return {
         "actor": actor,
         "ip": request.remote_addr,
@@ -33,9 +36,16 @@ def bearer_token() -> str | None:
 
 
 def load_account(token: str | None) -> dict[str, Any] | None:
+    """The account behind a token, asked once per request (the permission check
+    and the view both need it)."""
     if not token:
         return None
-    return rpc.call("accounts", "authenticate", token)
+    cached = g.get("_authenticated")
+    if cached and cached[0] == token:
+        return cached[1]
+    account = rpc.call("accounts", "authenticate", token)
+    g._authenticated = (token, account)
+    return account
 
 
 def page_login_required(view: Callable) -> Callable:

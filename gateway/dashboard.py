@@ -1,7 +1,9 @@
 """The dashboard: one parallel fan-out to the services, ten seed sections back.
 
 A service that is down or slow costs only its own sections: they are listed in
-`unavailable`; sections whose feature is not built yet are in `not_built`.
+`unavailable`; sections whose feature is not built yet are in `not_built`. A
+contact sees only the sections their permissions allow: the others are listed in
+`hidden`, left empty, and a source none of whose sections they may see is not asked.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import rpc
+from gateway.permissions import allows
 
 # source -> the sections it feeds
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -18,21 +21,55 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "support": ("tiles.tickets", "recent_tickets", "news"),
 }
 
+# section -> the permission a contact needs to see it (the others are for everyone)
+SECTION_PERMISSIONS: dict[str, str] = {
+    "profile": "profile.view",
+    "contacts": "contacts.manage",
+    "tiles.services": "services.view",
+    "active_services": "services.view",
+    "renewals": "services.view",
+    "tiles.unpaid_invoices": "invoices.view",
+    "tiles.domains": "domains.view",
+    "tiles.tickets": "tickets.view",
+    "recent_tickets": "tickets.view",
+    "shortcuts": "orders.place",
+    "quick_domain": "orders.place",
+}
+
 SHORTCUTS = [
     {"key": "order_service", "href": "/order"},
     {"key": "register_domain", "href": "/domains/search"},
 ]
 
 
+def hidden_sections(account: dict[str, Any]) -> list[str]:
+    return sorted(section for section, permission in SECTION_PERMISSIONS.items() if not allows(account, permission))
+
+
 def build(account: dict[str, Any]) -> dict[str, Any]:
     account_id, language = account["account_id"], account.get("language", "pl")
+    hidden = hidden_sections(account)
     calls = {
-        "contacts": rpc.start("accounts", "list_contacts", account_id),
-        "billing": rpc.start("billing", "dashboard_summary", account_id),
-        "domains": rpc.start("domains", "dashboard_summary", account_id),
-        "support": rpc.start("support", "dashboard_summary", account_id, language),
+        "contacts": lambda: rpc.start("accounts", "list_contacts", account_id),
+        "billing": lambda: rpc.start("billing", "dashboard_summary", account_id),
+        "domains": lambda: rpc.start("domains", "dashboard_summary", account_id),
+        "support": lambda: rpc.start("support", "dashboard_summary", account_id, language),
     }
-    results, failures = rpc.gather(calls)
+    visible = {source: start() for source, start in calls.items() if not set(SOURCES[source]) <= set(hidden)}
+    results, failures = rpc.gather(visible)
+    d = _assemble(account, results, failures)
+    for section in hidden:
+        group, _, key = section.partition(".")
+        if key:
+            d[group][key] = None
+        else:
+            d[section] = {} if section == "profile" else []
+    d["hidden"] = hidden
+    d["greeting_name"] = (account.get("contact") or {}).get("first_name") or account.get("first_name")
+    return d
+
+
+def _assemble(account: dict[str, Any], results: dict[str, Any], failures: dict[str, str]) -> dict[str, Any]:
     billing = results.get("billing") or {}
     support = results.get("support") or {}
     domains = results.get("domains") or {}

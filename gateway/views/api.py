@@ -71,7 +71,20 @@ def verify_email():
 def login():
     data = body("email", "password")
     result = rpc.call("accounts", "login", data["email"], data["password"], ctx=request_ctx())
-    return jsonify({"token": result["token"], "account_id": result["account_id"]})
+    if result.get("two_factor_required"):  # finish at /auth/login/second-factor with the challenge
+        return jsonify({"two_factor_required": True, "challenge": result["challenge"]})
+    return jsonify(_login_answer(result))
+
+
+def _login_answer(result: dict) -> dict:
+    return {"token": result["token"], "account_id": result["account_id"], "contact_id": result.get("contact_id")}
+
+
+@api.post("/auth/login/second-factor")
+def login_second_factor():
+    data = body("challenge", "code")
+    result = rpc.call("accounts", "login_second_factor", data["challenge"], data["code"], ctx=request_ctx())
+    return jsonify(_login_answer(result))
 
 
 @api.post("/auth/logout")

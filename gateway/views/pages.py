@@ -82,6 +82,9 @@ def login():
     except CommandError as exc:
         return _form_error("login.html", exc, form, status=exc.status, next=request.form.get("next", ""),
                            resend_email=form["email"] if exc.code == "email_not_verified" else None)  # fmt: skip
+    if result.get("two_factor_required"):  # the password was right; the code comes next
+        session["login_challenge"], session["login_next"] = result["challenge"], request.form.get("next")
+        return redirect(url_for("pages.login_code"))
     session.clear()  # a fresh session (and CSRF secret) for the logged-in user
     session["token"] = result["token"]
     session.permanent = True

@@ -36,8 +36,9 @@ def render(template: str, language: str, context: dict) -> RenderedMail:
     context = {**context, "public_url": settings.PUBLIC_URL}
     text = _env.get_template(f"{language}/{template}.txt").render(context)
     subject, _, body = text.partition("\n")
+    subject = subject.removeprefix("Subject:").strip()
     html = _env.get_template(f"{language}/{template}.html").render({**context, "subject": subject})
-    return RenderedMail(subject.removeprefix("Subject:").strip(), body.lstrip("\n"), html)
+    return RenderedMail(subject, body.lstrip("\n"), html)
 
 
 def send(to: str, mail: RenderedMail, headers: dict[str, str] | None = None) -> str:

@@ -7,17 +7,21 @@ from typing import Any
 
 from nameko.rpc import RpcProxy, rpc
 
+from kernel import settings
 from kernel.aggregate import Aggregate, execute
-from kernel.errors import NotFound
-from kernel.events import Event, NewEvent, command_meta
+from kernel.errors import CommandError, NotFound
+from kernel.events import Event, NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
 from services.notifications import mailer
 from services.notifications.billing_mails import BillingMails
 from services.notifications.projections import PROJECTIONS, SentMail
 
 log = logging.getLogger(__name__)
-# Mail a customer cannot switch off: account security and access.
-MANDATORY = frozenset({"security"})
+# Mail a customer cannot switch off: account security and access, legal notices.
+MANDATORY = frozenset({"security", "legal"})
+# Security mail is about the owner's own access and never goes to a contact;
+# a contact who chose "billing" also gets the legal invoice notices.
+CONTACT_CATEGORY = {"security": "", "legal": "billing"}
 
 
 def mailbox_stream(account_id: str) -> str:
@@ -73,8 +77,57 @@ class NotificationsService(BillingMails, EventSourcedService):
             raise NotFound("mail")
         return {**mail.summary(), "text": mail.text, "html": mail.html}
 
+    # --- contacts and security ------------------------------------------------
+    @consumes("accounts", "contact_invited")
+    def on_contact_invited(self, event: Event) -> None:
+        d = event.data
+        target = self._target(event)
+        context = {"first_name": d["first_name"], "owner_name": d["owner_name"], "token": d["token"]}
+        self._mail(event, target, "security", "contact_invitation", context, to=d["email"], language=d["language"])
+
+    @consumes("accounts", "two_factor_enabled")
+    def on_two_factor_enabled(self, event: Event) -> None:
+        target = self._target(event)
+        self._mail(event, target, "security", "two_factor_enabled", {"first_name": target["first_name"]})
+
+    @consumes("accounts", "two_factor_disabled")
+    def on_two_factor_disabled(self, event: Event) -> None:
+        target = self._target(event)
+        self._mail(event, target, "security", "two_factor_disabled", {"first_name": target["first_name"]})
+
+    # --- newsletter ---------------------------------------------------------
+    @rpc
+    def send_newsletter(self, subject_pl: str, body_pl: str, subject_en: str, body_en: str,
+                        ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        """Staff only: to every customer who opted in, each in their language, with a
+        one-click unsubscribe link (also as List-Unsubscribe, RFC 8058)."""
+        actor = (ctx or {}).get("actor") or {}
+        if actor.get("type") != "staff" or not actor.get("id"):
+            raise CommandError("forbidden", status=403)
+        texts = {"subject_pl": subject_pl, "body_pl": body_pl, "subject_en": subject_en, "body_en": body_en}
+        errors = {k: "required" for k, val in texts.items() if not isinstance(val, str) or not val.strip()}
+        subjects = {k: val for k, val in texts.items() if k.startswith("subject") and isinstance(val, str)}
+        errors.update({k: "too_long" for k, val in subjects.items() if len(val) > 150 or "\n" in val or "\r" in val})
+        if errors:
+            raise CommandError("invalid_input", errors, status=422)
+        newsletter_id = new_id()
+        meta = command_meta(ctx, newsletter_id=newsletter_id)
+        sent = 0
+        for person in self.accounts.mailing_list_recipients():
+            language = person["language"] if person["language"] in mailer.LANGUAGES else "pl"
+            link = f"{settings.PUBLIC_URL}/unsubscribe/{person['unsubscribe_token']}"
+            context = {"title": texts[f"subject_{language}"].strip(), "body": texts[f"body_{language}"].strip(),
+                       "first_name": person["first_name"], "unsubscribe_url": link}  # fmt: skip
+            headers = {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+            self._deliver(person["account_id"], "newsletter", "newsletter", person["email"],
+                          mailer.render("newsletter", language, context), meta, headers)  # fmt: skip
+            sent += 1
+        return {"newsletter_id": newsletter_id, "sent": sent}
+
     # --- helpers ------------------------------------------------------------
     def _target(self, event: Event) -> dict[str, Any]:
+        """The owner of the account the event is about, with their contacts (and the
+        mail categories each contact chose)."""
         account_id = event.data.get("account_id") or event.stream_id.removeprefix("account-")
         target = self.accounts.get_notification_target(account_id)
         if not target:
@@ -83,20 +136,41 @@ class NotificationsService(BillingMails, EventSourcedService):
 
     def _mail(self, event: Event, target: dict, category: str, template: str, context: dict,
               to: str | None = None, language: str | None = None) -> None:  # fmt: skip
-        preferences = target.get("notification_preferences") or {}
-        if category not in MANDATORY and not preferences.get(category, True):
-            log.info("not sending %s to %s: %s mail switched off", template, target["account_id"], category)
-            return
-        rendered = mailer.render(template, language or target.get("language", "pl"), context)
-        address = to or target["email"]
-        message_id = mailer.send(address, rendered)
+        """Mail in `category`: to the owner unless they switched the category off
+        (mandatory categories always go), and to every contact who chose it. With
+        `to`, a personal mail to that address only (verification, invitation)."""
+        meta = command_meta({"causation_id": event.event_id, "correlation_id": event.meta.get("correlation_id")},
+                            source_event_id=event.event_id)  # fmt: skip
+        for address, lang, personal in _recipients(target, category, to, language):
+            rendered = mailer.render(template, lang, {**context, **personal})
+            self._deliver(target["account_id"], category, template, address, rendered, meta)
+
+    def _deliver(self, account_id: str, category: str, template: str, address: str, rendered: mailer.RenderedMail,
+                 meta: dict, headers: dict[str, str] | None = None) -> None:  # fmt: skip
+        """Send one mail and keep it in the account's e-mail history."""
+        message_id = mailer.send(address, rendered, headers)
         data = {
-            "account_id": target["account_id"], "category": category, "template": template, "to": address,
+            "account_id": account_id, "category": category, "template": template, "to": address,
             "subject": rendered.subject, "text": rendered.text, "html": rendered.html, "message_id": message_id,
-            "source_event_id": event.event_id,
+            "source_event_id": meta.get("source_event_id"),
         }  # fmt: skip
-        meta = command_meta({"causation_id": event.event_id, "correlation_id": event.meta.get("correlation_id")})
         # several consumers may write one mailbox at once: execute retries on a conflict
-        execute(
-            self.events, Aggregate, mailbox_stream(target["account_id"]), lambda _: [NewEvent("mail_sent", data)], meta
-        )
+        execute(self.events, Aggregate, mailbox_stream(account_id), lambda _: [NewEvent("mail_sent", data)], meta)
+
+
+def _recipients(target: dict, category: str, to: str | None, language: str | None) -> list[tuple[str, str, dict]]:
+    """(address, language, context overrides) for each person who gets this mail."""
+    owner_language = language or target.get("language", "pl")
+    if to:
+        return [(to, owner_language, {})]
+    out = []
+    preferences = target.get("notification_preferences") or {}
+    if category in MANDATORY or preferences.get(category, True):
+        out.append((target["email"], owner_language, {}))
+    else:
+        log.info("not mailing %s: %s mail switched off", target["account_id"], category)
+    wanted = CONTACT_CATEGORY.get(category, category)
+    for contact in target.get("contacts") or []:
+        if wanted in contact.get("categories", []):
+            out.append((contact["email"], contact.get("language", "pl"), {"first_name": contact["first_name"]}))
+    return out

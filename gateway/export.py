@@ -1,0 +1,55 @@
+"""Everything we hold about a customer, as one JSON document (GDPR art. 15 and 20).
+
+Accounts answers for the profile, contacts, sessions and history; the other
+services are asked in parallel, and a section whose service does not answer is
+marked unavailable instead of failing the whole export.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import rpc
+from kernel import clock
+
+PAGE = 100
+# section -> (service, method, arguments after account_id) of a paged listing
+PAGED: dict[str, tuple[str, str, tuple]] = {
+    "invoices": ("billing", "list_invoices", (None,)),
+    "tickets": ("support", "list_tickets", (None,)),
+    "domains": ("domains", "list_domains", ()),
+    "mails": ("notifications", "list_mails", ()),
+}
+
+
+def _start(account_id: str, section: str, page: int) -> rpc.PendingCall:
+    service, method, extra = PAGED[section]
+    if section == "domains":
+        return rpc.start(service, method, account_id, page, PAGE)
+    return rpc.start(service, method, account_id, *extra, page, PAGE)
+
+
+def _remaining_pages(account_id: str, section: str, first: dict[str, Any]) -> list[dict]:
+    items = list(first.get("items") or [])
+    total = int(first.get("total") or len(items))
+    page = 1
+    while len(items) < total and page * PAGE < total:
+        page += 1
+        items.extend(_start(account_id, section, page).result().get("items") or [])
+    return items
+
+
+def gather_export(account: dict[str, Any]) -> dict[str, Any]:
+    account_id = account["account_id"]
+    calls = {"account": rpc.start("accounts", "export_account", account_id),
+             "services": rpc.start("billing", "list_services", account_id, None),
+             **{section: _start(account_id, section, 1) for section in PAGED}}  # fmt: skip
+    results, failures = rpc.gather(calls)
+    if "account" not in results:
+        raise rpc.ServiceUnavailable("accounts")
+    out: dict[str, Any] = {"exported_at": clock.now().isoformat() + "Z", **results["account"]}
+    out["services"] = (results["services"] or {}).get("items", []) if "services" in results else None
+    for section in PAGED:
+        out[section] = _remaining_pages(account_id, section, results[section]) if section in results else None
+    out["unavailable"] = sorted(failures)
+    return out

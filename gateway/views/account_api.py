@@ -1,0 +1,199 @@
+"""Account API under /api/v1: contacts, e-mail history, two-factor login, sessions,
+history and the data export. Scoped to the logged-in account; who may call what
+is in gateway/permissions.py."""
+
+from __future__ import annotations
+
+from flask import g, jsonify
+
+from gateway import rpc
+from gateway.auth import request_ctx
+from gateway.errors import ApiError
+from gateway.export import gather_export
+from gateway.openapi import PATHS, STRING, _obj, _op
+from gateway.views.api import api, body, token_required
+from gateway.views.billing_api import positive_int
+
+CONTACT_KEYS = ("first_name", "last_name", "email", "phone", "language", "address", "login", "permissions",
+                "categories")  # fmt: skip
+
+
+def _account_id() -> str:
+    return g.account["account_id"]
+
+
+def _contact_body(allowed: tuple[str, ...]) -> dict:
+    data = body()
+    unknown = {k: "unknown_field" for k in data if k not in allowed}
+    if unknown:
+        raise ApiError(422, "invalid_input", unknown)
+    return data
+
+
+# --- contacts ---------------------------------------------------------------
+@api.get("/contacts")
+@token_required
+def list_contacts():
+    return jsonify({"items": rpc.call("accounts", "list_contacts", _account_id())})
+
+
+@api.post("/contacts")
+@token_required
+def add_contact():
+    data = _contact_body(CONTACT_KEYS)
+    return jsonify(rpc.call("accounts", "add_contact", _account_id(), data, ctx=request_ctx())), 201
+
+
+@api.get("/contacts/<contact_id>")
+@token_required
+def get_contact(contact_id: str):
+    return jsonify(rpc.call("accounts", "get_contact", _account_id(), contact_id))
+
+
+@api.patch("/contacts/<contact_id>")
+@token_required
+def update_contact(contact_id: str):
+    data = _contact_body(tuple(k for k in CONTACT_KEYS if k not in ("email", "login")))
+    return jsonify(rpc.call("accounts", "update_contact", _account_id(), contact_id, data, ctx=request_ctx()))
+
+
+@api.delete("/contacts/<contact_id>")
+@token_required
+def remove_contact(contact_id: str):
+    return jsonify(rpc.call("accounts", "remove_contact", _account_id(), contact_id, ctx=request_ctx()))
+
+
+# --- e-mail history -----------------------------------------------------------
+@api.get("/emails")
+@token_required
+def list_emails():
+    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
+    return jsonify(rpc.call("notifications", "list_mails", _account_id(), page, per_page))
+
+
+@api.get("/emails/<mail_id>")
+@token_required
+def get_email(mail_id: str):
+    return jsonify(rpc.call("notifications", "get_mail", _account_id(), mail_id))
+
+
+# --- two-factor login, sessions, history, export ------------------------------
+@api.post("/account/two-factor")
+@token_required
+def two_factor_start():
+    return jsonify(rpc.call("accounts", "start_two_factor", _account_id()))
+
+
+@api.post("/account/two-factor/confirm")
+@token_required
+def two_factor_confirm():
+    data = body("code")
+    return jsonify(rpc.call("accounts", "confirm_two_factor", _account_id(), data["code"], ctx=request_ctx()))
+
+
+@api.post("/account/two-factor/disable")
+@token_required
+def two_factor_disable():
+    data = body("code")
+    return jsonify(rpc.call("accounts", "disable_two_factor", _account_id(), data["code"], ctx=request_ctx()))
+
+
+@api.get("/account/sessions")
+@token_required
+def list_sessions():
+    return jsonify({"items": rpc.call("accounts", "list_sessions", _account_id(), g.account.get("session_id"))})
+
+
+@api.delete("/account/sessions/<session_id>")
+@token_required
+def end_session(session_id: str):
+    return jsonify(rpc.call("accounts", "end_session", _account_id(), session_id, ctx=request_ctx()))
+
+
+@api.post("/account/sessions/end-others")
+@token_required
+def end_other_sessions():
+    return jsonify(rpc.call("accounts", "end_other_sessions", _account_id(), g.account["session_id"],
+                            ctx=request_ctx()))  # fmt: skip
+
+
+@api.get("/account/history")
+@token_required
+def account_history():
+    page, per_page = positive_int("page", 1), positive_int("per_page", 25, maximum=100)
+    return jsonify(rpc.call("accounts", "account_history", _account_id(), page, per_page))
+
+
+@api.get("/account/export")
+@token_required
+def account_export():
+    response = jsonify(gather_export(g.account))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@api.post("/unsubscribe")
+def unsubscribe():
+    """The signed token from a newsletter's link; no login."""
+    data = body("token")
+    return jsonify(rpc.call("accounts", "unsubscribe", data["token"], ctx=request_ctx()))
+
+
+# --- OpenAPI --------------------------------------------------------------------
+_LIST = {"type": "array", "items": STRING}
+_ADDRESS = {"type": "object", "properties": {k: STRING for k in ("company", "nip", "street", "postcode", "city",
+                                                                 "country")}}  # fmt: skip
+_CONTACT_FIELDS = {"first_name": STRING, "last_name": STRING, "phone": STRING, "address": _ADDRESS,
+                   "language": {"type": "string", "enum": ["pl", "en"]}, "permissions": _LIST, "categories": _LIST}  # fmt: skip
+CONTACT = _obj("contact_id", "email", "permissions", "categories", contact_id=STRING, email=STRING,
+               login={"type": "boolean"}, active={"type": "boolean"}, **_CONTACT_FIELDS)  # fmt: skip
+_PAGE = _obj("items", "total", items={"type": "array"}, total={"type": "integer"}, page={"type": "integer"},
+             per_page={"type": "integer"})  # fmt: skip
+_WRITE = ("400", "403", "404", "409", "422", "503")
+_READ = ("403", "404", "503")
+
+PATHS["/auth/login/second-factor"] = {"post": _op(
+    "Second login step when two-factor login is on: the challenge from /auth/login and a code from the "
+    "authenticator app or a recovery code", "200", _obj("token", token=STRING, account_id=STRING),
+    _obj("challenge", "code", challenge=STRING, code=STRING), auth=False, errors=("400", "401", "422", "429", "503"))}  # fmt: skip
+PATHS["/contacts"] = {
+    "get": _op("Contacts of the account (section 2)", "200", _obj("items", items={"type": "array", "items": CONTACT}),
+               errors=_READ),
+    "post": _op("Add a contact; with login: true they get an invitation mail. Permissions: profile.view, "
+                "profile.edit, contacts.manage, services.view, services.manage, domains.view, domains.manage, "
+                "invoices.view, invoices.pay, orders.place, tickets.open, tickets.view; categories: billing, "
+                "services, domains, support", "201", CONTACT,
+                _obj("first_name", "last_name", "email", email=STRING, login={"type": "boolean"}, **_CONTACT_FIELDS),
+                errors=_WRITE),
+}  # fmt: skip
+PATHS["/contacts/{contact_id}"] = {
+    "get": _op("One contact", "200", CONTACT, errors=_READ),
+    "patch": _op("Change a contact's data, permissions or mail categories", "200", CONTACT,
+                 {"type": "object", "additionalProperties": False, "properties": _CONTACT_FIELDS}, errors=_WRITE),
+    "delete": _op("Remove a contact; their sessions end at once", "200", errors=_READ),
+}  # fmt: skip
+PATHS["/emails"] = {"get": _op("E-mail history, newest first (query: page, per_page)", "200", _PAGE,
+                               errors=("403", "422", "503"))}  # fmt: skip
+PATHS["/emails/{mail_id}"] = {"get": _op("One sent mail with its text and HTML", "200", errors=_READ)}
+PATHS["/account/two-factor"] = {"post": _op("Start two-factor set-up: secret, otpauth URI and QR code (SVG)", "200",
+                                            _obj("secret", "uri", secret=STRING, uri=STRING, qr_svg=STRING),
+                                            errors=("403", "409", "503"))}  # fmt: skip
+PATHS["/account/two-factor/confirm"] = {"post": _op(
+    "Turn two-factor login on with a code; the recovery codes are shown this once", "200",
+    _obj("recovery_codes", recovery_codes=_LIST), _obj("code", code=STRING), errors=_WRITE)}  # fmt: skip
+PATHS["/account/two-factor/disable"] = {"post": _op("Turn two-factor login off with a code or a recovery code", "200",
+                                                    None, _obj("code", code=STRING),
+                                                    errors=("400", "403", "409", "422", "429", "503"))}  # fmt: skip
+PATHS["/account/sessions"] = {"get": _op("Active sessions of the owner", "200",
+                                         _obj("items", items={"type": "array"}), errors=_READ)}  # fmt: skip
+PATHS["/account/sessions/{session_id}"] = {"delete": _op("Log that session out", "200", errors=_READ)}
+PATHS["/account/sessions/end-others"] = {"post": _op("Log out every other session", "200",
+                                                     _obj("ended", ended={"type": "integer"}), errors=_READ)}  # fmt: skip
+PATHS["/account/history"] = {"get": _op("Account history from the event store, newest first (time, actor, IP)",
+                                        "200", _PAGE, errors=("403", "422", "503"))}  # fmt: skip
+PATHS["/account/export"] = {"get": _op("Everything held about the account as JSON; sections of services that "
+                                       "did not answer are null and listed in `unavailable`", "200",
+                                       _obj("profile", "contacts", "history", "unavailable"), errors=_READ)}  # fmt: skip
+PATHS["/unsubscribe"] = {"post": _op("Leave the mailing list with the signed token from a newsletter", "200",
+                                     _obj("email", email=STRING), _obj("token", token=STRING), auth=False,
+                                     errors=("400", "422", "503"))}  # fmt: skip
