@@ -21,6 +21,8 @@ SMTP_HOST = env("SMTP_HOST", "127.0.0.1")
 SMTP_PORT = env_int("SMTP_PORT", 8025)
 MAIL_FROM = env("MAIL_FROM", "Panel Klienta <no-reply@panel.localhost>")
 PUBLIC_URL = env("PUBLIC_URL", "http://127.0.0.1:8000")
+# Where new tickets and customer replies are announced to the support team ("" = nowhere).
+SUPPORT_STAFF_EMAIL = env("SUPPORT_STAFF_EMAIL", "obsluga@panel.localhost")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 2)
 # A commit younger than this is left to the worker that stored it.
 OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 3)

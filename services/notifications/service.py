@@ -15,6 +15,7 @@ from kernel.service import EventSourcedService, consumes
 from services.notifications import mailer
 from services.notifications.billing_mails import BillingMails
 from services.notifications.projections import PROJECTIONS, SentMail
+from services.notifications.support_mails import SupportMails
 
 log = logging.getLogger(__name__)
 # Mail a customer cannot switch off: account security and access, legal notices.
@@ -28,7 +29,7 @@ def mailbox_stream(account_id: str) -> str:
     return f"mailbox-{account_id}"
 
 
-class NotificationsService(BillingMails, EventSourcedService):
+class NotificationsService(BillingMails, SupportMails, EventSourcedService):
     """Account mails live here; each other area's mails are a mixin in its own
     module (e.g. billing_mails.BillingMails) added to this class's bases and
     built on `_target` and `_mail`."""

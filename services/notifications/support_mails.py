@@ -1,0 +1,87 @@
+"""Support mails: staff answers to the customer, new tickets and customer replies to staff, news.
+
+- Staff reply -> the customer, category "support" (their choice is honoured).
+  Internal notes are separate events (ticket_note_added) and are never mailed.
+- New ticket / customer reply -> the staff address (SUPPORT_STAFF_EMAIL); not kept
+  in any customer's e-mail history.
+- News published -> customers in the news item's language. Accounts has no "news"
+  notification category; the closest is the mailing-list opt-in ("news, information
+  and offers"), so only customers who opted in get it, with the unsubscribe link.
+  A news item for given plans goes only to customers holding one of them.
+  Scheduled news (published_at in the future) is not mailed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from nameko.rpc import RpcProxy
+
+from kernel import clock, settings
+from kernel.events import Event
+from kernel.service import consumes
+from services.notifications import mailer
+
+log = logging.getLogger(__name__)
+STAFF_LANGUAGE = "pl"
+
+
+def _ticket_context(d: dict[str, Any]) -> dict[str, Any]:
+    return {"number": d["number"], "subject": d["subject"], "ticket_id": d["ticket_id"],
+            "message": d.get("message") or "", "attachments": [a["filename"] for a in d.get("attachments") or []]}  # fmt: skip
+
+
+class SupportMails:
+    support = RpcProxy("support")
+
+    @consumes("support", "ticket_replied")
+    def on_ticket_replied(self, event: Event) -> None:
+        d = event.data
+        if d.get("by") == "staff":
+            target = self._target(event)
+            context = {**_ticket_context(d), "first_name": target["first_name"]}
+            self._mail(event, target, "support", "ticket_replied", context)
+        else:
+            self._mail_staff("ticket_customer_replied", {**_ticket_context(d), "reopened": bool(d.get("reopened"))})
+
+    @consumes("support", "ticket_opened")
+    def on_ticket_opened(self, event: Event) -> None:
+        d = event.data
+        context = {**_ticket_context(d), "department": d["department"], "priority": d["priority"]}
+        self._mail_staff("ticket_opened_staff", context)
+
+    @consumes("support", "news_published")
+    def on_news_published(self, event: Event) -> None:
+        d = event.data
+        published_at = dt.datetime.fromisoformat(d["published_at"].rstrip("Z"))
+        if published_at > clock.now() + dt.timedelta(minutes=5):
+            log.info("news %s is scheduled for %s: not mailed", d["news_id"], d["published_at"])
+            return
+        holders = set(self.support.accounts_with_plans(d["concerns_plans"])) if d.get("concerns_plans") else None
+        for person in self.accounts.mailing_list_recipients():
+            if person["language"] != d["language"] or (holders is not None and person["account_id"] not in holders):
+                continue
+            # one marker per recipient: a retried delivery does not mail anyone twice
+            if not self.events.first_time(f"news_mail:{person['account_id']}", event.event_id):
+                continue
+            try:
+                self._mail_news(event, person)
+            except Exception:
+                self.events.forget(f"news_mail:{person['account_id']}", event.event_id)
+                raise
+
+    def _mail_news(self, event: Event, person: dict[str, Any]) -> None:
+        d = event.data
+        target = {"account_id": person["account_id"], "email": person["email"], "language": person["language"],
+                  "first_name": person["first_name"], "notification_preferences": {}, "contacts": []}  # fmt: skip
+        context = {"first_name": person["first_name"], "title": d["title"], "body": d["body"], "news_id": d["news_id"],
+                   "unsubscribe_url": f"{settings.PUBLIC_URL}/unsubscribe/{person['unsubscribe_token']}"}  # fmt: skip
+        self._mail(event, target, "news", "news_published", context, language=d["language"])
+
+    @staticmethod
+    def _mail_staff(template: str, context: dict[str, Any]) -> None:
+        address = settings.SUPPORT_STAFF_EMAIL
+        if address:
+            mailer.send(address, mailer.render(template, STAFF_LANGUAGE, context))
