@@ -1,0 +1,252 @@
+"""The staff desk under /staff: ticket queue, answers, notes, news, the offer banner, customers and invoices.
+
+Closed to customers (404, the desk does not exist for them); not logged in
+goes to the one login page. Every command carries request_ctx(), whose actor
+is the staff member ({type: "staff", id}), so each change is an event naming them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+
+from gateway import i18n, rpc
+from gateway.auth import check_csrf, load_account, request_ctx
+from gateway.views.support_pages import (
+    DEPARTMENTS,
+    PRIORITIES,
+    STATUSES,
+    attachment_response,
+    choice,
+    form_errors,
+    page_number,
+    uploaded_files,
+)
+from kernel.errors import CommandError, NotFound
+
+blueprint = Blueprint("staff", __name__, url_prefix="/staff")
+LANGUAGES = ("pl", "en")
+NEWS_FIELDS = ("title", "body", "language", "concerns_plans", "published_at")
+OFFER_FIELDS = ("title", "text", "link", "starts_at", "ends_at", "discount_code", "discount_percent")
+
+
+@blueprint.before_request
+def staff_only():
+    g.account = load_account(session.get("token"))
+    if not g.account:
+        session.pop("token", None)
+        return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    if g.account.get("role") != "staff" or g.account.get("contact_id"):  # a contact never acts as staff
+        abort(404)
+    g.language = g.account.get("language") or g.language
+    if request.method == "POST":
+        check_csrf()
+    return None
+
+
+@blueprint.after_app_request
+def staff_land_on_the_desk(response):
+    """After the shared login page, staff go to the desk unless they asked for a page."""
+    logged_in = request.endpoint in ("pages.login", "pages.login_code") and request.method == "POST"
+    logged_in = logged_in and response.status_code == 302
+    if logged_in and response.location in ("/", url_for("pages.dashboard")) and session.get("token"):
+        account = rpc.call("accounts", "authenticate", session["token"])
+        if account and account.get("role") == "staff":
+            response.location = url_for("staff.queue")
+    return response
+
+
+def _found(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return rpc.call(service, method, *args, **kwargs)
+    except NotFound:
+        abort(404)
+
+
+def _message(code: str) -> str:
+    """The desk's own wording of a code when it has one, else the shared one."""
+    key = f"staff_e_{code}"
+    return i18n.t(key) if key in i18n.MESSAGES else i18n.t(code)
+
+
+def _errors(exc: CommandError, files: list | None = None) -> dict[str, str]:
+    errors = form_errors(exc, files)
+    errors.update({k: _message(c) for k, c in exc.fields.items() if not k.startswith("attachments")})
+    return errors
+
+
+# --- tickets ---------------------------------------------------------------------
+@blueprint.get("/")
+def queue():
+    status = choice("status", ("", "all", *STATUSES))
+    department = choice("department", ("", *DEPARTMENTS))
+    result = rpc.call("support", "staff_queue", department or None, status or None, page_number(), 25)
+    return render_template("staff/queue.html", result=result, status=status, department=department,
+                           statuses=STATUSES, departments=DEPARTMENTS)  # fmt: skip
+
+
+def _ticket_page(ticket_id: str, form: dict | None = None, errors: dict | None = None, error: str | None = None,
+                 status: int = 200):  # fmt: skip
+    ticket = _found("support", "staff_get_ticket", ticket_id)
+    customer = rpc.call("accounts", "get_profile", ticket["account_id"]) if ticket.get("account_id") else None
+    page = render_template("staff/ticket.html", ticket=ticket, customer=customer, form=form or {}, errors=errors or {},
+                           error=error, statuses=STATUSES, priorities=PRIORITIES)  # fmt: skip
+    return page, status
+
+
+@blueprint.get("/tickets/<ticket_id>")
+def ticket(ticket_id: str):
+    return _ticket_page(ticket_id)
+
+
+def _ticket_command(ticket_id: str, method: str, field: str, done: str, *extra: Any, files: list | None = None):
+    """One staff command on a ticket: back to the ticket, or the page again with what was typed."""
+    value = request.form.get(field, "")
+    args = (value, files) if files is not None else (value,)
+    try:
+        rpc.call("support", method, ticket_id, *args, *extra, ctx=request_ctx())
+    except NotFound:
+        abort(404)
+    except CommandError as exc:
+        return _ticket_page(ticket_id, {field: value}, _errors(exc, files), _message(exc.code), exc.status)
+    flash(i18n.t(done), "success")
+    return redirect(url_for("staff.ticket", ticket_id=ticket_id))
+
+
+@blueprint.post("/tickets/<ticket_id>/reply")
+def reply(ticket_id: str):
+    return _ticket_command(ticket_id, "staff_reply", "message", "staff_reply_sent", files=uploaded_files())
+
+
+@blueprint.post("/tickets/<ticket_id>/status")
+def set_status(ticket_id: str):
+    return _ticket_command(ticket_id, "staff_set_status", "status", "staff_status_changed")
+
+
+@blueprint.post("/tickets/<ticket_id>/priority")
+def set_priority(ticket_id: str):
+    return _ticket_command(ticket_id, "staff_set_priority", "priority", "staff_priority_changed")
+
+
+@blueprint.post("/tickets/<ticket_id>/notes")
+def add_note(ticket_id: str):
+    return _ticket_command(ticket_id, "staff_add_note", "note", "staff_note_added")
+
+
+@blueprint.get("/tickets/<ticket_id>/attachments/<attachment_id>")
+def attachment(ticket_id: str, attachment_id: str):
+    return attachment_response(_found("support", "get_attachment", None, ticket_id, attachment_id, staff=True))
+
+
+# --- news ------------------------------------------------------------------------
+def _news_form() -> dict[str, str]:
+    return {k: request.form.get(k, "") for k in NEWS_FIELDS}
+
+
+def _news_args(form: dict[str, str]) -> dict[str, Any]:
+    plans = [p.strip() for p in form["concerns_plans"].split(",") if p.strip()]
+    return {"title": form["title"], "body": form["body"], "language": form["language"], "concerns_plans": plans,
+            "published_at": form["published_at"] or None}  # fmt: skip
+
+
+@blueprint.route("/news", methods=["GET", "POST"])
+def news():
+    form, errors, error, status = {"language": g.language}, {}, None, 200
+    if request.method == "POST":
+        form = _news_form()
+        try:
+            rpc.call("support", "publish_news", **_news_args(form), ctx=request_ctx())
+        except CommandError as exc:
+            errors, error, status = _errors(exc), _message(exc.code), exc.status
+        else:
+            flash(i18n.t("staff_news_published"), "success")
+            return redirect(url_for("staff.news"))
+    result = rpc.call("support", "staff_list_news", None, page_number(), 20)
+    return render_template("staff/news.html", result=result, form=form, errors=errors, error=error,
+                           languages=LANGUAGES), status  # fmt: skip
+
+
+@blueprint.route("/news/<news_id>", methods=["GET", "POST"])
+def edit_news(news_id: str):
+    item = _found("support", "staff_get_news", news_id)
+    if request.method == "GET":
+        form = {**item, "concerns_plans": ", ".join(item["concerns_plans"]), "published_at": item["published_at"]}
+        return render_template("staff/news_edit.html", item=item, form=form, errors={}, languages=LANGUAGES)
+    form = _news_form()
+    try:
+        _found("support", "update_news", news_id, **_news_args(form), ctx=request_ctx())
+    except CommandError as exc:
+        return render_template("staff/news_edit.html", item=item, form=form, errors=_errors(exc),
+                               error=_message(exc.code), languages=LANGUAGES), exc.status  # fmt: skip
+    flash(i18n.t("staff_news_saved"), "success")
+    return redirect(url_for("staff.news"))
+
+
+@blueprint.post("/news/<news_id>/withdraw")
+def withdraw_news(news_id: str):
+    _found("support", "withdraw_news", news_id, ctx=request_ctx())
+    flash(i18n.t("staff_news_withdrawn"), "success")
+    return redirect(url_for("staff.news"))
+
+
+# --- the offer banner (billing owns it) -------------------------------------------
+@blueprint.route("/offer", methods=["GET", "POST"])
+def offer():
+    current = rpc.call("billing", "get_current_offer")
+    if request.method == "GET":
+        form = {k: (current or {}).get(k) or "" for k in OFFER_FIELDS}
+        return render_template("staff/offer.html", current=current, form=form, errors={})
+    form = {k: request.form.get(k, "").strip() for k in OFFER_FIELDS}
+    percent = int(form["discount_percent"]) if form["discount_percent"].isdigit() else None
+    try:
+        if form["discount_percent"] and percent is None:
+            raise CommandError("invalid_input", {"discount_percent": "invalid_percent"}, status=422)
+        rpc.call("billing", "set_offer", form["title"], form["text"], form["link"], form["starts_at"], form["ends_at"],
+                 form["discount_code"] or None, percent, ctx=request_ctx())  # fmt: skip
+    except CommandError as exc:
+        return render_template("staff/offer.html", current=current, form=form, errors=_errors(exc),
+                               error=_message(exc.code)), exc.status  # fmt: skip
+    flash(i18n.t("staff_offer_saved"), "success")
+    return redirect(url_for("staff.offer"))
+
+
+# --- customers and their invoices (billing owns invoices) ---------------------------
+@blueprint.get("/customers")
+def customers():
+    query, found, error = request.args.get("q", "").strip(), None, None
+    if query:
+        try:
+            found = rpc.call("accounts", "find_customers", query, ctx=request_ctx())["items"]
+        except CommandError as exc:
+            error = _message(next(iter(exc.fields.values()), exc.code))
+    return render_template("staff/customers.html", query=query, found=found, error=error)
+
+
+@blueprint.get("/customers/<account_id>")
+def customer(account_id: str):
+    profile = _found("accounts", "get_profile", account_id)
+    if profile.get("role") != "customer":
+        abort(404)
+    invoices = rpc.call("billing", "list_invoices", account_id, choice("status", ("unpaid", "paid", "cancelled",
+                                                                               "refunded")) or None, page_number(), 20)  # fmt: skip
+    return render_template("staff/customer.html", customer=profile, invoices=invoices)
+
+
+@blueprint.post("/customers/<account_id>/invoices/<invoice_id>/paid")
+def mark_paid(account_id: str, invoice_id: str):
+    invoice = next((i for i in _unpaid(account_id) if i["invoice_id"] == invoice_id), None)
+    if invoice is None:
+        abort(404)
+    reference = request.form.get("reference", "").strip()[:64] or None
+    try:
+        rpc.call("billing", "mark_invoice_paid", invoice_id, ctx=request_ctx(), reference=reference)
+    except CommandError as exc:
+        flash(_message(exc.code), "error")
+        return redirect(url_for("staff.customer", account_id=account_id))
+    flash(i18n.t("staff_invoice_marked_paid", number=invoice["number"]), "success")
+    return redirect(url_for("staff.customer", account_id=account_id))
+
+
+def _unpaid(account_id: str) -> list[dict[str, Any]]:
+    return rpc.call("billing", "list_invoices", account_id, "unpaid", 1, 100)["items"]
