@@ -276,3 +276,4 @@ def end_streams_on_exit(worker: Any) -> None:
         handle_exit(sig, frame)
 
     signal.signal(signal.SIGTERM, stopping)
+    signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn set it: let active requests finish their writes

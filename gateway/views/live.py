@@ -66,4 +66,6 @@ def fragment() -> str:
     if not wanted or any(s not in SECTIONS for s in wanted):
         abort(400)
     g.language = g.account.get("language") or g.language
-    return render_template("dashboard/_fragment.html", d=build_dashboard(g.account), sections=wanted)
+    d = build_dashboard(g.account)
+    hidden = set(d.get("hidden") or ())  # what a contact's permissions keep off the page stays off here too
+    return render_template("dashboard/_fragment.html", d=d, sections=[s for s in wanted if s not in hidden])

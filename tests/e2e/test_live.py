@@ -8,6 +8,7 @@ import urllib.parse
 
 import requests
 
+from gateway import live
 from tests.conftest import RABBIT_API
 from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, wait_for
 
@@ -144,3 +145,44 @@ def test_consumer_survives_the_broker_dropping_its_connection(stack, rabbit_vhos
         wait_for(lambda: stream.of_type("profile_updated"), what="a change after the reconnect")
     finally:
         stream.close()
+
+
+# --- the routing rules, without I/O ------------------------------------------------
+def _message(event_type: str, **data) -> dict:
+    return {"event_id": f"e-{event_type}", "stream_id": "s-1", "type": event_type, "data": data}
+
+
+def test_a_contact_stream_gets_only_what_its_permissions_show_and_staff_notes_never_stream():
+    hub = live.Hub()
+    owner = hub.subscribe("acc-1")
+    billing_contact = hub.subscribe("acc-1", ["invoices.view", "invoices.pay"])
+    other = hub.subscribe("acc-2")
+    events = [("accounts", {"type": "profile_updated", "stream_id": "account-acc-1", "event_id": "p1", "data": {}}),
+              ("billing", _message("invoice_paid", account_id="acc-1")),
+              ("support", _message("ticket_replied", account_id="acc-1")),
+              ("support", _message("ticket_note_added", account_id="acc-1", text="staff only")),
+              ("support", _message("news_published", news_id="n1"))]  # fmt: skip
+    for service, message in events:
+        found = live.change_for(service, message)
+        if found:
+            hub.deliver(*found)
+
+    def received(subscription) -> list[str]:
+        return [subscription.inbox.get_nowait().event_type for _ in range(subscription.inbox.qsize())]
+
+    assert received(owner) == ["profile_updated", "invoice_paid", "ticket_replied", "news_published"]
+    assert received(billing_contact) == ["invoice_paid", "news_published"]
+    assert received(other) == ["news_published"]  # public news only, nothing of acc-1
+
+
+def test_a_process_serves_a_bounded_number_of_streams_and_a_stuck_one_never_blocks():
+    hub = live.Hub()
+    subscriptions = [hub.subscribe(f"acc-{i}") for i in range(live.MAX_STREAMS)]
+    assert all(subscriptions) and hub.subscribe("one-too-many") is None
+    hub.unsubscribe(subscriptions[0])
+    assert hub.subscribe("now-there-is-room") is not None
+    stuck = subscriptions[1]
+    change = live.Change("change", "invoice_paid", ("tiles",))
+    for _ in range(live.SUBSCRIBER_BACKLOG + 5):
+        hub.deliver(stuck.account_id, "invoices.view", change)  # returns although nobody reads
+    assert stuck.inbox.qsize() == live.SUBSCRIBER_BACKLOG
