@@ -14,6 +14,7 @@ from kernel.events import Event, NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
 from services.notifications import mailer
 from services.notifications.billing_mails import BillingMails
+from services.notifications.domain_mails import DomainMails
 from services.notifications.projections import PROJECTIONS, SentMail
 from services.notifications.support_mails import SupportMails
 
@@ -29,7 +30,7 @@ def mailbox_stream(account_id: str) -> str:
     return f"mailbox-{account_id}"
 
 
-class NotificationsService(BillingMails, SupportMails, EventSourcedService):
+class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourcedService):
     """Account mails live here; each other area's mails are a mixin in its own
     module (e.g. billing_mails.BillingMails) added to this class's bases and
     built on `_target` and `_mail`."""

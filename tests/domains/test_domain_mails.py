@@ -1,0 +1,78 @@
+"""Domain mails: which events mail the customer, in their language, honouring the "domains" choice."""
+
+from __future__ import annotations
+
+import uuid
+from unittest import mock
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from kernel import clock
+from services.notifications import mailer
+from services.notifications.service import NotificationsService
+from tests.fakes import RecordingDispatch, recording_events_api
+
+DOMAIN = {"account_id": "a1", "domain_id": "d1", "name": "xn--za-6ja4f8n1l.pl", "unicode_name": "zażółć.pl",
+          "expires_at": "2027-11-23T10:00:00"}  # fmt: skip
+EVENTS = [
+    ("on_domain_registered", "domain_registered", {}),
+    ("on_domain_registration_failed", "domain_registration_failed", {"code": "domains_taken", "temporary": False,
+                                                                      "attempts": 1}),
+    ("on_domain_transferred_in", "domain_transferred_in", {}),
+    ("on_domain_transfer_rejected", "domain_transfer_rejected", {"reason": "domains_invalid_epp_code"}),
+    ("on_domain_expired", "domain_expired", {"status": "grace_period"}),
+    ("on_domain_expired", "domain_expired", {"status": "redemption"}),
+]  # fmt: skip
+
+
+def _message(event_type: str, data: dict) -> dict:
+    return {"event_id": str(uuid.uuid4()), "stream_id": "domain-d1", "version": 1, "type": event_type,
+            "occurred_at": clock.now().isoformat() + "Z", "data": {**DOMAIN, **data}, "meta": {}}  # fmt: skip
+
+
+@pytest.fixture
+def sent(monkeypatch) -> list[tuple[str, mailer.RenderedMail]]:
+    outbox: list[tuple[str, mailer.RenderedMail]] = []
+    monkeypatch.setattr(mailer, "send", lambda to, mail, headers=None: outbox.append((to, mail)) or "<id@test>")
+    return outbox
+
+
+def _worker(mongo_alias, preferences: dict[str, bool], language: str = "pl") -> NotificationsService:
+    mongo_alias("notifications")
+    accounts = mock.Mock()
+    accounts.get_notification_target.return_value = {
+        "account_id": "a1", "email": "a1@example.pl", "first_name": "Łucja", "language": language,
+        "notification_preferences": preferences, "contacts": []}  # fmt: skip
+    events = recording_events_api(NotificationsService, RecordingDispatch())
+    return worker_factory(NotificationsService, events=events, accounts=accounts)
+
+
+def test_domain_events_mail_the_customer_in_their_language(mongo_alias, sent):
+    worker = _worker(mongo_alias, {}, language="en")
+    for handler, event_type, data in EVENTS:
+        getattr(worker, handler)(_message(event_type, data))
+    assert [mail.subject for _, mail in sent] == [
+        "Domain registered: zażółć.pl", "Registration of zażółć.pl failed", "Transfer completed: zażółć.pl",
+        "Transfer of zażółć.pl failed", "The domain zażółć.pl has expired",
+        "The domain zażółć.pl has expired: last chance to renew"]  # fmt: skip
+    assert "/domains/d1" in sent[0][1].text and "2027-11-23" in sent[0][1].text
+    assert "NOT registered" in sent[1][1].text and "EPP (auth) code is wrong" in sent[3][1].text
+
+
+def test_polish_by_default_and_temporary_failures_mailed_once(mongo_alias, sent):
+    worker = _worker(mongo_alias, {})
+    worker.on_domain_registration_failed(_message("domain_registration_failed", {"code": "x", "temporary": True,
+                                                                                  "attempts": 1}))  # fmt: skip
+    worker.on_domain_registration_failed(_message("domain_registration_failed", {"code": "x", "temporary": True,
+                                                                                  "attempts": 2}))  # fmt: skip
+    worker.on_domain_expired(_message("domain_expired", {"status": "expired"}))
+    assert [mail.subject for _, mail in sent] == ["Rejestracja domeny zażółć.pl nie powiodła się"]
+    assert "spróbujemy ponownie automatycznie" in sent[0][1].text
+
+
+def test_switched_off_domain_mails_are_not_sent(mongo_alias, sent):
+    worker = _worker(mongo_alias, {"domains": False})
+    for handler, event_type, data in EVENTS:
+        getattr(worker, handler)(_message(event_type, data))
+    assert sent == []
