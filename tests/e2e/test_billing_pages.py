@@ -19,6 +19,7 @@ from tests.e2e.test_pages import _register_and_login
 
 DAY = 86_400
 INVOICE_LINK_RE = re.compile(r'href="/invoices/([0-9a-f-]{36})"')
+RAW_KEY_RE = re.compile(r"\bbilling_[a-z_]+\b")  # a message key shown instead of its text
 SERVICE_LINK_RE = re.compile(r'href="/services/([0-9a-f-]{36})"')
 
 
@@ -30,7 +31,10 @@ class Person:
         self.email = _register_and_login(self.base, stack.var / "mail", self.browser)
 
     def get(self, path: str, **kwargs) -> requests.Response:
-        return self.browser.get(f"{self.base}{path}", timeout=30, **kwargs)
+        response = self.browser.get(f"{self.base}{path}", timeout=30, **kwargs)
+        if response.headers.get("Content-Type", "").startswith("text/html"):
+            assert not RAW_KEY_RE.search(response.text), f"untranslated {RAW_KEY_RE.findall(response.text)} on {path}"
+        return response
 
     def post(self, path: str, data: dict, form_page: str | None = None, **kwargs) -> requests.Response:
         """Submit a form the way a browser does: with the CSRF token of the page it is on."""
@@ -58,6 +62,7 @@ class Person:
         assert redirect.status_code == 302, redirect.text
         provider_page = self.browser.get(redirect.headers["Location"], timeout=30)
         assert provider_page.status_code == 200 and "Sandbox Pay" in provider_page.text
+        assert not RAW_KEY_RE.search(provider_page.text)
         return self.browser.post(provider_page.url, timeout=30,
                                  data={"csrf_token": csrf(provider_page.text), "outcome": outcome})  # fmt: skip
 
@@ -79,6 +84,7 @@ def advance_clock(stack, days: float) -> None:
 def wait_paid(person: Person, return_page: requests.Response) -> str:
     """Reload the return page (as its Refresh header does) until the webhook has been applied."""
     assert return_page.status_code == 200 and "/payments/return" in return_page.url
+    assert not RAW_KEY_RE.search(return_page.text)
     return wait_for(lambda: (page := person.browser.get(return_page.url, timeout=30).text)
                     and 'data-payment-status="paid"' in page and page, what="the payment confirmed")  # fmt: skip
 
@@ -301,3 +307,19 @@ def test_invoice_list_filters_and_pages_on_the_server(stack):
     assert "Strona 2 z 2" in second.text and 'rel="prev"' in second.text
     on_pages = INVOICE_LINK_RE.findall(first.text) + INVOICE_LINK_RE.findall(second.text)
     assert len(on_pages) == len(set(on_pages)) == 3
+
+
+def test_every_billing_page_is_translated_in_english(stack):
+    person = Person(stack)
+    person.add_plan()
+    redirect = person.checkout("bank_transfer")
+    invoice_path = urlparse(redirect.headers["Location"]).path
+    person.add_plan(plan="hosting-pro", cycle="yearly")
+    switched = person.post("/language", {"language": "en", "next": "/cart"}, form_page="/cart")
+    assert "Checkout" in switched.text and "Account credit" in switched.text
+    expected = {"/order": "Order a new service", "/order/hosting-start": "Add to cart", "/cart": "Total gross",
+                "/invoices": "Pay all unpaid", invoice_path: "Bank transfer details", "/services": "Your services",
+                "/renewals": "No service needs renewing right now."}  # fmt: skip
+    for path, text in expected.items():
+        page = person.get(path)
+        assert page.status_code == 200 and text in page.text, path
