@@ -359,3 +359,31 @@ def test_projections_rebuild_from_the_events(support):
     for projection in support.worker.events.projections:
         projection.apply_all(support.worker.events.store.all_events())
     assert (support.worker.staff_get_ticket(ticket_id), support.worker.get_news(news_id)) == before
+
+
+def test_list_tickets_by_department(support):
+    billing = open_ticket(support, department="billing")["ticket_id"]
+    open_ticket(support, department="technical")
+    assert [t["ticket_id"] for t in support.worker.list_tickets(ALICE, department="billing")["items"]] == [billing]
+    assert support.worker.list_tickets(ALICE, status="closed", department="billing")["total"] == 0
+    with pytest.raises(CommandError) as err:
+        support.worker.list_tickets(ALICE, department="kitchen")
+    assert err.value.fields == {"department": "invalid_department"}
+
+
+def test_accounts_with_plans_and_the_staff_view_of_one_news_item(support):
+    for n, (account_id, plan) in enumerate(((ALICE, "pro"), (BOB, "start"), (ALICE, "start"))):
+        support.worker.on_service_activated({
+            "event_id": f"e-{n}", "stream_id": f"service-s{n}", "version": 1, "type": "service_activated",
+            "occurred_at": "2024-01-01T00:00:00Z", "meta": {},
+            "data": {"account_id": account_id, "service_id": f"s{n}", "name": "WWW", "plan": plan, "domain": None}})  # fmt: skip
+    assert support.worker.accounts_with_plans(["pro"]) == [ALICE]
+    assert support.worker.accounts_with_plans(["start", "pro"]) == sorted([ALICE, BOB])
+    with pytest.raises(CommandError):
+        support.worker.accounts_with_plans("pro")
+    item = publish(support, title="Wycofana")
+    support.worker.withdraw_news(item["news_id"], ctx=staff())
+    seen = support.worker.staff_get_news(item["news_id"])
+    assert (seen["title"], seen["status"]) == ("Wycofana", "withdrawn")
+    with pytest.raises(NotFound):
+        support.worker.staff_get_news("missing")
