@@ -28,10 +28,10 @@ import datetime as dt
 import hashlib
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import eventlet
 import mongoengine as me
 from pymongo import ReturnDocument
 
@@ -146,7 +146,7 @@ class SandboxRegistrar:
         """Slow answers and failures, driven by the label."""
         label = _label(name)
         if "slow" in label:
-            time.sleep(self.slow_seconds)  # monkey-patched by eventlet under nameko
+            eventlet.sleep(self.slow_seconds)  # green: the caller's eventlet.Timeout can cut it short
         if "fail-perm" in label:
             raise RegistrarError("domains_registry_refused")
         if "fail-temp" in label and self._attempt(f"{operation}:{name}") == 1:

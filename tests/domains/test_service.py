@@ -272,3 +272,15 @@ def test_past_expiry_grace_redemption_expired(domains, published):
     with pytest.raises(CommandError) as late:
         domains.quote_cart_item("a1", "domain_renewal", {"domain_id": domain_id})
     assert late.value.code == "domains_not_renewable"
+
+
+def test_a_registry_slower_than_the_timeout_is_a_temporary_failure(domains, monkeypatch):
+    monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "30")
+    monkeypatch.setattr("services.domains.service.REGISTRAR_TIMEOUT", 0.2)
+    domain_id = buy(domains, "a1", "domain_registration", domain="bardzo-slow.pl", years=1)
+    failed = domains.get_domain("a1", domain_id)
+    assert failed["status"] == "pending_registration"
+    assert failed["failure"] == {"code": "domains_registry_timeout", "temporary": True, "retry_at": mock.ANY}
+    monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0.01")
+    monkeypatch.setattr("services.domains.service.REGISTRAR_TIMEOUT", 30)
+    assert domains.retry_registration("a1", domain_id, None, CTX)["status"] == "active"

@@ -4,6 +4,7 @@ sandbox card, manage, transfer with a wrong and a right EPP code, renew and expi
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.domains.registrar import sandbox_epp_code
 from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, wait_for
+from tools.seed import mail_text, wait_for_mail
 
 DAY = 24 * 3600
 
@@ -115,6 +117,7 @@ def test_check_from_the_api_and_the_search_page(stack):
 def test_register_pay_manage_and_count_on_the_dashboard(stack, services):
     base = stack.gateway_url
     email, token = register_verified(base, stack.var / "mail")
+    since = time.time() - 1
     name = f"firma-{uuid.uuid4().hex[:8]}.pl"
     quoted = _api(base, token, "POST", "/cart/items", json={"kind": "domain_registration",
                                                             "params": {"domain": name, "years": 11}})  # fmt: skip
@@ -125,6 +128,8 @@ def test_register_pay_manage_and_count_on_the_dashboard(stack, services):
     domain = _domain(base, token, domain["domain_id"])
     assert domain["failure"] is None and domain["expires_at"]
     path = f"/domains/{domain['domain_id']}"
+    registered = mail_text(wait_for_mail(stack.var / "mail", email, "Domena zarejestrowana", since=since))
+    assert name in registered and path in registered
 
     bad = _api(base, token, "PATCH", path, json={"nameservers": ["ns1.hosting.pl", "ns_2 hosting"]})
     assert bad.status_code == 422
@@ -222,3 +227,47 @@ def test_renewal_invoice_paid_renews_once_and_expiry_moves_through_its_phases(st
     services.domains.run_cycle()
     assert _domain(base, token, lapsing["domain_id"])["status"] == "expired"
     assert _api(base, token, "GET", "/dashboard").json()["tiles"]["domains"] == 1
+
+
+def test_search_page_adds_to_the_cart_and_the_transfer_form_explains_errors(stack):
+    base = stack.gateway_url
+    email, token = register_verified(base, stack.var / "mail")
+    browser = _browser(base, email)
+    name = f"strona-{uuid.uuid4().hex[:8]}.com.pl"
+    page = browser.get(f"{base}/domains/search", params={"name": name}, timeout=15)
+    form = {"csrf_token": csrf(page.text), "domain": name, "name": name, "display": name}
+    refused = browser.post(f"{base}/domains/cart", data={**form, "years": "12"}, timeout=15)
+    assert refused.status_code == 422 and "Okres rejestracji to od 1 do 10 lat." in refused.text
+    added = browser.post(f"{base}/domains/cart", data={**form, "years": "3"}, timeout=15, allow_redirects=False)
+    assert added.status_code == 302 and added.headers["Location"].endswith("/cart")
+    items = _api(base, token, "GET", "/cart/items").json()["items"]
+    assert [(i["kind"], i["params"]["domain"], i["params"]["years"]) for i in items] == [
+        ("domain_registration", name, 3)]  # fmt: skip
+
+    transfer = browser.get(f"{base}/domains/transfer", params={"domain": "allegro.pl"}, timeout=15)
+    assert 'value="allegro.pl"' in transfer.text
+    bad = browser.post(f"{base}/domains/transfer", data={"csrf_token": csrf(transfer.text), "domain": "allegro.pl",
+                                                         "epp_code": "a b"}, timeout=15)  # fmt: skip
+    assert bad.status_code == 422 and "Kod EPP (AuthInfo) ma od 6 do 64 znaków" in bad.text
+    assert 'value="allegro.pl"' in bad.text and 'value="a b"' in bad.text
+
+
+def test_a_refused_registration_is_visible_mailed_and_never_counted(stack, services):
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    email, token = register_verified(base, mail_dir)
+    since = time.time() - 1
+    name = f"sklep-fail-perm-{uuid.uuid4().hex[:6]}.pl"
+    domain = _buy(base, token, services, "domain_registration", {"domain": name, "years": 1})
+    failure = wait_for(lambda: _domain(base, token, domain["domain_id"])["failure"], what="the refusal recorded")
+    assert failure["code"] == "domains_registry_refused" and not failure["temporary"]
+    assert _domain(base, token, domain["domain_id"])["status"] == "pending_registration"
+    browser = _browser(base, email)
+    page = browser.get(f"{base}/domains/{domain['domain_id']}", timeout=15)
+    assert "Domena NIE jest zarejestrowana." in page.text and "Spróbuj ponownie" in page.text
+    assert "Aktywna" not in page.text
+    retried = browser.post(f"{base}/domains/{domain['domain_id']}/retry", data={"csrf_token": csrf(page.text)},
+                           timeout=30)  # fmt: skip
+    assert "Domena NIE jest zarejestrowana." in retried.text
+    assert _api(base, token, "GET", "/dashboard").json()["tiles"]["domains"] == 0
+    mail = mail_text(wait_for_mail(mail_dir, email, "Rejestracja domeny", since=since))
+    assert name in mail and "NIE jest zarejestrowana" in mail
