@@ -70,3 +70,24 @@ def seed_staff_account(base_url: str, address: str, password: str, env: dict[str
     created = subprocess.run(argv, env={**env, "STAFF_PASSWORD": password}, cwd=cwd, check=False)
     if created.returncode != 0:
         print(f"note: could not create the demo staff account {address} (see the message above)")
+
+
+def seed_demo_offer(env: dict[str, str]) -> None:
+    """The dashboard's offer banner for the demo (with a discount code for the cart), set
+    through billing like staff would; an offer already running is left alone."""
+    import datetime as dt
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from kernel import settings
+
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    config = {"AMQP_URI": env.get("AMQP_URI", settings.AMQP_URI), "serializer": "json"}
+    with ClusterRpcProxy(config, timeout=30) as cluster:
+        if cluster.billing.get_current_offer():
+            return
+        cluster.billing.set_offer(
+            "Hosting Start 20% taniej", "Z kodem JESIEN20 zapłacisz za pierwszy okres o 20% mniej.", "/order",
+            (now - dt.timedelta(days=1)).isoformat(), (now + dt.timedelta(days=60)).isoformat(), "JESIEN20", 20,
+            ctx={"actor": {"type": "system", "id": "seed"}},
+        )  # fmt: skip

@@ -3,6 +3,7 @@ suspension and unsuspension with a moved clock, idempotent checkout, the webhook
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
@@ -16,6 +17,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from services.billing import payments
 from tests.e2e.helpers import PASSWORD, csrf, wait_for
 from tests.e2e.test_pages import _register_and_login
+from tools.seed import seed_demo_offer
 
 DAY = 86_400
 INVOICE_LINK_RE = re.compile(r'href="/invoices/([0-9a-f-]{36})"')
@@ -79,6 +81,14 @@ def run_billing_cycle(stack) -> dict:
 
 def advance_clock(stack, days: float) -> None:
     stack.clock_file.write_text(str(float(stack.clock_file.read_text() or 0) + days * DAY))
+
+
+@pytest.fixture
+def stack_clock(stack):
+    """Moves the stack's shared clock by days; puts it back afterwards for the other tests."""
+    before = stack.clock_file.read_text()
+    yield lambda days: advance_clock(stack, days)
+    stack.clock_file.write_text(before)
 
 
 def wait_paid(person: Person, return_page: requests.Response) -> str:
@@ -235,14 +245,14 @@ def test_webhook_needs_a_valid_signature_and_a_duplicate_is_applied_once(stack, 
 
 
 # --- the clock: renewal, notice, renewals page, suspension, unsuspension -------------------------
-def test_moving_the_clock_renews_suspends_and_paying_unsuspends(stack):
+def test_moving_the_clock_renews_suspends_and_paying_unsuspends(stack, stack_clock):
     person = Person(stack)
     person.add_plan(domain="odnowienie.example.pl")
     wait_paid(person, person.pay_on_sandbox(person.checkout("card")))
     service_id = SERVICE_LINK_RE.search(person.get("/services").text).group(1)
     assert "Żadna usługa nie wymaga teraz odnowienia." in person.get("/renewals").text
 
-    advance_clock(stack, 20)  # the monthly period ends in about 10 days: within RENEWAL_DAYS (14)
+    stack_clock(20)  # the monthly period ends in about 10 days: within RENEWAL_DAYS (14)
     run_billing_cycle(stack)
     person.log_in_again()
     dashboard = person.get("/")
@@ -259,7 +269,7 @@ def test_moving_the_clock_renews_suspends_and_paying_unsuspends(stack):
     ordered = person.checkout("bank_transfer")
     assert urlparse(ordered.headers["Location"]).path == f"/invoices/{renewal_invoice}"
 
-    advance_clock(stack, 20)  # ten days past the due date, beyond the 5-day grace period
+    stack_clock(20)  # ten days past the due date, beyond the 5-day grace period
     run_billing_cycle(stack)
     person.log_in_again()
     service = person.get(f"/services/{service_id}")
@@ -323,3 +333,20 @@ def test_every_billing_page_is_translated_in_english(stack):
     for path, text in expected.items():
         page = person.get(path)
         assert page.status_code == 200 and text in page.text, path
+
+
+def test_the_demo_offer_code_gives_its_discount_in_the_cart(stack):
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=float(stack.clock_file.read_text()))
+    with billing(stack) as cluster:  # whatever offer runs now ends, so the seed sets the demo one
+        cluster.billing.set_offer("Koniec", "", "", (now - dt.timedelta(days=2)).isoformat(),
+                                  (now - dt.timedelta(days=1)).isoformat(), ctx={"actor": {"type": "staff"}})  # fmt: skip
+    seed_demo_offer(stack.env)
+    seed_demo_offer(stack.env)  # a second `make up` keeps it
+    person = Person(stack)
+    assert "Hosting Start 20% taniej" in person.get("/").text
+    person.add_plan()
+    discounted = person.post("/cart/discount", {"discount_code": "jesien20"}, form_page="/cart")
+    assert "Kod rabatowy zastosowany." in discounted.text and "Rabat 20% (kod JESIEN20)" in discounted.text
+    assert 'data-total="net">12,00' in discounted.text.replace("\xa0", " ")
+    removed = person.post("/cart/discount", {"discount_code": "JESIEN20", "remove": "1"}, form_page="/cart")
+    assert 'data-total="net">15,00' in removed.text.replace("\xa0", " ")

@@ -15,7 +15,7 @@ from kernel import clock
 from services.notifications import mailer
 from services.notifications.service import NotificationsService
 from tests.e2e.helpers import bearer, register_verified
-from tests.e2e.test_billing_pages import advance_clock, run_billing_cycle
+from tests.e2e.test_billing_pages import run_billing_cycle, stack_clock  # noqa: F401 - a fixture
 from tests.fakes import RecordingDispatch, recording_events_api
 from tools.seed import mail_text, wait_for_mail
 
@@ -91,7 +91,7 @@ def test_an_event_delivered_twice_mails_once(mongo_alias, sent):
 
 
 # --- through the running stack: the mails land in the SMTP sink -----------------------------------
-def test_invoice_and_overdue_reminder_mails_arrive(stack):
+def test_invoice_and_overdue_reminder_mails_arrive(stack, stack_clock):  # noqa: F811 - the imported fixture
     base, mail_dir = stack.gateway_url, stack.var / "mail"
     email, token = register_verified(base, mail_dir)
     since = time.time() - 1
@@ -105,7 +105,7 @@ def test_invoice_and_overdue_reminder_mails_arrive(stack):
     issued = mail_text(wait_for_mail(mail_dir, email, "Nowa faktura", since=since))
     assert f"/invoices/{invoice_id}" in issued and "18,45" in issued
 
-    advance_clock(stack, 9)  # the invoice is due 7 days after the order: now two days late
+    stack_clock(9)  # the invoice is due 7 days after the order: now two days late
     run_billing_cycle(stack)
     reminder = mail_text(wait_for_mail(mail_dir, email, "Przypomnienie o płatności", since=since))
     assert f"/invoices/{invoice_id}" in reminder and "18,45" in reminder
