@@ -25,6 +25,8 @@ STATUSES = ("open", "answered", "customer-reply", "on_hold", "in_progress", "clo
 # list filter values: a status, "active" (every status but closed) or "" (all)
 STATUS_FILTERS = ("", "active", *STATUSES)
 PER_PAGE = 20
+# services no longer held: not offered as what a new ticket concerns
+GONE = ("terminated", "cancelled")
 
 
 # --- helpers the staff desk and the API share ------------------------------
@@ -106,14 +108,13 @@ def tickets():
 def related_choices(account_id: str) -> tuple[list[dict[str, str]], list[str]]:
     """The customer's own services and domains to link a ticket to, and which lists could not be read."""
     calls = {"services": rpc.start("billing", "list_services", account_id),
-             "domains": rpc.start("domains", "list_domains", account_id)}  # fmt: skip
+             "domains": rpc.start("domains", "list_domains", account_id, 1, 100)}  # fmt: skip
     results, failures = rpc.gather(calls)
     choices = [{"value": f"service:{s['service_id']}", "kind": "service", "id": s["service_id"], "name": s["name"]}
-               for s in (results.get("services") or {}).get("items", [])]  # fmt: skip
+               for s in (results.get("services") or {}).get("items", []) if s.get("status") not in GONE]  # fmt: skip
     for d in (results.get("domains") or {}).get("items", []):
-        domain_id = d.get("domain_id") or d.get("id")
-        if domain_id:
-            choices.append({"value": f"domain:{domain_id}", "kind": "domain", "id": domain_id, "name": d.get("name")})
+        name = d.get("unicode_name") or d.get("name") or ""
+        choices.append({"value": f"domain:{d['domain_id']}", "kind": "domain", "id": d["domain_id"], "name": name})
     return choices, sorted(failures)
 
 

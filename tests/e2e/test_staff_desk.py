@@ -212,11 +212,18 @@ def test_a_bank_transfer_marked_paid_by_staff_activates_the_service(stack, staff
         services = requests.get(f"{base}/api/v1/services", headers=bearer(token), timeout=15).json()["items"]
         return [s for s in services if s["status"] == "active"]
 
-    assert len(wait_for(active, what="the service activated")) == 1
+    [service] = wait_for(active, what="the service activated")
     detail = requests.get(f"{base}/api/v1/invoices/{invoice_id}", headers=bearer(token), timeout=15).json()
     assert detail["status"] == "paid"
     again = post_form(desk, page_url, f"{page_url}/invoices/{invoice_id}/paid", {})
     assert again.status_code == 404  # no longer an unpaid invoice of this customer
+
+    # the customer can now say which service a ticket is about (only their own are offered)
+    person = login_browser(base, email)
+    form = person.get(f"{base}/tickets/new", timeout=15)
+    assert f'value="service:{service["service_id"]}"' in form.text
+    opened = open_ticket(person, base, related=f"service:{service['service_id']}")
+    assert f"Usługa: {service['name']}" in opened.text
 
 
 def test_customers_never_reach_the_desk(stack, staff):
