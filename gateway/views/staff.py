@@ -20,6 +20,7 @@ from gateway.views.support_pages import (
     attachment_response,
     choice,
     form_errors,
+    found_or_404,
     page_number,
     uploaded_files,
 )
@@ -51,17 +52,10 @@ def staff_land_on_the_desk(response):
     logged_in = request.endpoint in ("pages.login", "pages.login_code") and request.method == "POST"
     logged_in = logged_in and response.status_code == 302
     if logged_in and response.location in ("/", url_for("pages.dashboard")) and session.get("token"):
-        account = rpc.call("accounts", "authenticate", session["token"])
+        account = load_account(session["token"])
         if account and account.get("role") == "staff":
             response.location = url_for("staff.queue")
     return response
-
-
-def _found(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    try:
-        return rpc.call(service, method, *args, **kwargs)
-    except NotFound:
-        abort(404)
 
 
 def _message(code: str) -> str:
@@ -88,8 +82,11 @@ def queue():
 
 def _ticket_page(ticket_id: str, form: dict | None = None, errors: dict | None = None, error: str | None = None,
                  status: int = 200):  # fmt: skip
-    ticket = _found("support", "staff_get_ticket", ticket_id)
-    customer = rpc.call("accounts", "get_profile", ticket["account_id"]) if ticket.get("account_id") else None
+    ticket = found_or_404("support", "staff_get_ticket", ticket_id)
+    try:
+        customer = rpc.call("accounts", "get_profile", ticket["account_id"])
+    except NotFound:  # the ticket outlived its account
+        customer = None
     page = render_template("staff/ticket.html", ticket=ticket, customer=customer, form=form or {}, errors=errors or {},
                            error=error, statuses=STATUSES, priorities=PRIORITIES)  # fmt: skip
     return page, status
@@ -100,12 +97,12 @@ def ticket(ticket_id: str):
     return _ticket_page(ticket_id)
 
 
-def _ticket_command(ticket_id: str, method: str, field: str, done: str, *extra: Any, files: list | None = None):
+def _ticket_command(ticket_id: str, method: str, field: str, done: str, files: list | None = None):
     """One staff command on a ticket: back to the ticket, or the page again with what was typed."""
     value = request.form.get(field, "")
     args = (value, files) if files is not None else (value,)
     try:
-        rpc.call("support", method, ticket_id, *args, *extra, ctx=request_ctx())
+        rpc.call("support", method, ticket_id, *args, ctx=request_ctx())
     except NotFound:
         abort(404)
     except CommandError as exc:
@@ -136,7 +133,7 @@ def add_note(ticket_id: str):
 
 @blueprint.get("/tickets/<ticket_id>/attachments/<attachment_id>")
 def attachment(ticket_id: str, attachment_id: str):
-    return attachment_response(_found("support", "get_attachment", None, ticket_id, attachment_id, staff=True))
+    return attachment_response(found_or_404("support", "get_attachment", None, ticket_id, attachment_id, staff=True))
 
 
 # --- news ------------------------------------------------------------------------
@@ -169,13 +166,13 @@ def news():
 
 @blueprint.route("/news/<news_id>", methods=["GET", "POST"])
 def edit_news(news_id: str):
-    item = _found("support", "staff_get_news", news_id)
+    item = found_or_404("support", "staff_get_news", news_id)
     if request.method == "GET":
         form = {**item, "concerns_plans": ", ".join(item["concerns_plans"]), "published_at": item["published_at"]}
         return render_template("staff/news_edit.html", item=item, form=form, errors={}, languages=LANGUAGES)
     form = _news_form()
     try:
-        _found("support", "update_news", news_id, **_news_args(form), ctx=request_ctx())
+        found_or_404("support", "update_news", news_id, **_news_args(form), ctx=request_ctx())
     except CommandError as exc:
         return render_template("staff/news_edit.html", item=item, form=form, errors=_errors(exc),
                                error=_message(exc.code), languages=LANGUAGES), exc.status  # fmt: skip
@@ -185,7 +182,7 @@ def edit_news(news_id: str):
 
 @blueprint.post("/news/<news_id>/withdraw")
 def withdraw_news(news_id: str):
-    _found("support", "withdraw_news", news_id, ctx=request_ctx())
+    found_or_404("support", "withdraw_news", news_id, ctx=request_ctx())
     flash(i18n.t("staff_news_withdrawn"), "success")
     return redirect(url_for("staff.news"))
 
@@ -225,7 +222,7 @@ def customers():
 
 @blueprint.get("/customers/<account_id>")
 def customer(account_id: str):
-    profile = _found("accounts", "get_profile", account_id)
+    profile = found_or_404("accounts", "get_profile", account_id)
     if profile.get("role") != "customer":
         abort(404)
     invoices = rpc.call("billing", "list_invoices", account_id, choice("status", ("unpaid", "paid", "cancelled",

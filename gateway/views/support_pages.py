@@ -80,7 +80,7 @@ def page_number() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else 1
 
 
-def _found(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
+def found_or_404(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
     """A lookup for a page: NotFound (missing or someone else's) becomes the 404 page."""
     try:
         return rpc.call(service, method, *args, **kwargs)
@@ -152,7 +152,7 @@ def new_ticket():
 @pages.get("/tickets/<ticket_id>")
 @page_login_required
 def ticket(ticket_id: str):
-    found = _found("support", "get_ticket", _account_id(), ticket_id)
+    found = found_or_404("support", "get_ticket", _account_id(), ticket_id)
     return render_template("support/ticket.html", ticket=found, form={}, errors={})
 
 
@@ -166,7 +166,7 @@ def reply_ticket(ticket_id: str):
     except NotFound:
         abort(404)
     except CommandError as exc:
-        found = _found("support", "get_ticket", account_id, ticket_id)
+        found = found_or_404("support", "get_ticket", account_id, ticket_id)
         return render_template("support/ticket.html", ticket=found, form={"message": message},
                                errors=form_errors(exc, files), error=i18n.t(exc.code)), exc.status  # fmt: skip
     flash(i18n.t("support_reply_sent"), "success")
@@ -176,7 +176,7 @@ def reply_ticket(ticket_id: str):
 @pages.post("/tickets/<ticket_id>/close")
 @page_login_required
 def close_ticket(ticket_id: str):
-    _found("support", "close_ticket", _account_id(), ticket_id, ctx=request_ctx())
+    found_or_404("support", "close_ticket", _account_id(), ticket_id, ctx=request_ctx())
     flash(i18n.t("support_ticket_closed"), "success")
     return redirect(url_for("pages.ticket", ticket_id=ticket_id))
 
@@ -184,7 +184,7 @@ def close_ticket(ticket_id: str):
 @pages.get("/tickets/<ticket_id>/attachments/<attachment_id>")
 @page_login_required
 def ticket_attachment(ticket_id: str, attachment_id: str):
-    return attachment_response(_found("support", "get_attachment", _account_id(), ticket_id, attachment_id))
+    return attachment_response(found_or_404("support", "get_attachment", _account_id(), ticket_id, attachment_id))
 
 
 # --- news ------------------------------------------------------------------------
@@ -200,4 +200,4 @@ def news_list():
 @page_login_required
 def news_item(news_id: str):
     _account_id()
-    return render_template("support/news.html", item=_found("support", "get_news", news_id))
+    return render_template("support/news.html", item=found_or_404("support", "get_news", news_id))
