@@ -29,6 +29,9 @@ staff: ## create a staff account: make staff EMAIL=ola@firma.pl [FIRST=Ola LAST=
 	@[ -n "$(EMAIL)" ] || { echo "usage: make staff EMAIL=ola@firma.pl [FIRST=Ola LAST=Nowak]"; exit 2; }
 	$(PY) -m services.accounts.staff create --email "$(EMAIL)" --first-name "$(or $(FIRST),Staff)" --last-name "$(or $(LAST),$(EMAIL))"
 
+bench: deps ## figures with their baselines (own stack, nx-27017 and vhost; needs wrk): make bench [ARGS="--only dashboard"]
+	$(PY) -m bench $(ARGS)
+
 rebuild: ## rebuild a service's read models: make rebuild SERVICE=accounts
 	$(PY) -m kernel rebuild $(SERVICE)
 

@@ -1,0 +1,139 @@
+"""Event store: loading a 10,000-event aggregate (with and without snapshots) and a 100,000-event rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+
+import mongoengine as me
+
+from bench.common import MONGO_URI, Row, dropped_afterwards, prefix
+from kernel import db
+from kernel.aggregate import Aggregate
+from kernel.events import Event
+from kernel.eventstore import EventStore
+from kernel.projections import Projection
+
+ALIAS = "benchstore"
+
+
+class Ledger(Aggregate):
+    """Shaped like a real aggregate: a running total and a dict of lines."""
+
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.total = 0
+        self.lines: dict[str, int] = {}
+
+    def on_line_added(self, data, event) -> None:
+        self.total += data["amount"]
+        self.lines[data["line_id"]] = data["amount"]
+
+
+class SnappedLedger(Ledger):
+    snapshot_every = 100
+
+
+class LedgerView(me.Document):
+    id = me.StringField(primary_key=True)
+    total = me.IntField(default=0)
+    last_line = me.StringField()
+    meta = {"db_alias": ALIAS, "collection": "ledger_view"}
+
+
+ledger_view = Projection("ledger_view", ALIAS, [LedgerView])
+
+
+@ledger_view.on("line_added")
+def _line_added(event: Event) -> None:
+    LedgerView.objects(id=event.stream_id).update_one(
+        set__total=event.data["running_total"], set__last_line=event.data["line_id"], upsert=True
+    )
+
+
+def _commit(stream_id: str, version: int, position: int, now: dt.datetime) -> dict:
+    """One command's commit holding one event, as EventStore.append writes it."""
+    event = {
+        "event_id": str(uuid.uuid4()), "stream_id": stream_id, "version": version, "type": "line_added",
+        "occurred_at": now, "meta": {"correlation_id": str(uuid.uuid4()), "actor": {"type": "account", "id": "a-1"},
+                                     "ip": "127.0.0.1"},
+        "data": {"line_id": f"l-{version}", "amount": 12300, "running_total": 12300 * version, "currency": "PLN",
+                 "description": "Hosting Standard, 12 miesięcy", "vat_rate": 23},
+    }  # fmt: skip
+    return {"_id": str(uuid.uuid4()), "stream_id": stream_id, "version": version, "last_version": version,
+            "position": position, "events": [event], "recorded_at": now, "published_at": now}  # fmt: skip
+
+
+def seed(store: EventStore, streams: int, per_stream: int) -> None:
+    """Bulk-insert commits (seeding is not what is measured)."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    collection, batch, position = store.Commit._get_collection(), [], 0
+    for version in range(1, per_stream + 1):
+        for s in range(streams):
+            position += 1
+            batch.append(_commit(f"ledger-{s}", version, position, now))
+            if len(batch) == 2000:
+                collection.insert_many(batch)
+                batch = []
+    if batch:
+        collection.insert_many(batch)
+
+
+def _timed(fn, repeat: int = 3) -> tuple[float, object]:
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def _mongoengine_load(store: EventStore, stream_id: str) -> list[Event]:
+    """How EventStore.load read a stream before this benchmark: through MongoEngine documents."""
+    commits = store.Commit.objects(stream_id=stream_id).order_by("version")
+    return [Event.from_message(e) for c in commits for e in c.events]
+
+
+def run(events: int = 10_000, rebuild_events: int = 100_000) -> list[Row]:
+    rows: list[Row] = []
+    db_prefix = prefix()
+    with dropped_afterwards(db_prefix):
+        db.connect(ALIAS, MONGO_URI, f"{db_prefix}store")
+        store = EventStore(ALIAS)
+        store.ensure_indexes()
+        seed(store, 1, events)
+        stream = "ledger-0"
+        raw, _ = _timed(lambda: list(store.Commit._get_collection().find({"stream_id": stream}).sort("version", 1)))
+        old, _ = _timed(lambda: Ledger.from_events(stream, _mongoengine_load(store, stream)))
+        full, agg = _timed(lambda: Ledger.load(store, stream))
+        SnappedLedger.load(store, stream)  # the first load writes the snapshot
+        snapped, snap_agg = _timed(lambda: SnappedLedger.load(store, stream))
+        assert agg.version == snap_agg.version == events and agg.total == snap_agg.total
+        base = f"raw pymongo read of the commits: {raw * 1000:.0f} ms"
+        rows += [
+            Row("event store", f"load {events:,} events, MongoEngine documents (before)", f"{old * 1000:.0f} ms", base),
+            Row("event store", f"load {events:,} events, pymongo (now)", f"{full * 1000:.0f} ms", base),
+            Row("event store", f"load {events:,} events, snapshot every 100", f"{snapped * 1000:.1f} ms", base,
+                "snapshot + 0 newer events"),
+        ]  # fmt: skip
+        store.Commit._get_collection().drop()
+        store.ensure_indexes()
+        streams = 1000
+        seed(store, streams, rebuild_events // streams)
+        read, count = _timed(lambda: sum(1 for _ in store.all_events()), repeat=1)
+        ledger_view.reset()
+        started = time.perf_counter()
+        applied = ledger_view.apply_all(store.all_events())
+        rebuild = time.perf_counter() - started
+        assert applied == count == rebuild_events and LedgerView.objects.count() == streams
+        rows.append(
+            Row(
+                "event store",
+                f"projection rebuild, {rebuild_events:,} events in {streams} streams",
+                f"{applied / rebuild:,.0f} events/s ({rebuild:.0f} s)",
+                f"reading them only: {count / read:,.0f} events/s",
+            )  # fmt: skip
+        )
+        db.disconnect(ALIAS)
+    return rows
