@@ -63,6 +63,8 @@ class Stack:
     smtp_port: int = 8025
     mongo_port: int = 27017
     env: dict[str, str] = field(default_factory=dict)
+    # `nameko run` processes per service; they compete for the same queues.
+    instances: int = 1
 
     @property
     def run_dir(self) -> Path:
@@ -134,6 +136,12 @@ class Stack:
         (self.run_dir / f"{name}.pid").unlink(missing_ok=True)
         return True
 
+    def instance_names(self, service: str) -> list[str]:
+        """Process names of a service's instances: `billing`, then `billing-2`, ... (and any still running)."""
+        running = {p.stem for p in self.run_dir.glob(f"{service}-*.pid")}
+        wanted = {f"{service}-{n}" for n in range(2, self.instances + 1)}
+        return [service, *sorted(running | wanted)]
+
     def service_argv(self, service: str) -> list[str]:
         return [PYTHON, *nameko_command(service)]
 
@@ -176,7 +184,8 @@ class Stack:
         self.start_mongo()
         self.start_smtp()
         for service in SERVICES:
-            self.start_process(service, self.service_argv(service))
+            for name in self.instance_names(service):
+                self.start_process(name, self.service_argv(service))
         gunicorn = str(Path(PYTHON).parent / "gunicorn")
         self.start_process("gateway", [gunicorn, "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
                                        "--bind", f"127.0.0.1:{self.gateway_port}", "gateway.wsgi:app"])  # fmt: skip
@@ -209,7 +218,7 @@ class Stack:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in ("gateway", *SERVICES, "smtp", "mongo"):
+        for name in ("gateway", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "mongo"):
             if self.stop_process(name):
                 stopped.append(name)
         return stopped
@@ -230,8 +239,9 @@ def _alive(pid: int) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.devstack")
     parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("--instances", type=int, default=1, help="processes per service (up)")
     args = parser.parse_args()
-    stack = Stack()
+    stack = Stack(instances=args.instances)
     if args.command == "up":
         stack.up()
         print(f"\nPanel Klienta is up: {stack.gateway_url}")
