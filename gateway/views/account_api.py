@@ -152,6 +152,11 @@ _PAGE = _obj("items", "total", items={"type": "array"}, total={"type": "integer"
 _WRITE = ("400", "403", "404", "409", "422", "503")
 _READ = ("403", "404", "503")
 
+# With two-factor login on, /auth/login answers with a challenge instead of a token.
+PATHS["/auth/login"]["post"]["responses"]["200"]["content"]["application/json"]["schema"] = _obj(
+    account_id=STRING, token=STRING, contact_id={"type": ["string", "null"]},
+    two_factor_required={"type": "boolean"}, challenge=STRING,
+)  # fmt: skip
 PATHS["/auth/login/second-factor"] = {"post": _op(
     "Second login step when two-factor login is on: the challenge from /auth/login and a code from the "
     "authenticator app or a recovery code", "200", _obj("token", token=STRING, account_id=STRING),

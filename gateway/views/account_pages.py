@@ -15,7 +15,7 @@ from gateway import i18n, permissions, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.export import gather_export
-from gateway.views.pages import ADDRESS_FIELDS, _form_error, _safe_next, pages
+from gateway.views.pages import ADDRESS_FIELDS, _form_error, _safe_next, pages, set_password_page
 from kernel.errors import CommandError
 
 # Public routes that take no CSRF field: the one-click unsubscribe is POSTed by
@@ -33,6 +33,10 @@ MAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbo
 
 def _own_language() -> None:
     g.language = g.account.get("language") or g.language
+
+
+def _page_count(found: dict) -> int:
+    return max(1, math.ceil(found["total"] / found["per_page"]))
 
 
 def _page_number() -> int:
@@ -141,18 +145,7 @@ def _contact_data(form: dict, creating: bool) -> dict:
 @pages.route("/contacts/accept", methods=["GET", "POST"])
 def contact_accept():
     """An invited contact sets their password (no login yet)."""
-    token = request.values.get("token", "")
-    if request.method == "GET":
-        return render_template("account/contact_accept.html", token=token, errors={})
-    password, repeat = request.form.get("password", ""), request.form.get("password_repeat", "")
-    try:
-        if password != repeat:
-            raise CommandError("invalid_input", {"password_repeat": "password_mismatch"})
-        rpc.call("accounts", "accept_contact_invitation", token, password, ctx=request_ctx())
-    except CommandError as exc:
-        return _form_error("account/contact_accept.html", exc, {}, token=token)
-    flash(i18n.t("contact_password_set"), "success")
-    return redirect(url_for("pages.login"))
+    return set_password_page("account/contact_accept.html", "accept_contact_invitation", "contact_password_set")
 
 
 # --- e-mail history ---------------------------------------------------------
@@ -161,8 +154,7 @@ def contact_accept():
 def emails():
     _own_language()
     found = rpc.call("notifications", "list_mails", g.account["account_id"], _page_number(), 20)
-    pages_total = max(1, math.ceil(found["total"] / found["per_page"]))
-    return render_template("account/emails.html", mails=found, pages=pages_total)
+    return render_template("account/emails.html", mails=found, pages=_page_count(found))
 
 
 @pages.get("/emails/<mail_id>")
@@ -270,8 +262,7 @@ def sessions_end_others():
 def history():
     _own_language()
     found = rpc.call("accounts", "account_history", g.account["account_id"], _page_number(), 25)
-    pages_total = max(1, math.ceil(found["total"] / found["per_page"]))
-    return render_template("account/history.html", history=found, pages=pages_total)
+    return render_template("account/history.html", history=found, pages=_page_count(found))
 
 
 @pages.get("/account/export")

@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
 
 from gateway import i18n, rpc
-from gateway.auth import check_csrf, page_login_required, request_ctx
+from gateway.auth import check_csrf, load_account, page_login_required, request_ctx
 from gateway.dashboard import build as build_dashboard
 from gateway.errors import field_messages
 from kernel.errors import CommandError
@@ -112,17 +112,22 @@ def password_reset():
 
 @pages.route("/password-reset/confirm", methods=["GET", "POST"])
 def password_reset_confirm():
+    return set_password_page("password_reset_confirm.html", "confirm_password_reset", "password_changed")
+
+
+def set_password_page(template: str, method: str, done_message: str):
+    """A mailed token and a new password typed twice, sent to `accounts.<method>`; then the login."""
     token = request.values.get("token", "")
     if request.method == "GET":
-        return render_template("password_reset_confirm.html", token=token, errors={})
+        return render_template(template, token=token, errors={})
     password, repeat = request.form.get("password", ""), request.form.get("password_repeat", "")
     try:
         if password != repeat:
             raise CommandError("invalid_input", {"password_repeat": "password_mismatch"})
-        rpc.call("accounts", "confirm_password_reset", token, password, ctx=request_ctx())
+        rpc.call("accounts", method, token, password, ctx=request_ctx())
     except CommandError as exc:
-        return _form_error("password_reset_confirm.html", exc, {}, token=token)
-    flash(i18n.t("password_changed"), "success")
+        return _form_error(template, exc, {}, token=token)
+    flash(i18n.t(done_message), "success")
     return redirect(url_for("pages.login"))
 
 
@@ -133,8 +138,11 @@ def switch_language():
     if language not in i18n.LANGUAGES:
         language = "pl"
     token = session.get("token")
-    account = rpc.call("accounts", "authenticate", token) if token else None
-    if account:
+    account = g.account = load_account(token)
+    if account and account.get("contact_id"):  # a contact's own language, never the owner's
+        rpc.call("accounts", "update_contact", account["account_id"], account["contact_id"], {"language": language},
+                 ctx=request_ctx())  # fmt: skip
+    elif account:
         rpc.call("accounts", "update_settings", account["account_id"], {"language": language}, ctx=request_ctx())
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)

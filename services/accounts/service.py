@@ -312,14 +312,8 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         }
         for field, check in checks.items():
             if field in changes:
-                value = (
-                    (changes[field] or "").strip()
-                    if isinstance(changes[field], str) or changes[field] is None
-                    else changes[field]
-                )
-                if not isinstance(value, str):
-                    errors[field] = "invalid_type"
-                elif code := check(value):
+                value, code = v.clean_text(changes[field], check)
+                if code:
                     errors[field] = code
                 else:
                     clean[field] = value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 LANGUAGES = ("pl", "en")
 CATEGORIES = ("billing", "services", "domains", "support", "security")
@@ -112,6 +113,15 @@ def check_preferences(preferences: dict) -> tuple[dict, dict[str, str]]:
     return clean, {}
 
 
+def clean_text(value: object, check: Callable[[str], str | None]) -> tuple[str, str | None]:
+    """A text field stripped, and its error code (`invalid_type` when it is not text)."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        return "", "invalid_type"
+    return value.strip(), check(value.strip())
+
+
 def _choices(value: object, allowed: tuple[str, ...], field: str, unknown: str) -> tuple[list[str], dict[str, str]]:
     if not isinstance(value, list | tuple) or not all(isinstance(x, str) for x in value):
         return [], {field: "invalid_type"}
@@ -129,13 +139,9 @@ def check_contact(data: dict, creating: bool) -> tuple[dict, dict[str, str]]:
     for field, check in (("first_name", check_name), ("last_name", check_name), ("phone", check_phone),
                          ("language", check_language)):  # fmt: skip
         if field in data or creating:
-            value = data.get(field)
-            value = (value or "").strip() if isinstance(value, str) or value is None else value
-            if field == "language":
-                value = value or "pl"
-            if not isinstance(value, str):
-                errors[field] = "invalid_type"
-            elif code := check(value):
+            raw = data.get(field)
+            value, code = clean_text("pl" if field == "language" and raw in (None, "") else raw, check)
+            if code:
                 errors[field] = code
             else:
                 clean[field] = value
@@ -149,9 +155,9 @@ def check_contact(data: dict, creating: bool) -> tuple[dict, dict[str, str]]:
         clean["login"] = bool(data.get("login", False))
     if "address" in data or creating:
         address = data.get("address") or {}
-        if not isinstance(address, dict):
+        if not isinstance(address, dict) or not all(isinstance(x, str | None) for x in address.values()):
             errors["address"] = "invalid_type"
-        elif any((str(x) or "").strip() for k, x in address.items() if k != "country"):
+        elif any((x or "").strip() for k, x in address.items() if k != "country"):
             clean["address"], address_errors = check_billing_address(address)
             errors.update({k.replace("billing_address.", "address."): c for k, c in address_errors.items()})
         else:

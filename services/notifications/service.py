@@ -50,8 +50,7 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
 
     @consumes("accounts", "email_verified")
     def on_email_verified(self, event: Event) -> None:
-        target = self._target(event)
-        self._mail(event, target, "security", "welcome", {"first_name": target["first_name"]})
+        self._security_notice(event, "welcome")
 
     @consumes("accounts", "password_reset_requested")
     def on_password_reset_requested(self, event: Event) -> None:
@@ -89,13 +88,15 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
 
     @consumes("accounts", "two_factor_enabled")
     def on_two_factor_enabled(self, event: Event) -> None:
-        target = self._target(event)
-        self._mail(event, target, "security", "two_factor_enabled", {"first_name": target["first_name"]})
+        self._security_notice(event, "two_factor_enabled")
 
     @consumes("accounts", "two_factor_disabled")
     def on_two_factor_disabled(self, event: Event) -> None:
+        self._security_notice(event, "two_factor_disabled")
+
+    def _security_notice(self, event: Event, template: str) -> None:
         target = self._target(event)
-        self._mail(event, target, "security", "two_factor_disabled", {"first_name": target["first_name"]})
+        self._mail(event, target, "security", template, {"first_name": target["first_name"]})
 
     # --- newsletter ---------------------------------------------------------
     @rpc

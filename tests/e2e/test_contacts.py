@@ -80,7 +80,8 @@ def test_billing_contact_pays_invoices_but_sees_no_services_or_tickets_until_rem
 
     dashboard = contact.get(f"{base}/").text
     assert "Witaj, Ewa!" in dashboard
-    assert 'data-tile="unpaid_invoices"' in dashboard
+    assert 'data-tile="unpaid_invoices"' in dashboard and 'href="/invoices"' in dashboard  # tile and navigation
+    assert 'href="/services"' not in dashboard and 'href="/tickets"' not in dashboard
     for hidden in ('data-section="active_services"', 'data-section="recent_tickets"', 'data-section="renewals"',
                    'data-tile="services"', 'data-tile="tickets"', 'data-section="contacts"'):  # fmt: skip
         assert hidden not in dashboard, hidden
