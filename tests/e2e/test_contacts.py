@@ -22,7 +22,8 @@ from tests.e2e.helpers import (
     unique_email,
     wait_for,
 )
-from tools.seed import find_mail, wait_for_mail
+from tests.e2e.test_domains import _buy
+from tools.seed import find_mail, mail_text, wait_for_mail
 
 ACCEPT_RE = re.compile(r"/contacts/accept\?token=([A-Za-z0-9_\-]+)")
 HOSTING = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "monthly"}}
@@ -170,3 +171,23 @@ def test_a_switched_off_category_stays_silent_for_the_owner_while_contacts_and_s
     history = requests.get(f"{base}/api/v1/emails", headers=bearer(owner_token), timeout=15).json()["items"]
     assert {"to": bookkeeper, "category": "billing"} in [{"to": m["to"], "category": m["category"]} for m in history]
     assert issued["Subject"] in [m["subject"] for m in history]
+
+
+def test_a_customer_who_turned_off_domain_mails_gets_none_while_a_contact_who_chose_them_does(stack):
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    owner_email, owner_token = register_verified(base, mail_dir)
+    off = requests.patch(f"{base}/api/v1/profile", headers=bearer(owner_token), timeout=15,
+                         json={"notification_preferences": {"domains": False}})  # fmt: skip
+    assert off.status_code == 200 and off.json()["notification_preferences"]["domains"] is False
+    webmaster = unique_email("webmaster")
+    added = requests.post(f"{base}/api/v1/contacts", headers=bearer(owner_token), timeout=15, json={
+        "first_name": "Piotr", "last_name": "Domeny", "email": webmaster, "categories": ["domains"]})  # fmt: skip
+    assert added.status_code == 201, added.text
+    since, name = time.time() - 1, f"sklep-{uuid.uuid4().hex[:8]}.pl"
+    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as services:
+        _buy(base, owner_token, services, "domain_registration", {"domain": name, "years": 1})
+    # one decision per mail: the contact's copy is sent right after the owner's was skipped
+    registered = wait_for_mail(mail_dir, webmaster, "Domena zarejestrowana", since=since)
+    assert name in mail_text(registered)
+    assert find_mail(mail_dir, owner_email, "Domena zarejestrowana", since=since) is None
+    assert wait_for_mail(mail_dir, owner_email, "Nowa faktura", since=since)  # the legal notice still reaches them
