@@ -191,6 +191,8 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         if sessions.is_throttled(found.account_id, ip):
             raise CommandError("too_many_attempts", status=429)
         try:
+            if not sessions.first_use_of_code(found.account_id, code):
+                raise CommandError("invalid_input", {"code": "invalid_code"}, status=422)
             execute(self.events, Account, account_stream(found.account_id), lambda a: a.second_factor(code),
                     command_meta(ctx, actor=_login_actor(found.account_id)))  # fmt: skip
         except CommandError as exc:

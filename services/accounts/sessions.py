@@ -21,6 +21,7 @@ MAX_FAILURES_PER_IP = 20
 CLAIM_STALE_AFTER = dt.timedelta(minutes=2)
 CHALLENGE_TTL = dt.timedelta(minutes=5)
 SETUP_TTL = dt.timedelta(minutes=30)
+CODE_REPLAY_WINDOW = dt.timedelta(minutes=3)  # a TOTP code is accepted for 90 s at most
 
 
 def _hash(token: str) -> str:
@@ -74,13 +75,21 @@ class LoginChallenge(me.Document):
     meta = {"db_alias": ALIAS, "collection": "login_challenges", "auto_create_index": False}
 
 
+class UsedCode(me.Document):
+    """A second-factor code already used, so a code seen over someone's shoulder cannot be replayed."""
+
+    id = me.StringField(primary_key=True)  # "<account id>:<code>"
+    at = me.DateTimeField(required=True)
+    meta = {"db_alias": ALIAS, "collection": "used_codes", "auto_create_index": False}
+
+
 class SigningKey(me.Document):
     id = me.StringField(primary_key=True)  # purpose
     key = me.StringField(required=True)
     meta = {"db_alias": ALIAS, "collection": "signing_keys", "auto_create_index": False}
 
 
-OPERATIONAL_DOCUMENTS = (Session, LoginFailure, EmailClaim, TwoFactorSetup, LoginChallenge, SigningKey)
+OPERATIONAL_DOCUMENTS = (Session, LoginFailure, EmailClaim, TwoFactorSetup, LoginChallenge, UsedCode, SigningKey)
 
 
 def open_session(account_id: str, ip: str | None, user_agent: str | None,
@@ -147,6 +156,18 @@ def find_challenge(challenge: str) -> LoginChallenge | None:
 
 def close_challenge(challenge: LoginChallenge) -> None:
     challenge.delete()
+
+
+def first_use_of_code(account_id: str, code: str) -> bool:
+    """True the first time a code is offered within the window a TOTP code stays valid."""
+    now = clock.now()
+    UsedCode.objects(at__lt=now - CODE_REPLAY_WINDOW).delete()
+    key = f"{account_id}:{''.join((code or '').split()).lower()}"
+    try:
+        UsedCode(id=key, at=now).save(force_insert=True)
+    except me.NotUniqueError:
+        return False
+    return True
 
 
 def start_two_factor_setup(account_id: str, secret: str) -> None:

@@ -184,10 +184,15 @@ def test_two_factor_login_takes_two_steps_and_wrong_codes_are_throttled(accounts
     assert len(codes) == 10
     first = accounts.login("owner@example.pl", PASSWORD, ctx=CTX)
     assert first.get("two_factor_required") and "token" not in first
-    session = accounts.login_second_factor(first["challenge"], pyotp.TOTP(setup["secret"]).now(), ctx=CTX)
+    code = pyotp.TOTP(setup["secret"]).now()
+    session = accounts.login_second_factor(first["challenge"], code, ctx=CTX)
     assert accounts.authenticate(session["token"])["account_id"] == owner_id
+    replay = accounts.login("owner@example.pl", PASSWORD, ctx=CTX)["challenge"]
+    with pytest.raises(CommandError) as exc:  # the same code again, still inside its 30 s step
+        accounts.login_second_factor(replay, code, ctx=CTX)
+    assert exc.value.fields == {"code": "invalid_code"}
     challenge = accounts.login("owner@example.pl", PASSWORD, ctx=CTX)["challenge"]
-    for _ in range(5):
+    for _ in range(4):  # with the replay above, five failures
         with pytest.raises(CommandError) as exc:
             accounts.login_second_factor(challenge, "abc", ctx=CTX)
         assert exc.value.code == "invalid_input"
