@@ -46,7 +46,7 @@ SETTINGS = (
     "LOG_LEVEL", "MAX_WORKERS", "RPC_TIMEOUT", "GUNICORN_WORKERS", "GUNICORN_THREADS", "RENEWAL_DAYS",
     "GRACE_DAYS", "TERMINATION_DAYS",
 )  # fmt: skip
-SECRET_SETTINGS = {"AMQP_URI", "MONGO_URI", "SECRET_KEY"}
+SECRET_SETTINGS = {"AMQP_URI", "MONGO_URI", "SECRET_KEY", "SANDBOX_WEBHOOK_SECRET"}
 TOOLS = {
     "kubernetes_validate": "kubernetes-validate",
     "check_jsonschema": "check-jsonschema",
@@ -443,6 +443,16 @@ def test_every_env_var_read_exists_in_a_configmap_or_secret(overlay):
                 assert volume["secret"]["secretName"] in secrets, f"{name}: volume {volume['name']}"
 
 
+def container_env(container: dict, docs) -> set[str]:
+    """Every variable a container gets: its `env` entries and the keys of the ConfigMaps it takes whole."""
+    configmaps = by_kind(docs, "ConfigMap")
+    names = {v["name"] for v in container.get("env", [])}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            names |= set(configmaps[source["configMapRef"]["name"]].get("data", {}))
+    return names
+
+
 def test_settings_are_split_between_configmap_and_secret_and_every_service_reads_them():
     docs = kustomize_build("overlays/development")
     config = next(c for n, c in by_kind(docs, "ConfigMap").items() if n.startswith("panel-config"))
@@ -453,10 +463,38 @@ def test_settings_are_split_between_configmap_and_secret_and_every_service_reads
     assert not SECRET_SETTINGS & set(config["data"]), "secrets must not sit in the ConfigMap"
     deployments = by_kind(docs, "Deployment")
     for name in SERVICES:
-        names = {v["name"] for v in deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        names = container_env(deployments[name]["spec"]["template"]["spec"]["containers"][0], docs)
         assert set(SETTINGS) - {"GUNICORN_WORKERS", "GUNICORN_THREADS"} <= names, f"{name} misses settings"
-    gateway = {v["name"] for v in deployments["gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert set(config["data"]) <= names, f"{name} does not get every key of panel-config"
+    billing = container_env(deployments["billing"]["spec"]["template"]["spec"]["containers"][0], docs)
+    assert "SANDBOX_WEBHOOK_SECRET" in billing, "billing verifies webhooks with a key from panel-secrets"
+    gateway = container_env(deployments["gateway"]["spec"]["template"]["spec"]["containers"][0], docs)
     assert {"AMQP_URI", "SECRET_KEY", "PUBLIC_URL", "RPC_TIMEOUT", "GUNICORN_WORKERS", "GUNICORN_THREADS"} <= gateway
+
+
+def _seconds(duration: str | int) -> int:
+    match = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", str(duration))
+    assert match and any(match.groups()), f"unreadable duration {duration!r}"
+    return int(match.group(1) or 0) * 60 + int(match.group(2) or 0)
+
+
+def test_grace_periods_agree_between_compose_kubernetes_and_gunicorn():
+    """A service gets the same time to drain under Compose and Kubernetes; the gateway's
+    budget covers gunicorn's graceful_timeout after its preStop pause."""
+    graceful = int(re.search(r"^graceful_timeout\s*=\s*(\d+)", (ROOT / "gateway" / "gunicorn.conf.py").read_text(),
+                             re.M).group(1))  # fmt: skip
+    services = compose()["services"]
+    for overlay in OVERLAYS:
+        deployments = by_kind(kustomize_build(f"overlays/{overlay}"), "Deployment")
+        for name in WORKLOADS:
+            spec = deployments[name]["spec"]["template"]["spec"]
+            pause = int(spec["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
+            k8s, local = spec["terminationGracePeriodSeconds"], _seconds(services[name]["stop_grace_period"])
+            assert services[name]["stop_signal"] == "SIGTERM"
+            if name == "gateway":
+                assert k8s - pause >= graceful + 5 and local >= graceful + 5, (name, k8s, local, graceful)
+            else:
+                assert local == k8s, f"{name}: compose gives {local}s to drain, Kubernetes {k8s}s"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -690,10 +728,66 @@ def test_probe_module_runs_and_fails_fast_without_a_broker():
 
 
 # --- documentation -------------------------------------------------------------------------
-def test_readme_documents_every_setting_and_the_main_commands():
+# Where the code reads a variable: os.environ.get("X"), os.environ["X"], os.getenv("X"),
+# settings.env("X"), env_int("X"), a dict named env; and `${X:default}` in config.yml.
+ENV_READ = re.compile(r"""(?:environ|getenv|\benv|env_int)\s*(?:\.get)?\s*[(\[]\s*["']([A-Z][A-Z0-9_]{2,})["']""")
+CONFIG_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*):")
+NOT_SETTINGS = {"USER", "USERNAME", "PYTHONPATH"}  # the operating system's, not ours
+
+
+def variables_the_code_reads() -> dict[str, set[str]]:
+    """variable -> the files that read it (the running system: kernel, services, gateway, tools, the probe)."""
+    found: dict[str, set[str]] = {}
+    sources = [*ROOT.glob("kernel/**/*.py"), *ROOT.glob("services/**/*.py"), *ROOT.glob("gateway/**/*.py"),
+               *ROOT.glob("tools/**/*.py"), DEPLOY / "probe.py"]  # fmt: skip
+    for path in sources:
+        for name in ENV_READ.findall(path.read_text()):
+            found.setdefault(name, set()).add(rel(path))
+    for path in ROOT.glob("services/*/config.yml"):
+        for name in CONFIG_VAR.findall(path.read_text()):
+            found.setdefault(name, set()).add(rel(path))
+    return {name: files for name, files in found.items() if name not in NOT_SETTINGS}
+
+
+def configuration_table() -> dict[str, list[str]]:
+    """README.md's Configuration table: variable -> [default, meaning, read by]."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"^## Configuration\n(.*?)(?=^## )", readme, re.M | re.S)
+    assert match, "README.md has no `## Configuration` section"
+    rows: dict[str, list[str]] = {}
+    for line in match.group(1).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) == 4 and "`" in cells[0]:
+            for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0]):
+                assert name not in rows, f"{name} has two rows in README.md's Configuration table"
+                rows[name] = cells[1:]
+    return rows
+
+
+def test_readme_configuration_table_documents_every_variable_the_code_reads():
+    table, read = configuration_table(), variables_the_code_reads()
+    assert {"AMQP_URI", "SECRET_KEY", "RENEWAL_DAYS"} <= set(read), "the scan of the code finds nothing"
+    missing = {name: sorted(files) for name, files in read.items() if name not in table}
+    assert not missing, f"README.md's Configuration table lacks (add a row: name, default, meaning, read by): {missing}"
+    stale = set(table) - set(read)
+    assert not stale, f"README.md's Configuration table documents variables no code reads: {sorted(stale)}"
+    assert all(all(cells) for cells in table.values()), "every row needs a default, a meaning and a reader"
+
+
+def test_every_deployed_setting_is_one_the_code_reads():
+    read = variables_the_code_reads()
+    docs = kustomize_build("overlays/development")
+    config = next(c for n, c in by_kind(docs, "ConfigMap").items() if n.startswith("panel-config"))
+    for source, names in (("panel-config", set(config["data"])),
+                          ("panel-secrets", set(by_kind(docs, "Secret")["panel-secrets"]["data"])),
+                          ("compose.yaml x-app environment", set(compose()["x-app"]["environment"]))):  # fmt: skip
+        unknown = names - set(read)
+        assert not unknown, f"{source} sets {sorted(unknown)}, which no code reads (a typo?)"
+
+
+def test_readme_documents_the_main_commands():
     readme = (DEPLOY / "README.md").read_text()
-    rows = {m.group(1) for m in re.finditer(r"^\|\s*`([A-Z_]+)`\s*\|", readme, re.M)}
-    missing = set(SETTINGS) - rows
-    assert not missing, f"deploy/README.md's settings table lacks {sorted(missing)}"
-    for command in ("docker build", "docker compose", "--scale billing=3", "kubectl apply -k", "kustomize"):
+    for command in ("docker build", "docker compose", "--scale billing=3", "kubectl apply -k", "kustomize",
+                    "tools.devstack up --instances", "minReplicas"):  # fmt: skip
         assert command in readme, f"deploy/README.md does not show `{command}`"
+    assert "#configuration" in readme, "deploy/README.md points at README.md's Configuration table"
