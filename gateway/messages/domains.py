@@ -111,7 +111,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "domains_premium": ("premium", "premium"),
     "domains_per_year": ("{net} netto / rok ({gross} brutto)", "{net} net / year ({gross} gross)"),
     "domains_period": ("Okres", "Period"),
-    "domains_years": ("{years} lat(a)", "{years} year(s)"),
+    "domains_years_one": ("{years} rok", "{years} year"),
+    "domains_years_few": ("{years} lata", "{years} years"),
+    "domains_years_many": ("{years} lat", "{years} years"),
     "domains_add_to_cart": ("Dodaj do koszyka", "Add to cart"),
     "domains_transfer_this": ("Przenieś", "Transfer"),
     "domains_prices_note": (

@@ -81,6 +81,7 @@ class Domain(Aggregate):
     def on_domain_ordered(self, data: dict, _: Event) -> None:
         self.data = data
         self.kind, self.years, self.epp_code = data["kind"], data["years"], data.get("epp_code", "")
+        self.nameservers = list(data.get("nameservers") or [])
 
     def on_domain_registration_requested(self, data: dict, _: Event) -> None:
         self.status = "pending_registration"

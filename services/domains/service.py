@@ -33,6 +33,9 @@ SYSTEM = {"actor": {"type": "system", "id": "domains"}}
 TAKEN_STATUSES = ("pending_registration", "pending_transfer", *HELD)
 EPP_CODE = re.compile(r"^[\x21-\x7e]{6,64}$")
 YEARS_WORDS = {1: "rok", 2: "lata", 3: "lata", 4: "lata"}
+# Where a newly registered domain points until the customer changes it: our hosting's DNS.
+DEFAULT_NAMESERVERS = [n.strip() for n in os.environ.get("DOMAIN_DEFAULT_NAMESERVERS",
+                                                          "ns1.panel.localhost,ns2.panel.localhost").split(",") if n.strip()]  # fmt: skip
 
 
 def _years(value: Any) -> int:
@@ -177,7 +180,8 @@ class DomainsService(EventSourcedService):
         name = names.parse(params["domain"])
         details = {"account_id": invoice["account_id"], "name": name.ascii, "unicode_name": name.unicode,
                    "tld": name.tld, "kind": ORDER_KINDS[line["kind"]], "years": int(params.get("years") or 1),
-                   "invoice_id": invoice["invoice_id"], "epp_code": params.get("epp_code", "")}  # fmt: skip
+                   "invoice_id": invoice["invoice_id"], "epp_code": params.get("epp_code", ""),
+                   "nameservers": DEFAULT_NAMESERVERS}  # fmt: skip
         domain_id = domain_id_for(invoice["invoice_id"], index)
         self._do(domain_id, lambda d: d.order(details), {"causation_id": event.event_id, **SYSTEM})
         return domain_id

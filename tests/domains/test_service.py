@@ -284,3 +284,30 @@ def test_a_registry_slower_than_the_timeout_is_a_temporary_failure(domains, monk
     monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0.01")
     monkeypatch.setattr("services.domains.service.REGISTRAR_TIMEOUT", 30)
     assert domains.retry_registration("a1", domain_id, None, CTX)["status"] == "active"
+
+
+def test_a_new_domain_points_at_our_nameservers_until_changed(domains):
+    domain_id = buy(domains, "a1", "domain_registration", domain="nowa-dns.pl", years=1)
+    assert domains.get_domain("a1", domain_id)["nameservers"] == ["ns1.panel.localhost", "ns2.panel.localhost"]
+    assert RegistryDomain.objects(id="nowa-dns.pl").first().nameservers == ["ns1.panel.localhost",
+                                                                           "ns2.panel.localhost"]  # fmt: skip
+
+
+def test_rebuilding_the_read_model_gives_the_same_domains(domains):
+    from kernel.eventstore import EventStore
+    from services.domains.projections import PROJECTIONS
+
+    buy(domains, "a1", "domain_registration", domain="przebuduj.pl", years=1)
+    failed = buy(domains, "a1", "domain_registration", domain="przebuduj-fail-perm.pl", years=1)
+    moved = buy(domains, "a1", "domain_transfer", domain="onet.com", epp_code=sandbox_epp_code("onet.com"))
+    domains.update_domain("a1", domain_id_for_name(domains, "przebuduj.pl"), {"auto_renew": False}, CTX)
+    before = domains.list_domains("a1", 1, 50)["items"]
+    assert {d["domain_id"] for d in before} >= {failed, moved}
+    for projection in PROJECTIONS:
+        projection.reset()
+        projection.apply_all(EventStore("domains").all_events())
+    assert domains.list_domains("a1", 1, 50)["items"] == before
+
+
+def domain_id_for_name(domains, name: str) -> str:
+    return next(d["domain_id"] for d in domains.list_domains("a1", 1, 50)["items"] if d["name"] == name)
