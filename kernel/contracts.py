@@ -26,6 +26,8 @@ ACCOUNT_EVENTS = (
     "contact_invitation_accepted",  # - (the contact set a password)
     "contact_updated",  # changes {first_name, last_name, phone, language, address, permissions, categories}
     "contact_removed",  # email
+    "contact_password_reset_requested",  # email, language, token, expires_at
+    "contact_password_reset_completed",  # -
     # security
     "two_factor_enabled",  # (secret, recovery code hashes: never shown)
     "two_factor_disabled",

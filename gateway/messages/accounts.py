@@ -187,6 +187,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "hist_event_contact_invitation_accepted": ("Kontakt ustawił hasło", "Contact set a password"),
     "hist_event_contact_updated": ("Zmiana kontaktu", "Contact changed"),
     "hist_event_contact_removed": ("Usunięcie kontaktu", "Contact removed"),
+    "hist_event_contact_password_reset_requested": ("Kontakt poprosił o reset hasła", "Contact asked for a reset"),
+    "hist_event_contact_password_reset_completed": ("Kontakt zmienił hasło", "Contact changed their password"),
     "hist_event_two_factor_enabled": ("Włączenie logowania dwuetapowego", "Two-step login turned on"),
     "hist_event_two_factor_disabled": ("Wyłączenie logowania dwuetapowego", "Two-step login turned off"),
     "hist_event_recovery_code_used": ("Użycie kodu zapasowego", "Recovery code used"),

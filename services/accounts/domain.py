@@ -112,12 +112,21 @@ class Account(Aggregate):
         self.open_tokens.pop(data.get("token_hash", ""), None)
         self.contacts[data["contact_id"]]["active"] = True
 
+    def on_contact_password_reset_requested(self, data: dict, _: Event) -> None:
+        purpose = f"contact_reset:{data['contact_id']}"
+        self._drop_tokens(purpose)
+        self.open_tokens[data["token_hash"]] = (purpose, _parse(data["expires_at"]))
+
+    def on_contact_password_reset_completed(self, data: dict, _: Event) -> None:
+        self.open_tokens.pop(data.get("token_hash", ""), None)
+
     def on_contact_updated(self, data: dict, _: Event) -> None:
         self.contacts[data["contact_id"]].update(data["changes"])
 
     def on_contact_removed(self, data: dict, _: Event) -> None:
         self.contacts.pop(data["contact_id"], None)
         self._drop_tokens(f"contact:{data['contact_id']}")
+        self._drop_tokens(f"contact_reset:{data['contact_id']}")
 
     def on_two_factor_enabled(self, data: dict, _: Event) -> None:
         self.totp_secret = data["secret"]
@@ -263,6 +272,19 @@ class Account(Aggregate):
         hashed = self.use_token(token, f"contact:{contact_id}")
         data = {"contact_id": contact_id, "token_hash": hashed, "password_hash": password_hash}
         return [NewEvent("contact_invitation_accepted", data)]
+
+    def request_contact_password_reset(self, contact_id: str) -> list[NewEvent]:
+        contact = self.contact(contact_id)
+        token, hashed = new_token()
+        data = {"contact_id": contact_id, "email": contact["email"], "language": contact.get("language", "pl"),
+                "token": token, "token_hash": hashed, "expires_at": (clock.now() + RESET_TOKEN_TTL).isoformat()}  # fmt: skip
+        return [NewEvent("contact_password_reset_requested", data)]
+
+    def complete_contact_password_reset(self, contact_id: str, token: str, password_hash: str) -> list[NewEvent]:
+        self.contact(contact_id)
+        hashed = self.use_token(token, f"contact_reset:{contact_id}")
+        data = {"contact_id": contact_id, "token_hash": hashed, "password_hash": password_hash}
+        return [NewEvent("contact_password_reset_completed", data)]
 
     # --- two-factor login (TOTP) -------------------------------------------
     @property

@@ -192,8 +192,15 @@ def _contact_invited(event: Event) -> None:
                  contact_id=event.data["contact_id"]).save()  # fmt: skip
 
 
-@accounts.on("contact_invitation_accepted")
-def _contact_accepted(event: Event) -> None:
+@accounts.on("contact_password_reset_requested")
+def _contact_reset_requested(event: Event) -> None:
+    AccountToken.objects(contact_id=event.data["contact_id"], purpose="contact_reset").delete()
+    AccountToken(id=event.data["token_hash"], account_id=_account_id(event), purpose="contact_reset",
+                 contact_id=event.data["contact_id"]).save()  # fmt: skip
+
+
+@accounts.on("contact_invitation_accepted", "contact_password_reset_completed")
+def _contact_password_set(event: Event) -> None:
     AccountToken.objects(id=event.data.get("token_hash")).delete()
     ContactView.objects(id=event.data["contact_id"]).update_one(
         set__active=True, set__password_hash=event.data["password_hash"]

@@ -41,13 +41,25 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
-def history_entry(event: Event) -> dict[str, Any]:
+def contact_names(events: list[Event]) -> dict[str, str]:
+    """contact id -> name, so the history can say which contact acted (even one removed since)."""
+    return {
+        e.data["contact_id"]: f"{e.data.get('first_name', '')} {e.data.get('last_name', '')}".strip()
+        for e in events
+        if e.type == "contact_added"
+    }
+
+
+def history_entry(event: Event, names: dict[str, str] | None = None) -> dict[str, Any]:
     actor = event.meta.get("actor") or {"type": "system"}
+    shown = {k: actor[k] for k in ("type", "id") if k in actor}
+    if actor.get("type") == "contact" and (names or {}).get(actor.get("id")):
+        shown["name"] = names[actor["id"]]
     return {
         "event_id": event.event_id,
         "type": event.type,
         "occurred_at": event.occurred_at.isoformat() + "Z",
-        "actor": {k: actor[k] for k in ("type", "id") if k in actor},
+        "actor": shown,
         "ip": event.data.get("ip") or event.meta.get("ip"),
         "data": without_secrets(event.data),
     }
@@ -125,7 +137,8 @@ class SecurityRpc:
         _view(account_id)
         events = list(reversed(self.events.load(account_stream(account_id))))
         page, per_page = max(1, int(page)), min(100, max(1, int(per_page)))
-        items = [history_entry(e) for e in events[(page - 1) * per_page : page * per_page]]
+        names = contact_names(events)
+        items = [history_entry(e, names) for e in events[(page - 1) * per_page : page * per_page]]
         return {"items": items, "total": len(events), "page": page, "per_page": per_page}
 
     @rpc
@@ -133,7 +146,9 @@ class SecurityRpc:
         """What accounts holds about the customer: profile, contacts, sessions, full history."""
         profile = _view(account_id).public()
         contacts = [c.public() for c in ContactView.objects(account_id=account_id)]
-        history = [history_entry(e) for e in self.events.load(account_stream(account_id))]
+        events = self.events.load(account_stream(account_id))
+        names = contact_names(events)
+        history = [history_entry(e, names) for e in events]
         return {"profile": profile, "contacts": contacts, "sessions": self.list_sessions(account_id),
                 "history": history}  # fmt: skip
 

@@ -259,15 +259,25 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
             execute(
                 self.events, Account, account_stream(view.id), lambda a: a.request_password_reset(), command_meta(ctx)
             )
+        elif contact := ContactView.objects(email=v.normalize_email(email), login=True, active=True).first():
+            execute(self.events, Account, account_stream(contact.account_id),
+                    lambda a: a.request_contact_password_reset(contact.id), command_meta(ctx))  # fmt: skip
         return {}
 
     @rpc
     def confirm_password_reset(self, token: str, password: str, ctx: dict | None = None) -> dict:
         _raise_if({"password": code} if (code := v.check_password(password)) else {})
-        found = AccountToken.objects(id=token_hash(token or ""), purpose="reset").first()
+        found = AccountToken.objects(id=token_hash(token or ""), purpose__in=("reset", "contact_reset")).first()
         if not found:
             raise CommandError("invalid_token")
         new_hash = hasher.hash(password)
+        if found.contact_id:  # a contact's own password: only their sessions end
+            execute(self.events, Account, account_stream(found.account_id),
+                    lambda a: a.complete_contact_password_reset(found.contact_id, token, new_hash),
+                    command_meta(ctx))  # fmt: skip
+            sessions.close_contact_sessions(found.contact_id)
+            sessions.clear_failures(found.contact_id)
+            return {"account_id": found.account_id, "contact_id": found.contact_id}
         execute(self.events, Account, account_stream(found.account_id),
                 lambda a: a.complete_password_reset(token, new_hash), command_meta(ctx))  # fmt: skip
         sessions.close_all_sessions(found.account_id)

@@ -86,6 +86,12 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         context = {"first_name": d["first_name"], "owner_name": d["owner_name"], "token": d["token"]}
         self._mail(event, target, "security", "contact_invitation", context, to=d["email"], language=d["language"])
 
+    @consumes("accounts", "contact_password_reset_requested")
+    def on_contact_password_reset_requested(self, event: Event) -> None:
+        d = event.data
+        self._mail(event, self._target(event), "security", "password_reset", {"token": d["token"]}, to=d["email"],
+                   language=d["language"])  # fmt: skip
+
     @consumes("accounts", "two_factor_enabled")
     def on_two_factor_enabled(self, event: Event) -> None:
         self._security_notice(event, "two_factor_enabled")

@@ -163,9 +163,33 @@ def test_a_contact_logs_in_as_themselves_for_the_owner_until_removed(accounts):
     target = accounts.get_notification_target(owner_id)
     assert target["contacts"] == [{"contact_id": added["contact_id"], "email": "ewa@example.pl", "first_name": "Ewa",
                                    "language": "pl", "categories": ["billing"]}]  # fmt: skip
+    login = next(h for h in accounts.account_history(owner_id)["items"] if h["type"] == "login_succeeded"
+                 and h["actor"]["type"] == "contact")  # fmt: skip
+    assert login["actor"] == {"type": "contact", "id": added["contact_id"], "name": "Ewa Płatnik"}
     accounts.remove_contact(owner_id, added["contact_id"], ctx=owner_ctx)
     assert accounts.authenticate(session["token"]) is None
     assert accounts.list_contacts(owner_id) == []
+
+
+def test_a_contact_resets_their_own_password_and_only_their_sessions_end(accounts):
+    owner_id = _verified_owner(accounts)
+    added = accounts.add_contact(owner_id, BILLING_CONTACT, ctx=CTX)
+    [invited] = accounts.dispatch.of("contact_invited")
+    accounts.accept_contact_invitation(invited["data"]["token"], PASSWORD, ctx=CTX)
+    contact_session = accounts.login("ewa@example.pl", PASSWORD, ctx=CTX)
+    owner_session = accounts.login("owner@example.pl", PASSWORD, ctx=CTX)
+    accounts.request_password_reset("EWA@example.pl", ctx=CTX)
+    [requested] = accounts.dispatch.of("contact_password_reset_requested")
+    assert requested["data"]["email"] == "ewa@example.pl" and requested["stream_id"] == f"account-{owner_id}"
+    done = accounts.confirm_password_reset(requested["data"]["token"], "Nowe-Haslo-2026", ctx=CTX)
+    assert done == {"account_id": owner_id, "contact_id": added["contact_id"]}
+    assert accounts.authenticate(contact_session["token"]) is None and accounts.authenticate(owner_session["token"])
+    with pytest.raises(CommandError):
+        accounts.login("ewa@example.pl", PASSWORD, ctx=CTX)
+    assert accounts.login("ewa@example.pl", "Nowe-Haslo-2026", ctx=CTX)["contact_id"] == added["contact_id"]
+    with pytest.raises(CommandError) as exc:
+        accounts.confirm_password_reset(requested["data"]["token"], "Inne-Haslo-2026", ctx=CTX)
+    assert exc.value.code == "invalid_token"
 
 
 def test_contacts_of_another_account_are_not_found(accounts):

@@ -191,3 +191,27 @@ def test_a_customer_who_turned_off_domain_mails_gets_none_while_a_contact_who_ch
     assert name in mail_text(registered)
     assert find_mail(mail_dir, owner_email, "Domena zarejestrowana", since=since) is None
     assert wait_for_mail(mail_dir, owner_email, "Nowa faktura", since=since)  # the legal notice still reaches them
+
+
+def test_a_contact_who_forgot_their_password_resets_it_by_mail(stack):
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    _, owner_token = register_verified(base, mail_dir)
+    contact_email, since = unique_email("zapominalska"), time.time() - 1
+    added = requests.post(f"{base}/api/v1/contacts", headers=bearer(owner_token), timeout=15, json={
+        "first_name": "Iga", "last_name": "Nowak", "email": contact_email, "login": True,
+        "permissions": ["tickets.view"], "language": "en"})  # fmt: skip
+    assert added.status_code == 201, added.text
+    invitation = token_from_mail(mail_dir, contact_email, ACCEPT_RE, since, subject="invited you")
+    browser = requests.Session()
+    form = browser.get(f"{base}/contacts/accept", params={"token": invitation})
+    browser.post(f"{base}/contacts/accept", data={"csrf_token": csrf(form.text), "token": invitation,
+                                                  "password": PASSWORD, "password_repeat": PASSWORD})  # fmt: skip
+    asked = requests.post(f"{base}/api/v1/auth/password-reset", json={"email": contact_email}, timeout=15)
+    assert asked.status_code == 202
+    token = token_from_mail(mail_dir, contact_email, RESET_RE, since, subject="Set a new password")
+    done = requests.post(f"{base}/api/v1/auth/password-reset/confirm", timeout=15,
+                         json={"token": token, "password": "Nowe-Haslo-Kontaktu-1"})  # fmt: skip
+    assert done.status_code == 200, done.text
+    login = requests.post(f"{base}/api/v1/auth/login", timeout=15,
+                          json={"email": contact_email, "password": "Nowe-Haslo-Kontaktu-1"})  # fmt: skip
+    assert login.status_code == 200 and login.json()["contact_id"] == added.json()["contact_id"]
