@@ -75,7 +75,7 @@ def senders(mail_dir: Path, addresses: list[str]) -> dict[int, int]:
 
 
 def test_each_command_and_event_is_handled_by_one_instance_and_both_take_a_share(scaled):
-    count = 20
+    count = 16
     before_rpc, before_events = (
         scaled.handled("accounts", "register"),
         scaled.handled("notifications", "on_verification_requested"),
@@ -135,7 +135,7 @@ def test_an_instance_stopped_with_sigterm_finishes_what_it_holds_and_loses_nothi
     victims = ("accounts-2", "notifications-2")
     before = scaled.handled("accounts", "register")
     try:
-        codes, held = _stop_mid_load(scaled, victims, signal.SIGTERM, 20)
+        codes, held = _stop_mid_load(scaled, victims, signal.SIGTERM, 16)
         addresses = list(codes)
         replayed = {a: status for a, status in codes.items() if status != 201}
         assert set(replayed.values()) <= {409}, replayed
@@ -160,7 +160,7 @@ def test_an_rpc_instance_killed_mid_load_loses_no_accepted_command(scaled):
     into `email_taken` instead of a second account. accounts-2 stays down: the billing
     test after this one needs only billing twice."""
     before = scaled.handled("accounts", "register")
-    codes, held = _stop_mid_load(scaled, ("accounts-2",), signal.SIGKILL, 20)
+    codes, held = _stop_mid_load(scaled, ("accounts-2",), signal.SIGKILL, 16)
     accepted = [a for a, status in codes.items() if status == 201]
     wait_verification_mails(scaled, accepted)
     assert_once_each(scaled, accepted)
