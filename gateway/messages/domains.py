@@ -181,6 +181,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "domains_lock": ("Blokada transferu u rejestratora", "Registrar transfer lock"),
     "domains_save_settings": ("Zapisz ustawienia", "Save settings"),
     "domains_renewal_invoice": ("Faktura za odnowienie", "Renewal invoice"),
+    "domains_renew_for": ("Odnów teraz na", "Renew now for"),
+    "domains_renew_add": ("Dodaj odnowienie do koszyka", "Add the renewal to the cart"),
     "domains_epp_code_is": ("Kod EPP (AuthInfo):", "EPP (auth) code:"),
     "domains_epp_reveal_note": (
         "Kod jest potrzebny do przeniesienia domeny do innego rejestratora; każde pokazanie zapisujemy.",

@@ -166,3 +166,19 @@ def domains_retry(domain_id: str):
     epp_code = request.form.get("epp_code", "").strip() or None
     return _command(domain_id, "retry_registration", epp_code, form={"epp_code": epp_code or ""},
                     done="domains_retry_sent")  # fmt: skip
+
+
+@pages.post("/domains/<domain_id>/renew")
+@page_login_required
+def domains_renew(domain_id: str):
+    """Renew by hand (e.g. with auto-renew off, or during the grace period): a renewal item in the cart."""
+    account_id = _me()
+    domain = _domain(account_id, domain_id)
+    raw = request.form.get("years", "")
+    params = {"domain_id": domain_id, "years": int(raw) if raw.isdigit() else raw}
+    try:
+        rpc.call("billing", "add_cart_item", account_id, "domain_renewal", params, ctx=request_ctx())
+    except CommandError as exc:
+        return _manage(domain, errors=field_messages(exc.fields), error=i18n.t(exc.code), status=exc.status)
+    flash(i18n.t("domains_added_to_cart", name=domain["unicode_name"]), "success")
+    return redirect("/cart")  # billing's cart page

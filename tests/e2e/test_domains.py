@@ -155,6 +155,14 @@ def test_register_pay_manage_and_count_on_the_dashboard(stack, services):
     assert _api(base, token, "GET", "/dashboard").json()["tiles"]["domains"] == 1
     listed = browser.get(f"{base}/domains", timeout=15)
     assert name in listed.text
+    for bad_query in ({"per_page": "1000"}, {"status": "bogus"}):
+        assert _api(base, token, "GET", "/domains", params=bad_query).status_code == 422
+    renew = browser.post(f"{base}{path}/renew", data={"csrf_token": csrf(page.text), "years": "2"}, timeout=15,
+                         allow_redirects=False)  # fmt: skip
+    assert renew.status_code == 302
+    renewal = _api(base, token, "GET", "/cart/items").json()["items"]
+    assert [(i["kind"], i["params"]["domain_id"], i["params"]["years"]) for i in renewal] == [
+        ("domain_renewal", domain["domain_id"], 2)]  # fmt: skip
 
     _, other = register_verified(base, stack.var / "mail")
     for method, suffix, body in (("GET", "", None), ("PATCH", "", {"locked": True}), ("GET", "/epp-code", None)):
