@@ -28,6 +28,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Contact {email} added. If they can log in, we sent an invitation.",
     ),
     "contact_removed": ("Kontakt usunięty; jego sesje zostały zakończone.", "Contact removed; their sessions ended."),
+    "contact_not_invited": (
+        "Ten kontakt nie czeka na zaproszenie (nie ma logowania albo już ustawił hasło).",
+        "This contact is not waiting for an invitation (no login, or the password is already set).",
+    ),
+    "contact_invitation_sent": ("Wysłaliśmy nowe zaproszenie.", "We sent a new invitation."),
+    "contact_reinvite": ("Wyślij zaproszenie ponownie", "Send the invitation again"),
     "contact_password_set": ("Hasło ustawione. Możesz się zalogować.", "Password set. You can log in now."),
     "two_factor_on": ("Logowanie dwuetapowe włączone.", "Two-step login is on."),
     "two_factor_off": ("Logowanie dwuetapowe wyłączone.", "Two-step login is off."),

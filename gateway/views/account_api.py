@@ -63,6 +63,12 @@ def remove_contact(contact_id: str):
     return jsonify(rpc.call("accounts", "remove_contact", _account_id(), contact_id, ctx=request_ctx()))
 
 
+@api.post("/contacts/<contact_id>/invitation")
+@token_required
+def resend_invitation(contact_id: str):
+    return jsonify(rpc.call("accounts", "resend_contact_invitation", _account_id(), contact_id, ctx=request_ctx()))
+
+
 # --- e-mail history -----------------------------------------------------------
 @api.get("/emails")
 @token_required
@@ -177,6 +183,8 @@ PATHS["/contacts/{contact_id}"] = {
                  {"type": "object", "additionalProperties": False, "properties": _CONTACT_FIELDS}, errors=_WRITE),
     "delete": _op("Remove a contact; their sessions end at once", "200", errors=_READ),
 }  # fmt: skip
+PATHS["/contacts/{contact_id}/invitation"] = {"post": _op(
+    "Send a new invitation link to a contact who has not set a password yet", "200", errors=_READ + ("409",))}  # fmt: skip
 PATHS["/emails"] = {"get": _op("E-mail history, newest first (query: page, per_page)", "200", _PAGE,
                                errors=("403", "422", "503"))}  # fmt: skip
 PATHS["/emails/{mail_id}"] = {"get": _op("One sent mail with its text and HTML", "200", errors=_READ)}

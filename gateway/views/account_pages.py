@@ -112,6 +112,15 @@ def contact_edit(contact_id: str):
     return redirect(url_for("pages.contacts"))
 
 
+@pages.post("/contacts/<contact_id>/invitation")
+@page_login_required
+def contact_reinvite(contact_id: str):
+    _own_language()
+    rpc.call("accounts", "resend_contact_invitation", g.account["account_id"], contact_id, ctx=request_ctx())
+    flash(i18n.t("contact_invitation_sent"), "success")
+    return redirect(url_for("pages.contacts"))
+
+
 @pages.post("/contacts/<contact_id>/remove")
 @page_login_required
 def contact_remove(contact_id: str):

@@ -92,6 +92,14 @@ class ContactsRpc:
         return self.get_contact(account_id, contact_id)
 
     @rpc
+    def resend_contact_invitation(self, account_id: str, contact_id: str, ctx: dict | None = None) -> dict:
+        """A new invitation link (the old one stops working) for a contact who has not set a password yet."""
+        self.get_contact(account_id, contact_id)
+        execute(self.events, Account, account_stream(account_id), lambda a: a.resend_invitation(contact_id),
+                command_meta(ctx, actor=_actor(ctx, account_id)))  # fmt: skip
+        return {}
+
+    @rpc
     def remove_contact(self, account_id: str, contact_id: str, ctx: dict | None = None) -> dict:
         """The contact is gone at once: their sessions end and their e-mail is free again."""
         self.get_contact(account_id, contact_id)

@@ -263,6 +263,12 @@ class Account(Aggregate):
         diff = {k: val for k, val in changes.items() if current.get(k) != val}
         return [NewEvent("contact_updated", {"contact_id": contact_id, "changes": diff})] if diff else []
 
+    def resend_invitation(self, contact_id: str) -> list[NewEvent]:
+        contact = self.contact(contact_id)
+        if not contact["login"] or contact.get("active"):
+            raise CommandError("contact_not_invited", status=409)
+        return [self._invitation(contact_id, contact)]
+
     def remove_contact(self, contact_id: str) -> list[NewEvent]:
         current = self.contact(contact_id)
         return [NewEvent("contact_removed", {"contact_id": contact_id, "email": current["email"]})]

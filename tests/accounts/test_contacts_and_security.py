@@ -70,8 +70,13 @@ def test_invitation_token_works_once_and_the_same_email_twice_is_refused():
         owner.add_contact("c2", _contact(), {"type": "customer"})
     assert exc.value.fields == {"email": "email_taken"}
     token = events[1].data["token"]
+    [again] = owner.resend_invitation("c1")
+    assert again.data["token"] != token
     owner = _apply(owner, owner.accept_invitation("c1", token, "new-hash"))
     assert owner.contacts["c1"]["active"] is True
+    with pytest.raises(CommandError) as exc:
+        owner.resend_invitation("c1")
+    assert exc.value.code == "contact_not_invited"
     with pytest.raises(CommandError) as exc:
         owner.accept_invitation("c1", token, "other-hash")
     assert exc.value.code == "invalid_token"

@@ -128,6 +128,10 @@ def test_owner_edits_a_contacts_permissions_and_another_account_cannot_touch_it(
     bad = requests.patch(f"{base}/api/v1/contacts/{contact_id}", headers=bearer(owner_token), timeout=15,
                          json={"permissions": ["services.destroy"]})  # fmt: skip
     assert bad.status_code == 422 and bad.json()["error"]["fields"]["permissions"]["code"] == "unknown_permission"
+    since = time.time()
+    resent = requests.post(f"{base}/api/v1/contacts/{contact_id}/invitation", headers=bearer(owner_token), timeout=15)
+    assert resent.status_code == 200, resent.text
+    assert token_from_mail(stack.var / "mail", body["email"], ACCEPT_RE, since, subject="Zaproszenie")
     changed = requests.patch(f"{base}/api/v1/contacts/{contact_id}", headers=bearer(owner_token), timeout=15,
                              json={"permissions": ["services.view", "tickets.view"]})  # fmt: skip
     assert changed.status_code == 200 and changed.json()["permissions"] == ["services.view", "tickets.view"]
