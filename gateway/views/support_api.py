@@ -39,8 +39,8 @@ def _fields_and_files(*required: str) -> tuple[dict, list | None]:
 @token_required
 def list_tickets():
     page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
-    status = request.args.get("status") or None
-    return jsonify(rpc.call("support", "list_tickets", _account_id(), status, page, per_page))
+    status, department = request.args.get("status") or None, request.args.get("department") or None
+    return jsonify(rpc.call("support", "list_tickets", _account_id(), status, page, per_page, department=department))
 
 
 @api.post("/tickets")
@@ -94,28 +94,37 @@ _OPEN = _obj("department", "priority", "subject", "message",
              department={"type": "string", "enum": ["technical", "billing", "sales"]},
              priority={"type": "string", "enum": ["low", "medium", "high", "urgent"]}, subject=STRING, message=STRING)  # fmt: skip
 
-PATHS["/tickets"] = {
-    "get": _op("The account's tickets, most recently updated first (query: status, page, per_page)", "200", _PAGE,
-               errors=("422", "503")),
-    "post": _op("Open a ticket", "201", _TICKET, _OPEN),
-}  # fmt: skip
-PATHS["/tickets/{ticket_id}"] = {"get": _op("A ticket and its conversation", "200", _TICKET, errors=("404", "503"))}
 _FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
 _JSON_FILES = {"type": "array", "items": _obj("filename", "data_base64", filename=STRING, data_base64=STRING)}
+
+
+def _with_files(fields: dict) -> dict:
+    """A request body as JSON (attachments base64) or multipart/form-data (attachments as files)."""
+    as_json = {**fields, "properties": {**fields["properties"], "attachments": _JSON_FILES}}
+    as_form = {**fields, "properties": {**fields["properties"], "attachments": _FILES}}
+    return {"required": True, "content": {"application/json": {"schema": as_json},
+                                          "multipart/form-data": {"schema": as_form}}}  # fmt: skip
+
+
+PATHS["/tickets"] = {
+    "get": _op("The account's tickets, most recently updated first (query: status, department, page, per_page)",
+               "200", _PAGE, errors=("422", "503")),
+    "post": {**_op("Open a ticket (attachments as multipart files or base64 in JSON)", "201", _TICKET, _OPEN),
+             "requestBody": _with_files(_OPEN)},
+}  # fmt: skip
+PATHS["/tickets/{ticket_id}"] = {"get": _op("A ticket and its conversation", "200", _TICKET, errors=("404", "503"))}
 PATHS["/tickets/{ticket_id}/replies"] = {
     "post": {
         **_op("Answer a ticket (a closed one is reopened); attachments as multipart files or base64 in JSON", "201",
-              _TICKET, _obj("message", message=STRING, attachments=_JSON_FILES), errors=("400", "404", "422", "503")),
-        "requestBody": {"required": True, "content": {
-            "application/json": {"schema": _obj("message", message=STRING, attachments=_JSON_FILES)},
-            "multipart/form-data": {"schema": _obj("message", message=STRING, attachments=_FILES)},
-        }},
+              _TICKET, errors=("400", "404", "422", "503")),
+        "requestBody": _with_files(_obj("message", message=STRING)),
     }
 }  # fmt: skip
-PATHS["/tickets/{ticket_id}/attachments/{attachment_id}"] = {
-    "get": _op("Download an attachment of the account's ticket (always as an attachment)", "200",
-               errors=("404", "503"))
-}  # fmt: skip
+_DOWNLOAD = _op("Download an attachment of the account's ticket (always as an attachment)", "200",
+               errors=("404", "503"))  # fmt: skip
+_DOWNLOAD["responses"]["200"] = {"description": "The file, as Content-Disposition: attachment",
+                                 "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}  # fmt: skip
+PATHS["/tickets/{ticket_id}/attachments/{attachment_id}"] = {"get": _DOWNLOAD}
 PATHS["/tickets/{ticket_id}/close"] = {"post": _op("Close a ticket", "200", _TICKET, errors=("404", "503"))}
 PATHS["/news"] = {"get": _op("News that concern the account, newest first (query: page, per_page)", "200", _PAGE,
                              errors=("422", "503"))}  # fmt: skip

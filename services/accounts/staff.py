@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from nameko.exceptions import RpcTimeout, UnknownService
+
 from kernel import settings
 from kernel.errors import CommandError
 from kernel.events import new_id
@@ -58,7 +60,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str], call: Call = rpc_call, env: Mapping[str, str] = os.environ,
         prompt: Callable[[str], str] = getpass.getpass) -> int:  # fmt: skip
-    """The command; returns the exit code (0 created, 1 refused)."""
+    """The command; returns the exit code (0 created, 1 refused, 2 the system did not answer)."""
     args = parser().parse_args(argv)
     try:
         password = read_password(env, prompt)
@@ -67,6 +69,10 @@ def run(argv: list[str], call: Call = rpc_call, env: Mapping[str, str] = os.envi
         fields = ", ".join(f"{name}: {code}" for name, code in exc.fields.items())
         print(f"refused: {exc.code}" + (f" ({fields})" if fields else ""), file=sys.stderr)
         return 1
+    except (UnknownService, RpcTimeout, OSError) as exc:
+        print(f"the accounts service did not answer ({type(exc).__name__}); is the stack up (make up)?",
+              file=sys.stderr)  # fmt: skip
+        return 2
     print(f"staff account {created['email']} created (id {created['account_id']}); log in at {settings.PUBLIC_URL}")
     return 0
 

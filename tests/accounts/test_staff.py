@@ -4,6 +4,7 @@ finding customers is for staff only. The service runs as a nameko worker on the 
 from __future__ import annotations
 
 import pytest
+from nameko.exceptions import UnknownService
 from nameko.testing.services import worker_factory
 
 from kernel.errors import CommandError
@@ -125,3 +126,12 @@ def test_find_customers_is_for_staff_only(accounts):
     with pytest.raises(CommandError) as short:
         accounts.find_customers(" j ", ctx=STAFF_CTX)
     assert short.value.fields == {"query": "query_too_short"}
+
+
+def test_a_stack_that_does_not_answer_is_reported(capsys):
+    def down(*_args, **_kwargs):
+        raise UnknownService("accounts")
+
+    code = command.run(["create", "--email", "a@panel.localhost", "--first-name", "A", "--last-name", "B"],
+                       call=down, env={"STAFF_PASSWORD": PASSWORD})  # fmt: skip
+    assert code == 2 and "did not answer" in capsys.readouterr().err

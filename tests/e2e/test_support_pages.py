@@ -186,9 +186,14 @@ def test_the_api_takes_reply_attachments_as_multipart_and_documents_it(stack):
     base = stack.gateway_url
     _, token = register_verified(base, stack.var / "mail")
     body = {"department": "technical", "priority": "low", "subject": "API", "message": "Pierwsza"}
-    ticket_id = requests.post(f"{base}/api/v1/tickets", headers=bearer(token), json=body, timeout=15).json()[
-        "ticket_id"
-    ]
+    opened = requests.post(f"{base}/api/v1/tickets", headers=bearer(token), data=body, timeout=15,
+                           files=[("attachments", ("ekran.png", PNG, "image/png"))])  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    ticket_id = opened.json()["ticket_id"]
+    assert [a["filename"] for a in opened.json()["messages"][0]["attachments"]] == ["ekran.png"]
+    by_department = requests.get(f"{base}/api/v1/tickets", headers=bearer(token), params={"department": "sales"},
+                                 timeout=15)  # fmt: skip
+    assert by_department.status_code == 200 and by_department.json()["total"] == 0
     replied = requests.post(f"{base}/api/v1/tickets/{ticket_id}/replies", headers=bearer(token), timeout=15,
                             data={"message": "Z plikiem"}, files=[("attachments", ("log.txt", LOG, "text/plain"))])  # fmt: skip
     assert replied.status_code == 201, replied.text
@@ -206,9 +211,10 @@ def test_the_api_takes_reply_attachments_as_multipart_and_documents_it(stack):
     assert plain.status_code == 201 and len(plain.json()["messages"]) == 3
 
     paths = requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()["paths"]
-    content = paths["/tickets/{ticket_id}/replies"]["post"]["requestBody"]["content"]
-    assert {"application/json", "multipart/form-data"} <= set(content)
-    assert content["multipart/form-data"]["schema"]["properties"]["attachments"]["items"]["format"] == "binary"
+    for path in ("/tickets", "/tickets/{ticket_id}/replies"):
+        content = paths[path]["post"]["requestBody"]["content"]
+        assert {"application/json", "multipart/form-data"} <= set(content), path
+        assert content["multipart/form-data"]["schema"]["properties"]["attachments"]["items"]["format"] == "binary"
 
 
 def test_news_pages_need_a_login(stack):
