@@ -39,6 +39,15 @@ ACCOUNT_EVENTS = (
 # Data fields never shown in history or exports (single-use secrets, hashes).
 SECRET_FIELDS = frozenset({"token", "token_hash", "password_hash", "secret", "recovery_code_hashes", "code_hash"})
 
+# What an owner may let a contact do (the gateway maps every route to one of these in
+# gateway/permissions.py; an owner holds them all), and the mail categories a contact
+# may choose (security mail is about the owner's own access and never goes to a contact).
+CONTACT_PERMISSIONS = (
+    "profile.view", "profile.edit", "contacts.manage", "services.view", "services.manage", "domains.view",
+    "domains.manage", "invoices.view", "invoices.pay", "orders.place", "tickets.open", "tickets.view",
+)  # fmt: skip
+CONTACT_MAIL_CATEGORIES = ("billing", "services", "domains", "support")
+
 # --- cross-service contracts used by billing, domains and support ----------
 BILLING = "billing"
 # Billing publishes (data always carries account_id):

@@ -13,6 +13,7 @@ from gateway.export import gather_export
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
 from gateway.views.billing_api import positive_int
+from kernel.contracts import CONTACT_MAIL_CATEGORIES, CONTACT_PERMISSIONS
 
 CONTACT_KEYS = ("first_name", "last_name", "email", "phone", "language", "address", "login", "permissions",
                 "categories")  # fmt: skip
@@ -147,10 +148,13 @@ def unsubscribe():
 
 # --- OpenAPI --------------------------------------------------------------------
 _LIST = {"type": "array", "items": STRING}
+_PERMISSIONS = {"type": "array", "items": {"type": "string", "enum": list(CONTACT_PERMISSIONS)}}
+_CATEGORIES = {"type": "array", "items": {"type": "string", "enum": list(CONTACT_MAIL_CATEGORIES)}}
 _ADDRESS = {"type": "object", "properties": {k: STRING for k in ("company", "nip", "street", "postcode", "city",
                                                                  "country")}}  # fmt: skip
 _CONTACT_FIELDS = {"first_name": STRING, "last_name": STRING, "phone": STRING, "address": _ADDRESS,
-                   "language": {"type": "string", "enum": ["pl", "en"]}, "permissions": _LIST, "categories": _LIST}  # fmt: skip
+                   "language": {"type": "string", "enum": ["pl", "en"]}, "permissions": _PERMISSIONS,
+                   "categories": _CATEGORIES}  # fmt: skip
 CONTACT = _obj("contact_id", "email", "permissions", "categories", contact_id=STRING, email=STRING,
                login={"type": "boolean"}, active={"type": "boolean"}, **_CONTACT_FIELDS)  # fmt: skip
 _PAGE = _obj("items", "total", items={"type": "array"}, total={"type": "integer"}, page={"type": "integer"},
@@ -163,17 +167,22 @@ PATHS["/auth/login"]["post"]["responses"]["200"]["content"]["application/json"][
     account_id=STRING, token=STRING, contact_id={"type": ["string", "null"]},
     two_factor_required={"type": "boolean"}, challenge=STRING,
 )  # fmt: skip
-PATHS["/auth/login/second-factor"] = {"post": _op(
-    "Second login step when two-factor login is on: the challenge from /auth/login and a code from the "
-    "authenticator app or a recovery code", "200", _obj("token", token=STRING, account_id=STRING),
-    _obj("challenge", "code", challenge=STRING, code=STRING), auth=False, errors=("400", "401", "422", "429", "503"))}  # fmt: skip
+PATHS["/auth/login/second-factor"] = {
+    "post": _op(
+        "Second login step when two-factor login is on: the challenge from /auth/login and a code from the "
+        "authenticator app or a recovery code",
+        "200",
+        _obj("token", token=STRING, account_id=STRING),
+        _obj("challenge", "code", challenge=STRING, code=STRING),
+        auth=False,
+        errors=("400", "401", "422", "429", "503"),
+    )
+}
 PATHS["/contacts"] = {
     "get": _op("Contacts of the account (section 2)", "200", _obj("items", items={"type": "array", "items": CONTACT}),
                errors=_READ),
-    "post": _op("Add a contact; with login: true they get an invitation mail. Permissions: profile.view, "
-                "profile.edit, contacts.manage, services.view, services.manage, domains.view, domains.manage, "
-                "invoices.view, invoices.pay, orders.place, tickets.open, tickets.view; categories: billing, "
-                "services, domains, support", "201", CONTACT,
+    "post": _op("Add a contact; with login: true they get an invitation mail. Permissions: "
+                f"{', '.join(CONTACT_PERMISSIONS)}; categories: {', '.join(CONTACT_MAIL_CATEGORIES)}", "201", CONTACT,
                 _obj("first_name", "last_name", "email", email=STRING, login={"type": "boolean"}, **_CONTACT_FIELDS),
                 errors=_WRITE),
 }  # fmt: skip
@@ -183,8 +192,11 @@ PATHS["/contacts/{contact_id}"] = {
                  {"type": "object", "additionalProperties": False, "properties": _CONTACT_FIELDS}, errors=_WRITE),
     "delete": _op("Remove a contact; their sessions end at once", "200", errors=_READ),
 }  # fmt: skip
-PATHS["/contacts/{contact_id}/invitation"] = {"post": _op(
-    "Send a new invitation link to a contact who has not set a password yet", "200", errors=_READ + ("409",))}  # fmt: skip
+PATHS["/contacts/{contact_id}/invitation"] = {
+    "post": _op(
+        "Send a new invitation link to a contact who has not set a password yet", "200", errors=_READ + ("409",)
+    )
+}
 PATHS["/emails"] = {"get": _op("E-mail history, newest first (query: page, per_page)", "200", _PAGE,
                                errors=("403", "422", "503"))}  # fmt: skip
 PATHS["/emails/{mail_id}"] = {"get": _op("One sent mail with its text and HTML", "200", errors=_READ)}
@@ -200,13 +212,20 @@ PATHS["/account/two-factor/disable"] = {"post": _op("Turn two-factor login off w
 PATHS["/account/sessions"] = {"get": _op("Active sessions of the owner", "200",
                                          _obj("items", items={"type": "array"}), errors=_READ)}  # fmt: skip
 PATHS["/account/sessions/{session_id}"] = {"delete": _op("Log that session out", "200", errors=_READ)}
-PATHS["/account/sessions/end-others"] = {"post": _op("Log out every other session", "200",
-                                                     _obj("ended", ended={"type": "integer"}), errors=_READ)}  # fmt: skip
+PATHS["/account/sessions/end-others"] = {
+    "post": _op("Log out every other session", "200", _obj("ended", ended={"type": "integer"}), errors=_READ)
+}
 PATHS["/account/history"] = {"get": _op("Account history from the event store, newest first (time, actor, IP)",
                                         "200", _PAGE, errors=("403", "422", "503"))}  # fmt: skip
-PATHS["/account/export"] = {"get": _op("Everything held about the account as JSON; sections of services that "
-                                       "did not answer are null and listed in `unavailable`", "200",
-                                       _obj("profile", "contacts", "history", "unavailable"), errors=_READ)}  # fmt: skip
+PATHS["/account/export"] = {
+    "get": _op(
+        "Everything held about the account as JSON; sections of services that "
+        "did not answer are null and listed in `unavailable`",
+        "200",
+        _obj("profile", "contacts", "history", "unavailable"),
+        errors=_READ,
+    )
+}
 PATHS["/unsubscribe"] = {"post": _op("Leave the mailing list with the signed token from a newsletter", "200",
                                      _obj("email", email=STRING), _obj("token", token=STRING), auth=False,
                                      errors=("400", "422", "503"))}  # fmt: skip

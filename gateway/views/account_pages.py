@@ -16,6 +16,7 @@ from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.export import gather_export
 from gateway.views.pages import ADDRESS_FIELDS, _form_error, _safe_next, pages, set_password_page
+from kernel import contracts
 from kernel.errors import CommandError
 
 # Public routes that take no CSRF field: the one-click unsubscribe is POSTed by
@@ -23,9 +24,8 @@ from kernel.errors import CommandError
 blueprint = Blueprint("account_public", __name__)
 permissions.install(blueprint)
 
-PERMISSIONS = ("profile.view", "profile.edit", "contacts.manage", "services.view", "services.manage", "domains.view",
-               "domains.manage", "invoices.view", "invoices.pay", "orders.place", "tickets.open", "tickets.view")  # fmt: skip
-CONTACT_CATEGORIES = ("billing", "services", "domains", "support")
+PERMISSIONS = contracts.CONTACT_PERMISSIONS
+CONTACT_CATEGORIES = contracts.CONTACT_MAIL_CATEGORIES
 CONTACT_TEXT = ("first_name", "last_name", "email", "phone", "language")
 # A mail's HTML is shown in a sandboxed frame under this policy: no scripts, no requests.
 MAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
@@ -278,8 +278,11 @@ def history():
 @page_login_required
 def export():
     body = json.dumps(gather_export(g.account), ensure_ascii=False, indent=2)
-    return Response(body, mimetype="application/json", headers={
-        "Content-Disposition": 'attachment; filename="panel-klienta-dane.json"', "Cache-Control": "no-store"})  # fmt: skip
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="panel-klienta-dane.json"', "Cache-Control": "no-store"},
+    )
 
 
 # --- newsletter: one-click unsubscribe without login -----------------------

@@ -282,8 +282,14 @@ class Account(Aggregate):
     def request_contact_password_reset(self, contact_id: str) -> list[NewEvent]:
         contact = self.contact(contact_id)
         token, hashed = new_token()
-        data = {"contact_id": contact_id, "email": contact["email"], "language": contact.get("language", "pl"),
-                "token": token, "token_hash": hashed, "expires_at": (clock.now() + RESET_TOKEN_TTL).isoformat()}  # fmt: skip
+        data = {
+            "contact_id": contact_id,
+            "email": contact["email"],
+            "language": contact.get("language", "pl"),
+            "token": token,
+            "token_hash": hashed,
+            "expires_at": (clock.now() + RESET_TOKEN_TTL).isoformat(),
+        }
         return [NewEvent("contact_password_reset_requested", data)]
 
     def complete_contact_password_reset(self, contact_id: str, token: str, password_hash: str) -> list[NewEvent]:

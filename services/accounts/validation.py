@@ -5,17 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from kernel import contracts
+
 LANGUAGES = ("pl", "en")
 CATEGORIES = ("billing", "services", "domains", "support", "security")
 # Security mail always goes out; customers cannot switch it off.
 MANDATORY_CATEGORIES = ("security",)
-# What an owner may let a contact do (the owner can do all of it).
-PERMISSIONS = (
-    "profile.view", "profile.edit", "contacts.manage", "services.view", "services.manage", "domains.view",
-    "domains.manage", "invoices.view", "invoices.pay", "orders.place", "tickets.open", "tickets.view",
-)  # fmt: skip
-# Mail a contact may choose to receive; security mail is personal and never goes to a contact.
-CONTACT_CATEGORIES = ("billing", "services", "domains", "support")
+PERMISSIONS = contracts.CONTACT_PERMISSIONS
+CONTACT_CATEGORIES = contracts.CONTACT_MAIL_CATEGORIES
 COUNTRIES = (
     "PL", "DE", "CZ", "SK", "LT", "UA", "GB", "FR", "NL", "AT", "BE", "DK", "ES", "IT", "IE", "SE", "NO",
     "FI", "PT", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "GR", "CH", "US", "CA",

@@ -41,8 +41,12 @@ def page_login(base: str, email: str, password: str = PASSWORD) -> requests.Sess
 def unpaid_invoice(base: str, token: str) -> str:
     added = requests.post(f"{base}/api/v1/cart/items", headers=bearer(token), json=HOSTING, timeout=15)
     assert added.status_code == 201, added.text
-    placed = requests.post(f"{base}/api/v1/cart/checkout", headers={**bearer(token), "Idempotency-Key": uuid.uuid4().hex},
-                           json={"payment_method": "bank_transfer"}, timeout=30)  # fmt: skip
+    placed = requests.post(
+        f"{base}/api/v1/cart/checkout",
+        headers={**bearer(token), "Idempotency-Key": uuid.uuid4().hex},
+        json={"payment_method": "bank_transfer"},
+        timeout=30,
+    )
     assert placed.status_code == 200, placed.text
     return placed.json()["invoice_id"]
 
@@ -74,8 +78,10 @@ def test_billing_contact_pays_invoices_but_sees_no_services_or_tickets_until_rem
     token = token_from_mail(mail_dir, contact_email, ACCEPT_RE, since, subject="Zaproszenie")
     contact = requests.Session()
     accept = contact.get(f"{base}/contacts/accept", params={"token": token})
-    accepted = contact.post(f"{base}/contacts/accept", data={"csrf_token": csrf(accept.text), "token": token,
-                                                             "password": PASSWORD, "password_repeat": PASSWORD})  # fmt: skip
+    accepted = contact.post(
+        f"{base}/contacts/accept",
+        data={"csrf_token": csrf(accept.text), "token": token, "password": PASSWORD, "password_repeat": PASSWORD},
+    )
     assert accepted.status_code == 200 and "Hasło ustawione" in accepted.text
     contact = page_login(base, contact_email)
 
@@ -152,8 +158,18 @@ def test_a_switched_off_category_stays_silent_for_the_owner_while_contacts_and_s
     assert off.status_code == 200 and off.json()["notification_preferences"]["billing"] is False
     assert off.json()["notification_preferences"]["security"] is True  # cannot be switched off
     bookkeeper = unique_email("mail-only")
-    added = requests.post(f"{base}/api/v1/contacts", headers=bearer(owner_token), timeout=15, json={
-        "first_name": "Ola", "last_name": "Biuro", "email": bookkeeper, "login": False, "categories": ["billing"]})  # fmt: skip
+    added = requests.post(
+        f"{base}/api/v1/contacts",
+        headers=bearer(owner_token),
+        timeout=15,
+        json={
+            "first_name": "Ola",
+            "last_name": "Biuro",
+            "email": bookkeeper,
+            "login": False,
+            "categories": ["billing"],
+        },
+    )
     assert added.status_code == 201 and added.json()["permissions"] == []
     since = time.time() - 1
     invoice_id = unpaid_invoice(base, owner_token)

@@ -22,8 +22,13 @@ UNSUBSCRIBE_RE = re.compile(r"(http://\S+/unsubscribe/[A-Za-z0-9._\-]+)")
 
 def _send(stack, tag: str, ctx: dict = STAFF) -> dict:
     with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as cluster:
-        return cluster.notifications.send_newsletter(f"Nowości {tag}", "Nowy plan hostingu.\n\nZapraszamy!",
-                                                     f"News {tag}", "A new hosting plan.\n\nWelcome!", ctx=ctx)  # fmt: skip
+        return cluster.notifications.send_newsletter(
+            f"Nowości {tag}",
+            "Nowy plan hostingu.\n\nZapraszamy!",
+            f"News {tag}",
+            "A new hosting plan.\n\nWelcome!",
+            ctx=ctx,
+        )
 
 
 def test_newsletter_reaches_only_opted_in_customers_and_unsubscribes_without_login(stack):
