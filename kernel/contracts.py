@@ -74,7 +74,8 @@ DOMAINS = "domains"
 # domain_transfer_requested, domain_transferred_in, domain_transfer_rejected,
 # domain_renewed, domain_expired, nameservers_changed, domain_lock_changed, auto_renew_changed
 #   {account_id, domain_id, name, unicode_name, ...}; also domain_ordered (invoice issued, awaiting
-#   payment), domain_cancelled, domain_renewal_invoiced, domain_renewal_requested, domain_epp_code_revealed.
+#   payment), domain_cancelled, domain_renewal_invoiced, domain_renewal_requested, domain_epp_code_revealed,
+#   domain_transferred_away (another registrar took it; status transferred_away).
 #   domain_registration_failed {code, temporary, attempts, retry_at}; domain_transfer_rejected {reason};
 #   domain_expired {status: grace_period | redemption | expired, expires_at}.
 # Domains consumes billing's invoice_issued / invoice_paid / invoice_cancelled (lines of the domain kinds)

@@ -77,6 +77,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Niepoprawny kod EPP (AuthInfo). Poproś obecnego rejestratora o aktualny kod.",
         "Wrong EPP (auth) code. Ask the current registrar for a valid one.",
     ),
+    "domains_locked": ("Domena ma włączoną blokadę transferu.", "The domain's transfer lock is on."),
     "domains_transfer_refused": (
         "Obecny rejestrator odmówił transferu.",
         "The current registrar refused the transfer.",

@@ -134,6 +134,9 @@ class Domain(Aggregate):
     def on_domain_cancelled(self, data: dict, _: Event) -> None:
         self.status = "cancelled"
 
+    def on_domain_transferred_away(self, data: dict, _: Event) -> None:
+        self.status = "transferred_away"
+
     # --- ordering and paying -------------------------------------------------
     def order(self, details: dict[str, Any]) -> list[NewEvent]:
         """`details`: account_id, name, unicode_name, tld, kind, years, invoice_id, epp_code?, nameservers?"""
@@ -241,6 +244,11 @@ class Domain(Aggregate):
         if self.status not in HELD or phase is None or phase == self.status:
             return []
         return [NewEvent("domain_expired", {**self._base(), "status": phase, "expires_at": iso(self.expires_at)})]
+
+    def transferred_away(self) -> list[NewEvent]:
+        if self.status not in HELD:
+            return []
+        return [NewEvent("domain_transferred_away", {**self._base(), "status": "transferred_away"})]
 
     # --- management --------------------------------------------------------------
     def _require(self, *statuses: str) -> None:

@@ -88,7 +88,7 @@ def _ordered(event: Event) -> None:
                updated_at=ts(event.occurred_at)).save()  # fmt: skip
 
 
-@domains.on("domain_registration_requested", "domain_cancelled", "domain_expired")
+@domains.on("domain_registration_requested", "domain_cancelled", "domain_expired", "domain_transferred_away")
 def _status(event: Event) -> None:
     _set(event)
 

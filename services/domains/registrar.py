@@ -12,6 +12,7 @@ deterministic rules, so tests and demos can drive every answer:
 * a label containing `fail-temp` fails temporarily on the first attempt of each
   operation and succeeds after; `fail-perm` is refused for good;
 * a label containing `slow` answers after `SANDBOX_SLOW_SECONDS`;
+* `transfer_out(name, epp_code)` plays another registrar taking an unlocked domain away;
 * transfers: the name must be registered elsewhere and the EPP code must match
   (`sandbox_epp_code(name)` for names registered elsewhere); a transfer stays
   pending for `SANDBOX_TRANSFER_SECONDS`, then completes, or is rejected by the
@@ -80,6 +81,9 @@ class Registrar(Protocol):
 
     def get_epp_code(self, name: str) -> str: ...
 
+    def still_ours(self, name: str) -> bool:
+        """False once another registrar has taken the domain away (with its EPP code, unlocked)."""
+
 
 # --------------------------------------------------------------------------- sandbox state
 class RegistryDomain(me.Document):
@@ -88,6 +92,7 @@ class RegistryDomain(me.Document):
     expires_at = me.FloatField()  # epoch seconds: compares the same on every MongoDB-compatible server
     nameservers = me.ListField(me.StringField())
     locked = me.StringField(default="yes")
+    away = me.StringField(default="no")  # yes: transferred to another registrar
     epp_code = me.StringField()
     meta = {"db_alias": ALIAS, "collection": "sandbox_registry_domains", "auto_create_index": False}
 
@@ -220,7 +225,7 @@ class SandboxRegistrar:
             base = _moment(current.expires_at) if current else _add_years(_moment(transfer.requested_at), 1)
             done = self._remember(f"transfer:{ref}", _add_years(base, 1))
             RegistryDomain.objects(id=name).update_one(upsert=True, set__ref=ref, set__expires_at=_epoch(done),
-                                                       set__locked="yes",
+                                                       set__locked="yes", set__away="no",
                                                        set__epp_code=secrets.token_urlsafe(9))  # fmt: skip
         return {"status": "completed", "reason": None, "expires_at": done}
 
@@ -251,6 +256,19 @@ class SandboxRegistrar:
 
     def get_epp_code(self, name: str) -> str:
         return self._own(name).epp_code
+
+    def still_ours(self, name: str) -> bool:
+        domain = RegistryDomain.objects(id=name).first()
+        return bool(domain) and domain.away != "yes"
+
+    def transfer_out(self, name: str, epp_code: str) -> None:
+        """Sandbox only: what another registrar does to take a domain away from us."""
+        domain = self._own(name)
+        if domain.locked == "yes":
+            raise RegistrarError("domains_locked")
+        if not secrets.compare_digest(epp_code, domain.epp_code):
+            raise RegistrarError("domains_invalid_epp_code")
+        RegistryDomain.objects(id=name).update_one(set__away="yes")
 
 
 def registrar() -> Registrar:

@@ -389,6 +389,9 @@ class DomainsService(EventSourcedService):
         if domain.pending_renewals():
             self._renew_pending(domain_id)
             domain = self._load(domain_id)
+        if domain.status in HELD and not self._registry("still_ours", domain.data["name"]):
+            self._do(domain_id, lambda d: d.transferred_away())
+            return
         if domain.renewal_due(now, policy):
             self._issue_renewal_invoice(domain)
             stats["renewal_invoices"] += 1

@@ -311,3 +311,25 @@ def test_rebuilding_the_read_model_gives_the_same_domains(domains):
 
 def domain_id_for_name(domains, name: str) -> str:
     return next(d["domain_id"] for d in domains.list_domains("a1", 1, 50)["items"] if d["name"] == name)
+
+
+def test_a_domain_taken_away_by_another_registrar_is_transferred_away(domains, published):
+    from services.domains.registrar import RegistrarError, SandboxRegistrar
+
+    domain_id = buy(domains, "a1", "domain_registration", domain="odchodzi.pl", years=1)
+    code = domains.reveal_epp_code("a1", domain_id, CTX)["epp_code"]
+    with pytest.raises(RegistrarError) as locked:
+        SandboxRegistrar().transfer_out("odchodzi.pl", code)
+    assert locked.value.code == "domains_locked"
+    domains.update_domain("a1", domain_id, {"locked": False}, CTX)
+    with pytest.raises(RegistrarError) as wrong:
+        SandboxRegistrar().transfer_out("odchodzi.pl", "not-the-code")
+    assert wrong.value.code == "domains_invalid_epp_code"
+    domains.run_cycle()
+    assert domains.get_domain("a1", domain_id)["status"] == "active"
+    SandboxRegistrar().transfer_out("odchodzi.pl", code)
+    domains.run_cycle()
+    domains.run_cycle()
+    assert domains.get_domain("a1", domain_id)["status"] == "transferred_away"
+    assert len(published.of("domain_transferred_away")) == 1
+    assert domains.dashboard_summary("a1")["tiles"]["domains"] == 0
