@@ -215,6 +215,8 @@ def test_a_bank_transfer_marked_paid_by_staff_activates_the_service(stack, staff
     [service] = wait_for(active, what="the service activated")
     detail = requests.get(f"{base}/api/v1/invoices/{invoice_id}", headers=bearer(token), timeout=15).json()
     assert detail["status"] == "paid"
+    [payment] = [e for e in events_of(stack, "billing", f"customer-{account_id}") if e["type"] == "payment_received"]
+    assert payment["meta"]["actor"] == {"type": "staff", "id": staff["account_id"]}
     again = post_form(desk, page_url, f"{page_url}/invoices/{invoice_id}/paid", {})
     assert again.status_code == 404  # no longer an unpaid invoice of this customer
 
