@@ -203,7 +203,8 @@ def test_renewal_invoice_paid_renews_once_and_expiry_moves_through_its_phases(st
         wait_for(lambda d=d: _domain(base, token, d["domain_id"])["status"] == "active", what="active domains")
     assert _api(base, token, "PATCH", f"/domains/{lapsing['domain_id']}", json={"auto_renew": False}).status_code == 200
     expires = dt.datetime.fromisoformat(_domain(base, token, renewing["domain_id"])["expires_at"].rstrip("Z"))
-    to_expiry = (expires - dt.datetime.now(dt.UTC).replace(tzinfo=None)).total_seconds()
+    stack_now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=float(stack.clock_file.read_text()))
+    to_expiry = (expires - stack_now).total_seconds()
 
     moved_clock(to_expiry - 20 * DAY)
     token = _login(base, email)
