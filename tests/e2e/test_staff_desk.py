@@ -246,3 +246,28 @@ def test_customers_never_reach_the_desk(stack, staff):
     desk = staff_browser(stack, staff)
     short = desk.get(f"{base}/staff/customers", params={"q": "a"}, timeout=15)
     assert "Wpisz co najmniej 2 znaki." in short.text
+
+
+def test_an_english_customer_gets_english_pages_and_mail_and_the_queue_filters(stack, staff):
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    email, _, person = customer(stack, language="en")
+    form = person.get(f"{base}/tickets/new", timeout=15)
+    assert "New ticket" in form.text and "Department" in form.text
+    data = {"csrf_token": csrf(form.text), "department": "sales", "priority": "low", "subject": "Offer question",
+            "message": "Do you have a discount?", "related": ""}  # fmt: skip
+    ticket_id = ticket_id_of(person.post(f"{base}/tickets/new", data=data, timeout=15))
+
+    desk = staff_browser(stack, staff)
+    listed = f'href="/staff/tickets/{ticket_id}"'
+    assert listed in desk.get(f"{base}/staff/", params={"department": "sales"}, timeout=15).text
+    assert listed not in desk.get(f"{base}/staff/", params={"department": "billing"}, timeout=15).text
+    assert listed not in desk.get(f"{base}/staff/", params={"status": "closed"}, timeout=15).text
+    page_url = f"{base}/staff/tickets/{ticket_id}"
+    post_form(desk, page_url, f"{page_url}/status", {"status": "in_progress"})
+    assert listed in desk.get(f"{base}/staff/", params={"status": "in_progress"}, timeout=15).text
+    empty = post_form(desk, page_url, f"{page_url}/reply", {"message": "  "})
+    assert empty.status_code == 422 and "To pole jest wymagane." in empty.text  # the desk speaks the staff's language
+    post_form(desk, page_url, f"{page_url}/reply", {"message": "Yes: 20% off this month."})
+    mail = wait_for_mail(mail_dir, email, "Reply to ticket")
+    assert "Yes: 20% off this month." in mail_text(mail)
+    assert 'data-status="answered"' in person.get(f"{base}/tickets/{ticket_id}", timeout=15).text
