@@ -7,6 +7,7 @@ Screenshots of every step land in var/screenshots/<test name>/NN-step.png.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 from collections.abc import Iterator
@@ -33,7 +34,13 @@ class Shots:
     def __call__(self, step: str) -> Path:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{step}.png"
-        assert self.driver.save_screenshot(str(path)), f"screenshot {path} failed"
+        # The whole page, not only the window: what a person would scroll through.
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        width = max(size["width"], self.driver.execute_script("return window.innerWidth"))  # with the scrollbar's room
+        clip = {"x": 0, "y": 0, "width": width, "height": min(size["height"], 8000), "scale": 1}
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True,
+                                                                       "clip": clip})  # fmt: skip
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
 

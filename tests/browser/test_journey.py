@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -31,8 +32,19 @@ def _fill(driver, field_id: str, value: str) -> None:
     element.send_keys(value)
 
 
-def _text(driver) -> str:
-    return driver.find_element(By.TAG_NAME, "body").text
+def _text(driver, css: str = "body") -> str:
+    """The element's text; "" while the page or a live-swapped section is being replaced."""
+    try:
+        return driver.find_element(By.CSS_SELECTOR, css).text
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def _attr(driver, css: str, name: str) -> str | None:
+    try:
+        return driver.find_element(By.CSS_SELECTOR, css).get_attribute(name)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return None
 
 
 def _wait_text(driver, text: str, what: str) -> None:
@@ -45,13 +57,16 @@ def _fits(driver, step: str) -> None:
         driver.set_window_size(width, height)
         inner = wait_for(lambda w=width: driver.execute_script("return window.innerWidth") == w and w,
                          what=f"a {width}px wide window")  # fmt: skip
-        scroll = driver.execute_script("return document.documentElement.scrollWidth")
-        assert scroll <= inner, f"{step} at {width}px is {scroll}px wide"
+        # clientWidth leaves out the scrollbar: stricter than innerWidth, nothing may hide under it either
+        scroll, client = driver.execute_script(
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth]"
+        )
+        assert scroll <= client <= inner, f"{step} at {width}px is {scroll}px wide (room: {client}px)"
         driver.shots(f"{step}-{width}")
 
 
 def _tile(driver, key: str) -> str:
-    return _el(driver, f'[data-section="tiles"] [data-tile="{key}"] .tile-count').text
+    return _text(driver, f'[data-section="tiles"] [data-tile="{key}"] .tile-count')
 
 
 def test_person_uses_the_panel_in_a_real_browser(stack, browser):
@@ -61,11 +76,11 @@ def test_person_uses_the_panel_in_a_real_browser(stack, browser):
     # Before login: the language switcher works, and the choice sticks (cookie).
     browser.get(f"{base}/login")
     _el(browser, 'button[name="language"][value="en"]').click()
-    wait_for(lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", what="English")
+    wait_for(lambda: _attr(browser, "html", "lang") == "en", what="English")
     _wait_text(browser, "Log in", "the English login page")
     _fits(browser, "login-en")
     _el(browser, 'button[name="language"][value="pl"]').click()
-    wait_for(lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "pl", what="Polish")
+    wait_for(lambda: _attr(browser, "html", "lang") == "pl", what="Polish")
 
     # Register; the verification link comes by mail.
     browser.get(f"{base}/register")
@@ -103,14 +118,14 @@ def test_person_uses_the_panel_in_a_real_browser(stack, browser):
     _el(browser, "main form button.primary[type=submit]").click()
     _wait_text(browser, "Zmiany zapisane.", "the saved message")
     browser.get(f"{base}/")
-    wait_for(lambda: LONG_COMPANY in _el(browser, '[data-section="profile"]').text, what="the company in section 1")
+    wait_for(lambda: LONG_COMPANY in _text(browser, '[data-section="profile"]'), what="the company in section 1")
     _fits(browser, "dashboard-section-1")
 
     # The dashboard stays open in this tab, listening; it must change without a reload.
     dashboard = browser.current_window_handle
     assert _tile(browser, "services") == "0"
     browser.execute_script("window.panelTestMarker = 'the same page';")
-    wait_for(lambda: _el(browser, "#live").get_attribute("data-state") == "listening", what="the live stream")
+    wait_for(lambda: _attr(browser, "#live", "data-state") == "listening", what="the live stream")
 
     # Order a plan in a second tab and pay with the sandbox card.
     browser.switch_to.new_window("tab")
@@ -134,9 +149,24 @@ def test_person_uses_the_panel_in_a_real_browser(stack, browser):
     # Back on the dashboard tab: the services tile and section 6 changed live, on the same page.
     browser.switch_to.window(dashboard)
     wait_for(lambda: _tile(browser, "services") == "1", what="the services tile to count 1 live")
-    wait_for(lambda: LONG_DOMAIN in _el(browser, '[data-section="active_services"]').text, what="the service")
+    wait_for(lambda: LONG_DOMAIN in _text(browser, '[data-section="active_services"]'), what="the service")
     assert browser.execute_script("return window.panelTestMarker") == "the same page", "the dashboard was reloaded"
     _fits(browser, "dashboard-live")
+
+    # Every list and detail page, with the long domain and company in them, fits a phone too.
+    browser.get(f"{base}/services")
+    _el(browser, "main a[href^='/services/']").click()
+    wait_for(lambda: LONG_DOMAIN in _text(browser), what="the service page")
+    _fits(browser, "service")
+    browser.get(f"{base}/invoices")
+    _el(browser, "main a[href^='/invoices/']").click()
+    wait_for(lambda: LONG_COMPANY in _text(browser), what="the invoice page with the buyer")
+    _fits(browser, "invoice")
+    for path in ("/services", "/invoices", "/domains", f"/domains/search?name={LONG_DOMAIN}", "/renewals", "/contacts",
+                 "/emails", "/news", "/account/security"):  # fmt: skip
+        browser.get(f"{base}{path}")
+        assert "Panel Klienta" in browser.title, path
+        _fits(browser, path.strip("/").split("?")[0].replace("/", "-"))
 
     # Open a support ticket.
     browser.get(f"{base}/tickets/new")
@@ -146,7 +176,7 @@ def test_person_uses_the_panel_in_a_real_browser(stack, browser):
     _el(browser, "main form button.primary").click()
     _wait_text(browser, "Pytanie o konfigurację poczty", "the ticket page")
     browser.get(f"{base}/")
-    wait_for(lambda: "Pytanie o konfigurację poczty" in _el(browser, '[data-section="recent_tickets"]').text,
+    wait_for(lambda: "Pytanie o konfigurację poczty" in _text(browser, '[data-section="recent_tickets"]'),
              what="the ticket in section 9")  # fmt: skip
 
     # Switch the language: the account's language, remembered after the next login too.
