@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 ERROR = {
@@ -197,5 +198,13 @@ def document() -> dict[str, Any]:
         },  # fmt: skip
         "servers": [{"url": "/api/v1"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": PATHS,
+        "paths": {path: _with_path_parameters(path, item) for path, item in PATHS.items()},
     }
+
+
+def _with_path_parameters(path: str, item: dict[str, Any]) -> dict[str, Any]:
+    """Declare every `{name}` of the path as a required string parameter (OpenAPI requires it)."""
+    names = re.findall(r"{(\w+)}", path)
+    if not names or "parameters" in item:
+        return item
+    return {"parameters": [{"name": n, "in": "path", "required": True, "schema": STRING} for n in names], **item}
