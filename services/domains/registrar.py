@@ -187,16 +187,22 @@ class SandboxRegistrar:
         return Availability(name, not taken, premium, PREMIUM_NET if premium else None)
 
     def register(self, name: str, years: int, nameservers: list[str], ref: str) -> dt.datetime:
-        done = self._done(f"register:{ref}")
-        if done:
-            return done
+        mine = RegistryDomain.objects(id=name, ref=ref).first()
+        if mine:  # registered by this very request before (a retry, or a crash before the answer was recorded)
+            return _moment(mine.expires_at)
         self._answer(name, "register")
-        if not self.check(name).available:
+        if self._registered_elsewhere(name):
             raise RegistrarError("domains_taken")
         expires_at = _add_years(clock.now(), years)
-        RegistryDomain(id=name, ref=ref, expires_at=_epoch(expires_at), nameservers=nameservers, locked="yes",
-                       epp_code=secrets.token_urlsafe(9)).save(force_insert=True)  # fmt: skip
-        return self._remember(f"register:{ref}", expires_at)
+        try:  # the unique name decides who gets it
+            RegistryDomain(id=name, ref=ref, expires_at=_epoch(expires_at), nameservers=nameservers, locked="yes",
+                           epp_code=secrets.token_urlsafe(9)).save(force_insert=True)  # fmt: skip
+        except me.NotUniqueError:
+            mine = RegistryDomain.objects(id=name, ref=ref).first()
+            if mine:  # a racing retry of this same request won
+                return _moment(mine.expires_at)
+            raise RegistrarError("domains_taken") from None
+        return expires_at
 
     def transfer(self, name: str, epp_code: str, ref: str) -> None:
         if RegistryTransfer.objects(id=ref).first():

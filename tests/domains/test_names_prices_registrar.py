@@ -164,3 +164,14 @@ def test_nameservers_and_lock_need_a_domain_here(registry):
     registry.set_nameservers("nasza.pl", ["ns1.a.pl", "ns2.a.pl"])
     registry.set_lock("nasza.pl", False)
     assert len(registry.get_epp_code("nasza.pl")) >= 8
+
+
+def test_racing_registrations_of_one_request_register_once(registry):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: registry.register("wyscig.pl", 1, [], "d1"), range(4)))
+    assert len(set(answers)) == 1
+    from services.domains.registrar import RegistryDomain
+
+    assert RegistryDomain.objects(id="wyscig.pl").count() == 1
