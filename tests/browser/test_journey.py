@@ -150,6 +150,7 @@ def test_person_uses_the_panel_in_a_real_browser(stack, browser):
     browser.switch_to.window(dashboard)
     wait_for(lambda: _tile(browser, "services") == "1", what="the services tile to count 1 live")
     wait_for(lambda: LONG_DOMAIN in _text(browser, '[data-section="active_services"]'), what="the service")
+    assert "aktywna" in _text(browser, '[data-section="active_services"]')
     assert browser.execute_script("return window.panelTestMarker") == "the same page", "the dashboard was reloaded"
     _fits(browser, "dashboard-live")
 
