@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from unittest import mock
-
-import pytest
-from nameko.testing.services import worker_factory
 
 from kernel import clock
-from services.notifications import mailer
-from services.notifications.service import NotificationsService
-from tests.fakes import RecordingDispatch, recording_events_api
+from tests.notifications import test_billing_mails
+
+# The billing mail tests' notifications worker (target account a1) and captured outbox.
+_worker = test_billing_mails._worker
+sent = test_billing_mails.sent
 
 DOMAIN = {"account_id": "a1", "domain_id": "d1", "name": "xn--za-6ja4f8n1l.pl", "unicode_name": "zażółć.pl",
           "expires_at": "2027-11-23T10:00:00"}  # fmt: skip
@@ -29,23 +27,6 @@ EVENTS = [
 def _message(event_type: str, data: dict) -> dict:
     return {"event_id": str(uuid.uuid4()), "stream_id": "domain-d1", "version": 1, "type": event_type,
             "occurred_at": clock.now().isoformat() + "Z", "data": {**DOMAIN, **data}, "meta": {}}  # fmt: skip
-
-
-@pytest.fixture
-def sent(monkeypatch) -> list[tuple[str, mailer.RenderedMail]]:
-    outbox: list[tuple[str, mailer.RenderedMail]] = []
-    monkeypatch.setattr(mailer, "send", lambda to, mail, headers=None: outbox.append((to, mail)) or "<id@test>")
-    return outbox
-
-
-def _worker(mongo_alias, preferences: dict[str, bool], language: str = "pl") -> NotificationsService:
-    mongo_alias("notifications")
-    accounts = mock.Mock()
-    accounts.get_notification_target.return_value = {
-        "account_id": "a1", "email": "a1@example.pl", "first_name": "Łucja", "language": language,
-        "notification_preferences": preferences, "contacts": []}  # fmt: skip
-    events = recording_events_api(NotificationsService, RecordingDispatch())
-    return worker_factory(NotificationsService, events=events, accounts=accounts)
 
 
 def test_domain_events_mail_the_customer_in_their_language(mongo_alias, sent):
