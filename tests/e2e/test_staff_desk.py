@@ -19,7 +19,7 @@ from kernel import settings
 from tests.e2e.helpers import bearer, csrf, register_verified, unique_email, wait_for
 from tests.e2e.test_support_pages import LOG, PNG, customer, login_browser, open_ticket, ticket_id_of
 from tools.devstack import ROOT
-from tools.seed import mail_text, wait_for_mail
+from tools.seed import mail_text, seed_staff_account, wait_for_mail
 
 STAFF_PASSWORD = "Biurko-Obslugi-2026"
 
@@ -50,9 +50,11 @@ def post_form(browser: requests.Session, page_url: str, action_url: str, data: d
     return browser.post(action_url, data={"csrf_token": csrf(page.text), **data}, files=files or [], timeout=30)
 
 
-def events_of(stack, service: str, stream_id: str) -> list[dict]:
+def events_of(stack, service: str, stream_id: str | None = None) -> list[dict]:
+    """The service's stored events (of one stream, or all), read from its event store."""
     client = pymongo.MongoClient(stack.env["MONGO_URI"])
-    commits = client[f"{stack.db_prefix}{service}"]["event_commits"].find({"stream_id": stream_id}).sort("version")
+    query = {"stream_id": stream_id} if stream_id else {}
+    commits = client[f"{stack.db_prefix}{service}"]["event_commits"].find(query).sort("position")
     events = [e for commit in commits for e in commit["events"]]
     return [json.loads(e) if isinstance(e, str) else e for e in events]
 
@@ -271,3 +273,14 @@ def test_an_english_customer_gets_english_pages_and_mail_and_the_queue_filters(s
     mail = wait_for_mail(mail_dir, email, "Reply to ticket")
     assert "Yes: 20% off this month." in mail_text(mail)
     assert 'data-status="answered"' in person.get(f"{base}/tickets/{ticket_id}", timeout=15).text
+
+
+def test_make_up_seeds_a_staff_login_once(stack):
+    base, email = stack.gateway_url, unique_email("seeded-staff")
+    for _ in range(2):  # a second `make up` finds the login working and creates nothing
+        seed_staff_account(base, email, STAFF_PASSWORD, stack.environment(), ROOT)
+    browser = login_browser(base, email, STAFF_PASSWORD)
+    assert browser.landed.url.rstrip("/").endswith("/staff")
+    registered = [e for e in events_of(stack, "accounts") if e["type"] == "account_registered"
+                  and e["data"]["email"] == email]  # fmt: skip
+    assert len(registered) == 1 and registered[0]["data"]["role"] == "staff"
