@@ -20,6 +20,8 @@ from kernel import settings
 log = logging.getLogger(__name__)
 RPC_TIMEOUT = float(os.environ.get("RPC_TIMEOUT", "5"))
 _local = threading.local()
+# pymongo errors a service raises while its database server is down or unreachable
+DATABASE_DOWN = frozenset({"ServerSelectionTimeoutError", "AutoReconnect", "NetworkTimeout", "ConnectionFailure"})
 
 
 class ServiceUnavailable(Exception):
@@ -66,6 +68,10 @@ class PendingCall:
         except (OSError, RuntimeError) as exc:  # broken connection: rebuild next time
             _discard()
             raise ServiceUnavailable(f"{self.service}: {exc}") from exc
+        except RemoteError as exc:  # the service is up but cannot reach its database
+            if exc.exc_type in DATABASE_DOWN:
+                raise ServiceUnavailable(f"{self.service}: {exc.exc_type}") from exc
+            raise
 
 
 def start(service: str, method: str, *args: Any, **kwargs: Any) -> PendingCall:
