@@ -103,6 +103,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Without an extension we check them all, e.g. “mycompany”. National characters are allowed.",
     ),
     "domains_results": ("Wyniki", "Results"),
+    "domains_other_tlds": ("Ta sama nazwa w innych rozszerzeniach", "The same name under other extensions"),
     "domains_name": ("Domena", "Domain"),
     "domains_availability": ("Dostępność", "Availability"),
     "domains_price_register": ("Rejestracja", "Registration"),

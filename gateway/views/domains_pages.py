@@ -36,15 +36,18 @@ def _domain(account_id: str, domain_id: str) -> dict[str, Any]:
 def _search(name: str, form: dict[str, str], errors: dict[str, str] | None = None, error: str | None = None,
             status: int = 200, focus: str = "search"):  # fmt: skip
     """The search page: results for `name` (if any), the add-to-cart and transfer forms as typed."""
-    results, errors = [], dict(errors or {})
+    results, others, errors = [], [], dict(errors or {})
     if name.strip():
         try:
             results = rpc.call("domains", "check", name)["results"]
         except CommandError as exc:
             errors.update({f"search_{k}": v for k, v in field_messages(exc.fields).items()})
             error = error or (i18n.t(exc.code) if not exc.fields else None)
-    page = render_template("domains/search.html", name=name, results=results, form=form, errors=errors, error=error,
-                           years=YEARS, focus=focus)  # fmt: skip
+    if len(results) == 1:  # one name asked for: the same name under our other TLDs too
+        label = results[0]["unicode_name"].removesuffix("." + results[0]["tld"])
+        others = [r for r in rpc.call("domains", "check", label)["results"] if r["name"] != results[0]["name"]]
+    page = render_template("domains/search.html", name=name, results=results, others=others, form=form,
+                           errors=errors, error=error, years=YEARS, focus=focus)  # fmt: skip
     return page, status
 
 

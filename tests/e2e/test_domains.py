@@ -110,6 +110,7 @@ def test_check_from_the_api_and_the_search_page(stack):
     assert 'action="/domains/search"' in dashboard and 'href="/domains"' in dashboard
     page = browser.get(f"{base}/domains/search", params={"name": f"{label}.pl"}, timeout=15)
     assert page.status_code == 200 and f"{label}.pl" in page.text and "Wolna" in page.text
+    assert "Ta sama nazwa w innych rozszerzeniach" in page.text and f"{label}.eu" in page.text
     wrong = browser.get(f"{base}/domains/search", params={"name": "sklep-.pl"}, timeout=15)
     assert "nie może zaczynać się ani kończyć myślnikiem" in wrong.text and 'value="sklep-.pl"' in wrong.text
 
