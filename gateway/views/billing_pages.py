@@ -38,6 +38,12 @@ def _read(method: str, *args: Any) -> Any:
         abort(404)
 
 
+def _parallel(*calls: tuple) -> list[Any]:
+    """Several billing queries at once (method, *args each); results in the same order."""
+    pending = [rpc.start("billing", method, *args) for method, *args in calls]
+    return [call.result() for call in pending]
+
+
 def _return_url() -> str:
     return f"{settings.PUBLIC_URL}{url_for('pages.billing_payment_return')}"
 
@@ -107,13 +113,12 @@ def billing_plan(plan_code: str):
 # --- cart and checkout ----------------------------------------------------------
 def _render_cart(account_id: str, form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                  error: str | None = None, status: int = 200):  # fmt: skip
-    cart = rpc.call("billing", "get_cart", account_id)
-    plans = {p["code"]: p for p in rpc.call("billing", "get_catalog", g.language)["plans"]}
-    credit = rpc.call("billing", "get_credit", account_id)["credit"]
+    cart, catalog, credit = _parallel(("get_cart", account_id), ("get_catalog", g.language), ("get_credit", account_id))
+    plans = {p["code"]: p for p in catalog["plans"]}
     form = {"payment_method": "card", "idempotency_key": uuid.uuid4().hex,
             "discount_code": cart.get("discount_code") or "", **(form or {})}  # fmt: skip
-    return render_template("billing/cart.html", cart=cart, plans=plans, credit=credit, form=form, errors=errors or {},
-                           error=error, methods=PAYMENT_METHODS), status  # fmt: skip
+    return render_template("billing/cart.html", cart=cart, plans=plans, credit=credit["credit"], form=form,
+                           errors=errors or {}, error=error, methods=PAYMENT_METHODS), status  # fmt: skip
 
 
 @pages.get("/cart")
@@ -187,6 +192,12 @@ def billing_payment_return():
 
 
 # --- invoices ---------------------------------------------------------------------
+def _page_url(page: int) -> str:
+    """The invoice list's link to another page, keeping the filter."""
+    kept = {k: request.args.get(k) for k in ("status", "per_page")}
+    return "?" + urlencode({k: v for k, v in {**kept, "page": page}.items() if v})
+
+
 @pages.get("/invoices")
 @page_login_required
 def billing_invoices():
@@ -195,12 +206,18 @@ def billing_invoices():
     if status not in (None, *INVOICE_STATUSES):
         status = None
     page, per_page = _positive_arg("page", 1), min(_positive_arg("per_page", PER_PAGE), 100)
-    listed = rpc.call("billing", "list_invoices", account_id, status, page, per_page)
-    unpaid = rpc.call("billing", "list_invoices", account_id, "unpaid", 1, 100)
-    credit = rpc.call("billing", "get_credit", account_id)["credit"]
-    return render_template("billing/invoices.html", listed=listed, status=status, statuses=INVOICE_STATUSES,
-                           unpaid=unpaid, credit=credit, methods=PAYMENT_METHODS,
-                           page_url=lambda p: "?" + urlencode({k: v for k, v in (("status", status), ("per_page", request.args.get("per_page")), ("page", p)) if v}))  # fmt: skip
+    listed, unpaid, credit = _parallel(("list_invoices", account_id, status, page, per_page),
+                                       ("list_invoices", account_id, "unpaid", 1, 100), ("get_credit", account_id))  # fmt: skip
+    return render_template(
+        "billing/invoices.html",
+        listed=listed,
+        status=status,
+        statuses=INVOICE_STATUSES,
+        unpaid=unpaid,
+        credit=credit["credit"],
+        methods=PAYMENT_METHODS,
+        page_url=_page_url,
+    )
 
 
 @pages.post("/invoices/pay-all")
