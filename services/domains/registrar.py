@@ -12,6 +12,7 @@ deterministic rules, so tests and demos can drive every answer:
 * a label containing `fail-temp` fails temporarily on the first attempt of each
   operation and succeeds after; `fail-perm` is refused for good;
 * a label containing `slow` answers after `SANDBOX_SLOW_SECONDS`;
+* a name not renewed is released `SANDBOX_RELEASE_DAYS` after its expiry;
 * `transfer_out(name, epp_code)` plays another registrar taking an unlocked domain away;
 * transfers: the name must be registered elsewhere and the EPP code must match
   (`sandbox_epp_code(name)` for names registered elsewhere); a transfer stays
@@ -145,6 +146,12 @@ class SandboxRegistrar:
     def __init__(self) -> None:
         self.slow_seconds = float(os.environ.get("SANDBOX_SLOW_SECONDS", "2"))
         self.transfer_seconds = float(os.environ.get("SANDBOX_TRANSFER_SECONDS", "60"))
+        # A name not renewed is released this long after its expiry (grace period plus redemption).
+        self.release_days = float(os.environ.get("SANDBOX_RELEASE_DAYS", "60"))
+
+    def _release_if_lapsed(self, name: str) -> None:
+        cutoff = _epoch(clock.now() - dt.timedelta(days=self.release_days))
+        RegistryDomain.objects(id=name, expires_at__lt=cutoff).delete()
 
     # --- behaviours -----------------------------------------------------------
     def _answer(self, name: str, operation: str) -> None:
@@ -182,6 +189,7 @@ class SandboxRegistrar:
     # --- Registrar --------------------------------------------------------------
     def check(self, name: str) -> Availability:
         label = _label(name)
+        self._release_if_lapsed(name)
         taken = self._registered_elsewhere(name) or RegistryDomain.objects(id=name).first() is not None
         premium = "premium" in label or len(label) <= 2
         return Availability(name, not taken, premium, PREMIUM_NET if premium else None)
@@ -193,6 +201,7 @@ class SandboxRegistrar:
         self._answer(name, "register")
         if self._registered_elsewhere(name):
             raise RegistrarError("domains_taken")
+        self._release_if_lapsed(name)
         expires_at = _add_years(clock.now(), years)
         try:  # the unique name decides who gets it
             RegistryDomain(id=name, ref=ref, expires_at=_epoch(expires_at), nameservers=nameservers, locked="yes",

@@ -175,3 +175,12 @@ def test_racing_registrations_of_one_request_register_once(registry):
     from services.domains.registrar import RegistryDomain
 
     assert RegistryDomain.objects(id="wyscig.pl").count() == 1
+
+
+def test_a_lapsed_name_is_released_after_grace_and_redemption(registry):
+    expires = registry.register("porzucona.pl", 1, [], "d1")
+    clock.advance((expires - clock.now()).total_seconds() + 59 * 24 * 3600)
+    assert not registry.check("porzucona.pl").available
+    clock.advance(2 * 24 * 3600)
+    assert registry.check("porzucona.pl").available
+    assert registry.register("porzucona.pl", 1, [], "d2") > clock.now()
