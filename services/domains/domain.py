@@ -28,6 +28,9 @@ STATUSES = ("pending", "pending_registration", "pending_transfer", "active", "gr
 HELD = ("active", "grace_period", "redemption")
 ORDER_KINDS = {"domain_registration": "registration", "domain_transfer": "transfer"}
 MAX_BACKOFF = dt.timedelta(hours=1)
+# A paid registration with no answer recorded this long after the request (the worker died between
+# the registry and the event store) is submitted again; the registry answers a repeated ref the same.
+STALE_REQUEST = dt.timedelta(minutes=5)
 
 
 def domain_id_for(invoice_id: str, line_index: int) -> str:
@@ -66,8 +69,10 @@ class Domain(Aggregate):
         self.epp_code = ""
         self.failure: dict[str, Any] | None = None
         self.attempts = 0
+        self.requested_at: dt.datetime | None = None
         self.renewal_invoices: dict[str, str] = {}  # expiry (iso) -> renewal invoice id
         self.renewals_requested: dict[str, int] = {}  # invoice id -> years
+        self.renewals_requested_at: dict[str, dt.datetime] = {}
         self.renewals_done: set[str] = set()
 
     @property
@@ -83,8 +88,9 @@ class Domain(Aggregate):
         self.kind, self.years, self.epp_code = data["kind"], data["years"], data.get("epp_code", "")
         self.nameservers = list(data.get("nameservers") or [])
 
-    def on_domain_registration_requested(self, data: dict, _: Event) -> None:
+    def on_domain_registration_requested(self, data: dict, event: Event) -> None:
         self.status = "pending_registration"
+        self.requested_at = event.occurred_at
 
     def on_domain_transfer_requested(self, data: dict, _: Event) -> None:
         self.status, self.failure = "pending_transfer", None
@@ -112,8 +118,9 @@ class Domain(Aggregate):
     def on_domain_renewal_invoiced(self, data: dict, _: Event) -> None:
         self.renewal_invoices[data["for_expiry"]] = data["invoice_id"]
 
-    def on_domain_renewal_requested(self, data: dict, _: Event) -> None:
+    def on_domain_renewal_requested(self, data: dict, event: Event) -> None:
         self.renewals_requested[data["invoice_id"]] = data["years"]
+        self.renewals_requested_at[data["invoice_id"]] = event.occurred_at
 
     def on_domain_renewed(self, data: dict, _: Event) -> None:
         self._activate(data)
@@ -185,10 +192,13 @@ class Domain(Aggregate):
         return [NewEvent("domain_transfer_rejected", {**self._base(), "reason": reason})]
 
     def due_for_retry(self, now: dt.datetime) -> bool:
-        """A registration the timer should try again: a temporary failure whose wait is over."""
-        failure = self.failure
-        return bool(self.status == "pending_registration" and failure and failure["temporary"]
-                    and parse(failure["retry_at"]) <= now)  # fmt: skip
+        """A registration the timer should try again: a temporary failure whose wait is over,
+        or a request that never got its answer recorded."""
+        if self.status != "pending_registration":
+            return False
+        if self.failure:
+            return bool(self.failure["temporary"] and parse(self.failure["retry_at"]) <= now)
+        return bool(self.requested_at and now >= self.requested_at + STALE_REQUEST)
 
     def retry(self, epp_code: str | None) -> list[NewEvent]:
         """The customer's "try again": a failed registration is simply submitted again; a
@@ -219,8 +229,10 @@ class Domain(Aggregate):
             return []
         return [NewEvent("domain_renewal_requested", {**self._base(), "invoice_id": invoice_id, "years": years})]
 
-    def pending_renewals(self) -> dict[str, int]:
-        return {i: y for i, y in self.renewals_requested.items() if i not in self.renewals_done}
+    def pending_renewals(self, requested_before: dt.datetime | None = None) -> dict[str, int]:
+        """Paid renewals not yet applied at the registry (only those requested before the given moment)."""
+        return {i: y for i, y in self.renewals_requested.items() if i not in self.renewals_done
+                and (requested_before is None or self.renewals_requested_at[i] <= requested_before)}  # fmt: skip
 
     def renewed(self, invoice_id: str, expires_at: dt.datetime) -> list[NewEvent]:
         if invoice_id in self.renewals_done or invoice_id not in self.renewals_requested:

@@ -3,6 +3,7 @@ renewal invoices through billing and expiry (seed sections 3, 5 and 10)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import re
@@ -21,7 +22,17 @@ from kernel.events import Event, command_meta
 from kernel.service import EventSourcedService, consumes
 from services.billing.money import vat_of
 from services.domains import names, prices, registrar
-from services.domains.domain import HELD, ORDER_KINDS, STATUSES, Domain, Policy, domain_id_for, domain_stream, iso
+from services.domains.domain import (
+    HELD,
+    ORDER_KINDS,
+    STALE_REQUEST,
+    STATUSES,
+    Domain,
+    Policy,
+    domain_id_for,
+    domain_stream,
+    iso,
+)
 from services.domains.projections import PROJECTIONS, DomainView
 
 log = logging.getLogger(__name__)
@@ -244,9 +255,9 @@ class DomainsService(EventSourcedService):
             return self._submit(domain.domain_id)
         return domain
 
-    def _renew_pending(self, domain_id: str) -> None:
+    def _renew_pending(self, domain_id: str, requested_before: dt.datetime | None = None) -> None:
         domain = self._load(domain_id)
-        for invoice_id, years in domain.pending_renewals().items():
+        for invoice_id, years in domain.pending_renewals(requested_before).items():
             try:
                 expires_at = self._registry("renew", domain.data["name"], years, invoice_id)
             except registrar.RegistrarError as exc:  # the cycle tries again
@@ -386,8 +397,9 @@ class DomainsService(EventSourcedService):
             self._submit(domain_id)
         elif domain.status == "pending_transfer" and not domain.failure:
             self._poll_transfer(domain)
-        if domain.pending_renewals():
-            self._renew_pending(domain_id)
+        stale = now - STALE_REQUEST  # newer ones are still with the worker that stored them
+        if domain.pending_renewals(stale):
+            self._renew_pending(domain_id, stale)
             domain = self._load(domain_id)
         if domain.status in HELD and not self._registry("still_ours", domain.data["name"]):
             self._do(domain_id, lambda d: d.transferred_away())

@@ -333,3 +333,34 @@ def test_a_domain_taken_away_by_another_registrar_is_transferred_away(domains, p
     assert domains.get_domain("a1", domain_id)["status"] == "transferred_away"
     assert len(published.of("domain_transferred_away")) == 1
     assert domains.dashboard_summary("a1")["tiles"]["domains"] == 0
+
+
+def test_a_paid_registration_left_without_an_answer_is_submitted_again(domains):
+    """The worker died after storing the request and before the registry's answer was recorded."""
+    invoice_id = new_id()
+    lines = [line("domain_registration", domain="porzucony-worker.pl", years=1)]
+    domains.on_invoice_issued(billing_event("invoice_issued", "a1", invoice_id, lines))
+    domain_id = domain_id_for(invoice_id, 0)
+    domains._do(domain_id, lambda d: d.request(invoice_id))
+    assert domains.run_cycle()["retried"] == 0  # the worker may still be on it
+    assert domains.get_domain("a1", domain_id)["status"] == "pending_registration"
+    clock.advance(10 * 60)
+    assert domains.run_cycle()["retried"] == 1
+    assert domains.get_domain("a1", domain_id)["status"] == "active"
+
+
+def test_a_renewal_the_registry_could_not_take_is_retried_by_the_cycle(domains, published):
+    domain_id = buy(domains, "a1", "domain_registration", domain="odnow-fail-temp.pl", years=1)
+    clock.advance(5 * 60)
+    domains.run_cycle()
+    expires = domains.get_domain("a1", domain_id)["expires_at"]
+    renewal = [line("domain_renewal", domain_id=domain_id, years=2)]
+    domains.on_invoice_paid(billing_event("invoice_paid", "a1", "inv-r1", renewal))
+    assert domains.get_domain("a1", domain_id)["expires_at"] == expires  # the registry failed this time
+    domains.run_cycle()
+    assert published.of("domain_renewed") == []  # too fresh: the paying worker may still be on it
+    clock.advance(10 * 60)
+    domains.run_cycle()
+    domains.run_cycle()
+    assert domains.get_domain("a1", domain_id)["expires_at"][:4] == str(int(expires[:4]) + 2)
+    assert len(published.of("domain_renewed")) == 1
