@@ -160,9 +160,13 @@ def test_openapi_document_lists_the_endpoints(stack):
     spec = requests.get(f"{stack.gateway_url}/api/v1/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.")
     for path in ("/auth/register", "/auth/verify-email", "/auth/login", "/auth/logout", "/auth/password-reset",
-                 "/auth/password-reset/confirm", "/profile", "/dashboard"):  # fmt: skip
+                 "/auth/password-reset/confirm", "/profile", "/dashboard", "/auth/login/second-factor",
+                 "/emails", "/emails/{mail_id}", "/account/sessions", "/account/history", "/account/export",
+                 "/unsubscribe"):  # fmt: skip
         assert path in spec["paths"], path
     assert set(spec["paths"]["/profile"]) == {"get", "patch"}
+    assert {"get", "post"} <= set(spec["paths"]["/contacts"])
+    assert {"get", "patch", "delete"} <= set(spec["paths"]["/contacts/{contact_id}"])
 
 
 def test_healthz_reports_every_service(stack):

@@ -64,6 +64,8 @@ def test_settings_save_every_field_of_section_one(stack):
     _register_and_login(base, stack.var / "mail", browser)
     form = browser.get(f"{base}/settings")
     assert "Zapisz zmiany" in form.text
+    # the page says which mail goes out whatever is chosen
+    assert "wysyłamy zawsze" in form.text and "reset hasła" in form.text and "wystawiona faktura" in form.text
     saved = browser.post(f"{base}/settings", data=_full_settings(csrf(form.text), email=""))
     # the e-mail field was emptied: refused, nothing saved, typed values kept
     assert saved.status_code == 422 and "To pole jest wymagane." in saved.text
