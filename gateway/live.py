@@ -151,7 +151,7 @@ class Hub:
 
     def resync(self) -> None:
         for subscription in self._targets(None):
-            subscription.offer(Change("resync", "resync", _visible_sections(subscription)))
+            subscription.offer(Change("resync", "resync", visible_sections(subscription)))
 
     def stop(self) -> None:
         """The worker is stopping: end every stream now."""
@@ -160,7 +160,8 @@ class Hub:
             subscription.offer(None)
 
 
-def _visible_sections(subscription: Subscription) -> tuple[str, ...]:
+def visible_sections(subscription: Subscription) -> tuple[str, ...]:
+    """Every section a change may touch that this stream's account (or contact) may see."""
     return tuple(
         sorted({s for permission, sections in CHANGES.values() if subscription.may_see(permission) for s in sections})
     )

@@ -9,6 +9,8 @@
   var status = document.getElementById("live-status");
   var pending = {};
   var timer = null;
+  var requests = 0;
+  var shown = {}; // section -> number of the request whose answer it shows (an older answer never wins)
 
   function onScreen(name) {
     return document.querySelector('[data-section="' + name + '"]') !== null;
@@ -25,6 +27,7 @@
   function refresh() {
     timer = null;
     var names = Object.keys(pending);
+    var number = (requests += 1);
     pending = {};
     var url = live.dataset.fragment + "?sections=" + encodeURIComponent(names.join(","));
     window.fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
@@ -34,18 +37,20 @@
         }
         return response.text();
       })
-      .then(swap)
+      .then(function (html) { swap(html, number); })
       .catch(function () { /* keep what is shown; a reload shows the current state */ });
   }
 
-  function swap(html) {
+  function swap(html, number) {
     var doc = new DOMParser().parseFromString(html, "text/html");
     var swapped = 0;
     doc.querySelectorAll("[data-section]").forEach(function (fresh) {
-      var old = document.querySelector('[data-section="' + fresh.dataset.section + '"]');
-      if (!old) {
+      var name = fresh.dataset.section;
+      var old = document.querySelector('[data-section="' + name + '"]');
+      if (!old || (shown[name] || 0) > number) {
         return;
       }
+      shown[name] = number;
       var hadFocus = old.contains(document.activeElement) && document.activeElement.id;
       old.replaceWith(document.importNode(fresh, true));
       if (hadFocus && document.getElementById(hadFocus)) {
@@ -55,7 +60,6 @@
     });
     if (swapped && status) {
       status.textContent = live.dataset.updated;
-      live.dataset.swaps = String(Number(live.dataset.swaps || 0) + swapped);
     }
   }
 
@@ -64,12 +68,10 @@
     function sections(message) {
       return JSON.parse(message.data).sections || [];
     }
-    source.addEventListener("ready", function () {
-      // After a reconnect, changes made while the stream was down were missed: fetch every section once.
+    source.addEventListener("ready", function (message) {
+      // After a reconnect, changes made while the stream was down were missed: fetch what may have changed.
       if (live.dataset.state) {
-        want(Array.prototype.map.call(document.querySelectorAll("[data-section]"), function (el) {
-          return el.dataset.section;
-        }));
+        want(sections(message));
       }
       live.dataset.state = "listening";
     });

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
@@ -40,8 +41,10 @@ def _stream(subscription: live.Subscription) -> Iterator[str]:
     hub = live.hub()
     ends_at = time.monotonic() + live.STREAM_SECONDS
     try:
-        # The browser reconnects this long after the stream ends; "ready" says changes flow from now on.
-        yield f"retry: {RETRY_MILLISECONDS}\nevent: ready\ndata: {{}}\n\n"
+        # The browser reconnects this long after the stream ends; "ready" says changes flow from now on
+        # and names the sections to fetch again after a reconnect (changes meanwhile were missed).
+        ready = json.dumps({"sections": list(live.visible_sections(subscription))})
+        yield f"retry: {RETRY_MILLISECONDS}\nevent: ready\ndata: {ready}\n\n"
         while not hub.stopping.is_set():
             left = ends_at - time.monotonic()
             if left <= 0:
