@@ -51,8 +51,17 @@ def _wait_text(driver, text: str, what: str) -> None:
     wait_for(lambda: text in _text(driver), what=what)
 
 
+UNLABELLED_JS = """
+return Array.from(document.querySelectorAll("input, select, textarea"))
+  .filter(e => e.type !== "hidden" && !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
+               && !e.getAttribute("aria-labelledby"))
+  .map(e => e.outerHTML.slice(0, 120));
+"""
+
+
 def _fits(driver, step: str) -> None:
-    """No horizontal overflow at phone or desktop width; a screenshot of each."""
+    """Every field labelled; no horizontal overflow at phone or desktop width; a screenshot of each."""
+    assert driver.execute_script(UNLABELLED_JS) == [], f"{step}: fields without a label"
     for width, height in (PHONE, DESKTOP):
         driver.set_window_size(width, height)
         inner = wait_for(lambda w=width: driver.execute_script("return window.innerWidth") == w and w,
