@@ -28,7 +28,7 @@ import yaml
 
 from tests.conftest import RABBIT_API, _dump_logs, free_port
 from tests.e2e.helpers import wait_for
-from tools.devstack import PYTHON, SERVICES, Stack, _alive, nameko_command
+from tools.devstack import PYTHON, ROOT, SERVICES, Stack, _alive, nameko_command
 
 INSTANCES = 2
 AUTH = ("guest", "guest")
@@ -47,7 +47,7 @@ class TracedStack(Stack):
         traced = self.var / "config" / f"{service}.yml"
         if not traced.exists():
             traced.parent.mkdir(parents=True, exist_ok=True)
-            traced.write_text((Path(__file__).resolve().parents[2] / source).read_text() + TRACE_LOGGER)
+            traced.write_text((ROOT / source).read_text() + TRACE_LOGGER)
             assert "nameko.containers" in yaml.safe_load(traced.read_text())["LOGGING"]["loggers"]
         return [PYTHON, *nameko_command(service)[:-1], str(traced)]
 
@@ -55,8 +55,9 @@ class TracedStack(Stack):
     def entrypoint_log(self, name: str, what: str = "calling handler for", lives: str = "") -> Counter:
         """`service.method` -> how often process `name` (e.g. billing-2) logged `what` for it.
 
-        "calling handler for" marks a worker starting; "handled result for" one whose
-        message has been acknowledged (nameko acks right after the handler returns).
+        "calling handler for" marks a worker starting; "handled result for" one that ended
+        (its reply sent and its message acknowledged, unless the consumer connection was
+        already closed: see deploy/README.md, Graceful shutdown).
         The current process's log only, or with lives="*" also those of earlier
         processes of that name (see restart)."""
         pattern = re.compile(re.escape(what) + r" <WorkerContext \[(\w+)\.(\w+)\]")
