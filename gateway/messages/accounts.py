@@ -209,6 +209,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "hist_actor_operator": ("Administrator", "Administrator"),
     "hist_actor_unsubscribe_link": ("Link z newslettera", "Newsletter link"),
     # --- newsletter ---
+    "newsletter_title": ("Newsletter", "Newsletter"),
+    "newsletter_intro": (
+        "Trafi tylko do klientów zapisanych na listę mailingową, każdy w swoim języku, z linkiem do wypisania się "
+        "jednym kliknięciem. Akapity oddziel pustą linią.",
+        "It goes only to customers on the mailing list, each in their language, with a one-click unsubscribe "
+        "link. Separate paragraphs with an empty line.",
+    ),
+    "newsletter_subject": ("Temat", "Subject"),
+    "newsletter_body": ("Treść", "Text"),
+    "newsletter_send": ("Wyślij do zapisanych", "Send to subscribers"),
+    "newsletter_queued": ("Newsletter przyjęty do wysyłki.", "The newsletter is queued for sending."),
+    "newsletter_sending": ("Trwa wysyłka…", "Sending…"),
+    "newsletter_delivered": ("Wysłano do odbiorców: {count}.", "Sent to recipients: {count}."),
     "unsubscribe_title": ("Rezygnacja z newslettera", "Unsubscribe from the newsletter"),
     "unsubscribe_intro": (
         "Kliknij, aby nie dostawać więcej newslettera. Wiadomości o Twoich usługach nadal będą przychodzić.",

@@ -20,6 +20,7 @@ class SentMail(me.Document):
     text = me.StringField()
     html = me.StringField()
     message_id = me.StringField()
+    source_event_id = me.StringField()  # the event the mail answers (a newsletter: its request)
     sent_at = me.DateTimeField()
     meta = {
         "db_alias": ALIAS,
@@ -41,7 +42,8 @@ def _mail_sent(event: Event) -> None:
     d = event.data
     SentMail(
         id=event.event_id, account_id=d["account_id"], category=d["category"], template=d["template"], to=d["to"],
-        subject=d["subject"], text=d["text"], html=d["html"], message_id=d["message_id"], sent_at=event.occurred_at,
+        subject=d["subject"], text=d["text"], html=d["html"], message_id=d["message_id"],
+        source_event_id=d.get("source_event_id"), sent_at=event.occurred_at,
     ).save()  # fmt: skip
 
 

@@ -30,6 +30,10 @@ def mailbox_stream(account_id: str) -> str:
     return f"mailbox-{account_id}"
 
 
+def newsletter_stream(newsletter_id: str) -> str:
+    return f"newsletter-{newsletter_id}"
+
+
 class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourcedService):
     """Account mails live here; each other area's mails are a mixin in its own
     module (e.g. billing_mails.BillingMails) added to this class's bases and
@@ -107,9 +111,8 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
     # --- newsletter ---------------------------------------------------------
     @rpc
     def send_newsletter(self, subject_pl: str, body_pl: str, subject_en: str, body_en: str,
-                        ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
-        """Staff only: to every customer who opted in, each in their language, with a
-        one-click unsubscribe link (also as List-Unsubscribe, RFC 8058)."""
+                        ctx: dict | None = None) -> dict[str, str]:  # fmt: skip
+        """Staff only. Queued at once as an event; `deliver_newsletter` then mails it."""
         actor = (ctx or {}).get("actor") or {}
         if actor.get("type") != "staff" or not actor.get("id"):
             raise CommandError("forbidden", status=403)
@@ -120,18 +123,42 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         if errors:
             raise CommandError("invalid_input", errors, status=422)
         newsletter_id = new_id()
-        meta = command_meta(ctx, newsletter_id=newsletter_id)
-        sent = 0
-        for person in self.accounts.mailing_list_recipients():
+        data = {"newsletter_id": newsletter_id, **{k: val.strip() for k, val in texts.items()}}
+        execute(self.events, Aggregate, newsletter_stream(newsletter_id),
+                lambda _: [NewEvent("newsletter_requested", data)], command_meta(ctx))  # fmt: skip
+        return {"newsletter_id": newsletter_id}
+
+    @consumes("notifications", "newsletter_requested")
+    def deliver_newsletter(self, event: Event) -> None:
+        """To every customer who opted in (asked now, so an unsubscribe since the request counts),
+        each in their language, with a one-click unsubscribe link (also as List-Unsubscribe,
+        RFC 8058). A redelivered event resumes: whoever already got it is skipped."""
+        d = event.data
+        meta = command_meta({"causation_id": event.event_id, "correlation_id": event.meta.get("correlation_id")},
+                            source_event_id=event.event_id)  # fmt: skip
+        recipients = self.accounts.mailing_list_recipients()
+        for person in recipients:
+            if SentMail.objects(account_id=person["account_id"], source_event_id=event.event_id).first():
+                continue
             language = person["language"] if person["language"] in mailer.LANGUAGES else "pl"
             link = f"{settings.PUBLIC_URL}/unsubscribe/{person['unsubscribe_token']}"
-            context = {"title": texts[f"subject_{language}"].strip(), "body": texts[f"body_{language}"].strip(),
+            context = {"title": d[f"subject_{language}"], "body": d[f"body_{language}"],
                        "first_name": person["first_name"], "unsubscribe_url": link}  # fmt: skip
             headers = {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
             self._deliver(person["account_id"], "newsletter", "newsletter", person["email"],
                           mailer.render("newsletter", language, context), meta, headers)  # fmt: skip
-            sent += 1
-        return {"newsletter_id": newsletter_id, "sent": sent}
+        done = {"newsletter_id": d["newsletter_id"], "recipients": len(recipients)}
+        execute(self.events, Aggregate, newsletter_stream(d["newsletter_id"]),
+                lambda _: [NewEvent("newsletter_delivered", done)], meta)  # fmt: skip
+
+    @rpc
+    def newsletter_status(self, newsletter_id: str) -> dict[str, Any]:
+        events = self.events.load(newsletter_stream(newsletter_id))
+        if not events:
+            raise NotFound("newsletter")
+        delivered = next((e for e in events if e.type == "newsletter_delivered"), None)
+        return {"newsletter_id": newsletter_id, "delivered": delivered is not None,
+                "recipients": delivered.data["recipients"] if delivered else None}  # fmt: skip
 
     # --- helpers ------------------------------------------------------------
     def _target(self, event: Event) -> dict[str, Any]:
