@@ -88,3 +88,9 @@ SUPPORT = "support"
 # news_published, news_updated (data.changed), news_withdrawn
 #   tickets carry {account_id, ticket_id, number, subject, ...}; news {news_id, title, language, ...}
 #   staff commands carry meta.actor = {type: "staff", id: <the staff member's account id>}
+
+NOTIFICATIONS = "notifications"
+# mail_sent {account_id, category, template, to, subject, text, html, message_id, source_event_id}
+#   (stream mailbox-<account_id>: the e-mail history);
+# newsletter_requested {newsletter_id, subject_pl, body_pl, subject_en, body_en} (meta.actor: staff),
+# newsletter_delivered {newsletter_id, recipients} (stream newsletter-<newsletter_id>).
