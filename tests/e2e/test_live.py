@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
+import time
 import urllib.parse
 
 import requests
 
 from gateway import live
 from tests.conftest import RABBIT_API
-from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, wait_for
+from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, token_from_mail, unique_email, wait_for
 
+ACCEPT_RE = re.compile(r"/contacts/accept\?token=([A-Za-z0-9_\-]+)")
 HOSTING = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "monthly"}}
 
 
@@ -102,6 +105,49 @@ def test_stream_carries_only_the_logged_in_accounts_changes(stack):
     finally:
         stream_a.close()
         stream_b.close()
+
+
+def _contact_with_login(base: str, mail_dir, owner_token: str, permissions: list[str]) -> str:
+    """The owner invites a contact with a login; the contact sets a password. Returns the contact's e-mail."""
+    email, since = unique_email("kontakt"), time.time() - 1
+    body = {"first_name": "Ewa", "last_name": "Księgowa", "email": email, "login": True, "permissions": permissions,
+            "categories": []}  # fmt: skip
+    created = requests.post(f"{base}/api/v1/contacts", headers=bearer(owner_token), json=body, timeout=15)
+    assert created.status_code == 201, created.text
+    token = token_from_mail(mail_dir, email, ACCEPT_RE, since, subject="Zaproszenie")
+    session = requests.Session()
+    page = session.get(f"{base}/contacts/accept", params={"token": token}, timeout=10)
+    form = {"csrf_token": csrf(page.text), "token": token, "password": PASSWORD, "password_repeat": PASSWORD}
+    assert session.post(f"{base}/contacts/accept", data=form, timeout=10).status_code == 200
+    return email
+
+
+def test_a_contacts_stream_carries_only_what_their_permissions_show(stack):
+    base = stack.gateway_url
+    owner_email, owner_token = register_verified(base, stack.var / "mail")
+    contact_email = _contact_with_login(base, stack.var / "mail", owner_token, ["invoices.view", "invoices.pay"])
+    owner, contact = _open(base, owner_email), _open(base, contact_email)
+    try:
+        _change_phone(base, owner_token, "+48 600 500 600")  # section 1: not for a billing contact
+        wait_for(lambda: owner.of_type("profile_updated"), what="the owner's own change on the owner's stream")
+        assert requests.get(f"{base}/api/v1/catalog", headers=bearer(owner_token), timeout=15).status_code == 200
+        added = requests.post(f"{base}/api/v1/cart/items", headers=bearer(owner_token), json=HOSTING, timeout=15)
+        assert added.status_code == 201, added.text
+        headers = {**bearer(owner_token), "Idempotency-Key": f"live-contact-{owner_email}"}
+        body = {"payment_method": "bank_transfer"}
+        assert requests.post(f"{base}/api/v1/cart/checkout", headers=headers, json=body, timeout=30).status_code == 200
+        # The invoice came after the profile change through the same queue: had the contact's stream been
+        # going to get the profile change, it would have it by now.
+        wait_for(lambda: contact.of_type("invoice_issued"), what="the owner's invoice on the billing contact's stream")
+        assert contact.of_type("profile_updated") == []
+        ready = next(data for name, data in contact.events if name == "ready")
+        assert "tiles" in ready["sections"] and "profile" not in ready["sections"]
+        session = _page_session(base, contact_email)
+        fragment = session.get(f"{base}/dashboard/fragment", params={"sections": "profile,tiles"}, timeout=15)
+        assert 'data-section="tiles"' in fragment.text and 'data-section="profile"' not in fragment.text
+    finally:
+        owner.close()
+        contact.close()
 
 
 def test_fragment_renders_the_asked_sections_of_the_logged_in_account(stack):
