@@ -23,6 +23,12 @@ def machine() -> str:
             f"Python {platform.python_version()}; load average at the end: {load}")  # fmt: skip
 
 
+def _shown(rows: list[common.Row]) -> list[common.Row]:
+    """Print a section's rows as soon as it is measured (the whole table comes at the end)."""
+    print(common.table(rows), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--only", choices=("dashboard", "pipeline", "eventstore"), action="append")
@@ -37,15 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     if "dashboard" in chosen:
         from bench import dashboard
 
-        rows += dashboard.run(args.seconds)
+        rows += _shown(dashboard.run(args.seconds))
     if "pipeline" in chosen:
         from bench import pipeline
 
-        rows += pipeline.run(args.events)
+        rows += _shown(pipeline.run(args.events))
     if "eventstore" in chosen:
         from bench import eventstore
 
-        rows += eventstore.run(args.aggregate_events, args.rebuild_events)
+        rows += _shown(eventstore.run(args.aggregate_events, args.rebuild_events))
     print(f"\n{common.table(rows)}\n")
     print(f"Machine: {machine()}")
     print(f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; took {time.monotonic() - started:.0f} s")
