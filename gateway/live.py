@@ -12,7 +12,8 @@ since events published meanwhile were not seen.
 Thread budget: under gunicorn's gthread workers a stream holds one thread while
 it lives, so a process serves at most LIVE_MAX_STREAMS streams (default: half of
 GUNICORN_THREADS) and each stream ends after LIVE_STREAM_SECONDS; the browser then
-reconnects (`retry:`). The rest of the threads stay free for pages.
+reconnects (`retry:`); a stream whose browser went away ends within about a second
+(gateway/views/live.py looks at the socket). The rest of the threads stay free for pages.
 """
 
 from __future__ import annotations

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response, abort, g, render_template, request, session
 
@@ -34,12 +36,30 @@ def events() -> Response:
         live.hub().unsubscribe(subscription)
         return Response(status=204)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return Response(_stream(subscription), mimetype="text/event-stream", headers=headers)
+    gone = functools.partial(_client_gone, request.environ.get("gunicorn.socket"))
+    return Response(_stream(subscription, gone), mimetype="text/event-stream", headers=headers)
 
 
-def _stream(subscription: live.Subscription) -> Iterator[str]:
+def _client_gone(sock: socket.socket | None) -> bool:
+    """True once the browser closed the connection (an SSE client sends nothing after its request).
+
+    Checked every second, so a closed tab frees its thread at once instead of at the next heartbeat.
+    Outside gunicorn there is no socket to look at: the heartbeat write finds a closed peer instead.
+    """
+    if sock is None:
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError, ValueError):  # ValueError: a TLS socket takes no flags
+        return False
+    except OSError:
+        return True
+
+
+def _stream(subscription: live.Subscription, gone: Callable[[], bool]) -> Iterator[str]:
     hub = live.hub()
-    ends_at = time.monotonic() + live.STREAM_SECONDS
+    now = time.monotonic()
+    ends_at, beat_at = now + live.STREAM_SECONDS, now + live.HEARTBEAT_SECONDS
     try:
         # The browser reconnects this long after the stream ends; "ready" says changes flow from now on
         # and names the sections to fetch again after a reconnect (changes meanwhile were missed).
@@ -50,9 +70,13 @@ def _stream(subscription: live.Subscription) -> Iterator[str]:
             if left <= 0:
                 return
             try:
-                change = subscription.inbox.get(timeout=min(live.HEARTBEAT_SECONDS, left))
+                change = subscription.inbox.get(timeout=min(1.0, left))
             except live.queue.Empty:
-                yield ": heartbeat\n\n"  # also finds a browser that went away
+                if gone():
+                    return
+                if time.monotonic() >= beat_at:
+                    beat_at = time.monotonic() + live.HEARTBEAT_SECONDS
+                    yield ": heartbeat\n\n"  # keeps proxies from closing an idle stream
                 continue
             if change is None:
                 return

@@ -166,6 +166,33 @@ def test_fragment_renders_the_asked_sections_of_the_logged_in_account(stack):
     assert requests.get(f"{base}/live/events", timeout=10).status_code == 401
 
 
+def test_a_process_holds_a_bounded_number_of_streams_and_a_closed_one_frees_its_thread(stack):
+    base = stack.gateway_url
+    email, _ = register_verified(base, stack.var / "mail")
+    session = _page_session(base, email)
+    cap = int(stack.env["GUNICORN_THREADS"]) // 2 * int(stack.env["GUNICORN_WORKERS"])  # LIVE_MAX_STREAMS default
+    streams: list[requests.Response] = []
+
+    def open_one() -> bool:
+        """Open one more stream; True once the gateway says 204 (full) instead."""
+        response = session.get(f"{base}/live/events", stream=True, timeout=(5, 30))
+        if response.status_code == 204:
+            return True
+        assert response.status_code == 200, response.status_code
+        streams.append(response)
+        assert len(streams) <= cap, "more streams than the thread budget allows"
+        return False
+
+    try:
+        wait_for(open_one, what="the gateway to refuse a stream over its budget")
+        assert streams, "not even one stream was served"
+        streams.pop().close()  # a tab closed: its thread comes back
+        wait_for(lambda: not open_one(), what="a stream served again after one closed")
+    finally:
+        for stream in streams:
+            stream.close()
+
+
 def _live_connections(vhost: str) -> list[str]:
     listed = requests.get(f"{RABBIT_API}/vhosts/{urllib.parse.quote(vhost, safe='')}/connections",
                           auth=("guest", "guest"), timeout=10)  # fmt: skip
