@@ -24,6 +24,8 @@ MANDATORY = frozenset({"security", "legal"})
 # Security mail is about the owner's own access and never goes to a contact;
 # a contact who chose "billing" also gets the legal invoice notices.
 CONTACT_CATEGORY = {"security": "", "legal": "billing"}
+# What the owner's e-mail history shows instead of a contact's own link token.
+HIDDEN = "…"
 
 
 def mailbox_stream(account_id: str) -> str:
@@ -88,13 +90,14 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         d = event.data
         target = self._target(event)
         context = {"first_name": d["first_name"], "owner_name": d["owner_name"], "token": d["token"]}
-        self._mail(event, target, "security", "contact_invitation", context, to=d["email"], language=d["language"])
+        self._mail(event, target, "security", "contact_invitation", context, to=d["email"], language=d["language"],
+                   hide=d["token"])  # fmt: skip
 
     @consumes("accounts", "contact_password_reset_requested")
     def on_contact_password_reset_requested(self, event: Event) -> None:
         d = event.data
         self._mail(event, self._target(event), "security", "password_reset", {"token": d["token"]}, to=d["email"],
-                   language=d["language"])  # fmt: skip
+                   language=d["language"], hide=d["token"])  # fmt: skip
 
     @consumes("accounts", "two_factor_enabled")
     def on_two_factor_enabled(self, event: Event) -> None:
@@ -171,23 +174,27 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         return target
 
     def _mail(self, event: Event, target: dict, category: str, template: str, context: dict,
-              to: str | None = None, language: str | None = None) -> None:  # fmt: skip
+              to: str | None = None, language: str | None = None, hide: str | None = None) -> None:  # fmt: skip
         """Mail in `category`: to the owner unless they switched the category off
         (mandatory categories always go), and to every contact who chose it. With
-        `to`, a personal mail to that address only (verification, invitation)."""
+        `to`, a personal mail to that address only (verification, invitation);
+        `hide`, a secret (a contact's link token) left out of the owner's e-mail history."""
         meta = command_meta({"causation_id": event.event_id, "correlation_id": event.meta.get("correlation_id")},
                             source_event_id=event.event_id)  # fmt: skip
         for address, lang, personal in _recipients(target, category, to, language):
             rendered = mailer.render(template, lang, {**context, **personal})
-            self._deliver(target["account_id"], category, template, address, rendered, meta)
+            self._deliver(target["account_id"], category, template, address, rendered, meta, hide=hide)
 
     def _deliver(self, account_id: str, category: str, template: str, address: str, rendered: mailer.RenderedMail,
-                 meta: dict, headers: dict[str, str] | None = None) -> None:  # fmt: skip
-        """Send one mail and keep it in the account's e-mail history."""
+                 meta: dict, headers: dict[str, str] | None = None, hide: str | None = None) -> None:  # fmt: skip
+        """Send one mail and keep it in the account's e-mail history (with `hide` blanked out)."""
         message_id = mailer.send(address, rendered, headers)
+        kept = {"text": rendered.text, "html": rendered.html}
+        if hide:
+            kept = {part: body.replace(hide, HIDDEN) for part, body in kept.items()}
         data = {
             "account_id": account_id, "category": category, "template": template, "to": address,
-            "subject": rendered.subject, "text": rendered.text, "html": rendered.html, "message_id": message_id,
+            "subject": rendered.subject, **kept, "message_id": message_id,
             "source_event_id": meta.get("source_event_id"),
         }  # fmt: skip
         # several consumers may write one mailbox at once: execute retries on a conflict

@@ -137,7 +137,15 @@ def test_owner_edits_a_contacts_permissions_and_another_account_cannot_touch_it(
     since = time.time()
     resent = requests.post(f"{base}/api/v1/contacts/{contact_id}/invitation", headers=bearer(owner_token), timeout=15)
     assert resent.status_code == 200, resent.text
-    assert token_from_mail(stack.var / "mail", body["email"], ACCEPT_RE, since, subject="Zaproszenie")
+    token = token_from_mail(stack.var / "mail", body["email"], ACCEPT_RE, since, subject="Zaproszenie")
+    # the owner's e-mail history keeps the invitation, never the contact's link token
+    mails = requests.get(f"{base}/api/v1/emails", headers=bearer(owner_token), timeout=15).json()["items"]
+    kept = [m for m in mails if m["to"] == body["email"]]
+    assert len(kept) == 2
+    for mail in kept:
+        opened = requests.get(f"{base}/api/v1/emails/{mail['mail_id']}", headers=bearer(owner_token), timeout=15)
+        text = opened.json()["text"]
+        assert "/contacts/accept?token=" in text and not ACCEPT_RE.search(text) and token not in opened.text
     changed = requests.patch(f"{base}/api/v1/contacts/{contact_id}", headers=bearer(owner_token), timeout=15,
                              json={"permissions": ["services.view", "tickets.view"]})  # fmt: skip
     assert changed.status_code == 200 and changed.json()["permissions"] == ["services.view", "tickets.view"]
