@@ -61,12 +61,12 @@ def prefix() -> str:
 
 
 @contextlib.contextmanager
-def dropped_afterwards(db_prefix: str) -> Iterator[None]:
+def dropped_afterwards(db_prefix: str, mongo_uri: str = MONGO_URI) -> Iterator[None]:
     """Every database named with `db_prefix` is dropped when the block ends."""
     try:
         yield
     finally:
-        client = pymongo.MongoClient(MONGO_URI)
+        client = pymongo.MongoClient(mongo_uri)
         for name in client.list_database_names():
             if name.startswith(db_prefix):
                 client.drop_database(name)

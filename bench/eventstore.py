@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import mongoengine as me
 
-from bench.common import MONGO_URI, Row, dropped_afterwards, prefix
+from bench.common import Row, dropped_afterwards, free_port, prefix, start_nx
 from kernel import db
 from kernel.aggregate import Aggregate
 from kernel.events import Event
 from kernel.eventstore import EventStore
 from kernel.projections import Projection
+from tools.devstack import Stack
 
 ALIAS = "benchstore"
 
@@ -96,10 +99,20 @@ def _mongoengine_load(store: EventStore, stream_id: str) -> list[Event]:
 
 
 def run(events: int = 10_000, rebuild_events: int = 100_000) -> list[Row]:
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        stack = Stack(var=Path(tmp), mongo_port=free_port())
+        try:
+            start_nx(stack, stack.mongo_port)
+            return _run(f"mongodb://127.0.0.1:{stack.mongo_port}/", events, rebuild_events)
+        finally:
+            stack.stop_process("mongo")
+
+
+def _run(mongo_uri: str, events: int, rebuild_events: int) -> list[Row]:
     rows: list[Row] = []
     db_prefix = prefix()
-    with dropped_afterwards(db_prefix):
-        db.connect(ALIAS, MONGO_URI, f"{db_prefix}store")
+    with dropped_afterwards(db_prefix, mongo_uri):
+        db.connect(ALIAS, mongo_uri, f"{db_prefix}store")
         store = EventStore(ALIAS)
         store.ensure_indexes()
         seed(store, 1, events)
@@ -110,6 +123,11 @@ def run(events: int = 10_000, rebuild_events: int = 100_000) -> list[Row]:
         SnappedLedger.load(store, stream)  # the first load writes the snapshot
         snapped, snap_agg = _timed(lambda: SnappedLedger.load(store, stream))
         assert agg.version == snap_agg.version == events and agg.total == snap_agg.total
+        ids = [c["_id"] for c in store.Commit._get_collection().find({"stream_id": stream}, {"_id": 1}).limit(500)]
+        commits = store.Commit._get_collection()
+        trip, _ = _timed(lambda: [commits.find_one({"_id": i}, {"_id": 1}) for i in ids], repeat=1)
+        rows.append(Row("database", "nx-27017 round trip: find_one by _id, one client", f"{len(ids) / trip:,.0f} queries/s",
+                        f"{trip / len(ids) * 1000:.1f} ms each", "every figure here is bound by this server"))  # fmt: skip
         base = f"raw pymongo read of the commits: {raw * 1000:.0f} ms"
         rows += [
             Row("event store", f"load {events:,} events, MongoEngine documents (before)", f"{old * 1000:.0f} ms", base),
@@ -119,7 +137,7 @@ def run(events: int = 10_000, rebuild_events: int = 100_000) -> list[Row]:
         ]  # fmt: skip
         store.Commit._get_collection().drop()
         store.ensure_indexes()
-        streams = 1000
+        streams = max(1, min(1000, rebuild_events // 100))
         seed(store, streams, rebuild_events // streams)
         read, count = _timed(lambda: sum(1 for _ in store.all_events()), repeat=1)
         ledger_view.reset()
