@@ -115,18 +115,19 @@ def contact_edit(contact_id: str):
 @pages.post("/contacts/<contact_id>/invitation")
 @page_login_required
 def contact_reinvite(contact_id: str):
-    _own_language()
-    rpc.call("accounts", "resend_contact_invitation", g.account["account_id"], contact_id, ctx=request_ctx())
-    flash(i18n.t("contact_invitation_sent"), "success")
-    return redirect(url_for("pages.contacts"))
+    return _contact_action("resend_contact_invitation", contact_id, "contact_invitation_sent")
 
 
 @pages.post("/contacts/<contact_id>/remove")
 @page_login_required
 def contact_remove(contact_id: str):
+    return _contact_action("remove_contact", contact_id, "contact_removed")
+
+
+def _contact_action(method: str, contact_id: str, done_message: str):
     _own_language()
-    rpc.call("accounts", "remove_contact", g.account["account_id"], contact_id, ctx=request_ctx())
-    flash(i18n.t("contact_removed"), "success")
+    rpc.call("accounts", method, g.account["account_id"], contact_id, ctx=request_ctx())
+    flash(i18n.t(done_message), "success")
     return redirect(url_for("pages.contacts"))
 
 

@@ -115,8 +115,9 @@ def test_billing_contact_pays_invoices_but_sees_no_services_or_tickets_until_rem
     assert requests.get(f"{base}/api/v1/dashboard", headers=api, timeout=15).json()["active_services"] == []
 
     contact_id = api_login["contact_id"]
-    removed = requests.delete(f"{base}/api/v1/contacts/{contact_id}", headers=bearer(owner_token), timeout=15)
-    assert removed.status_code == 200, removed.text
+    listing = owner.get(f"{base}/contacts")
+    removed = owner.post(f"{base}/contacts/{contact_id}/remove", data={"csrf_token": csrf(listing.text)})
+    assert removed.status_code == 200 and "Kontakt usunięty" in removed.text
     assert requests.get(f"{base}/api/v1/invoices", headers=api, timeout=15).status_code == 401
     gone = contact.get(f"{base}/invoices", allow_redirects=False)
     assert gone.status_code == 302 and "/login" in gone.headers["Location"]
@@ -156,6 +157,10 @@ def test_owner_edits_a_contacts_permissions_and_another_account_cannot_touch_it(
         response = requests.request(method, f"{base}/api/v1/contacts/{contact_id}", headers=bearer(stranger),
                                     json={"first_name": "X"}, timeout=15)  # fmt: skip
         assert response.status_code == 404, (method, response.text)
+    removed = requests.delete(f"{base}/api/v1/contacts/{contact_id}", headers=bearer(owner_token), timeout=15)
+    assert removed.status_code == 200, removed.text
+    gone = requests.get(f"{base}/api/v1/contacts/{contact_id}", headers=bearer(owner_token), timeout=15)
+    assert gone.status_code == 404
 
 
 def test_a_switched_off_category_stays_silent_for_the_owner_while_contacts_and_security_mail_still_arrive(stack):
