@@ -118,10 +118,6 @@ class Hub:
         self._by_account: dict[str, set[Subscription]] = {}
         self.stopping = threading.Event()
 
-    def count(self) -> int:
-        with self._lock:
-            return sum(len(subs) for subs in self._by_account.values())
-
     def subscribe(self, account_id: str, permissions: list[str] | None = None) -> Subscription | None:
         """A new subscription, or None when this process already serves MAX_STREAMS."""
         subscription = Subscription(account_id, permissions)
@@ -202,17 +198,19 @@ class Consumer(threading.Thread):
         self.connections = 0
 
     def run(self) -> None:
-        delay = 0.5
+        delay = 0.25
         while not self.hub.stopping.is_set():
             connected_before = self.connections
             try:
                 self._consume()
             except (pika.exceptions.AMQPError, OSError) as exc:
-                log.warning("live consumer lost the broker (%s); reconnecting in %.1fs", exc, delay)
+                log.warning("live consumer lost the broker: %r", exc)
             except Exception:  # never let the thread die: the dashboard would silently stop updating
-                log.exception("live consumer failed; reconnecting in %.1fs", delay)
+                log.exception("live consumer failed")
             self.ready.clear()
+            # After a working connection, retry soon; while the broker stays away, wait longer each time.
             delay = 0.5 if self.connections > connected_before else min(delay * 2, 30)
+            log.info("live consumer reconnects in %.1fs", delay)
             self.hub.stopping.wait(delay)
 
     def _consume(self) -> None:
