@@ -9,12 +9,14 @@ import time
 import urllib.parse
 
 import requests
+from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway import live
 from tests.conftest import RABBIT_API
 from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, token_from_mail, unique_email, wait_for
 
 ACCEPT_RE = re.compile(r"/contacts/accept\?token=([A-Za-z0-9_\-]+)")
+STAFF = {"actor": {"type": "staff", "id": "staff-live-e2e"}}
 HOSTING = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "monthly"}}
 
 
@@ -148,6 +150,27 @@ def test_a_contacts_stream_carries_only_what_their_permissions_show(stack):
     finally:
         owner.close()
         contact.close()
+
+
+def test_a_staff_answer_reaches_the_customer_live_and_a_staff_note_never_does(stack):
+    base = stack.gateway_url
+    email, token = register_verified(base, stack.var / "mail")
+    stream = _open(base, email)
+    ticket = {"department": "technical", "priority": "low", "subject": "Poczta nie działa", "message": "Od rana."}
+    try:
+        opened = requests.post(f"{base}/api/v1/tickets", headers=bearer(token), json=ticket, timeout=15)
+        assert opened.status_code == 201, opened.text
+        seen = wait_for(lambda: stream.of_type("ticket_opened"), what="the new ticket on the stream")
+        assert set(seen[0]["sections"]) == {"tiles", "recent_tickets"}
+        with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as services:
+            ticket_id = opened.json()["ticket_id"]
+            services.support.staff_add_note(ticket_id, "Klient VIP, tylko dla zespołu.", ctx=STAFF)
+            services.support.staff_reply(ticket_id, "Sprawdziliśmy: już działa.", ctx=STAFF)
+        # The note was stored before the reply and travels the same queue: it is not coming.
+        wait_for(lambda: stream.of_type("ticket_replied"), what="the staff answer on the customer's stream")
+        assert "ticket_note_added" not in json.dumps(list(stream.events))
+    finally:
+        stream.close()
 
 
 def test_fragment_renders_the_asked_sections_of_the_logged_in_account(stack):
