@@ -10,8 +10,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import amqp.exceptions
+import kombu.exceptions
 from nameko.events import event_handler
-from nameko.rpc import rpc
+from nameko.messaging import QueueConsumer
+from nameko.rpc import RpcConsumer, rpc
 from nameko.timer import timer
 
 from kernel import clock, db, settings
@@ -20,6 +23,42 @@ from kernel.events import Event
 from kernel.projections import Projection
 
 log = logging.getLogger(__name__)
+# What an AMQP call raises when the broker went away under it.
+BROKER_LOST = (OSError, kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError)
+
+
+def survive_broker_restarts() -> None:
+    """Keep a service running when RabbitMQ restarts while a worker is finishing.
+
+    Nameko 2.14 kills the whole container (the process exits) when acking a
+    consumed message or sending an RPC reply raises because the connection is
+    gone. Nothing is gained by dying: the broker redelivers an unacked message
+    once it is back (consumers are idempotent) and the RPC caller times out
+    (503). So that failure is logged, and the consumers reconnect by themselves.
+    """
+    if getattr(QueueConsumer.ack_message, "survives_broker_loss", False):
+        return
+    ack_message, handle_result = QueueConsumer.ack_message, RpcConsumer.handle_result
+
+    def ack_or_leave_for_redelivery(self, message) -> None:
+        try:
+            ack_message(self, message)
+        except BROKER_LOST as exc:
+            log.warning("broker lost before an ack (%r); the message will be redelivered", exc)
+
+    def reply_or_let_the_caller_time_out(self, message, result, exc_info):
+        try:
+            return handle_result(self, message, result, exc_info)
+        except BROKER_LOST as exc:
+            log.warning("broker lost before an RPC reply (%r); the caller times out", exc)
+            return result, exc_info
+
+    ack_or_leave_for_redelivery.survives_broker_loss = True
+    QueueConsumer.ack_message = ack_or_leave_for_redelivery
+    RpcConsumer.handle_result = reply_or_let_the_caller_time_out
+
+
+survive_broker_restarts()
 
 
 class EventSourcedService:
