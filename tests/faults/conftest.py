@@ -17,6 +17,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import pymongo
 import pytest
 
 from tests.conftest import _dump_logs, free_port
@@ -127,3 +128,31 @@ def fault_stack(tmp_path_factory):
     if rabbit.pid_file.exists():
         rabbit.stop()
     shutil.rmtree(rabbit_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def isolated_stack(mongo_uri, tmp_path_factory):
+    """A stack of its own (vhost, databases, ports) on the shared broker and database server, for a
+    test whose traffic would disturb others, e.g. fuzzed logins filling the per-IP login throttle."""
+    import requests
+
+    from tests.conftest import RABBIT_API
+
+    vhost, auth = f"panel-isolated-{uuid.uuid4().hex[:8]}", ("guest", "guest")
+    requests.put(f"{RABBIT_API}/vhosts/{vhost}", auth=auth, timeout=10).raise_for_status()
+    requests.put(f"{RABBIT_API}/permissions/{vhost}/guest", auth=auth, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()  # fmt: skip
+    stack = Stack(var=tmp_path_factory.mktemp("isolated"), gateway_port=free_port(), smtp_port=free_port())
+    prefix = f"i{uuid.uuid4().hex[:6]}_"
+    stack.env = {"AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}", "MONGO_URI": mongo_uri,
+                 "DB_PREFIX": prefix, "SECRET_KEY": uuid.uuid4().hex, "GUNICORN_WORKERS": "1"}  # fmt: skip
+    try:
+        stack.up(seed_demo=False)
+        yield stack
+    finally:
+        stack.down()
+        requests.delete(f"{RABBIT_API}/vhosts/{vhost}", auth=auth, timeout=10)
+        client = pymongo.MongoClient(mongo_uri)
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
