@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: up down status test lint format deps rebuild bench clean staff
+.PHONY: up down status test lint format deps rebuild bench clean staff i18n-check
 
 up: deps ## install what is missing, start everything, wait until healthy
 	$(PY) -m tools.devstack up
@@ -20,6 +20,9 @@ test: deps ## the whole suite against real RabbitMQ, MongoDB-compatible server a
 lint: deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+i18n-check: deps ## every key used in code or templates translated in both gateway/locale catalogues
+	$(PY) -m tools.i18n_catalog check
 
 format: deps
 	$(PY) -m ruff format .

@@ -1,17 +1,41 @@
-"""Polish first, English second: message catalogue, language choice, formatting."""
+"""Polish first, English second: message catalogues, language choice, formatting.
+
+The UI messages live in gettext catalogues, gateway/locale/<language>/LC_MESSAGES/messages.po,
+keyed: the msgid is the key the code passes to `t()`. They are compiled in memory at
+import (no .mo files); `python -m tools.i18n_catalog check` keeps both complete.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from io import BytesIO
+from pathlib import Path
 
 from babel.dates import format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
+from babel.support import Translations
 from flask import g, request
 
 LANGUAGES = ("pl", "en")
 LOCALES = {"pl": "pl_PL", "en": "en_GB"}
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+DOMAIN = "messages"
 
-from gateway.messages import MESSAGES  # noqa: E402
+
+def _load(language: str) -> tuple[Translations, frozenset[str]]:
+    """The language's catalogue as gettext translations, and the keys it translates."""
+    with (LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as handle:
+        catalog = read_po(handle, locale=language, domain=DOMAIN)
+    compiled = BytesIO()
+    write_mo(compiled, catalog)  # leaves out empty and fuzzy entries
+    compiled.seek(0)
+    keys = frozenset(m.id for m in catalog if m.id and m.string and not m.fuzzy)
+    return Translations(compiled, domain=DOMAIN), keys
+
+
+_CATALOGUES = {language: _load(language) for language in LANGUAGES}
 
 
 def current_language() -> str:
@@ -29,11 +53,18 @@ def choose_language(account_language: str | None = None) -> str:
 
 
 def t(key: str, language: str | None = None, **values) -> str:
-    entry = MESSAGES.get(key)
-    if entry is None:
+    """The message `key` in the language (the page's by default), `{placeholders}` filled
+    from `values`; an unknown key comes back as itself."""
+    if not key:  # gettext("") is the catalogue's header
         return key
-    text = entry[LANGUAGES.index(language or current_language())]
+    text = _CATALOGUES[language or current_language()][0].gettext(key)
     return text.format(**values) if values else text
+
+
+def known(key: str, language: str | None = None) -> bool:
+    """Whether `key` has a translation in `language`, or in every language when None."""
+    languages = (language,) if language else LANGUAGES
+    return all(key in _CATALOGUES[lang][1] for lang in languages)
 
 
 def money(grosze: int, currency: str = "PLN", language: str | None = None) -> str:

@@ -61,7 +61,7 @@ def staff_land_on_the_desk(response):
 def _message(code: str) -> str:
     """The desk's own wording of a code when it has one, else the shared one."""
     key = f"staff_e_{code}"
-    return i18n.t(key) if key in i18n.MESSAGES else i18n.t(code)
+    return i18n.t(key) if i18n.known(key) else i18n.t(code)
 
 
 def _errors(exc: CommandError, files: list | None = None) -> dict[str, str]:
