@@ -8,6 +8,7 @@ import (no .mo files); `python -m tools.i18n_catalog check` keeps both complete.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def known(key: str, language: str | None = None) -> bool:
 
 def money(grosze: int, currency: str = "PLN", language: str | None = None) -> str:
     locale = LOCALES[language or current_language()]
-    return format_currency(grosze / 100, currency, locale=locale)
+    return format_currency(Decimal(grosze) / 100, currency, locale=locale)  # exact: never a float
 
 
 def number(value: float, language: str | None = None) -> str:

@@ -76,3 +76,10 @@ def test_unknown_key_comes_back_as_itself():
     assert i18n.known("required") and i18n.known("required", "en")
     assert not i18n.known("no_such_key")
     assert not i18n.known("staff_e_no_such_code", "pl")
+
+
+def test_money_is_formatted_in_the_locale_and_exact_for_large_amounts():
+    assert i18n.money(123456, language="pl") == "1\xa0234,56\xa0zł"
+    assert i18n.money(123456, language="en") == "PLN1,234.56"
+    # grosze beyond a float's 15-16 significant digits keep their last digit
+    assert i18n.money(12345678901234567, language="pl").startswith("123\xa0456\xa0789\xa0012\xa0345,67")
