@@ -16,23 +16,37 @@ from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
 from gateway.views.billing_api import positive_int
-from gateway.views.support_pages import attachment_response, uploaded_files
+from gateway.views.support_pages import attachment_response, chosen_related, related_choices, uploaded_files
+
+# which list of related_choices a related value's kind comes from
+RELATED_LISTS = {"service": "services", "domain": "domains"}
 
 
 def _account_id() -> str:
     return g.account["account_id"]
 
 
-def _fields_and_files(*required: str) -> tuple[dict, list | None]:
+def _fields_and_files(*required: str, optional: tuple[str, ...] = ()) -> tuple[dict, list | None]:
     """The named fields and the attachments, from a multipart form or a JSON body."""
     if request.mimetype == "multipart/form-data":
-        data = {name: request.form.get(name) for name in required}
-        missing = {name: "required" for name, value in data.items() if value is None}
+        data = {name: request.form.get(name) for name in (*required, *optional)}
+        missing = {name: "required" for name in required if data[name] is None}
         if missing:
             raise ApiError(422, "invalid_input", missing)
         return data, uploaded_files()
-    data = body(*required)
+    data = body(*required, optional=optional)
     return data, data.get("attachments")
+
+
+def _related(account_id: str, value: str | None) -> dict | None:
+    """`related` ("service:<id>" or "domain:<id>") checked the way the page form checks it:
+    only the account's own services and domains; a list that cannot be read now is a 503."""
+    if not value:
+        return None
+    choices, missing = related_choices(account_id)
+    if RELATED_LISTS.get(value.partition(":")[0]) in missing:
+        raise rpc.ServiceUnavailable(f"related {value.partition(':')[0]} list")
+    return chosen_related(value, choices)
 
 
 @api.get("/tickets")
@@ -46,9 +60,10 @@ def list_tickets():
 @api.post("/tickets")
 @token_required
 def open_ticket():
-    data, files = _fields_and_files("department", "priority", "subject", "message")
+    data, files = _fields_and_files("department", "priority", "subject", "message", optional=("related",))
+    related = _related(_account_id(), data.get("related"))
     ticket = rpc.call("support", "open_ticket", _account_id(), data["department"], data["priority"], data["subject"],
-                      data["message"], None, files, ctx=request_ctx())  # fmt: skip
+                      data["message"], related, files, ctx=request_ctx())  # fmt: skip
     return jsonify(ticket), 201
 
 
@@ -88,11 +103,16 @@ def list_news():
 # --- OpenAPI ----------------------------------------------------------------
 _PAGE = _obj("items", items={"type": "array"}, total={"type": "integer"}, page={"type": "integer"},
              per_page={"type": "integer"}, pages={"type": "integer"})  # fmt: skip
+_RELATED = {"type": ["object", "null"], "description": "The service or domain the ticket concerns",
+            "properties": {"kind": {"type": "string", "enum": ["service", "domain"]}, "id": STRING, "name": STRING}}  # fmt: skip
 _TICKET = _obj("ticket_id", "number", "status", ticket_id=STRING, number=STRING, subject=STRING, department=STRING,
-               priority=STRING, status=STRING, messages={"type": "array"})  # fmt: skip
+               priority=STRING, status=STRING, related=_RELATED, messages={"type": "array"})  # fmt: skip
 _OPEN = _obj("department", "priority", "subject", "message",
              department={"type": "string", "enum": ["technical", "billing", "sales"]},
-             priority={"type": "string", "enum": ["low", "medium", "high", "urgent"]}, subject=STRING, message=STRING)  # fmt: skip
+             priority={"type": "string", "enum": ["low", "medium", "high", "urgent"]}, subject=STRING, message=STRING,
+             related={"type": "string", "pattern": "^(service|domain):.+$",
+                      "description": "Optional: one of the account's own services (service:<service_id>) or domains "
+                                     "(domain:<domain_id>); anything else is refused (422, fields.related)"})  # fmt: skip
 
 _FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
 _JSON_FILES = {"type": "array", "items": _obj("filename", "data_base64", filename=STRING, data_base64=STRING)}

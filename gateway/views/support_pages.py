@@ -118,6 +118,18 @@ def related_choices(account_id: str) -> tuple[list[dict[str, str]], list[str]]:
     return choices, sorted(failures)
 
 
+def chosen_related(value: str, choices: list[dict[str, str]]) -> dict[str, str] | None:
+    """The {kind, id, name} of `value` ("service:<id>" or "domain:<id>") among the customer's own
+    choices; None when nothing was chosen; anything else (another account's id) is a field error."""
+    if not value:
+        return None
+    related = next(({"kind": c["kind"], "id": c["id"], "name": c["name"] or ""}
+                    for c in choices if c["value"] == value), None)  # fmt: skip
+    if related is None:
+        raise CommandError("invalid_input", {"related": "invalid_related_id"}, status=422)
+    return related
+
+
 def _new_ticket_form() -> dict[str, str]:
     return {k: request.form.get(k, "") for k in ("department", "priority", "subject", "message", "related")}
 
@@ -134,12 +146,7 @@ def new_ticket():
         return render_template("support/new.html", form=form, errors={}, **context)
     form, files = _new_ticket_form(), uploaded_files()
     try:
-        related = None
-        if form["related"]:
-            related = next(({"kind": c["kind"], "id": c["id"], "name": c["name"] or ""}
-                            for c in choices if c["value"] == form["related"]), None)  # fmt: skip
-            if related is None:
-                raise CommandError("invalid_input", {"related": "invalid_related_id"}, status=422)
+        related = chosen_related(form["related"], choices)
         ticket = rpc.call("support", "open_ticket", account_id, form["department"], form["priority"], form["subject"],
                           form["message"], related, files, ctx=request_ctx())  # fmt: skip
     except CommandError as exc:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import requests
+from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.e2e.helpers import bearer, register_verified, wait_for
 
@@ -76,6 +79,50 @@ def test_invalid_tickets_are_refused(stack):
     bad_page = _get(base, token, "/tickets", params={"page": "0"})
     assert bad_page.status_code == 422 and "page" in bad_page.json()["error"]["fields"]
     assert _get(base, token, "/news", params={"page": "abc"}).status_code == 422
+
+
+def _active_service(stack, token: str) -> dict:
+    """Order a plan through the API, have staff record the bank transfer; the account's active service."""
+    base = stack.gateway_url
+    plan = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "monthly"}}
+    assert requests.post(f"{base}/api/v1/cart/items", headers=bearer(token), json=plan, timeout=15).status_code == 201
+    placed = requests.post(f"{base}/api/v1/cart/checkout", headers={**bearer(token), "Idempotency-Key": uuid.uuid4().hex},
+                           json={"payment_method": "bank_transfer"}, timeout=30)  # fmt: skip
+    assert placed.status_code == 200, placed.text
+    invoice_id = placed.json()["invoice_id"]
+    wait_for(lambda: _get(base, token, f"/invoices/{invoice_id}").json().get("number"), what="the invoice numbered")
+    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as cluster:
+        cluster.billing.mark_invoice_paid(invoice_id, ctx={"actor": {"type": "staff", "id": "test-staff"}})
+    return wait_for(lambda: next((s for s in _get(base, token, "/services").json()["items"]
+                                  if s["status"] == "active"), None), what="the active service")  # fmt: skip
+
+
+def test_a_ticket_concerns_the_accounts_own_service_and_never_anothers(stack):
+    base = stack.gateway_url
+    _, owner = register_verified(base, stack.var / "mail")
+    service = _active_service(stack, owner)
+    opened = _open(base, owner, related=f"service:{service['service_id']}")
+    assert opened.status_code == 201, opened.text
+    expected = {"kind": "service", "id": service["service_id"], "name": service["name"]}
+    assert opened.json()["related"] == expected
+    assert _get(base, owner, f"/tickets/{opened.json()['ticket_id']}").json()["related"] == expected
+    as_form = requests.post(f"{base}/api/v1/tickets", headers=bearer(owner), timeout=15,
+                            data={**TICKET, "related": f"service:{service['service_id']}"},
+                            files=[("attachments", ("log.txt", b"log", "text/plain"))])  # fmt: skip
+    assert as_form.status_code == 201 and as_form.json()["related"] == expected
+
+    _, stranger = register_verified(base, stack.var / "mail")
+    for related in (f"service:{service['service_id']}", f"domain:{service['service_id']}", "anything", 7):
+        refused = _open(base, stranger, related=related)
+        assert refused.status_code == 422, (related, refused.text)
+        field = refused.json()["error"]["fields"]["related"]
+        assert field["code"] in ("invalid_related_id", "invalid_type") and field["message"], related
+    assert _get(base, stranger, "/tickets").json()["total"] == 0
+
+    schema = requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()["paths"]["/tickets"]["post"]
+    for content in schema["requestBody"]["content"].values():
+        assert "related" in content["schema"]["properties"]
+    assert "related" in schema["responses"]["201"]["content"]["application/json"]["schema"]["properties"]
 
 
 def test_dashboard_counts_open_tickets(stack):
