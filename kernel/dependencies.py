@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from nameko.events import EventDispatcher
 from pymongo.errors import DuplicateKeyError
 
-from kernel import clock, db, settings
+from kernel import clock, contracts, db, settings
 from kernel.events import Event, NewEvent
 from kernel.eventstore import EventStore
 from kernel.projections import Projection
 
 log = logging.getLogger(__name__)
+PrivateFields = Mapping[str, tuple[str, ...]]
+
+
+def public_message(event: Event, private_fields: PrivateFields) -> dict[str, Any]:
+    """The event as published: its type's private `data` keys left out (the store keeps them)."""
+    message = event.to_message()
+    hidden = private_fields.get(event.type)
+    if hidden:
+        message["data"] = {k: v for k, v in event.data.items() if k not in hidden}
+    return message
 
 
 class EventsApi:
     """What a worker sees as `self.events`."""
 
-    def __init__(self, service: str, store: EventStore, projections: list[Projection], dispatch):
+    def __init__(self, service: str, store: EventStore, projections: list[Projection], dispatch,
+                 private_fields: PrivateFields | None = None):  # fmt: skip
         self.service = service
         self.store = store
         self.projections = projections
         self._dispatch = dispatch
+        # event type -> data keys never published (kernel.contracts.PRIVATE_FIELDS by default)
+        self.private_fields = contracts.PRIVATE_FIELDS.get(service, {}) if private_fields is None else private_fields
 
     def load(self, stream_id: str) -> list[Event]:
         return self.store.load(stream_id)
@@ -74,7 +88,7 @@ class EventsApi:
     def _publish(self, events: list[Event]) -> bool:
         try:
             for event in events:
-                self._dispatch(event.type, event.to_message())
+                self._dispatch(event.type, public_message(event, self.private_fields))
         except Exception:  # broker down or unconfirmed: the sweep retries
             log.exception("publishing %s v%s failed; left in the outbox", events[0].stream_id, events[0].version)
             return False
