@@ -6,12 +6,16 @@ its own. A proxy whose connection broke is thrown away and rebuilt on next use.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
+from amqp.exceptions import ConnectionError as AmqpConnectionError
 from nameko.exceptions import MethodNotFound, RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -57,11 +61,18 @@ class PendingCall:
     method: str
     reply: Any = None
     failure: Exception | None = None
+    sent_at: float = field(default_factory=time.monotonic)  # time.monotonic() when the call went out
 
-    def result(self) -> Any:
+    def result(self, deadline: float | None = None) -> Any:
+        """The answer, waiting at most until `deadline` (time.monotonic(); default: RPC_TIMEOUT after
+        the call was sent). A call not answered by then is abandoned: ServiceUnavailable."""
         if self.failure:
             raise self.failure
         try:
+            if not _wait_for_reply(self.reply, self.sent_at + RPC_TIMEOUT if deadline is None else deadline):
+                _abandon(self.reply)
+                self.failure = ServiceUnavailable(f"{self.service}: no answer within {RPC_TIMEOUT:g}s")
+                raise self.failure
             return self.reply.result()
         except (RpcTimeout, UnknownService) as exc:
             raise ServiceUnavailable(f"{self.service}: {type(exc).__name__}") from exc
@@ -74,8 +85,54 @@ class PendingCall:
             raise
 
 
+# nameko's standalone PollingQueueConsumer turns its timeout into a socket read timeout per
+# read, so every reply arriving for another call restarts the wait and N slow services cost
+# N timeouts. We read the reply queue ourselves until a deadline instead; the reply itself is
+# still taken (and decoded) by nameko, which by then finds it already received.
+def _wait_for_reply(reply: Any, deadline: float) -> bool:
+    """Read the thread's reply queue until `reply` has arrived (True) or `deadline` passed (False)."""
+    event = reply.reply_event
+    consumer = event.queue_consumer
+    if reply.resp_body is not None or event.exception or consumer.stopped or not consumer.connection.connected:
+        return True  # answered already, or broken: nameko reports which
+    try:
+        while event.correlation_id not in consumer.replies:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(socket.timeout):
+                consumer.consumer.connection.drain_events(timeout=remaining)
+    except (OSError, AmqpConnectionError) as exc:
+        raise RuntimeError(f"reply connection lost: {exc}") from exc
+    finally:
+        _drop_stale_replies(consumer)
+    return True
+
+
+def _abandon(reply: Any) -> None:
+    """Forget a call we stopped waiting for: its late reply, if any comes, is then stale."""
+    event = reply.reply_event
+    event.queue_consumer.provider._reply_events.pop(event.correlation_id, None)
+
+
+def _drop_stale_replies(consumer: Any) -> None:
+    """Acknowledge and drop received replies whose call nobody waits for any more (abandoned
+    after its deadline), so they neither pile up nor stay unacknowledged. Replies are matched
+    to calls by correlation id only, so a stale one can never answer a later call."""
+    waiting = consumer.provider._reply_events
+    for correlation_id in [cid for cid in consumer.replies if cid not in waiting]:
+        _, message = consumer.replies.pop(correlation_id)
+        log.info("dropping a late RPC reply (correlation id %s)", correlation_id)
+        with contextlib.suppress(Exception):  # its channel may be gone: then the broker dropped it too
+            message.ack()
+
+
 def start(service: str, method: str, *args: Any, **kwargs: Any) -> PendingCall:
-    """Send a call without waiting, so several can run in parallel."""
+    """Send a call without waiting, so several can run in parallel. A call the contact being
+    served may not make raises permissions.Forbidden here and is never sent."""
+    from gateway.permissions import check_call  # not at the top: permissions imports auth, which imports us
+
+    check_call(service, method, args)
     pending = PendingCall(service, method)
     for attempt in range(2):
         try:
@@ -93,13 +150,16 @@ def start(service: str, method: str, *args: Any, **kwargs: Any) -> PendingCall:
 
 
 def gather(calls: dict[str, PendingCall]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Wait for every call; returns (results, failures) where failures says why each one failed:
-    "unavailable" (down or slow) or "not_built" (the service lacks the method yet)."""
+    """Wait for every call, all together at most RPC_TIMEOUT after they were sent; returns
+    (results, failures) where failures says why each one failed: "unavailable" (down, or no
+    answer by the deadline) or "not_built" (the service lacks the method yet)."""
     results: dict[str, Any] = {}
     failures: dict[str, str] = {}
+    # one deadline for the whole fan-out: RPC_TIMEOUT after the first call went out
+    deadline = min((pending.sent_at for pending in calls.values()), default=time.monotonic()) + RPC_TIMEOUT
     for key, pending in calls.items():
         try:
-            results[key] = pending.result()
+            results[key] = pending.result(deadline)
         except ServiceUnavailable:
             failures[key] = "unavailable"
         except MethodNotFound:  # nameko rebuilds this one as an instance

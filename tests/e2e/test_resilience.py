@@ -6,11 +6,15 @@ leave every service running again when they finish.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email
 import os
+import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from email import policy
@@ -126,6 +130,93 @@ def test_a_service_down_costs_only_its_own_sections(stack):
         assert health.status_code == 503 and health.json()["services"]["support"] == "down"
     finally:
         _restart(stack, "support")
+
+
+def _rpc_timeout(stack) -> float:
+    return float(stack.environment().get("RPC_TIMEOUT", "5"))  # the gateway's default
+
+
+def _freeze(stack, *services: str) -> list[int]:
+    """SIGSTOP the services' processes: running but silent, the way a hung service looks."""
+    pids = [stack._pid(service) for service in services]
+    assert all(pids), f"not running: {services}"
+    for pid in pids:
+        os.killpg(pid, signal.SIGSTOP)
+    return pids
+
+
+def _thaw(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGCONT)
+
+
+def test_two_hung_services_cost_one_timeout_not_two(stack):
+    """billing and support frozen: the dashboard answers within one RPC_TIMEOUT (not two) with their
+    sections unavailable, and is whole again once they run."""
+    _, token = register_verified(stack.gateway_url, stack.var / "mail")
+    timeout = _rpc_timeout(stack)
+
+    def dashboard() -> dict:
+        response = requests.get(f"{stack.gateway_url}/api/v1/dashboard", headers=bearer(token), timeout=60)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    assert dashboard()["unavailable"] == []
+    pids = _freeze(stack, "billing", "support")
+    try:
+        started = time.monotonic()
+        body = dashboard()
+        elapsed = time.monotonic() - started
+        frozen = {"offer", "tiles.services", "tiles.unpaid_invoices", "active_services", "renewals",
+                  "tiles.tickets", "recent_tickets", "news"}  # fmt: skip
+        assert set(body["unavailable"]) == frozen
+        assert body["profile"]["first_name"] == "Zofia"
+        assert elapsed < 1.6 * timeout, f"{elapsed:.1f}s: the waits added up (RPC_TIMEOUT {timeout:g}s)"
+    finally:
+        _thaw(pids)
+        wait_for(lambda: dashboard()["unavailable"] == [], timeout=60, what="the dashboard to be whole again")
+
+
+def test_a_late_reply_is_dropped_and_never_answers_a_later_call(stack, monkeypatch):
+    """The gateway's RPC client in this process, on the stack's broker: a call abandoned at the
+    deadline gets its reply late; that reply is acknowledged and dropped, and the next call on the
+    same proxy gets its own answer."""
+    from gateway import rpc
+    from kernel import settings
+
+    monkeypatch.setattr(settings, "AMQP_URI", stack.env["AMQP_URI"])
+    monkeypatch.setattr(rpc, "RPC_TIMEOUT", 1.0)
+    monkeypatch.setattr(rpc, "_local", threading.local())  # a proxy of this test's own
+    pids = _freeze(stack, "domains")
+    try:
+        late = rpc.start("domains", "check", "pierwsza.pl")
+        calls = {"late": late, "accounts": rpc.start("accounts", "health"), "support": rpc.start("support", "health")}
+        started = time.monotonic()
+        results, failures = rpc.gather(calls)
+        elapsed = time.monotonic() - started
+        assert failures == {"late": "unavailable"}
+        assert results["accounts"]["status"] == results["support"]["status"] == "up"
+        assert elapsed < 1.6 * rpc.RPC_TIMEOUT
+    finally:
+        _thaw(pids)
+    try:
+        consumer = rpc._local.runner._reply_listener.queue_consumer
+        stale = late.reply.reply_event.correlation_id
+        assert stale not in consumer.provider._reply_events  # nobody waits for it any more
+
+        def late_reply_received() -> bool:
+            with contextlib.suppress(socket.timeout):
+                consumer.consumer.connection.drain_events(timeout=0.2)
+            return stale in consumer.replies
+
+        wait_for(late_reply_received, timeout=30, what="domains' late reply")
+        _, late_message = consumer.replies[stale]
+        assert rpc.call("domains", "check", "druga.pl")["query"] == "druga.pl"
+        assert consumer.replies == {} and consumer.provider._reply_events == {}  # the late one dropped
+        assert late_message.acknowledged  # not left unacknowledged on the reply queue
+    finally:
+        rpc._discard()
 
 
 def _count_mails(mail_dir, needle: str) -> int:
