@@ -5,13 +5,15 @@ and its IP, the e-mail history and the data export without secrets."""
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
 
 import pyotp
 import requests
+from requests.adapters import HTTPAdapter
 
-from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified
+from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, unique_email
 from tests.e2e.test_contacts import page_login
 from tools.seed import wait_for_mail
 
@@ -135,3 +137,57 @@ def test_email_history_lists_and_opens_past_mail_safely(stack):
         "Content-Security-Policy"]  # fmt: skip
     other = page_login(base, register_verified(base, mail_dir)[0])
     assert other.get(f"{base}/emails/{mail_ids[-1]}").status_code == 404
+
+
+class _FromAddress(HTTPAdapter):
+    """Connect from a chosen loopback address (all of 127.0.0.0/8 is this machine), so the gateway
+    sees a client address of its own."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def _client_at(address: str) -> requests.Session:
+    client = requests.Session()
+    client.mount("http://", _FromAddress(address))
+    return client
+
+
+def _random_loopback() -> str:  # never 127.0.0.1, which the other tests on this stack log in from
+    return f"127.{random.randint(64, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
+
+
+def test_failed_logins_from_one_address_throttle_that_address_only(stack):
+    """20 failed logins per IP in 15 minutes, on different e-mails (so no account reaches its own
+    limit of 5): that IP is refused even with the right password, another IP is not. The client
+    address is the TCP peer (gunicorn does not take it from X-Forwarded-For), so the test connects
+    from addresses of its own in 127.0.0.0/8 and the stack's usual 127.0.0.1 is left untouched."""
+    base = stack.gateway_url
+    email, _ = register_verified(base, stack.var / "mail")
+    noisy_ip = _random_loopback()
+    other_ip = _random_loopback()
+    while other_ip == noisy_ip:
+        other_ip = _random_loopback()
+    noisy, other = _client_at(noisy_ip), _client_at(other_ip)
+    login = f"{base}/api/v1/auth/login"
+    for attempt in range(20):
+        guess = {"email": unique_email("guess"), "password": f"zgadywane-{attempt}"}
+        failed = noisy.post(login, json=guess, timeout=15)
+        assert failed.status_code == 401 and failed.json()["error"]["code"] == "invalid_credentials", failed.text
+    refused = noisy.post(login, json={"email": email, "password": PASSWORD}, timeout=15)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"]["code"] == "too_many_attempts"
+    # a forwarded-for header from a peer that is no trusted proxy does not get it out
+    spoofed = noisy.post(login, json={"email": email, "password": PASSWORD}, headers={"X-Forwarded-For": other_ip},
+                         timeout=15)  # fmt: skip
+    assert spoofed.status_code == 429, spoofed.text
+    allowed = other.post(login, json={"email": email, "password": PASSWORD}, timeout=15)
+    assert allowed.status_code == 200 and allowed.json()["token"], allowed.text
+    history = requests.get(f"{base}/api/v1/account/history", headers=bearer(allowed.json()["token"]), timeout=15)
+    newest = history.json()["items"][0]
+    assert newest["type"] == "login_succeeded" and newest["ip"] == other_ip  # the address the gateway saw
