@@ -7,6 +7,7 @@ import os
 
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import i18n, rpc, views
 from gateway.auth import csrf_token
@@ -66,7 +67,18 @@ def create_app() -> Flask:
     for blueprint in views.discover():
         app.register_blueprint(blueprint)
     _register_error_handlers(app)
+    _trust_proxies(app)
     return app
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies (an ingress: 1) the client's address is the one the
+    nearest proxy appended to X-Forwarded-For; the login throttle and the history need it, else every
+    client would share the proxy's address. Left of that, the header is the client's own claim and
+    never trusted. With no proxy (0, the default) the header is ignored."""
+    hops = int(os.environ.get("TRUSTED_PROXIES", "0"))
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)
 
 
 def _wants_json() -> bool:

@@ -42,3 +42,35 @@ def test_session_cookie_is_secure_when_the_panel_is_served_over_https(monkeypatc
     flags = _flags(_session_cookie(monkeypatch, public_url, cookie_secure))
     assert ("secure" in flags) is secure
     assert "httponly" in flags and "samesite=lax" in flags and "path=/" in flags
+
+
+def _client_address(monkeypatch, proxies: str | None, forwarded_for: str | None) -> str:
+    """The address the gateway attributes a request to, arriving from 10.0.0.5 (a proxy, or a client)."""
+    from flask import request
+
+    from gateway.app import create_app
+
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key")
+    if proxies is None:
+        monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    else:
+        monkeypatch.setenv("TRUSTED_PROXIES", proxies)
+    app = create_app()
+    app.add_url_rule("/_test/address", "test_address", lambda: request.remote_addr)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    response = app.test_client().get("/_test/address", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded_for", "address"),
+    [
+        (None, "203.0.113.7", "10.0.0.5"),  # no proxy configured: a client's own header is ignored
+        ("0", "203.0.113.7", "10.0.0.5"),
+        ("1", "203.0.113.7", "203.0.113.7"),  # behind the ingress: the address it appended
+        ("1", "198.51.100.1, 203.0.113.7", "203.0.113.7"),  # a client's forged entry to the left is not trusted
+        ("1", None, "10.0.0.5"),
+    ],
+)
+def test_client_address_comes_from_the_trusted_proxy_only(monkeypatch, proxies, forwarded_for, address):
+    assert _client_address(monkeypatch, proxies, forwarded_for) == address
