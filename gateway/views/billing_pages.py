@@ -306,10 +306,20 @@ def billing_renewals():
 @pages.post("/renewals/<service_id>/add")
 @page_login_required
 def billing_renewal_add(service_id: str):
+    return _add_renewal("hosting_renewal", {"service_id": service_id})
+
+
+@pages.post("/renewals/domains/<domain_id>/add")
+@page_login_required
+def billing_domain_renewal_add(domain_id: str):
+    """The domain's renewal invoice, already issued, goes to the cart (paid by the standard checkout)."""
+    return _add_renewal("domain_renewal", {"domain_id": domain_id})
+
+
+def _add_renewal(kind: str, params: dict[str, str]):
     account_id = _me()
     try:
-        rpc.call("billing", "add_cart_item", account_id, "hosting_renewal", {"service_id": service_id},
-                 ctx=request_ctx())  # fmt: skip
+        rpc.call("billing", "add_cart_item", account_id, kind, params, ctx=request_ctx())
     except NotFound:
         abort(404)
     except CommandError as exc:

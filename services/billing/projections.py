@@ -25,6 +25,11 @@ def _iso(value: Any) -> str | None:
     return value + "Z" if value else None
 
 
+def domain_renewal_only(lines: list[dict[str, Any]]) -> bool:
+    """An invoice whose every line renews a domain (what the renewals page lists as one)."""
+    return bool(lines) and all(line.get("kind") == "domain_renewal" for line in lines)
+
+
 class InvoiceView(me.Document):
     """One invoice. Created `pending` by its request, numbered by the ledger."""
 

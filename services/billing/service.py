@@ -41,7 +41,16 @@ from services.billing.domain import (
     validate_offer,
 )
 from services.billing.money import CURRENCY, discounted, invoice_line, totals
-from services.billing.projections import PROJECTIONS, CustomerView, InvoiceView, OfferView, OrderView, ServiceView, ts
+from services.billing.projections import (
+    PROJECTIONS,
+    CustomerView,
+    InvoiceView,
+    OfferView,
+    OrderView,
+    ServiceView,
+    domain_renewal_only,
+    ts,
+)
 
 log = logging.getLogger(__name__)
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -193,7 +202,7 @@ class BillingService(EventSourcedService):
             description = _hosting_description(plan, item["params"])
             return {"item": {**public, "description": description, "discount_percent": percent},
                     "line": invoice_line("hosting", description, params, net, plan.vat_rate), "reused_invoice": None}  # fmt: skip
-        if item["kind"] == "hosting_renewal":
+        if item.get("invoice_id"):  # a renewal (hosting or domain) billed already: its invoice is reused
             invoice = InvoiceView.objects(id=item["invoice_id"]).first()
             summary = invoice.summary() if invoice else None
             return {"item": {**public, "invoice_id": item["invoice_id"]}, "line": None, "reused_invoice": summary}
@@ -218,6 +227,9 @@ class BillingService(EventSourcedService):
             service_id = params.get("service_id")
             invoice_id = self._renewal_invoice(account_id, service_id, ctx)
             item.update(params={"service_id": service_id}, invoice_id=invoice_id, description="")
+        elif kind == "domain_renewal" and (issued := self._issued_domain_renewal(account_id, params)):
+            invoice, line = issued
+            item.update(params=dict(line.get("params") or {}), invoice_id=invoice.id, description=line["description"])
         else:
             owner = CART_ITEM_OWNERS[kind]
             quote = self._remote(owner, "quote_cart_item", account_id, kind, params)
@@ -226,7 +238,7 @@ class BillingService(EventSourcedService):
             item.update(params=quote.get("params") or params, quote=quote, description=quote["description"])
 
         def change(items: list[dict[str, Any]], _: dict[str, Any]) -> None:
-            if kind == "hosting_renewal" and any(i.get("invoice_id") == item["invoice_id"] for i in items):
+            if item.get("invoice_id") and any(i.get("invoice_id") == item["invoice_id"] for i in items):
                 return  # already in the cart
             items.append(item)
 
@@ -307,7 +319,7 @@ class BillingService(EventSourcedService):
                 raise CommandError("invalid_input", {"discount_code": view["discount_error"]}, status=422)
             priced = [self._price_item(item, view["discount_percent"]) for item in cart.items]
             lines = [p["line"] for p in priced if p["line"]]
-            reused = [item["invoice_id"] for item in cart.items if item["kind"] == "hosting_renewal"]
+            reused = [item["invoice_id"] for item in cart.items if item.get("invoice_id")]
             now = clock.now()
             order: dict[str, Any] = {
                 "order_id": order_id, "items": [p["item"] for p in priced], "reused_invoice_ids": reused,
@@ -597,11 +609,35 @@ class BillingService(EventSourcedService):
                 lambda c: c.request_renewal(service_id, period_due, request), command_meta(ctx))  # fmt: skip
         return invoice_id
 
+    def _issued_domain_renewal(self, account_id: str, params: Any) -> tuple[InvoiceView, dict[str, Any]] | None:
+        """The unpaid renewal invoice already issued for the domain in `params` (and for the
+        same number of years, when given) with its line, or None: then the renewal is quoted anew."""
+        domain_id = params.get("domain_id") if isinstance(params, dict) else None
+        if not isinstance(domain_id, str):
+            return None
+        years = params.get("years")
+        for invoice in self._domain_renewal_invoices(account_id):
+            for line in invoice.lines:
+                line_params = line.get("params") or {}
+                if line_params.get("domain_id") == domain_id and (
+                    years is None or str(years) == str(line_params.get("years") or 1)
+                ):
+                    return invoice, line
+        return None
+
+    @staticmethod
+    def _domain_renewal_invoices(account_id: str) -> list[InvoiceView]:
+        """Unpaid invoices that only renew domains: those the domains service has billing issue
+        before a domain expires, or a renewal ordered by hand and left unpaid."""
+        found = InvoiceView.objects(account_id=account_id, status="unpaid", lines__kind="domain_renewal")
+        return [v for v in found.order_by("due_date") if v.number and domain_renewal_only(v.lines)]
+
     @rpc
     def list_renewals(self, account_id: str) -> dict[str, Any]:
-        """Live services due within RENEWAL_DAYS (or overdue), with their renewal invoice."""
+        """What renews soon, each item marked with its cart kind: live services due within
+        RENEWAL_DAYS (or overdue) with their renewal invoice (`hosting_renewal`), and the
+        unpaid domain renewal invoices (`domain_renewal`)."""
         horizon = clock.now() + dt.timedelta(days=Policy.from_env().renewal_days)
-        cart_invoices = {i.get("invoice_id") for i in carts.load(account_id).items}
         items = []
         for view in ServiceView.objects(account_id=account_id, status__in=list(LIVE), next_due_date__lte=ts(horizon)):
             if view.cancel_at_period_end == "yes":
@@ -610,9 +646,12 @@ class BillingService(EventSourcedService):
                 service_id=view.id, period_due=view.next_due_date, status__ne="cancelled"
             ).first()
             summary = invoice.summary() if invoice and invoice.number else None
-            items.append({**view.public(), "renewal_invoice": summary,
-                          "in_cart": bool(summary and summary["invoice_id"] in cart_invoices)})  # fmt: skip
-        items.sort(key=lambda i: i["next_due_date"])
+            items.append({"kind": "hosting_renewal", **view.public(), "renewal_invoice": summary})
+        items += [_domain_renewal_item(invoice) for invoice in self._domain_renewal_invoices(account_id)]
+        cart_invoices = {i.get("invoice_id") for i in carts.load(account_id).items} if items else set()
+        for item in items:
+            item["in_cart"] = bool(item["renewal_invoice"] and item["renewal_invoice"]["invoice_id"] in cart_invoices)
+        items.sort(key=lambda i: i.get("next_due_date") or i["due_date"])
         return {"items": items, "renewal_days": Policy.from_env().renewal_days}
 
     # ------------------------------------------------------------------ billing cycle
@@ -723,6 +762,22 @@ class BillingService(EventSourcedService):
             "offer": self.get_current_offer(),
             "credit": self.get_credit(account_id)["credit"],
         }
+
+
+def _domain_renewal_item(invoice: InvoiceView) -> dict[str, Any]:
+    """A domain renewal invoice as a renewals item: the domain(s), years, due date and amount."""
+    summary = invoice.summary()
+    domains = []
+    for line in invoice.lines:
+        params = line.get("params") or {}
+        domains.append({"domain_id": params.get("domain_id"), "domain": params.get("domain"),
+                        "unicode_name": params.get("unicode_name") or params.get("domain"),
+                        "years": int(params.get("years") or 1), "description": line.get("description")})  # fmt: skip
+    first = domains[0]
+    return {"kind": "domain_renewal", "domain_id": first["domain_id"], "domain": first["domain"],
+            "unicode_name": first["unicode_name"], "name": ", ".join(d["unicode_name"] or "" for d in domains),
+            "years": first["years"], "domains": domains, "due_date": summary["due_date"],
+            "amount": summary["amount_due"], "currency": summary["currency"], "renewal_invoice": summary}  # fmt: skip
 
 
 def _service_name(plan: Plan, domain: str | None) -> str:

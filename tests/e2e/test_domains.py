@@ -239,6 +239,57 @@ def test_renewal_invoice_paid_renews_once_and_expiry_moves_through_its_phases(st
     assert _api(base, token, "GET", "/dashboard").json()["tiles"]["domains"] == 1
 
 
+def test_a_domain_renewal_is_on_the_renewals_page_and_paid_through_the_cart_once(stack, services, moved_clock):
+    """Seed section 7 for a domain: its renewal invoice shows on /api/v1/renewals, the dashboard notice and
+    /renewals; "Dodaj do koszyka" puts that invoice in the cart and the checkout pays it (no second
+    invoice); the registry renews the domain once."""
+    base = stack.gateway_url
+    email, token = register_verified(base, stack.var / "mail")
+    name = f"odnow-z-koszyka-{uuid.uuid4().hex[:8]}.pl"
+    domain = _buy(base, token, services, "domain_registration", {"domain": name, "years": 1})
+    wait_for(lambda: _domain(base, token, domain["domain_id"])["status"] == "active", what="active domain")
+    expires = dt.datetime.fromisoformat(_domain(base, token, domain["domain_id"])["expires_at"].rstrip("Z"))
+    stack_now = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(seconds=float(stack.clock_file.read_text()))
+    moved_clock((expires - stack_now).total_seconds() - 20 * DAY)
+    token = _login(base, email)
+    services.domains.run_cycle()
+    invoice_id = _domain(base, token, domain["domain_id"])["renewal_invoice_id"]
+    assert invoice_id
+
+    listed = _api(base, token, "GET", "/renewals")
+    assert listed.status_code == 200, listed.text
+    domain_items = [i for i in listed.json()["items"] if i["kind"] == "domain_renewal"]
+    assert [(i["domain_id"], i["name"], i["years"], i["renewal_invoice"]["invoice_id"]) for i in domain_items] == [
+        (domain["domain_id"], name, 1, invoice_id)]  # fmt: skip
+    amount = domain_items[0]["amount"]
+    assert amount > 0 and domain_items[0]["due_date"]
+
+    browser = _browser(base, email)
+    dashboard = browser.get(f"{base}/", timeout=15).text
+    assert 'href="/renewals"' in dashboard and "Odnów teraz" in dashboard and name in dashboard
+    page = browser.get(f"{base}/renewals", timeout=15)
+    assert f'data-domain="{domain["domain_id"]}"' in page.text and name in page.text and "1 rok" in page.text
+    assert f"/invoices/{invoice_id}" in page.text
+    added = browser.post(f"{base}/renewals/domains/{domain['domain_id']}/add", data={"csrf_token": csrf(page.text)},
+                         timeout=15)  # fmt: skip
+    assert added.url.endswith("/cart") and added.text.count('data-kind="domain_renewal"') == 1
+    cart = _api(base, token, "GET", "/cart/items").json()
+    assert [(i["kind"], i["invoice_id"]) for i in cart["items"]] == [("domain_renewal", invoice_id)]
+    assert cart["totals"]["total_gross"] == amount
+
+    _pay_by_card(base, token, services, "/cart/checkout")
+    renewed = wait_for(lambda: _domain(base, token, domain["domain_id"])["expires_at"].startswith(
+        str(expires.year + 1)), what="the renewal")  # fmt: skip
+    assert renewed
+    services.domains.run_cycle()
+    services.domains.run_cycle()
+    after = _domain(base, token, domain["domain_id"])
+    assert dt.datetime.fromisoformat(after["expires_at"].rstrip("Z")).year == expires.year + 1  # once, not twice
+    invoices = _api(base, token, "GET", "/invoices").json()["items"]
+    assert sorted(i["status"] for i in invoices) == ["paid", "paid"]  # the order and the reused renewal invoice
+    assert not [i for i in _api(base, token, "GET", "/renewals").json()["items"] if i["kind"] == "domain_renewal"]
+
+
 def test_search_page_adds_to_the_cart_and_the_transfer_form_explains_errors(stack):
     base = stack.gateway_url
     email, token = register_verified(base, stack.var / "mail")
