@@ -18,8 +18,7 @@ def rebuild(service: str) -> int:
     started = time.perf_counter()
     total = 0
     for projection in module.PROJECTIONS:
-        projection.reset()
-        total += projection.apply_all(store.all_events())
+        total += projection.rebuild(store)
     elapsed = time.perf_counter() - started
     print(f"rebuilt {service}: {total} events in {elapsed:.2f}s")
     return 0
