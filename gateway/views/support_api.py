@@ -146,5 +146,11 @@ _DOWNLOAD["responses"]["200"] = {"description": "The file, as Content-Dispositio
                                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}  # fmt: skip
 PATHS["/tickets/{ticket_id}/attachments/{attachment_id}"] = {"get": _DOWNLOAD}
 PATHS["/tickets/{ticket_id}/close"] = {"post": _op("Close a ticket", "200", _TICKET, errors=("404", "503"))}
-PATHS["/news"] = {"get": _op("News that concern the account, newest first (query: page, per_page)", "200", _PAGE,
+_NEWS_ITEM = _obj("news_id", "title", "published_at", "relevant", news_id=STRING, title=STRING, body=STRING,
+                  body_html=STRING, language=STRING, concerns_plans={"type": "array", "items": STRING},
+                  published_at=STRING, updated_at=STRING,
+                  relevant={"type": "boolean", "description": "Concerns a plan the account holds"})  # fmt: skip
+_NEWS_PAGE = {**_PAGE, "properties": {**_PAGE["properties"], "items": {"type": "array", "items": _NEWS_ITEM}}}
+PATHS["/news"] = {"get": _op("Every published item in the account's language, newest first, those concerning the "
+                             "account's plans marked relevant (query: page, per_page)", "200", _NEWS_PAGE,
                              errors=("422", "503"))}  # fmt: skip

@@ -307,9 +307,12 @@ class SupportService(EventSourcedService):
     @rpc
     def list_news(self, language: str = "pl", page: int = 1, per_page: int = 10,
                   account_id: str | None = None) -> dict[str, Any]:  # fmt: skip
-        """Published news in a language, newest first; with account_id only what concerns that customer."""
-        query = self._visible_news(language, account_id).order_by("-published_at")
-        return _page(query, page, per_page, lambda n: n.public(), default=10)
+        """Every published item in a language, newest first. Each has `relevant`: true when it concerns
+        a plan the customer (account_id) holds; news for everybody and news without an account_id: false."""
+        held = set(ops.plans_of(account_id)) if account_id else set()
+        query = self._visible_news(language, None).order_by("-published_at")
+        return _page(query, page, per_page, lambda n: {**n.public(), "relevant": bool(held & set(n.concerns_plans))},
+                     default=10)  # fmt: skip
 
     @rpc
     def get_news(self, news_id: str) -> dict[str, Any]:
@@ -337,6 +340,7 @@ class SupportService(EventSourcedService):
         return view
 
     def _visible_news(self, language: str, account_id: str | None) -> Any:
+        """Published items in a language; with account_id only those for everybody or a plan the customer holds."""
         language = language if language in v.LANGUAGES else "pl"
         filters: dict[str, Any] = {"language": language, "status": "published", "published_at__lte": clock.now()}
         if account_id:

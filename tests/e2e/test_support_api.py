@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.e2e.helpers import bearer, register_verified, wait_for
+from tests.e2e.test_support_pages import login_browser
 
 TICKET = {"department": "technical", "priority": "high", "subject": "Strona nie działa", "message": "Błąd 500 od rana."}
 
@@ -81,6 +83,10 @@ def test_invalid_tickets_are_refused(stack):
     assert _get(base, token, "/news", params={"page": "abc"}).status_code == 422
 
 
+def _cluster(stack) -> ClusterRpcProxy:
+    return ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60)
+
+
 def _active_service(stack, token: str) -> dict:
     """Order a plan through the API, have staff record the bank transfer; the account's active service."""
     base = stack.gateway_url
@@ -91,7 +97,7 @@ def _active_service(stack, token: str) -> dict:
     assert placed.status_code == 200, placed.text
     invoice_id = placed.json()["invoice_id"]
     wait_for(lambda: _get(base, token, f"/invoices/{invoice_id}").json().get("number"), what="the invoice numbered")
-    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as cluster:
+    with _cluster(stack) as cluster:
         cluster.billing.mark_invoice_paid(invoice_id, ctx={"actor": {"type": "staff", "id": "test-staff"}})
     return wait_for(lambda: next((s for s in _get(base, token, "/services").json()["items"]
                                   if s["status"] == "active"), None), what="the active service")  # fmt: skip
@@ -148,6 +154,38 @@ def test_news_is_paged(stack):
     assert news.status_code == 200, news.text
     assert news.json()["page"] == 1 and isinstance(news.json()["items"], list)
     assert requests.get(f"{base}/api/v1/news", timeout=10).status_code == 401
+
+
+def test_the_news_list_has_every_item_marking_those_for_the_customers_plans(stack):
+    base = stack.gateway_url
+    email, token = register_verified(base, stack.var / "mail")
+    assert _active_service(stack, token)["plan"] == "hosting-start"
+    tag = uuid.uuid4().hex[:8]
+    staff_ctx = {"actor": {"type": "staff", "id": "test-staff"}}
+    with _cluster(stack) as cluster:
+        ids = {name: cluster.support.publish_news(f"{name} {tag}", "Treść", language, plans, ctx=staff_ctx)["news_id"]
+               for name, language, plans in (("Ogólna", "pl", None), ("Dla Pro", "pl", ["hosting-pro"]),
+                                             ("Dla Start", "pl", ["hosting-start"]), ("English", "en", None))}  # fmt: skip
+
+    def ours() -> list[tuple[str, bool]]:
+        items = _get(base, token, "/news", params={"per_page": "100"}).json()["items"]
+        return [(n["news_id"], n["relevant"]) for n in items if n["title"].endswith(tag)]
+
+    expected = [(ids["Dla Start"], True), (ids["Dla Pro"], False), (ids["Ogólna"], False)]
+    wait_for(lambda: ours() == expected, what="every Polish item listed, the Start one marked relevant")
+    first = _get(base, token, "/news", params={"per_page": "1"}).json()
+    assert len(first["items"]) == 1 and first["pages"] == first["total"] >= 3
+
+    page = login_browser(base, email).get(f"{base}/news", timeout=15).text
+    for name in ("Ogólna", "Dla Pro", "Dla Start"):
+        assert f"{name} {tag}" in page, name
+    assert f"English {tag}" not in page
+    assert re.search(rf'data-news="{ids["Dla Start"]}" data-relevant="true">.*?dotyczy Twoich usług', page)
+    for name in ("Ogólna", "Dla Pro"):
+        assert re.search(rf'data-news="{ids[name]}">', page), name
+    dashboard = login_browser(base, email).get(f"{base}/", timeout=15).text
+    assert f'href="/news/{ids["Dla Start"]}"' in dashboard and f'href="/news/{ids["Ogólna"]}"' in dashboard
+    assert f'href="/news/{ids["Dla Pro"]}"' not in dashboard
 
 
 def test_openapi_documents_the_support_paths(stack):

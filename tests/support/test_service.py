@@ -341,6 +341,32 @@ def test_dashboard_news_in_the_customers_language_and_for_the_plans_they_hold(su
     assert support.worker.list_news("pl")["total"] == 3
 
 
+def test_the_news_list_has_every_item_in_the_language_and_marks_those_for_the_customers_plans(support):
+    general = publish(support, title="Dla wszystkich", published_at="2021-01-01T00:00:00Z")
+    pro = publish(support, title="Tylko Pro", concerns_plans=["pro", "biznes"], published_at="2021-01-02T00:00:00Z")
+    start = publish(support, title="Tylko Start", concerns_plans=["start"], published_at="2021-01-03T00:00:00Z")
+    publish(support, title="English", language="en")
+    withdrawn = publish(support, title="Wycofana")
+    support.worker.withdraw_news(withdrawn["news_id"], ctx=staff())
+    publish(support, title="Jutro", published_at=(clock.now() + dt.timedelta(days=1)).isoformat())
+    message = {"event_id": "e-1", "stream_id": "service-s1", "version": 1, "type": "service_activated",
+               "occurred_at": "2024-01-01T00:00:00Z", "meta": {},
+               "data": {"account_id": ALICE, "service_id": "s1", "name": "WWW", "plan": "pro", "domain": "a.pl"}}  # fmt: skip
+    support.worker.on_service_activated(message)
+
+    listed = support.worker.list_news("pl", account_id=ALICE)
+    assert [(n["news_id"], n["relevant"]) for n in listed["items"]] == [
+        (start["news_id"], False), (pro["news_id"], True), (general["news_id"], False)]  # fmt: skip
+    assert (listed["total"], listed["page"], listed["pages"]) == (3, 1, 1)
+    assert [n["relevant"] for n in support.worker.list_news("pl", account_id=BOB)["items"]] == [False] * 3
+    paged = support.worker.list_news("pl", 2, 2, account_id=ALICE)
+    assert [n["news_id"] for n in paged["items"]] == [general["news_id"]] and paged["pages"] == 2
+    assert [n["title"] for n in support.worker.list_news("en", account_id=ALICE)["items"]] == ["English"]
+    # the dashboard keeps only what concerns the customer
+    assert {n["news_id"] for n in support.worker.dashboard_summary(ALICE, "pl")["news"]} == {
+        general["news_id"], pro["news_id"]}  # fmt: skip
+
+
 def test_dashboard_shows_at_most_five_news(support):
     for i in range(7):
         publish(support, title=f"n{i}", published_at=f"2021-01-0{i + 1}T00:00:00Z")
