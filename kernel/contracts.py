@@ -53,8 +53,6 @@ ACCOUNT_PRIVATE_FIELDS = {
     "two_factor_enabled": ("secret", "recovery_code_hashes"),
     "recovery_code_used": ("code_hash",),
 }
-# service -> {event type: private data keys}
-PRIVATE_FIELDS = {ACCOUNTS: ACCOUNT_PRIVATE_FIELDS}
 
 # Data fields never shown in history or exports (single-use secrets, hashes).
 SECRET_FIELDS = frozenset({"token", "token_hash", "password_hash", "secret", "recovery_code_hashes", "code_hash"})
@@ -114,3 +112,13 @@ NOTIFICATIONS = "notifications"
 #   (stream mailbox-<account_id>: the e-mail history);
 # newsletter_requested {newsletter_id, subject_pl, body_pl, subject_en, body_en} (meta.actor: staff),
 # newsletter_delivered {newsletter_id, recipients} (stream newsletter-<newsletter_id>).
+
+# A transfer's EPP code is a secret of the domain's owner: the domains service keeps it in its
+# store for the registry and never publishes it. (It reaches domains inside billing's order and
+# invoice lines, the customer's own data, which domains reads from those events.)
+DOMAIN_PRIVATE_FIELDS = {
+    "domain_ordered": ("epp_code",),
+    "domain_transfer_requested": ("epp_code",),
+}
+# service -> {event type: private data keys}
+PRIVATE_FIELDS = {ACCOUNTS: ACCOUNT_PRIVATE_FIELDS, DOMAINS: DOMAIN_PRIVATE_FIELDS}
