@@ -65,6 +65,8 @@ CONTACT_PERMISSIONS = (
     "domains.manage", "invoices.view", "invoices.pay", "orders.place", "tickets.open", "tickets.view",
 )  # fmt: skip
 CONTACT_MAIL_CATEGORIES = ("billing", "services", "domains", "support")
+# Every category a mail is sent in (mail_sent.category; the e-mail history filters by it).
+MAIL_CATEGORIES = ("billing", "services", "domains", "support", "security", "legal", "news", "newsletter")
 
 # --- cross-service contracts used by billing, domains and support ----------
 BILLING = "billing"

@@ -4,7 +4,7 @@ is in gateway/permissions.py."""
 
 from __future__ import annotations
 
-from flask import g, jsonify
+from flask import g, jsonify, request
 
 from gateway import rpc
 from gateway.auth import request_ctx
@@ -75,7 +75,8 @@ def resend_invitation(contact_id: str):
 @token_required
 def list_emails():
     page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
-    return jsonify(rpc.call("notifications", "list_mails", _account_id(), page, per_page))
+    category = request.args.get("category") or None
+    return jsonify(rpc.call("notifications", "list_mails", _account_id(), page, per_page, category))
 
 
 @api.get("/emails/<mail_id>")
@@ -197,7 +198,7 @@ PATHS["/contacts/{contact_id}/invitation"] = {
         "Send a new invitation link to a contact who has not set a password yet", "200", errors=_READ + ("409",)
     )
 }
-PATHS["/emails"] = {"get": _op("E-mail history, newest first (query: page, per_page)", "200", _PAGE,
+PATHS["/emails"] = {"get": _op("E-mail history, newest first (query: category, page, per_page)", "200", _PAGE,
                                errors=("403", "422", "503"))}  # fmt: skip
 PATHS["/emails/{mail_id}"] = {"get": _op("One sent mail with its text and HTML", "200", errors=_READ)}
 PATHS["/account/two-factor"] = {"post": _op("Start two-factor set-up: secret, otpauth URI and QR code (SVG)", "200",

@@ -163,8 +163,13 @@ def contact_accept():
 @page_login_required
 def emails():
     _own_language()
-    found = rpc.call("notifications", "list_mails", g.account["account_id"], _page_number(), 20)
-    return render_template("account/emails.html", mails=found, pages=_page_count(found))
+    category = request.args.get("category") or None
+    if category not in (None, *contracts.MAIL_CATEGORIES):  # a hand-edited address: show everything, say why
+        return render_template("account/emails.html", mails=None, pages=1, categories=contracts.MAIL_CATEGORIES,
+                               category=None, error="unknown_category"), 422  # fmt: skip
+    found = rpc.call("notifications", "list_mails", g.account["account_id"], _page_number(), 20, category)
+    return render_template("account/emails.html", mails=found, pages=_page_count(found), categories=contracts.MAIL_CATEGORIES,
+                           category=category)  # fmt: skip
 
 
 @pages.get("/emails/<mail_id>")

@@ -7,7 +7,7 @@ from typing import Any
 
 from nameko.rpc import RpcProxy, rpc
 
-from kernel import settings
+from kernel import contracts, settings
 from kernel.aggregate import Aggregate, execute
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, NewEvent, command_meta, new_id
@@ -71,11 +71,16 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
 
     # --- queries ------------------------------------------------------------
     @rpc
-    def list_mails(self, account_id: str, page: int = 1, per_page: int = 20) -> dict[str, Any]:
-        mails = SentMail.objects(account_id=account_id).order_by("-sent_at")
+    def list_mails(self, account_id: str, page: int = 1, per_page: int = 20,
+                   category: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """The account's sent mail, newest first, one page; `category` narrows it to one category."""
+        if category is not None and category not in contracts.MAIL_CATEGORIES:
+            raise CommandError("invalid_input", {"category": "unknown_category"}, status=422)
+        mails = SentMail.objects(account_id=account_id, **({"category": category} if category else {}))
+        mails = mails.order_by("-sent_at")
         page, per_page = max(1, int(page)), min(100, max(1, int(per_page)))
         items = [m.summary() for m in mails.skip((page - 1) * per_page).limit(per_page)]
-        return {"items": items, "total": mails.count(), "page": page, "per_page": per_page}
+        return {"items": items, "total": mails.count(), "page": page, "per_page": per_page, "category": category}
 
     @rpc
     def get_mail(self, account_id: str, mail_id: str) -> dict[str, Any]:

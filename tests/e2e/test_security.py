@@ -13,7 +13,7 @@ import pyotp
 import requests
 from requests.adapters import HTTPAdapter
 
-from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, unique_email
+from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, unique_email, wait_for
 from tests.e2e.test_contacts import page_login
 from tools.seed import wait_for_mail
 
@@ -137,6 +137,27 @@ def test_email_history_lists_and_opens_past_mail_safely(stack):
         "Content-Security-Policy"]  # fmt: skip
     other = page_login(base, register_verified(base, mail_dir)[0])
     assert other.get(f"{base}/emails/{mail_ids[-1]}").status_code == 404
+
+
+def test_email_history_filters_by_category_on_the_server(stack):
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    email, token = register_verified(base, mail_dir)
+    every = wait_for(lambda: (r := requests.get(f"{base}/api/v1/emails", headers=bearer(token), timeout=15).json())
+                     ["total"] >= 2 and r, what="verification and welcome mail in the history")  # fmt: skip
+    assert {m["category"] for m in every["items"]} == {"security"}
+    security = requests.get(f"{base}/api/v1/emails?category=security", headers=bearer(token), timeout=15).json()
+    assert security["total"] == every["total"] and security["category"] == "security"
+    billing = requests.get(f"{base}/api/v1/emails?category=billing", headers=bearer(token), timeout=15).json()
+    assert billing["total"] == 0 and billing["items"] == []
+    bogus = requests.get(f"{base}/api/v1/emails?category=spam", headers=bearer(token), timeout=15)
+    assert bogus.status_code == 422 and list(bogus.json()["error"]["fields"]) == ["category"]
+    browser = page_login(base, email)
+    page = browser.get(f"{base}/emails?category=billing")
+    assert page.status_code == 200 and not MAIL_LINK_RE.findall(page.text)
+    assert '<option value="billing" selected>' in page.text
+    assert len(MAIL_LINK_RE.findall(browser.get(f"{base}/emails?category=security").text)) == every["total"]
+    refused = browser.get(f"{base}/emails?category=spam")
+    assert refused.status_code == 422 and 'role="alert"' in refused.text
 
 
 class _FromAddress(HTTPAdapter):
