@@ -3,15 +3,19 @@
 A service that is down or slow costs only its own sections: they are listed in
 `unavailable`; sections whose feature is not built yet are in `not_built`. A
 contact sees only the sections their permissions allow: the others are listed in
-`hidden`, left empty, and a source none of whose sections they may see is not asked.
+`hidden`, left empty, and a source none of whose sections they may see is not asked
+(should the service-call table refuse a source anyway, its sections are hidden too).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from gateway import rpc
-from gateway.permissions import allows
+from gateway.permissions import Forbidden, Permission, allows
+
+log = logging.getLogger(__name__)
 
 # source -> the sections it feeds
 SOURCES: dict[str, tuple[str, ...]] = {
@@ -22,7 +26,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 # section -> the permission a contact needs to see it (the others are for everyone)
-SECTION_PERMISSIONS: dict[str, str] = {
+SECTION_PERMISSIONS: dict[str, Permission] = {
     "profile": "profile.view",
     "contacts": "contacts.manage",
     "tiles.services": "services.view",
@@ -33,7 +37,7 @@ SECTION_PERMISSIONS: dict[str, str] = {
     "tiles.tickets": "tickets.view",
     "recent_tickets": "tickets.view",
     "shortcuts": "orders.place",
-    "quick_domain": "orders.place",
+    "quick_domain": ("orders.place", "domains.view"),  # its search: GET /domains/search
 }
 
 SHORTCUTS = [
@@ -55,7 +59,15 @@ def build(account: dict[str, Any]) -> dict[str, Any]:
         "domains": lambda: rpc.start("domains", "dashboard_summary", account_id),
         "support": lambda: rpc.start("support", "dashboard_summary", account_id, language),
     }
-    visible = {source: start() for source, start in calls.items() if not set(SOURCES[source]) <= set(hidden)}
+    visible = {}
+    for source, start in calls.items():
+        if set(SOURCES[source]) <= set(hidden):
+            continue
+        try:
+            visible[source] = start()
+        except Forbidden:  # the service-call table says no: its sections are hidden, not an error
+            log.warning("dashboard: %s refused by the service-call table; its sections are hidden", source)
+            hidden = sorted({*hidden, *SOURCES[source]})
     results, failures = rpc.gather(visible)
     d = _assemble(account, results, failures)
     for section in hidden:
