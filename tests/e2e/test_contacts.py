@@ -248,3 +248,79 @@ def test_a_contact_who_forgot_their_password_resets_it_by_mail(stack):
     login = requests.post(f"{base}/api/v1/auth/login", timeout=15,
                           json={"email": contact_email, "password": "Nowe-Haslo-Kontaktu-1"})  # fmt: skip
     assert login.status_code == 200 and login.json()["contact_id"] == added.json()["contact_id"]
+
+
+def invited_contact(base: str, mail_dir, owner_token: str, permissions: list[str]) -> tuple[str, requests.Session]:
+    """A contact the owner adds through the API with `permissions`, who accepts the
+    invitation: their API token and a logged-in browser."""
+    contact_email, since = unique_email("kontakt"), time.time() - 1
+    added = requests.post(f"{base}/api/v1/contacts", headers=bearer(owner_token), timeout=15, json={
+        "first_name": "Olga", "last_name": "Kontakt", "email": contact_email, "login": True,
+        "permissions": permissions})  # fmt: skip
+    assert added.status_code == 201 and added.json()["permissions"] == permissions, added.text
+    invitation = token_from_mail(mail_dir, contact_email, ACCEPT_RE, since, subject="Zaproszenie")
+    browser = requests.Session()
+    form = browser.get(f"{base}/contacts/accept", params={"token": invitation})
+    accepted = browser.post(f"{base}/contacts/accept", data={"csrf_token": csrf(form.text), "token": invitation,
+                                                             "password": PASSWORD, "password_repeat": PASSWORD})  # fmt: skip
+    assert accepted.status_code == 200, accepted.text[-500:]
+    login = requests.post(f"{base}/api/v1/auth/login", json={"email": contact_email, "password": PASSWORD},
+                          timeout=15)  # fmt: skip
+    assert login.status_code == 200 and login.json()["contact_id"] == added.json()["contact_id"], login.text
+    return login.json()["token"], page_login(base, contact_email)
+
+
+def test_a_contact_without_invoice_rights_gets_403_on_the_invoice_api_and_sees_no_invoice_section(stack):
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    _, owner_token = register_verified(base, mail_dir)
+    invoice_id = unpaid_invoice(base, owner_token)
+    token, browser = invited_contact(base, mail_dir, owner_token, ["services.view"])
+    api = bearer(token)
+
+    for method, path in (("get", "/invoices"), ("get", f"/invoices/{invoice_id}"),
+                         ("get", f"/invoices/{invoice_id}/pdf"), ("post", f"/invoices/{invoice_id}/pay")):  # fmt: skip
+        denied = requests.request(method, f"{base}/api/v1{path}", headers=api, timeout=15,
+                                  json={"payment_method": "bank_transfer"} if method == "post" else None)  # fmt: skip
+        assert denied.status_code == 403, (path, denied.text)
+        assert denied.json()["error"]["code"] == "permission_denied", path
+    assert requests.get(f"{base}/api/v1/services", headers=api, timeout=15).status_code == 200  # what they may see
+
+    board = requests.get(f"{base}/api/v1/dashboard", headers=api, timeout=15)
+    assert board.status_code == 200, board.text
+    assert "tiles.unpaid_invoices" in board.json()["hidden"] and board.json()["tiles"]["unpaid_invoices"] is None
+    assert "tiles.services" not in board.json()["hidden"]
+    page = browser.get(f"{base}/")
+    assert page.status_code == 200 and "Witaj, Olga!" in page.text
+    assert 'data-tile="unpaid_invoices"' not in page.text and 'href="/invoices' not in page.text
+    assert 'data-tile="services"' in page.text
+    fragment = browser.get(f"{base}/dashboard/fragment", params={"sections": "tiles"})
+    assert fragment.status_code == 200 and 'data-tile="unpaid_invoices"' not in fragment.text
+    for path in ("/invoices", f"/invoices/{invoice_id}", f"/invoices/{invoice_id}/pdf"):
+        refused = browser.get(f"{base}{path}")
+        assert refused.status_code == 403 and "Nie masz uprawnień" in refused.text, path
+    # the owner's invoice was not paid by the refused call
+    owner_view = requests.get(f"{base}/api/v1/invoices/{invoice_id}", headers=bearer(owner_token), timeout=15)
+    assert owner_view.json()["status"] == "unpaid"
+
+
+def test_a_contact_with_invoice_rights_lists_reads_and_pays_invoices(stack):
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    _, owner_token = register_verified(base, mail_dir)
+    invoice_id = unpaid_invoice(base, owner_token)
+    token, browser = invited_contact(base, mail_dir, owner_token, ["invoices.view", "invoices.pay"])
+    api = bearer(token)
+
+    listed = wait_for(lambda: requests.get(f"{base}/api/v1/invoices", headers=api, timeout=15).json()["items"],
+                      what="the owner's invoice listed for the contact")  # fmt: skip
+    assert [i["invoice_id"] for i in listed] == [invoice_id]
+    one = requests.get(f"{base}/api/v1/invoices/{invoice_id}", headers=api, timeout=15)
+    assert one.status_code == 200 and one.json()["invoice_id"] == invoice_id
+    pdf = requests.get(f"{base}/api/v1/invoices/{invoice_id}/pdf", headers=api, timeout=30)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    board = requests.get(f"{base}/api/v1/dashboard", headers=api, timeout=15).json()
+    assert "tiles.unpaid_invoices" not in board["hidden"] and board["tiles"]["unpaid_invoices"] is not None
+    assert 'data-tile="unpaid_invoices"' in browser.get(f"{base}/").text
+    paying = requests.post(f"{base}/api/v1/invoices/{invoice_id}/pay", headers=api, timeout=15,
+                           json={"payment_method": "bank_transfer"})  # fmt: skip
+    assert paying.status_code == 200, paying.text
+    assert requests.get(f"{base}/api/v1/services", headers=api, timeout=15).status_code == 403
