@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import mongoengine as me
@@ -11,6 +12,7 @@ from kernel.projections import Projection
 from services.billing.domain import parse
 
 ALIAS = "billing"
+log = logging.getLogger(__name__)
 
 
 def ts(value: Any) -> str | None:
@@ -132,8 +134,16 @@ class ServiceView(me.Document):
 
 
 class CustomerView(me.Document):
+    """Per account: the credit balance, and the ids of its unpaid invoices and of those of them that
+    only renew domains (the dashboard's unpaid tile and renewals read these instead of querying
+    the invoices). The id sets are kept by `_track_unpaid`; a document without them (written
+    before they existed) is filled from the invoice views the next time one of its invoices changes,
+    and read as "not known" until then."""
+
     id = me.StringField(primary_key=True)  # account id
     credit = me.IntField(default=0)
+    unpaid_invoice_ids = me.ListField(me.StringField())
+    unpaid_domain_renewal_ids = me.ListField(me.StringField())
     meta = {"db_alias": ALIAS, "collection": "customers", "auto_create_index": False}
 
 
@@ -214,6 +224,50 @@ def _issued(event: Event) -> None:
     )  # fmt: skip
     InvoiceView.objects(id=d["invoice_id"], status="pending").update_one(set__status="unpaid")
     InvoiceView.objects(id=d["invoice_id"], status=None).update_one(set__status="unpaid")
+    _track_unpaid(d["invoice_id"])
+
+
+UNPAID_SETS = ("unpaid_invoice_ids", "unpaid_domain_renewal_ids")
+
+
+def _unpaid_sets(invoices: Any) -> dict[str, list[str]]:
+    unpaid = [v for v in invoices if v.status == "unpaid"]
+    return {"unpaid_invoice_ids": sorted(v.id for v in unpaid),
+            "unpaid_domain_renewal_ids": sorted(v.id for v in unpaid if domain_renewal_only(v.lines))}  # fmt: skip
+
+
+def _track_unpaid(invoice_id: str, attempts: int = 5) -> None:
+    """Put the invoice in its account's unpaid sets, or take it out, as its status in InvoiceView
+    now says (read after the handler wrote it). Set from state, never counted up or down:
+    `$addToSet`/`$pull` are idempotent, so an event offered twice, or the ledger's and the
+    customer's events of one invoice applied in either order, leave the same sets. Should another
+    worker change the status between the read and the write, the status is read again and the
+    membership written again until the two agree, so the last write follows the last status."""
+    for _ in range(attempts):
+        view = InvoiceView.objects(id=invoice_id).only("account_id", "status", "lines").first()
+        if not view or not view.account_id:
+            return
+        unpaid = view.status == "unpaid"
+        renews = unpaid and domain_renewal_only(view.lines)
+        changes = {("add_to_set__" if unpaid else "pull__") + "unpaid_invoice_ids": invoice_id,
+                   ("add_to_set__" if renews else "pull__") + "unpaid_domain_renewal_ids": invoice_id}  # fmt: skip
+        if not CustomerView.objects(id=view.account_id, unpaid_invoice_ids__exists=True).update_one(**changes):
+            _fill_unpaid_sets(view.account_id)
+            continue
+        again = InvoiceView.objects(id=invoice_id).only("status").first()
+        if again and again.status == view.status:
+            return
+    log.warning("unpaid set of invoice %s: its status kept changing; the next event sets it", invoice_id)
+
+
+def _fill_unpaid_sets(account_id: str) -> None:
+    """The account's sets from all its invoice views, once (only where they are missing: a racing
+    worker that filled them first makes this upsert collide, and the projection runs the handler again)."""
+    invoices = InvoiceView.objects(account_id=account_id, status="unpaid").only("id", "status", "lines")
+    sets = _unpaid_sets(invoices)
+    CustomerView.objects(id=account_id, unpaid_invoice_ids__exists=False).update_one(
+        upsert=True, **{f"set__{k}": v for k, v in sets.items()}
+    )
 
 
 # Handlers set values carried by the events (running totals decided by the
@@ -240,16 +294,19 @@ def _paid(event: Event) -> None:
     InvoiceView.objects(id=event.data["invoice_id"]).update_one(
         set__status="paid", set__paid_at=ts(event.data["paid_at"]), set__payment_method=event.data.get("method")
     )
+    _track_unpaid(event.data["invoice_id"])
 
 
 @billing.on("invoice_cancelled")
 def _cancelled(event: Event) -> None:
     InvoiceView.objects(id=event.data["invoice_id"]).update_one(set__status="cancelled")
+    _track_unpaid(event.data["invoice_id"])
 
 
 @billing.on("invoice_refunded")
 def _refunded(event: Event) -> None:
     InvoiceView.objects(id=event.data["invoice_id"]).update_one(set__status="refunded")
+    _track_unpaid(event.data["invoice_id"])
 
 
 @billing.on("service_activated")

@@ -43,6 +43,7 @@ from services.billing.domain import (
 from services.billing.money import CURRENCY, discounted, invoice_line, totals
 from services.billing.projections import (
     PROJECTIONS,
+    UNPAID_SETS,
     CustomerView,
     InvoiceView,
     OfferView,
@@ -508,6 +509,13 @@ class BillingService(EventSourcedService):
         view = CustomerView.objects(id=account_id).first()
         return {"account_id": account_id, "credit": view.credit if view else 0, "currency": CURRENCY}
 
+    @staticmethod
+    def _customer(account_id: str) -> dict[str, Any]:
+        """The account's credit and unpaid-invoice id sets in one read; a set is None when the
+        customer view does not hold it yet (written before the sets existed, or no invoice yet)."""
+        raw = CustomerView.objects(id=account_id).only(*UNPAID_SETS, "credit").as_pymongo().first() or {}
+        return {"credit": raw.get("credit") or 0, **{key: raw.get(key) for key in UNPAID_SETS}}
+
     # ------------------------------------------------------------------ invoices
     def _own_invoice(self, account_id: str, invoice_id: str) -> InvoiceView:
         view = (
@@ -626,10 +634,16 @@ class BillingService(EventSourcedService):
         return None
 
     @staticmethod
-    def _domain_renewal_invoices(account_id: str) -> list[InvoiceView]:
+    def _domain_renewal_invoices(account_id: str, known: list[str] | None = None) -> list[InvoiceView]:
         """Unpaid invoices that only renew domains: those the domains service has billing issue
-        before a domain expires, or a renewal ordered by hand and left unpaid."""
-        found = InvoiceView.objects(account_id=account_id, status="unpaid", lines__kind="domain_renewal")
+        before a domain expires, or a renewal ordered by hand and left unpaid. `known`: their ids
+        from the customer view (None when it does not hold them yet: then they are looked for)."""
+        if known is not None and not known:
+            return []
+        if known is None:
+            found = InvoiceView.objects(account_id=account_id, status="unpaid", lines__kind="domain_renewal")
+        else:
+            found = InvoiceView.objects(id__in=list(known), account_id=account_id, status="unpaid")
         return [v for v in found.order_by("due_date") if v.number and domain_renewal_only(v.lines)]
 
     @rpc
@@ -637,22 +651,31 @@ class BillingService(EventSourcedService):
         """What renews soon, each item marked with its cart kind: live services due within
         RENEWAL_DAYS (or overdue) with their renewal invoice (`hosting_renewal`), and the
         unpaid domain renewal invoices (`domain_renewal`)."""
-        horizon = clock.now() + dt.timedelta(days=Policy.from_env().renewal_days)
+        live = ServiceView.objects(account_id=account_id, status__in=list(LIVE))
+        return self._renewals(account_id, live, self._customer(account_id)["unpaid_domain_renewal_ids"])
+
+    def _renewals(self, account_id: str, live: Any, domain_renewal_ids: list[str] | None) -> dict[str, Any]:
+        """list_renewals from the account's live services (a query or the list already loaded)."""
+        days = Policy.from_env().renewal_days
+        horizon = ts(clock.now() + dt.timedelta(days=days))
+        due = [v for v in live if v.next_due_date and v.next_due_date <= horizon and v.cancel_at_period_end != "yes"]
+        invoices: dict[tuple[str, str], InvoiceView] = {}  # (service, period) -> its renewal invoice
+        if due:
+            found = InvoiceView.objects(service_id__in=[v.id for v in due], status__ne="cancelled",
+                                        period_due__in=list({v.next_due_date for v in due}))  # fmt: skip
+            for invoice in found:
+                invoices.setdefault((invoice.service_id, invoice.period_due), invoice)
         items = []
-        for view in ServiceView.objects(account_id=account_id, status__in=list(LIVE), next_due_date__lte=ts(horizon)):
-            if view.cancel_at_period_end == "yes":
-                continue
-            invoice = InvoiceView.objects(
-                service_id=view.id, period_due=view.next_due_date, status__ne="cancelled"
-            ).first()
+        for view in due:
+            invoice = invoices.get((view.id, view.next_due_date))
             summary = invoice.summary() if invoice and invoice.number else None
             items.append({"kind": "hosting_renewal", **view.public(), "renewal_invoice": summary})
-        items += [_domain_renewal_item(invoice) for invoice in self._domain_renewal_invoices(account_id)]
+        items += [_domain_renewal_item(v) for v in self._domain_renewal_invoices(account_id, domain_renewal_ids)]
         cart_invoices = {i.get("invoice_id") for i in carts.load(account_id).items} if items else set()
         for item in items:
             item["in_cart"] = bool(item["renewal_invoice"] and item["renewal_invoice"]["invoice_id"] in cart_invoices)
         items.sort(key=lambda i: i.get("next_due_date") or i["due_date"])
-        return {"items": items, "renewal_days": Policy.from_env().renewal_days}
+        return {"items": items, "renewal_days": days}
 
     # ------------------------------------------------------------------ billing cycle
     @timer(interval=CYCLE_SECONDS)
@@ -742,12 +765,18 @@ class BillingService(EventSourcedService):
     # ------------------------------------------------------------------ dashboard
     @rpc
     def dashboard_summary(self, account_id: str) -> dict[str, Any]:
-        active = ServiceView.objects(account_id=account_id, status__in=list(LIVE)).order_by("name")
+        """Tiles, active services, renewals, offer and credit from three reads: the live services
+        (both the list and the active count), the customer view (credit, the unpaid count, which
+        domain renewals are due) and the offer; the cart and the invoices only when something is due."""
+        live = list(ServiceView.objects(account_id=account_id, status__in=list(LIVE)).order_by("name"))
+        customer = self._customer(account_id)
+        unpaid = customer["unpaid_invoice_ids"]
+        if unpaid is None:  # no sets in the customer view yet: counted the slow way
+            unpaid_count = InvoiceView.objects(account_id=account_id, status="unpaid").count()
+        else:
+            unpaid_count = len(unpaid)
         return {
-            "tiles": {
-                "services": ServiceView.objects(account_id=account_id, status="active").count(),
-                "unpaid_invoices": InvoiceView.objects(account_id=account_id, status="unpaid").count(),
-            },
+            "tiles": {"services": sum(1 for s in live if s.status == "active"), "unpaid_invoices": unpaid_count},
             "active_services": [
                 {
                     "service_id": s.id,
@@ -756,11 +785,11 @@ class BillingService(EventSourcedService):
                     "status": s.status,
                     "next_due_date": s.public()["next_due_date"],
                 }
-                for s in active
+                for s in live
             ],  # fmt: skip
-            "renewals": self.list_renewals(account_id)["items"],
+            "renewals": self._renewals(account_id, live, customer["unpaid_domain_renewal_ids"])["items"],
             "offer": self.get_current_offer(),
-            "credit": self.get_credit(account_id)["credit"],
+            "credit": customer["credit"],
         }
 
 
