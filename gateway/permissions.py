@@ -72,6 +72,7 @@ RULES: list[tuple[tuple[str, ...] | str, str, Permission]] = [
     (READ, r"/(api/v1/)?domains(/.*)?", "domains.view"),
     (ANY, r"/(api/v1/)?domains(/.*)?", "domains.manage"),
     # support tickets
+    (READ, r"/tickets/new", "tickets.open"),  # the form to open one
     (READ, r"/(api/v1/)?tickets(/.*)?", "tickets.view"),
     (ANY, r"/(api/v1/)?tickets(/.*)?", "tickets.open"),
 ]
@@ -181,15 +182,15 @@ SERVICE_CALLS: dict[str, Permission | tuple[str | CallCheck, ...]] = {
     "billing.sandbox_get_payment": "invoices.pay",
     "billing.sandbox_complete": "invoices.pay",
     "billing.handle_webhook": None,  # the payment provider's webhook, signed, no login
-    # hosting services and their renewals; the new-ticket form lists services and domains
-    # to link a ticket to (support_pages.related_choices)
-    "billing.list_services": ("services.view", "tickets.view", "tickets.open"),
+    # hosting services and their renewals (the new-ticket form offers a contact only the
+    # services and domains they may see: support_pages.related_choices)
+    "billing.list_services": "services.view",
     "billing.get_service": ("services.view", "services.manage"),
     "billing.request_cancellation": "services.manage",
     "billing.list_renewals": "services.view",
     # domains
     "domains.check": ("orders.place", "domains.view"),
-    "domains.list_domains": ("domains.view", "tickets.view", "tickets.open"),
+    "domains.list_domains": "domains.view",
     "domains.get_domain": ("domains.view", "domains.manage"),
     "domains.update_domain": "domains.manage",
     "domains.reveal_epp_code": "domains.manage",

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, rpc
+from gateway import i18n, permissions, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.views.pages import pages
@@ -106,9 +106,13 @@ def tickets():
 
 
 def related_choices(account_id: str) -> tuple[list[dict[str, str]], list[str]]:
-    """The customer's own services and domains to link a ticket to, and which lists could not be read."""
-    calls = {"services": rpc.start("billing", "list_services", account_id),
-             "domains": rpc.start("domains", "list_domains", account_id, 1, 100)}  # fmt: skip
+    """The customer's own services and domains to link a ticket to, and which lists could not be read.
+    A contact is offered only the kinds they may see (a ticket-only contact: none)."""
+    calls = {}
+    if permissions.allows(g.account, "services.view"):
+        calls["services"] = rpc.start("billing", "list_services", account_id)
+    if permissions.allows(g.account, "domains.view"):
+        calls["domains"] = rpc.start("domains", "list_domains", account_id, 1, 100)
     results, failures = rpc.gather(calls)
     choices = [{"value": f"service:{s['service_id']}", "kind": "service", "id": s["service_id"], "name": s["name"]}
                for s in (results.get("services") or {}).get("items", []) if s.get("status") not in GONE]  # fmt: skip
@@ -153,6 +157,8 @@ def new_ticket():
         return render_template("support/new.html", form=form, errors=form_errors(exc, files),
                                error=i18n.t(exc.code), **context), exc.status  # fmt: skip
     flash(i18n.t("support_ticket_opened", number=ticket["number"]), "success")
+    if not permissions.allows(g.account, "tickets.view"):  # may open tickets, not read them: back home
+        return redirect(url_for("pages.dashboard"))
     return redirect(url_for("pages.ticket", ticket_id=ticket["ticket_id"]))
 
 

@@ -8,7 +8,7 @@ import uuid
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from tests.e2e.helpers import bearer, register_verified, wait_for
+from tests.e2e.helpers import bearer, csrf, register_verified, wait_for
 from tests.e2e.test_support_pages import login_browser
 
 TICKET = {"department": "technical", "priority": "high", "subject": "Strona nie działa", "message": "Błąd 500 od rana."}
@@ -129,6 +129,28 @@ def test_a_ticket_concerns_the_accounts_own_service_and_never_anothers(stack):
     for content in schema["requestBody"]["content"].values():
         assert "related" in content["schema"]["properties"]
     assert "related" in schema["responses"]["201"]["content"]["application/json"]["schema"]["properties"]
+
+
+def test_a_ticket_only_contact_is_offered_none_of_the_owners_services_to_link(stack):
+    from tests.e2e.test_contacts import invited_contact
+
+    base, mail_dir = stack.gateway_url, stack.var / "mail"
+    _, owner = register_verified(base, mail_dir)
+    service = _active_service(stack, owner)
+    token, browser = invited_contact(base, mail_dir, owner, ["tickets.open"])
+    form = browser.get(f"{base}/tickets/new")
+    assert form.status_code == 200 and service["service_id"] not in form.text and service["name"] not in form.text
+    refused = _open(base, token, related=f"service:{service['service_id']}")
+    assert refused.status_code == 422 and refused.json()["error"]["fields"]["related"]["code"] == "invalid_related_id"
+    assert _open(base, token).status_code == 201  # a ticket without a related service is theirs to open
+    on_page = browser.post(f"{base}/tickets/new", data={**TICKET, "csrf_token": csrf(form.text), "related": ""})
+    assert on_page.status_code == 200 and on_page.url.rstrip("/") == base  # opened, then home: no ticket to read
+    assert browser.get(f"{base}/tickets").status_code == 403
+    assert requests.get(f"{base}/api/v1/services", headers=bearer(token), timeout=15).status_code == 403
+    # a contact who may see the services is offered them
+    token2, browser2 = invited_contact(base, mail_dir, owner, ["services.view", "tickets.open"])
+    assert service["service_id"] in browser2.get(f"{base}/tickets/new").text
+    assert _open(base, token2, related=f"service:{service['service_id']}").status_code == 201
 
 
 def test_dashboard_counts_open_tickets(stack):
