@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from gateway import rpc
-from gateway.permissions import Forbidden, Permission, allows
+from gateway.permissions import Forbidden, Permission, allows, visible_renewals
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ SECTION_PERMISSIONS: dict[str, Permission] = {
     "contacts": "contacts.manage",
     "tiles.services": "services.view",
     "active_services": "services.view",
-    "renewals": "services.view",
+    "renewals": ("services.view", "domains.view"),  # each item by its kind: permissions.visible_renewals
     "tiles.unpaid_invoices": "invoices.view",
     "tiles.domains": "domains.view",
     "tiles.tickets": "tickets.view",
@@ -98,7 +98,7 @@ def _assemble(account: dict[str, Any], results: dict[str, Any], failures: dict[s
         "offer": billing.get("offer"),
         "tiles": tiles,
         "active_services": billing.get("active_services") or [],
-        "renewals": billing.get("renewals") or [],
+        "renewals": visible_renewals(account, billing.get("renewals") or []),
         "news": support.get("news") or [],
         "recent_tickets": support.get("recent_tickets") or [],
         "unavailable": _sections(failures, "unavailable"),

@@ -60,7 +60,10 @@ RULES: list[tuple[tuple[str, ...] | str, str, Permission]] = [
     (ANY, r"/payments/return", "invoices.pay"),
     (READ, r"/(api/v1/)?invoices(/.*)?", "invoices.view"),
     (ANY, r"/(api/v1/)?invoices(/.*)?", "invoices.pay"),
-    # hosting services and their renewals
+    # hosting services and their renewals; renewals list hosting and domains (each kind shown
+    # only to whom may see it: visible_renewals); a domain's renewal into the cart is the domain's
+    (ANY, rf"/renewals/domains/{_ID}/add", "domains.manage"),
+    (READ, r"/(api/v1/)?renewals", ("services.view", "domains.view")),
     (READ, r"/(api/v1/)?(services|renewals)(/.*)?", "services.view"),
     (ANY, r"/(api/v1/)?(services|renewals)(/.*)?", "services.manage"),
     # domains: finding a free name (search, transfer form, availability) is for ordering or for
@@ -187,7 +190,7 @@ SERVICE_CALLS: dict[str, Permission | tuple[str | CallCheck, ...]] = {
     "billing.list_services": "services.view",
     "billing.get_service": ("services.view", "services.manage"),
     "billing.request_cancellation": "services.manage",
-    "billing.list_renewals": "services.view",
+    "billing.list_renewals": ("services.view", "domains.view"),
     # domains
     "domains.check": ("orders.place", "domains.view"),
     "domains.list_domains": "domains.view",
@@ -295,3 +298,13 @@ def install(blueprint: Blueprint) -> None:
     @blueprint.app_context_processor
     def permission_helpers() -> dict[str, Any]:
         return {"can": lambda permission: allows(getattr(g, "account", None), permission)}
+
+
+# a renewal item's kind -> what a contact needs to see it (on /renewals, the API, section 7)
+RENEWAL_VIEW = {"hosting_renewal": "services.view", "domain_renewal": "domains.view"}
+
+
+def visible_renewals(account: dict[str, Any] | None, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The renewal items this account may see: a contact sees hosting renewals with services.view
+    and domain renewals with domains.view; an item of an unknown kind only the owner."""
+    return [item for item in items if allows(account, RENEWAL_VIEW.get(item.get("kind"), OWNER))]

@@ -271,3 +271,24 @@ def test_domain_search_cart_and_the_dashboards_quick_domain_form_agree():
         contact = {**BILLING_CONTACT, "permissions": permissions}
         assert ("quick_domain" not in dashboard.hidden_sections(contact)) is shown
         assert allows(contact, searching) is shown
+
+
+def test_renewals_show_each_kind_only_to_a_contact_who_may_see_it():
+    from gateway.permissions import visible_renewals
+
+    items = [{"kind": "hosting_renewal", "service_id": "s-1"}, {"kind": "domain_renewal", "domain_id": "d-1"},
+             {"kind": "something_new"}]  # fmt: skip
+
+    def contact(*granted: str) -> dict:
+        return {"role": "contact", "permissions": list(granted)}
+
+    assert visible_renewals({"role": "customer"}, items) == items  # the owner sees everything
+    assert visible_renewals(contact("services.view"), items) == items[:1]
+    assert visible_renewals(contact("domains.view"), items) == items[1:2]
+    assert visible_renewals(contact("invoices.view"), items) == []
+    # the page and the API let either kind of contact in; adding a domain's renewal is the domain's right
+    assert allows(contact("domains.view"), required_permission("GET", "/renewals"))
+    assert allows(contact("services.view"), required_permission("GET", "/api/v1/renewals"))
+    assert not allows(contact("invoices.view"), required_permission("GET", "/renewals"))
+    assert required_permission("POST", "/renewals/domains/d-1/add") == "domains.manage"
+    assert required_permission("POST", "/renewals/s-1/add") == "services.manage"

@@ -11,7 +11,7 @@ import binascii
 
 from flask import Response, g, jsonify, request
 
-from gateway import rpc
+from gateway import permissions, rpc
 from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
@@ -133,7 +133,9 @@ def get_service(service_id: str):
 @api.get("/renewals")
 @token_required
 def list_renewals():
-    return jsonify(rpc.call("billing", "list_renewals", _account_id()))
+    renewals = rpc.call("billing", "list_renewals", _account_id())
+    renewals["items"] = permissions.visible_renewals(g.account, renewals["items"])
+    return jsonify(renewals)
 
 
 # --- OpenAPI ----------------------------------------------------------------

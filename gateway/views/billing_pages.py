@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, rpc
+from gateway import i18n, permissions, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.views.billing_api import pdf_response
@@ -300,7 +300,9 @@ def billing_service_cancel(service_id: str):
 @pages.get("/renewals")
 @page_login_required
 def billing_renewals():
-    return render_template("billing/renewals.html", renewals=rpc.call("billing", "list_renewals", _me()))
+    renewals = rpc.call("billing", "list_renewals", _me())
+    renewals["items"] = permissions.visible_renewals(g.account, renewals["items"])
+    return render_template("billing/renewals.html", renewals=renewals)
 
 
 @pages.post("/renewals/<service_id>/add")
