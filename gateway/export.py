@@ -15,6 +15,7 @@ from kernel import clock
 PAGE = 100
 # section -> (service, method, arguments after account_id) of a paged listing
 PAGED: dict[str, tuple[str, str, tuple]] = {
+    "services": ("billing", "list_services", (None,)),
     "invoices": ("billing", "list_invoices", (None,)),
     "tickets": ("support", "list_tickets", (None,)),
     "domains": ("domains", "list_domains", ()),
@@ -42,13 +43,11 @@ def _remaining_pages(account_id: str, section: str, first: dict[str, Any]) -> li
 def gather_export(account: dict[str, Any]) -> dict[str, Any]:
     account_id = account["account_id"]
     calls = {"account": rpc.start("accounts", "export_account", account_id),
-             "services": rpc.start("billing", "list_services", account_id, None),
              **{section: _start(account_id, section, 1) for section in PAGED}}  # fmt: skip
     results, failures = rpc.gather(calls)
     if "account" not in results:
         raise rpc.ServiceUnavailable("accounts")
     out: dict[str, Any] = {"exported_at": clock.now().isoformat() + "Z", **results["account"]}
-    out["services"] = (results["services"] or {}).get("items", []) if "services" in results else None
     for section in PAGED:
         out[section] = _remaining_pages(account_id, section, results[section]) if section in results else None
     out["unavailable"] = sorted(failures)

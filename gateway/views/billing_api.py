@@ -121,7 +121,9 @@ def pay_invoice(invoice_id: str):
 @api.get("/services")
 @token_required
 def list_services():
-    return jsonify(rpc.call("billing", "list_services", _account_id(), request.args.get("status") or None))
+    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
+    status = request.args.get("status") or None
+    return jsonify(rpc.call("billing", "list_services", _account_id(), status, page, per_page))
 
 
 @api.get("/services/<service_id>")
@@ -169,8 +171,8 @@ PATHS["/invoices/{invoice_id}/pay"] = {
     "post": _op("Start paying an unpaid invoice", "200", _obj("method", "status", method=STRING, status=STRING),
                 _obj("payment_method", payment_method=_PAYMENT_METHOD), errors=("400", "404", "422", "503"))
 }  # fmt: skip
-PATHS["/services"] = {"get": _op("The account's services", "200", _obj("items", items={"type": "array"}),
-                                 errors=("503",))}  # fmt: skip
+PATHS["/services"] = {"get": _op("The account's services by name (query: status, page, per_page)", "200", _PAGE,
+                                 errors=("422", "503"))}  # fmt: skip
 PATHS["/services/{service_id}"] = {"get": _op("One service with its invoices", "200", errors=_READ)}
 PATHS["/renewals"] = {"get": _op("Services due for renewal soon, with their renewal invoice", "200",
                                  _obj("items", items={"type": "array"}, renewal_days={"type": "integer"}),

@@ -22,6 +22,7 @@ from kernel.errors import CommandError, NotFound
 
 PAYMENT_METHODS = ("card", "bank_transfer", "credit")
 INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
+SERVICE_STATUSES = ("pending", "active", "suspended", "terminated", "cancelled")
 PER_PAGE = 20
 
 
@@ -193,7 +194,7 @@ def billing_payment_return():
 
 # --- invoices ---------------------------------------------------------------------
 def _page_url(page: int) -> str:
-    """The invoice list's link to another page, keeping the filter."""
+    """A list's (invoices, services) link to another page, keeping the filter."""
     kept = {k: request.args.get(k) for k in ("status", "per_page")}
     return "?" + urlencode({k: v for k, v in {**kept, "page": page}.items() if v})
 
@@ -267,7 +268,13 @@ def billing_invoice_pdf(invoice_id: str):
 @pages.get("/services")
 @page_login_required
 def billing_services():
-    return render_template("billing/services.html", services=rpc.call("billing", "list_services", _me())["items"])
+    status = request.args.get("status") or None
+    if status not in (None, *SERVICE_STATUSES):
+        status = None
+    page, per_page = _positive_arg("page", 1), min(_positive_arg("per_page", PER_PAGE), 100)
+    listed = rpc.call("billing", "list_services", _me(), status, page, per_page)
+    return render_template("billing/services.html", listed=listed, status=status, statuses=SERVICE_STATUSES,
+                           page_url=_page_url)  # fmt: skip
 
 
 @pages.get("/services/<service_id>")

@@ -28,6 +28,7 @@ from services.billing import catalog, payments, pdf
 from services.billing.catalog import CYCLE_NAMES, CYCLES, Plan, add_months
 from services.billing.domain import (
     LIVE,
+    SERVICE_STATUSES,
     Customer,
     InvoiceLedger,
     Offer,
@@ -552,9 +553,17 @@ class BillingService(EventSourcedService):
 
     # ------------------------------------------------------------------ services
     @rpc
-    def list_services(self, account_id: str, status: str | None = None) -> dict[str, Any]:
-        query = {"account_id": account_id, **({"status": status} if status else {})}
-        return {"items": [s.public() for s in ServiceView.objects(**query).order_by("name")]}
+    def list_services(self, account_id: str, status: str | None = None, page: int = 1,
+                      per_page: int = 100) -> dict[str, Any]:  # fmt: skip
+        """The account's hosting services by name, one page; `status` narrows them to one status."""
+        if status is not None and status not in SERVICE_STATUSES:
+            raise CommandError("invalid_input", {"status": "invalid_status"}, status=422)
+        page, per_page = _page(page, 1, 10_000), _page(per_page, 100, 100)
+        found = ServiceView.objects(account_id=account_id, **({"status": status} if status else {})).order_by("name")
+        total = found.count()
+        items = [s.public() for s in found.skip((page - 1) * per_page).limit(per_page)]
+        return {"items": items, "total": total, "page": page, "per_page": per_page,
+                "pages": max(1, -(-total // per_page))}  # fmt: skip
 
     @rpc
     def get_service(self, account_id: str, service_id: str) -> dict[str, Any]:

@@ -416,3 +416,20 @@ def test_read_models_rebuild_from_the_events_to_the_same_state(billing):
     for projection in PROJECTIONS:
         projection.apply_all(store.all_events())
     assert (billing.list_invoices("a1"), billing.list_services("a1"), billing.get_credit("a1")) == before
+
+
+def test_services_list_pages_and_filters_on_the_server(billing):
+    for key in ("page-key-1", "page-key-2", "page-key-3"):
+        pay_by_card(billing, order_plan(billing, "a1", key))
+    pay_by_card(billing, order_plan(billing, "a2", "page-key-other"))
+    first, second = billing.list_services("a1", None, 1, 2), billing.list_services("a1", None, 2, 2)
+    assert (first["total"], first["pages"], len(first["items"]), len(second["items"])) == (3, 2, 2, 1)
+    ids = [s["service_id"] for s in first["items"] + second["items"]]
+    assert len(set(ids)) == 3  # the pages do not overlap and hold only a1's services
+    billing.request_cancellation("a1", ids[0], "immediate", customer("a1"))
+    active = billing.list_services("a1", "active")
+    assert active["total"] == 2 and ids[0] not in [s["service_id"] for s in active["items"]]
+    assert [s["service_id"] for s in billing.list_services("a1", "cancelled")["items"]] == [ids[0]]
+    with pytest.raises(CommandError) as refused:
+        billing.list_services("a1", "deleted")
+    assert refused.value.fields == {"status": "invalid_status"}

@@ -132,6 +132,10 @@ def test_services_and_renewals_are_scoped_to_the_account(stack):
     assert renewals.status_code == 200 and renewals.json()["items"] == []
     missing = _get(base, token, f"/services/{uuid.uuid4().hex}")
     assert missing.status_code == 404
+    paged = _get(base, token, "/services", params={"status": "active", "page": "2", "per_page": "5"}).json()
+    assert (paged["items"], paged["total"], paged["page"], paged["per_page"]) == ([], 0, 2, 5)
+    refused = _get(base, token, "/services", params={"status": "deleted"})
+    assert refused.status_code == 422 and "status" in refused.json()["error"]["fields"]
 
 
 def test_openapi_documents_the_billing_paths(stack):

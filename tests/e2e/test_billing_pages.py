@@ -152,6 +152,9 @@ def test_person_orders_a_plan_and_pays_with_the_sandbox_card(stack):
     assert 'data-service-status="active"' in manage.text and invoice_id in manage.text
     dashboard = person.get("/")
     assert f'href="/services/{service_id}"' in dashboard.text
+    filtered = person.get("/services?status=suspended")  # filtered on the server, the filter kept
+    assert not SERVICE_LINK_RE.search(filtered.text) and '<option value="suspended" selected>' in filtered.text
+    assert SERVICE_LINK_RE.search(person.get("/services?status=active&page=1").text).group(1) == service_id
 
 
 def test_declined_card_leaves_the_invoice_unpaid_and_payable(stack):
