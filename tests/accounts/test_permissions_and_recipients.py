@@ -18,7 +18,7 @@ OWNER_ACCOUNT = {"role": "customer", "contact_id": None, "permissions": list(v.P
     ("GET", "/invoices", "invoices.view"), ("GET", "/api/v1/invoices/abc/pdf", "invoices.view"),
     ("POST", "/invoices/abc/pay", "invoices.pay"), ("POST", "/api/v1/invoices/abc/pay", "invoices.pay"),
     ("GET", "/sandbox-pay/p1", "invoices.pay"), ("GET", "/services", "services.view"),
-    ("POST", "/services/s1/cancel", "services.manage"), ("GET", "/api/v1/renewals", "services.view"),
+    ("POST", "/services/s1/cancel", "services.manage"), ("GET", "/api/v1/renewals", ("services.view", "domains.view")),
     ("GET", "/domains", "domains.view"), ("POST", "/api/v1/domains/d1/nameservers", "domains.manage"),
     ("GET", "/tickets/t1", "tickets.view"), ("POST", "/api/v1/tickets", "tickets.open"),
     ("GET", "/order/basic", "orders.place"), ("POST", "/api/v1/cart/checkout", "orders.place"),
