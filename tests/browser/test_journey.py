@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
@@ -32,18 +32,24 @@ def _fill(driver, field_id: str, value: str) -> None:
     element.send_keys(value)
 
 
+# While a page or a live-swapped section is being replaced, an element just found may be gone:
+# missing, stale, or (Chromium's inspector) "Node with given id does not belong to the document".
+# The polling helpers below read that as "not yet"; wait_for still fails if it never settles.
+IN_TRANSITION = WebDriverException
+
+
 def _text(driver, css: str = "body") -> str:
     """The element's text; "" while the page or a live-swapped section is being replaced."""
     try:
         return driver.find_element(By.CSS_SELECTOR, css).text
-    except (NoSuchElementException, StaleElementReferenceException):
+    except IN_TRANSITION:
         return ""
 
 
 def _attr(driver, css: str, name: str) -> str | None:
     try:
         return driver.find_element(By.CSS_SELECTOR, css).get_attribute(name)
-    except (NoSuchElementException, StaleElementReferenceException):
+    except IN_TRANSITION:
         return None
 
 
