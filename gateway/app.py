@@ -36,6 +36,7 @@ def create_app() -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.jinja_env.globals.update(t=i18n.t, csrf_token=csrf_token, money=i18n.money, datetime_text=i18n.datetime_text,
+                                 date_text=i18n.date_text,
                                  languages=i18n.LANGUAGES)  # fmt: skip
 
     @app.before_request

@@ -12,7 +12,7 @@ from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
@@ -83,3 +83,14 @@ def datetime_text(value: str | dt.datetime | None, language: str | None = None) 
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.rstrip("Z"))
     return format_datetime(value, "short", locale=LOCALES[language or current_language()])
+
+
+def date_text(value: str | dt.date | None, language: str | None = None) -> str:
+    """A calendar date (an ISO date or timestamp, or a date) in the locale's words: "1 gru 2026", "1 Dec 2026"."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    elif isinstance(value, dt.datetime):
+        value = value.date()
+    return format_date(value, "medium", locale=LOCALES[language or current_language()])

@@ -83,3 +83,9 @@ def test_money_is_formatted_in_the_locale_and_exact_for_large_amounts():
     assert i18n.money(123456, language="en") == "PLN1,234.56"
     # grosze beyond a float's 15-16 significant digits keep their last digit
     assert i18n.money(12345678901234567, language="pl").startswith("123\xa0456\xa0789\xa0012\xa0345,67")
+
+
+def test_dates_are_written_in_the_locale():
+    assert i18n.date_text("2026-12-01", language="pl") == "1 gru 2026"
+    assert i18n.date_text("2026-12-01T23:59:00Z", language="en") == "1 Dec 2026"
+    assert i18n.date_text(None, language="pl") == ""
