@@ -79,6 +79,10 @@ BILLING = "billing"
 #   invoice_refunded {account_id, invoice_id, number, amount, refunded_at} (then credit_added, reason "refund"),
 #   service_activated / service_suspended / service_unsuspended / service_terminated / service_cancelled
 #       {account_id, service_id, name, plan, domain}
+#   offer_set (stream "offer", no account_id: the dashboard banner, staff only)
+#       {title, text, title_en, text_en, link, starts_at, ends_at, discount_code, discount_percent};
+#       title/text Polish, title_en/text_en English ("", or absent in offers set before they existed:
+#       no English version, the Polish one is shown)
 # InvoiceLine: {kind, description, params, quantity, net, vat_rate, vat, gross, currency}
 #   kind is one of CART_ITEM_KINDS; params are what the owning service needs
 #   (hosting: {plan, cycle, domain}; domain_registration: {domain, years};

@@ -89,5 +89,6 @@ def seed_demo_offer(env: dict[str, str]) -> None:
         cluster.billing.set_offer(
             "Hosting Start 20% taniej", "Z kodem JESIEN20 zapłacisz za pierwszy okres o 20% mniej.", "/order",
             (now - dt.timedelta(days=1)).isoformat(), (now + dt.timedelta(days=60)).isoformat(), "JESIEN20", 20,
-            ctx={"actor": {"type": "system", "id": "seed"}},
+            ctx={"actor": {"type": "system", "id": "seed"}}, title_en="Hosting Start 20% off",
+            text_en="With the code JESIEN20 you pay 20% less for the first period.",
         )  # fmt: skip

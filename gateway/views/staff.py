@@ -29,7 +29,8 @@ from kernel.errors import CommandError, NotFound
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 LANGUAGES = ("pl", "en")
 NEWS_FIELDS = ("title", "body", "language", "concerns_plans", "published_at")
-OFFER_FIELDS = ("title", "text", "link", "starts_at", "ends_at", "discount_code", "discount_percent")
+OFFER_FIELDS = ("title", "text", "title_en", "text_en", "link", "starts_at", "ends_at", "discount_code",
+                "discount_percent")  # fmt: skip
 
 
 @blueprint.before_request
@@ -200,7 +201,8 @@ def offer():
         if form["discount_percent"] and percent is None:
             raise CommandError("invalid_input", {"discount_percent": "invalid_percent"}, status=422)
         rpc.call("billing", "set_offer", form["title"], form["text"], form["link"], form["starts_at"], form["ends_at"],
-                 form["discount_code"] or None, percent, ctx=request_ctx())  # fmt: skip
+                 form["discount_code"] or None, percent, ctx=request_ctx(), title_en=form["title_en"],
+                 text_en=form["text_en"])  # fmt: skip
     except CommandError as exc:
         return render_template("staff/offer.html", current=current, form=form, errors=_errors(exc),
                                error=_message(exc.code)), exc.status  # fmt: skip

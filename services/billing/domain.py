@@ -126,14 +126,19 @@ class Offer(Aggregate):
         self.current: dict[str, Any] = {}
 
     def on_offer_set(self, data: dict, _: Event) -> None:
-        self.current = data
+        # offer_set events stored before the English texts existed lack their keys: no English text
+        self.current = {"title_en": "", "text_en": "", **data}
 
     def set(self, offer: dict[str, Any]) -> list[NewEvent]:
         return [] if offer == self.current else [NewEvent("offer_set", offer)]
 
 
 def validate_offer(title: str, text: str, link: str, starts_at: Any, ends_at: Any,
-                   discount_code: str | None, discount_percent: int | None) -> dict[str, Any]:  # fmt: skip
+                   discount_code: str | None, discount_percent: int | None,
+                   title_en: str | None = None, text_en: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """The offer as `offer_set` stores it. `title`/`text` are the Polish banner; `title_en`/`text_en`
+    the optional English one ("" when absent). The English version exists when `title_en` does, so
+    an English text needs an English title (`title_en_required`); a title alone is enough, as in Polish."""
     errors: dict[str, str] = {}
     if not isinstance(title, str) or not title.strip():
         errors["title"] = "required"
@@ -141,6 +146,14 @@ def validate_offer(title: str, text: str, link: str, starts_at: Any, ends_at: An
         errors["title"] = "too_long"
     if not isinstance(text, str) or len(text) > 1000:
         errors["text"] = "invalid_text"
+    title_en = "" if title_en is None else title_en
+    text_en = "" if text_en is None else text_en
+    if not isinstance(title_en, str) or len(title_en) > 120:
+        errors["title_en"] = "too_long"
+    if not isinstance(text_en, str) or len(text_en) > 1000:
+        errors["text_en"] = "invalid_text"
+    elif text_en.strip() and "title_en" not in errors and not title_en.strip():
+        errors["title_en"] = "title_en_required"
     if link and (not isinstance(link, str) or not link.startswith(("https://", "http://", "/"))):
         errors["link"] = "invalid_link"
     try:
@@ -165,7 +178,8 @@ def validate_offer(title: str, text: str, link: str, starts_at: Any, ends_at: An
     if errors:
         raise CommandError("invalid_input", errors, status=422)
     return {"title": title.strip(), "text": (text or "").strip(), "link": link or "", "starts_at": iso(start),
-            "ends_at": iso(end), "discount_code": code or None, "discount_percent": percent if code else 0}  # fmt: skip
+            "ends_at": iso(end), "discount_code": code or None, "discount_percent": percent if code else 0,
+            "title_en": title_en.strip(), "text_en": text_en.strip()}  # fmt: skip
 
 
 def offer_active(offer: dict[str, Any] | None, now: dt.datetime) -> bool:

@@ -151,6 +151,8 @@ class OfferView(me.Document):
     id = me.StringField(primary_key=True)  # always "current"
     title = me.StringField()
     text = me.StringField()
+    title_en = me.StringField()  # "" or missing (offers set before the English texts): no English banner
+    text_en = me.StringField()
     link = me.StringField()
     starts_at = me.StringField()
     ends_at = me.StringField()
@@ -161,7 +163,8 @@ class OfferView(me.Document):
     def public(self) -> dict[str, Any]:
         return {"title": self.title, "text": self.text, "link": self.link, "starts_at": _iso(self.starts_at),
                 "ends_at": _iso(self.ends_at), "discount_code": self.discount_code,
-                "discount_percent": self.discount_percent}  # fmt: skip
+                "discount_percent": self.discount_percent, "title_en": self.title_en or "",
+                "text_en": self.text_en or ""}  # fmt: skip
 
 
 billing = Projection("billing", ALIAS, [InvoiceView, OrderView, ServiceView, CustomerView, OfferView])
@@ -345,6 +348,7 @@ def _offer(event: Event) -> None:
     d = event.data
     OfferView.objects(id="current").update_one(
         upsert=True, set__title=d["title"], set__text=d["text"], set__link=d["link"],
+        set__title_en=d.get("title_en") or "", set__text_en=d.get("text_en") or "",
         set__starts_at=ts(d["starts_at"]), set__ends_at=ts(d["ends_at"]),
         set__discount_code=d.get("discount_code"), set__discount_percent=d.get("discount_percent", 0),
     )  # fmt: skip

@@ -144,9 +144,12 @@ class BillingService(EventSourcedService):
     @rpc
     def set_offer(self, title: str, text: str, link: str, starts_at: str, ends_at: str,
                   discount_code: str | None = None, discount_percent: int | None = None,
-                  ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+                  ctx: dict | None = None, title_en: str | None = None,
+                  text_en: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """`title`/`text` in Polish; `title_en`/`text_en` the optional English banner (by keyword)."""
         _require_staff(ctx)
-        offer = validate_offer(title, text, link, starts_at, ends_at, discount_code, discount_percent)
+        offer = validate_offer(title, text, link, starts_at, ends_at, discount_code, discount_percent,
+                               title_en, text_en)  # fmt: skip
         execute(self.events, Offer, "offer", lambda o: o.set(offer), command_meta(ctx))
         return OfferView.objects(id="current").first().public()
 

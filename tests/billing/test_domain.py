@@ -9,7 +9,16 @@ import pytest
 from kernel.errors import CommandError, NotFound
 from kernel.events import NewEvent, stamp
 from services.billing.catalog import add_months
-from services.billing.domain import Customer, InvoiceLedger, Policy, det_id, iso, offer_active, validate_offer
+from services.billing.domain import (
+    Customer,
+    InvoiceLedger,
+    Offer,
+    Policy,
+    det_id,
+    iso,
+    offer_active,
+    validate_offer,
+)
 from services.billing.money import invoice_line, totals
 
 T0 = dt.datetime(2026, 11, 10, 12, 0, 0)
@@ -198,3 +207,34 @@ def test_offer_validation_and_window():
     with pytest.raises(CommandError) as bad:
         validate_offer("", "", "javascript:x", iso(T0), iso(T0), "X", 0)
     assert set(bad.value.fields) == {"title", "link", "ends_at", "discount_percent"}
+
+
+def test_offer_english_texts_are_optional_and_validated_like_the_polish_ones():
+    window = (iso(T0), iso(T0 + dt.timedelta(days=7)), None, None)
+    polish_only = validate_offer("Promocja", "Hosting -20%", "/order", *window)
+    assert polish_only["title_en"] == "" and polish_only["text_en"] == ""
+    both = validate_offer("Promocja", "Hosting -20%", "/order", *window, " Sale ", " Hosting 20% off ")
+    assert (both["title"], both["title_en"], both["text_en"]) == ("Promocja", "Sale", "Hosting 20% off")
+    assert validate_offer("Promocja", "", "/order", *window, "Sale", "")["title_en"] == "Sale"  # a title is enough
+    assert validate_offer("Promocja", "", "/order", *window, "x" * 120, "y" * 1000)["text_en"] == "y" * 1000
+    for title_en, text_en, fields in (
+        ("x" * 121, "", {"title_en": "too_long"}),
+        ("Sale", "y" * 1001, {"text_en": "invalid_text"}),
+        ("", "Hosting 20% off", {"title_en": "title_en_required"}),  # English text needs an English title
+        ("   ", "Hosting 20% off", {"title_en": "title_en_required"}),
+    ):
+        with pytest.raises(CommandError) as bad:
+            validate_offer("Promocja", "", "/order", *window, title_en, text_en)
+        assert bad.value.fields == fields, (title_en, text_en)
+
+
+def test_an_offer_stored_before_the_english_texts_reads_as_having_none():
+    offer = Offer("offer")
+    old = {"title": "Promocja", "text": "Tekst", "link": "/order", "starts_at": iso(T0),
+           "ends_at": iso(T0 + dt.timedelta(days=7)), "discount_code": None, "discount_percent": 0}  # fmt: skip
+    run(offer, [NewEvent("offer_set", old)])
+    assert offer.current["title_en"] == "" and offer.current["text_en"] == ""
+    same = validate_offer("Promocja", "Tekst", "/order", old["starts_at"], old["ends_at"], None, None)
+    assert offer.set(same) == []  # the same offer again: nothing happened
+    english = validate_offer("Promocja", "Tekst", "/order", old["starts_at"], old["ends_at"], None, None, "Sale", "")
+    assert [e.data["title_en"] for e in offer.set(english)] == ["Sale"]

@@ -14,6 +14,7 @@ from nameko.exceptions import UnknownService
 
 from kernel import clock
 from kernel.errors import CommandError, NotFound
+from kernel.events import NewEvent, command_meta
 from kernel.eventstore import ConcurrencyError, EventStore
 from services.billing import payments
 from services.billing.domain import parse
@@ -91,6 +92,37 @@ def test_offer_is_staff_only_and_none_outside_its_window(billing, clock_file):
     assert billing.get_current_offer()["title"] == "Promocja"
     clock.advance(400 * DAY)
     assert billing.get_current_offer() is None
+
+
+def test_offer_english_texts_are_stored_and_returned(billing):
+    now = clock.now()
+    window = (now.replace(year=now.year - 1).isoformat(), now.replace(year=now.year + 1).isoformat())
+    with pytest.raises(CommandError) as bad:
+        billing.set_offer("Promocja", "Tekst", "/order", *window, None, None, STAFF, text_en="20% off")
+    assert bad.value.fields == {"title_en": "title_en_required"}
+    saved = billing.set_offer("Promocja", "Tekst", "/order", *window, None, None, STAFF, title_en="Sale",
+                              text_en="20% off")  # fmt: skip
+    assert [saved[k] for k in ("title", "text", "title_en", "text_en")] == ["Promocja", "Tekst", "Sale", "20% off"]
+    for offer in (billing.get_current_offer(), billing.dashboard_summary("a1")["offer"]):
+        assert (offer["title"], offer["title_en"], offer["text_en"]) == ("Promocja", "Sale", "20% off")
+    [event] = [e for e in billing.events.load("offer") if e.type == "offer_set"]
+    assert (event.data["title_en"], event.data["text_en"]) == ("Sale", "20% off")
+    polish_only = billing.set_offer("Promocja", "Tekst", "/order", *window, None, None, STAFF)
+    assert polish_only["title_en"] == "" and polish_only["text_en"] == ""
+
+
+def test_an_offer_set_before_the_english_texts_still_reads_and_can_be_given_them(billing):
+    now = clock.now()
+    old = {"title": "Stara promocja", "text": "Tekst", "link": "/order",
+           "starts_at": now.replace(year=now.year - 1).isoformat(), "ends_at": now.replace(year=now.year + 1).isoformat(),
+           "discount_code": None, "discount_percent": 0}  # fmt: skip
+    billing.events.append("offer", 0, [NewEvent("offer_set", old)], command_meta(STAFF))  # as stored back then
+    offer = billing.get_current_offer()
+    assert offer["title"] == "Stara promocja" and offer["title_en"] == "" and offer["text_en"] == ""
+    assert billing.dashboard_summary("a1")["offer"]["title_en"] == ""
+    updated = billing.set_offer("Stara promocja", "Tekst", "/order", old["starts_at"], old["ends_at"], None, None,
+                                STAFF, title_en="Old sale")  # fmt: skip
+    assert updated["title_en"] == "Old sale" and billing.get_current_offer()["title_en"] == "Old sale"
 
 
 def test_items_owned_by_another_service_are_quoted_or_refused(billing):

@@ -345,6 +345,11 @@ def test_the_demo_offer_code_gives_its_discount_in_the_cart(stack):
                                   (now - dt.timedelta(days=1)).isoformat(), ctx={"actor": {"type": "staff"}})  # fmt: skip
     seed_demo_offer(stack.env)
     seed_demo_offer(stack.env)  # a second `make up` keeps it
+    with billing(stack) as cluster:
+        seeded = cluster.billing.get_current_offer()
+    assert (seeded["title_en"], seeded["text_en"]) == (
+        "Hosting Start 20% off", "With the code JESIEN20 you pay 20% less for the first period."
+    )  # fmt: skip
     person = Person(stack)
     assert "Hosting Start 20% taniej" in person.get("/").text
     person.add_plan()

@@ -185,6 +185,43 @@ def test_staff_publish_edit_and_withdraw_news_and_set_the_offer(stack, staff):
     assert f'href="/news/{news_id}"' not in person.get(f"{base}/", timeout=15).text
 
 
+def test_staff_set_the_offer_in_both_languages_and_each_customer_sees_their_own(stack, staff):
+    base = stack.gateway_url
+    _, _, polish = customer(stack, "pl")
+    _, _, english = customer(stack, "en")
+    desk = staff_browser(stack, staff)
+    now, tag = clock_now(stack), uuid.uuid4().hex[:6]
+    offer = {"title": f"Promocja {tag}", "text": "Hosting taniej o 20%", "title_en": "",
+             "text_en": "Hosting 20% cheaper", "link": "/order",
+             "starts_at": (now - dt.timedelta(hours=1)).isoformat(timespec="minutes"),
+             "ends_at": (now + dt.timedelta(days=30)).isoformat(timespec="minutes"), "discount_code": "",
+             "discount_percent": ""}  # fmt: skip
+    form = desk.get(f"{base}/staff/offer", timeout=15).text
+    for name in ("title_en", "text_en"):  # two labelled fields
+        assert re.search(rf'<label for="f-{name}">[^<]+</label>\s*<input id="f-{name}" name="{name}"', form), name
+    wrong = post_form(desk, f"{base}/staff/offer", f"{base}/staff/offer", offer)  # English text, no English title
+    assert wrong.status_code == 422
+    assert '<p class="error" id="e-title_en">Podaj tytuł po angielsku, skoro jest tekst po angielsku.</p>' in wrong.text
+    assert 'value="Hosting 20% cheaper"' in wrong.text and f'value="{offer["title"]}"' in wrong.text  # kept
+
+    offer["title_en"] = f"Sale {tag}"
+    saved = post_form(desk, f"{base}/staff/offer", f"{base}/staff/offer", offer)
+    assert saved.status_code == 200 and "Oferta ustawiona." in saved.text and f"Sale {tag}" in saved.text
+    [event] = [e for e in events_of(stack, "billing", "offer") if e["data"]["title"] == offer["title"]]
+    assert (event["data"]["title_en"], event["data"]["text_en"]) == (f"Sale {tag}", "Hosting 20% cheaper")
+
+    seen = {}
+    for who, browser, expected in (("pl", polish, offer["title"]), ("en", english, f"Sale {tag}")):
+        page = wait_for(lambda b=browser, e=expected: e in (text := b.get(f"{base}/", timeout=15).text) and text,
+                        what=f"the offer for {who}")  # fmt: skip
+        [seen[who]] = re.findall(r"<section[^>]*data-section=\"offer\"[^>]*>.*?</section>", page, re.S)
+    assert offer["title"] in seen["pl"] and "Hosting taniej o 20%" in seen["pl"] and f"Sale {tag}" not in seen["pl"]
+    assert f"Sale {tag}" in seen["en"] and "Hosting 20% cheaper" in seen["en"] and offer["title"] not in seen["en"]
+    assert re.search(r'<a class="[^"]*offer-link[^"]*" href="/order">Sprawdź ofertę</a>', seen["pl"])
+    assert re.search(r'<a class="[^"]*offer-link[^"]*" href="/order">See the offer</a>', seen["en"])
+    assert ">/order<" not in seen["pl"] + seen["en"]
+
+
 def test_a_bank_transfer_marked_paid_by_staff_activates_the_service(stack, staff):
     base = stack.gateway_url
     email, token = register_verified(base, stack.var / "mail")
