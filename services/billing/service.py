@@ -98,6 +98,13 @@ def _require_staff(ctx: dict | None) -> None:
         raise CommandError("forbidden", status=403)
 
 
+def _one_page(found: Any, page: int, per_page: int, item: Any) -> dict[str, Any]:
+    """One page of a query's documents, each turned into its dict by `item`, with the paging figures."""
+    total = found.count()
+    items = [item(v) for v in found.skip((page - 1) * per_page).limit(per_page)]
+    return {"items": items, "total": total, "page": page, "per_page": per_page, "pages": max(1, -(-total // per_page))}
+
+
 def _page(value: Any, default: int, maximum: int) -> int:
     try:
         number = int(value)
@@ -537,11 +544,8 @@ class BillingService(EventSourcedService):
         page, per_page = _page(page, 1, 10_000), _page(per_page, 20, 100)
         query = {"account_id": account_id, "status": status} if status else {"account_id": account_id,
                                                                             "status__ne": "pending"}  # fmt: skip
-        found = InvoiceView.objects(**query).order_by("-issue_date", "-number")
-        total = found.count()
-        items = [v.summary() for v in found.skip((page - 1) * per_page).limit(per_page)]
-        return {"items": items, "total": total, "page": page, "per_page": per_page,
-                "pages": max(1, -(-total // per_page))}  # fmt: skip
+        return _one_page(InvoiceView.objects(**query).order_by("-issue_date", "-number"), page, per_page,
+                         InvoiceView.summary)  # fmt: skip
 
     @rpc
     def get_invoice(self, account_id: str, invoice_id: str) -> dict[str, Any]:
@@ -563,10 +567,7 @@ class BillingService(EventSourcedService):
             raise CommandError("invalid_input", {"status": "invalid_status"}, status=422)
         page, per_page = _page(page, 1, 10_000), _page(per_page, 100, 100)
         found = ServiceView.objects(account_id=account_id, **({"status": status} if status else {})).order_by("name")
-        total = found.count()
-        items = [s.public() for s in found.skip((page - 1) * per_page).limit(per_page)]
-        return {"items": items, "total": total, "page": page, "per_page": per_page,
-                "pages": max(1, -(-total // per_page))}  # fmt: skip
+        return _one_page(found, page, per_page, ServiceView.public)
 
     @rpc
     def get_service(self, account_id: str, service_id: str) -> dict[str, Any]:

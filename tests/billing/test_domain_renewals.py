@@ -61,13 +61,18 @@ def _expiry(value: str) -> dt.datetime:
     return dt.datetime.fromisoformat(value.rstrip("Z"))
 
 
+def _registered(wired: Wired, name: str) -> dict:
+    """a1 registers `name` for a year, paid from credit, the events delivered: the domain as listed."""
+    wired.billing.add_credit("a1", 100_000, STAFF)
+    wired.billing.add_cart_item("a1", "domain_registration", {"domain": name, "years": 1}, customer("a1"))
+    wired.billing.checkout("a1", "credit", f"register-{name}", customer("a1"))
+    wired.deliver()
+    return wired.domains.list_domains("a1")["items"][0]
+
+
 def test_a_domain_renewal_invoice_is_listed_carted_paid_by_checkout_and_renews_once(wired):
     billing, domains = wired.billing, wired.domains
-    billing.add_credit("a1", 100_000, STAFF)
-    billing.add_cart_item("a1", "domain_registration", {"domain": "odnawiana.pl", "years": 1}, customer("a1"))
-    billing.checkout("a1", "credit", "register-odnawiana", customer("a1"))
-    wired.deliver()
-    domain = domains.list_domains("a1")["items"][0]
+    domain = _registered(wired, "odnawiana.pl")
     assert domain["status"] == "active"
     expires = _expiry(domain["expires_at"])
     assert billing.list_renewals("a1")["items"] == []
@@ -116,11 +121,7 @@ def test_renewing_by_hand_for_other_years_is_quoted_anew_and_another_account_get
     from kernel.errors import NotFound
 
     billing, domains = wired.billing, wired.domains
-    billing.add_credit("a1", 100_000, STAFF)
-    billing.add_cart_item("a1", "domain_registration", {"domain": "reczna.pl", "years": 1}, customer("a1"))
-    billing.checkout("a1", "credit", "register-reczna", customer("a1"))
-    wired.deliver()
-    domain = domains.list_domains("a1")["items"][0]
+    domain = _registered(wired, "reczna.pl")
     clock.advance((_expiry(domain["expires_at"]) - clock.now()).total_seconds() - 29 * DAY)
     domains.run_cycle()
     invoice_id = domains.get_domain("a1", domain["domain_id"])["renewal_invoice_id"]
