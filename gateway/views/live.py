@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from gateway import live
 from gateway.auth import load_account, page_login_required
 from gateway.dashboard import build as build_dashboard
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("live", __name__)
 
 # Dashboard sections a fragment may contain; each is gateway/templates/dashboard/_<name>.html.
@@ -31,13 +33,22 @@ def events() -> Response:
         return Response(status=401)
     subscription = live.hub().subscribe(account["account_id"], account.get("permissions"))
     if subscription is None:
-        return Response(status=204)
+        return _come_back_later("busy")
     if not live.consumer_ready(READY_WAIT_SECONDS):
         live.hub().unsubscribe(subscription)
-        return Response(status=204)
+        return _come_back_later("broker")
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     gone = functools.partial(_client_gone, request.environ.get("gunicorn.socket"))
-    return Response(_stream(subscription, gone), mimetype="text/event-stream", headers=headers)
+    response = Response(_stream(subscription, gone), mimetype="text/event-stream", headers=headers)
+    # A generator closed before its first step never runs its `finally`: free the slot here as well.
+    response.call_on_close(functools.partial(live.hub().unsubscribe, subscription))
+    return response
+
+
+def _come_back_later(reason: str) -> Response:
+    """204 ends an EventSource for now (live.js retries later); the header says why, for people and tests."""
+    log.info("live stream refused: %s", reason)
+    return Response(status=204, headers={"X-Live-Refused": reason, "Retry-After": "30"})
 
 
 def _client_gone(sock: socket.socket | None) -> bool:
