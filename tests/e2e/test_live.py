@@ -301,3 +301,21 @@ def test_a_process_serves_a_bounded_number_of_streams_and_a_stuck_one_never_bloc
     for _ in range(live.SUBSCRIBER_BACKLOG + 5):
         hub.deliver(stuck.account_id, "invoices.view", change)  # returns although nobody reads
     assert stuck.inbox.qsize() == live.SUBSCRIBER_BACKLOG
+
+
+def test_a_stream_closed_before_its_first_chunk_frees_its_slot(monkeypatch):
+    from werkzeug.test import EnvironBuilder
+
+    from gateway.app import create_app
+    from gateway.views import live as live_views
+
+    hub = live.Hub()
+    monkeypatch.setenv("SECRET_KEY", "test-secret-key")
+    monkeypatch.setattr(live, "hub", lambda: hub)
+    monkeypatch.setattr(live, "consumer_ready", lambda timeout: True)
+    monkeypatch.setattr(live_views, "load_account", lambda token: {"account_id": "acc-1"})
+    statuses: list[str] = []
+    body = create_app()(EnvironBuilder(path="/live/events").get_environ(), lambda status, *_: statuses.append(status))
+    assert statuses == ["200 OK"] and hub._targets("acc-1")
+    body.close()  # the server hangs up before taking the stream's first chunk: its generator never ran
+    assert hub._targets("acc-1") == []
