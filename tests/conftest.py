@@ -51,6 +51,15 @@ def mongo_alias(mongo_uri):
             db.disconnect(alias)
 
 
+@pytest.fixture
+def clock_file(tmp_path, monkeypatch):
+    """A movable clock for in-process tests (kernel.clock reads CLOCK_FILE), starting at real time."""
+    path = tmp_path / "clock"
+    path.write_text("0")
+    monkeypatch.setenv("CLOCK_FILE", str(path))
+    return path
+
+
 # --- the whole stack, started the way `make up` starts it -------------------
 RABBIT_API = os.environ.get("RABBIT_MANAGEMENT_URL", "http://127.0.0.1:15672/api")
 

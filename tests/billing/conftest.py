@@ -27,14 +27,6 @@ def billing(mongo_alias, published):
     return service
 
 
-@pytest.fixture
-def clock_file(tmp_path, monkeypatch):
-    path = tmp_path / "clock"
-    path.write_text("0")
-    monkeypatch.setenv("CLOCK_FILE", str(path))
-    return path
-
-
 STAFF = {"actor": {"type": "staff", "id": "staff-1"}, "ip": "127.0.0.1"}
 
 

@@ -46,10 +46,7 @@ class Wired:
 
 
 @pytest.fixture
-def wired(mongo_alias, tmp_path, monkeypatch) -> Wired:
-    clock_file = tmp_path / "clock"
-    clock_file.write_text("0")
-    monkeypatch.setenv("CLOCK_FILE", str(clock_file))
+def wired(mongo_alias, clock_file, monkeypatch) -> Wired:
     monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0")
     monkeypatch.setenv("SANDBOX_WEBHOOK_URL", "")
     mongo_alias("billing")

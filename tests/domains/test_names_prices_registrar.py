@@ -88,11 +88,8 @@ def test_price_list_from_a_file(tmp_path, monkeypatch):
 
 # --- the sandbox registry ------------------------------------------------------------------------
 @pytest.fixture
-def registry(mongo_alias, tmp_path, monkeypatch):
+def registry(mongo_alias, clock_file, monkeypatch):
     mongo_alias("domains")
-    clock_file = tmp_path / "clock"
-    clock_file.write_text("0")
-    monkeypatch.setenv("CLOCK_FILE", str(clock_file))
     monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0")
     monkeypatch.setenv("SANDBOX_TRANSFER_SECONDS", "3600")
     return SandboxRegistrar()

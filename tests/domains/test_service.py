@@ -27,10 +27,7 @@ def published() -> RecordingDispatch:
 
 
 @pytest.fixture
-def domains(mongo_alias, published, tmp_path, monkeypatch):
-    clock_file = tmp_path / "clock"
-    clock_file.write_text("0")
-    monkeypatch.setenv("CLOCK_FILE", str(clock_file))
+def domains(mongo_alias, published, clock_file, monkeypatch):
     monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0")
     monkeypatch.setenv("SANDBOX_TRANSFER_SECONDS", "3600")
     mongo_alias("domains")
