@@ -8,6 +8,11 @@ The RPC goes to the service's shared queue, so any replica may answer: the probe
 tells whether the service as a whole answers (broker and database reachable),
 not which pod did. A hard deadline (SIGALRM) bounds connecting and publishing
 too, so a probe never outlives its own timeout.
+
+The probe runs in the service's own pod with the service's own broker user, which
+may declare only that service's queues: so its reply queue is named like the
+service's own (`rpc.reply-<service>-<uuid>`), and the call is signed as the system
+(RPC_SIGNING_KEYS) like every RPC.
 """
 
 from __future__ import annotations
@@ -34,13 +39,22 @@ def _expire(signum: int, frame: Any) -> None:
 
 def call_health(service: str, amqp_uri: str, timeout: float) -> Any:
     """Return what `<service>.health()` answers; raises on any failure."""
+    with probe_proxy(service, amqp_uri, timeout) as proxy:
+        return getattr(proxy, service).health()
+
+
+def probe_proxy(service: str, amqp_uri: str, timeout: float) -> Any:
+    """A signed standalone RPC proxy whose reply queue is `rpc.reply-<service>-<uuid>`."""
     with warnings.catch_warnings():  # eventlet's deprecation notice would drown the probe's one line
         warnings.simplefilter("ignore")
-        from nameko.standalone.rpc import ClusterRpcProxy
+        from kernel.caller import SignedClusterRpcProxy, system_ctx
+
+    class ProbeProxy(SignedClusterRpcProxy):
+        class ServiceContainer(SignedClusterRpcProxy.ServiceContainer):
+            service_name = service
 
     config = {"AMQP_URI": amqp_uri, "serializer": "json"}
-    with ClusterRpcProxy(config, timeout=timeout) as proxy:
-        return getattr(proxy, service).health()
+    return ProbeProxy(config, lambda: system_ctx(f"probe-{service}"), timeout)
 
 
 def check(service: str, amqp_uri: str, timeout: float) -> tuple[bool, str]:

@@ -46,7 +46,9 @@ SETTINGS = (
     "LOG_LEVEL", "MAX_WORKERS", "RPC_TIMEOUT", "GUNICORN_WORKERS", "GUNICORN_THREADS", "RENEWAL_DAYS",
     "GRACE_DAYS", "TERMINATION_DAYS",
 )  # fmt: skip
-SECRET_SETTINGS = {"AMQP_URI", "MONGO_URI", "SECRET_KEY", "SANDBOX_WEBHOOK_SECRET"}
+SECRET_SETTINGS = {"SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "RPC_SIGNING_KEYS"}
+# Built in each Deployment from its own user's Secret, so TLS, host and port stay in the manifest.
+BUILT_SETTINGS = {"AMQP_URI", "MONGO_URI"}
 TOOLS = {
     "kubernetes_validate": "kubernetes-validate",
     "check_jsonschema": "check-jsonschema",
@@ -92,12 +94,12 @@ _RESOURCES = {
 }
 
 
-def _crd(kind: str, spec: dict) -> dict:
+def _crd(kind: str, spec: dict, api_version: str = "rabbitmq.com/v1beta1") -> dict:
     return {
         "type": "object",
         "required": ["apiVersion", "kind", "metadata", "spec"],
         "properties": {
-            "apiVersion": {"const": "rabbitmq.com/v1beta1"},
+            "apiVersion": {"const": api_version},
             "kind": {"const": kind},
             "metadata": {"type": "object", "required": ["name"]},
             "spec": spec,
@@ -121,6 +123,16 @@ CRD_SCHEMAS = {
                     "type": "object",
                     "additionalProperties": False,
                     "properties": {"storage": _QUANTITY, "storageClassName": {"type": "string"}},
+                },
+                "tls": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["secretName"],
+                    "properties": {
+                        "secretName": {"type": "string", "minLength": 1},
+                        "caSecretName": {"type": "string"},
+                        "disableNonTLSListeners": {"type": "boolean"},
+                    },
                 },
                 "rabbitmq": {
                     "type": "object",
@@ -172,6 +184,90 @@ CRD_SCHEMAS = {
                 },
             },
         },
+    ),
+    "TopicPermission": _crd(
+        "TopicPermission",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["vhost", "permissions", "rabbitmqClusterReference"],
+            "oneOf": [{"required": ["user"]}, {"required": ["userReference"]}],
+            "properties": {
+                "vhost": {"type": "string"},
+                "user": {"type": "string"},
+                "userReference": _REF,
+                "rabbitmqClusterReference": _REF,
+                "permissions": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["exchange"],
+                    "properties": {k: {"type": "string"} for k in ("exchange", "write", "read")},
+                },
+            },
+        },
+    ),
+    # cert-manager (cert-manager.io/v1): the fields tls.yaml uses.
+    "Issuer": _crd(
+        "Issuer",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "minProperties": 1,
+            "maxProperties": 1,
+            "properties": {
+                "selfSigned": {"type": "object", "additionalProperties": False},
+                "ca": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["secretName"],
+                    "properties": {"secretName": {"type": "string", "minLength": 1}},
+                },
+            },
+        },
+        "cert-manager.io/v1",
+    ),
+    "Certificate": _crd(
+        "Certificate",
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["secretName", "issuerRef"],
+            "properties": {
+                "secretName": {"type": "string", "minLength": 1},
+                "isCA": {"type": "boolean"},
+                "commonName": {"type": "string", "maxLength": 64},
+                "duration": {"type": "string", "pattern": r"^[0-9]+h$"},
+                "renewBefore": {"type": "string", "pattern": r"^[0-9]+h$"},
+                "dnsNames": {"type": "array", "items": {"type": "string"}},
+                "ipAddresses": {"type": "array", "items": {"type": "string"}},
+                "usages": {
+                    "type": "array",
+                    "items": {
+                        "enum": ["digital signature", "key encipherment", "server auth", "client auth", "cert sign"]
+                    },
+                },  # fmt: skip
+                "privateKey": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "algorithm": {"enum": ["RSA", "ECDSA", "Ed25519"]},
+                        "size": {"type": "integer"},
+                        "rotationPolicy": {"enum": ["Never", "Always"]},
+                    },
+                },
+                "issuerRef": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "kind": {"enum": ["Issuer", "ClusterIssuer"]},
+                        "group": {"const": "cert-manager.io"},
+                    },
+                },
+            },
+        },
+        "cert-manager.io/v1",
     ),
 }
 _GENERATOR = {
@@ -406,6 +502,9 @@ def test_no_container_runs_as_root(overlay):
 
 def _secret_keys(docs) -> dict[str, set[str]]:
     keys = {name: set(s.get("data", {})) | set(s.get("stringData", {})) for name, s in by_kind(docs, "Secret").items()}
+    # cert-manager writes each Certificate's Secret (the certificate, its key and the issuing CA).
+    for certificate in by_kind(docs, "Certificate").values():
+        keys.setdefault(certificate["spec"]["secretName"], {"tls.crt", "tls.key", "ca.crt"})
     # Production creates its Secrets out of band, with the keys the development overlay shows.
     for name, s in by_kind(kustomize_build("overlays/development"), "Secret").items():
         keys.setdefault(name, set(s.get("data", {})) | set(s.get("stringData", {})))
@@ -441,6 +540,8 @@ def test_every_env_var_read_exists_in_a_configmap_or_secret(overlay):
                 assert volume["configMap"]["name"] in configmaps, f"{name}: volume {volume['name']}"
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in secrets, f"{name}: volume {volume['name']}"
+                for item in volume["secret"].get("items", []):
+                    assert item["key"] in secrets[volume["secret"]["secretName"]], f"{name}: volume {volume['name']}"
 
 
 def container_env(container: dict, docs) -> set[str]:
@@ -458,9 +559,11 @@ def test_settings_are_split_between_configmap_and_secret_and_every_service_reads
     config = next(c for n, c in by_kind(docs, "ConfigMap").items() if n.startswith("panel-config"))
     secret = by_kind(docs, "Secret")["panel-secrets"]
     assert set(secret["data"]) == SECRET_SETTINGS, "panel-secrets holds exactly the secret settings"
-    assert set(SETTINGS) - SECRET_SETTINGS - {"GUNICORN_WORKERS", "GUNICORN_THREADS"} <= set(config["data"])
+    assert set(SETTINGS) - SECRET_SETTINGS - BUILT_SETTINGS - {"GUNICORN_WORKERS", "GUNICORN_THREADS"} <= set(
+        config["data"]
+    )
     assert {"GUNICORN_WORKERS", "GUNICORN_THREADS"} <= set(config["data"])
-    assert not SECRET_SETTINGS & set(config["data"]), "secrets must not sit in the ConfigMap"
+    assert not (SECRET_SETTINGS | BUILT_SETTINGS) & set(config["data"]), "secrets must not sit in the ConfigMap"
     deployments = by_kind(docs, "Deployment")
     for name in SERVICES:
         names = container_env(deployments[name]["spec"]["template"]["spec"]["containers"][0], docs)
@@ -470,6 +573,9 @@ def test_settings_are_split_between_configmap_and_secret_and_every_service_reads
     assert "SANDBOX_WEBHOOK_SECRET" in billing, "billing verifies webhooks with a key from panel-secrets"
     gateway = container_env(deployments["gateway"]["spec"]["template"]["spec"]["containers"][0], docs)
     assert {"AMQP_URI", "SECRET_KEY", "PUBLIC_URL", "RPC_TIMEOUT", "GUNICORN_WORKERS", "GUNICORN_THREADS"} <= gateway
+    for name in WORKLOADS:
+        names = container_env(deployments[name]["spec"]["template"]["spec"]["containers"][0], docs)
+        assert "RPC_SIGNING_KEYS" in names, f"{name} cannot sign or verify RPC caller contexts"
 
 
 def _seconds(duration: str | int) -> int:
@@ -515,13 +621,6 @@ def test_rabbitmq_is_an_operator_cluster_with_quorum_queues_by_default(overlay):
     assert cluster["spec"]["replicas"] == (3 if overlay == "production" else cluster["spec"]["replicas"])
     config = cluster["spec"]["rabbitmq"]["additionalConfig"]
     assert re.search(r"^default_queue_type\s*=\s*quorum$", config, re.M), "quorum must be the default queue type"
-    user, permission = by_kind(docs, "User")["panel"], by_kind(docs, "Permission")["panel"]
-    assert (
-        user["spec"]["rabbitmqClusterReference"]["name"]
-        == permission["spec"]["rabbitmqClusterReference"]["name"]
-        == "rabbitmq"
-    )
-    assert user["spec"]["importCredentialsSecret"]["name"] in _secret_keys(docs)
 
 
 def test_base_rabbitmq_cluster_has_three_nodes():
@@ -529,6 +628,254 @@ def test_base_rabbitmq_cluster_has_three_nodes():
     assert cluster["spec"]["replicas"] == 3
 
 
+# --- broker users: least privilege ----------------------------------------------------------
+UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+BROKER_USERS = WORKLOADS  # one per service and one for the gateway
+
+
+@functools.cache
+def service_wiring() -> dict[str, dict[str, Any]]:
+    """What each service's code does on the broker, read from its Nameko class: the sources whose events
+    it consumes, the services it calls, and its event-handler queues (nameko's names)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from nameko.events import EventHandler
+        from nameko.rpc import RpcProxy
+
+    out = {}
+    for service in SERVICES:
+        module, cls = next(a for a in nameko_command(service) if ":" in a).split(":")
+        service_cls = getattr(importlib.import_module(module), cls)
+        assert service_cls.name == service
+        sources, calls, queues = set(), set(), set()
+        for attribute, value in vars_of(service_cls):
+            if isinstance(value, RpcProxy):
+                calls.add(value.target_service)
+            for entrypoint in getattr(value, "nameko_entrypoints", ()):
+                if isinstance(entrypoint, EventHandler):
+                    sources.add(entrypoint.source_service)
+                    queues.add(f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{service}.{attribute}")
+        out[service] = {"sources": sorted(sources), "calls": sorted(calls), "handler_queues": sorted(queues)}
+    return out
+
+
+def vars_of(cls: type) -> list[tuple[str, Any]]:
+    seen: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        seen.update(vars(klass))
+    return list(seen.items())
+
+
+def _alternatives(*names: str) -> str:
+    return "^(" + "|".join(names) + ")$"
+
+
+def expected_broker_permissions(user: str) -> dict[str, Any]:
+    """The rights each broker user needs (vhost regexes), derived from the services' code."""
+    if user == "gateway":
+        own = ["nameko-rpc", r"rpc\.reply-standalone_rpc_proxy-.*", r"amq\.gen-.*"]
+        return {
+            "configure": _alternatives(*own),
+            "write": _alternatives(*own),
+            "read": _alternatives(*own, *(rf"{s}\.events" for s in SERVICES)),
+            "topic": {"exchange": "nameko-rpc", "write": _alternatives(*(rf"{s}\..*" for s in SERVICES)),
+                      "read": _alternatives(UUID)},
+        }  # fmt: skip
+    wiring = service_wiring()[user]
+    own = ["nameko-rpc", f"rpc-{user}", rf"rpc\.reply-{user}-.*"]
+    handlers = rf"evt-.*--{user}\..*"
+    others = [rf"{source}\.events" for source in wiring["sources"] if source != user]
+    mine = [rf"{user}\.events"] if user in wiring["sources"] else []
+    return {
+        "configure": _alternatives(*own, rf"{user}\.events", handlers, *others),
+        "write": _alternatives(*own, rf"{user}\.events", handlers),
+        "read": _alternatives(*own, handlers, *mine, *others),
+        # Requests only to the services it calls, plus its own health (deploy.probe runs in its pods
+        # with its user); replies to a reply queue's uuid. Binds: its RPC queue (`<svc>.*`), its replies.
+        "topic": {
+            "exchange": "nameko-rpc",
+            "write": _alternatives(UUID, *(rf"{callee}\..*" for callee in wiring["calls"]), rf"{user}\.health"),
+            "read": _alternatives(rf"{user}\..*", UUID),
+        },
+    }
+
+
+def k8s_broker_permissions(docs) -> dict[str, dict[str, Any]]:
+    users = by_kind(docs, "User")
+    out: dict[str, dict[str, Any]] = {}
+    for permission in by_kind(docs, "Permission").values():
+        user = permission["spec"]["userReference"]["name"]
+        assert user in users and permission["spec"]["vhost"] == "/"
+        assert user not in out, f"two Permission objects for {user}"
+        out[user] = dict(permission["spec"]["permissions"])
+    for topic in by_kind(docs, "TopicPermission").values():
+        user = topic["spec"]["userReference"]["name"]
+        assert "topic" not in out.get(user, {}), f"two TopicPermission objects for {user}"
+        out.setdefault(user, {})["topic"] = dict(topic["spec"]["permissions"])
+    return out
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_broker_user_per_service_and_gateway_each_with_its_own_secret(overlay):
+    docs = kustomize_build(f"overlays/{overlay}")
+    users, secrets = by_kind(docs, "User"), _secret_keys(docs)
+    assert set(users) == set(BROKER_USERS), "exactly one broker user per service and one for the gateway"
+    for name, user in users.items():
+        assert user["spec"]["rabbitmqClusterReference"]["name"] == "rabbitmq"
+        assert user["spec"].get("tags", []) == [], f"{name} needs no management rights"
+        secret = user["spec"]["importCredentialsSecret"]["name"]
+        assert secret == f"rabbitmq-user-{name}" and {"username", "password"} <= secrets[secret]
+    deployments = by_kind(docs, "Deployment")
+    for name in WORKLOADS:
+        env = deployments[name]["spec"]["template"]["spec"]["containers"][0]["env"]
+        refs = {v["valueFrom"]["secretKeyRef"]["name"] for v in env if "secretKeyRef" in v.get("valueFrom", {})}
+        assert f"rabbitmq-user-{name}" in refs, f"{name} does not use its own broker user"
+        foreign = {r for r in refs if r.startswith(("rabbitmq-user-", "mongodb-user-"))} - {
+            f"rabbitmq-user-{name}", f"mongodb-user-{name}"}  # fmt: skip
+        assert not foreign, f"{name} reads another process's credentials: {foreign}"
+        uri = next(v["value"] for v in env if v["name"] == "AMQP_URI")
+        assert uri == "amqps://$(RABBITMQ_USERNAME):$(RABBITMQ_PASSWORD)@rabbitmq:5671/", f"{name}: {uri}"
+        names = [v["name"] for v in env]
+        assert names.index("RABBITMQ_PASSWORD") < names.index("AMQP_URI"), "Kubernetes expands only earlier vars"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_broker_permissions_are_exactly_what_the_code_needs(overlay):
+    declared = k8s_broker_permissions(kustomize_build(f"overlays/{overlay}"))
+    assert set(declared) == set(BROKER_USERS)
+    for user in BROKER_USERS:
+        assert declared[user] == expected_broker_permissions(user), f"{user}: rabbitmq-users.yaml differs from the code"
+
+
+def test_broker_permission_table_agrees_with_kernel_broker_users_when_present():
+    """kernel/broker_users.py (`make up`'s users) and the Kubernetes objects must grant the same rights."""
+    import importlib.util
+
+    declared = k8s_broker_permissions(kustomize_build("overlays/production"))
+    for user in BROKER_USERS:
+        assert declared[user] == expected_broker_permissions(user)
+    if importlib.util.find_spec("kernel.broker_users") is None:
+        return  # not built yet: the table above is the reference
+    local = importlib.import_module("kernel.broker_users")
+    for user in BROKER_USERS:
+        theirs = local.permissions(user)
+        for right in ("configure", "write", "read"):
+            assert theirs[right] == declared[user][right], f"{user} {right}: make up and Kubernetes differ"
+
+
+def _permitted(permissions: dict[str, Any], right: str, resource: str) -> bool:
+    return re.search(permissions[right], resource) is not None
+
+
+def _topic_permitted(permissions: dict[str, Any], right: str, routing_key: str) -> bool:
+    return re.search(permissions["topic"][right], routing_key) is not None
+
+
+def test_broker_permissions_allow_what_each_service_does_and_refuse_the_rest():
+    """What RabbitMQ would decide for each user (same regex rules), over the names the code really uses."""
+    declared = k8s_broker_permissions(kustomize_build("overlays/production"))
+    reply = "rpc.reply-{}-2f1c61b4-8d0e-4b7a-9f3e-0c2d9a6b7e15"
+    uuid = "2f1c61b4-8d0e-4b7a-9f3e-0c2d9a6b7e15"
+    for service in SERVICES:
+        mine, wiring = declared[service], service_wiring()[service]
+        for right in ("configure", "write", "read"):
+            for resource in ("nameko-rpc", f"rpc-{service}", reply.format(service), *wiring["handler_queues"]):
+                assert _permitted(mine, right, resource), f"{service} may not {right} {resource}"
+        assert _permitted(mine, "configure", f"{service}.events") and _permitted(mine, "write", f"{service}.events")
+        for source in wiring["sources"]:
+            assert _permitted(mine, "read", f"{source}.events"), f"{service} cannot bind to {source}.events"
+        assert _topic_permitted(mine, "write", uuid) and _topic_permitted(mine, "read", uuid)
+        assert _topic_permitted(mine, "read", f"{service}.*") and _topic_permitted(mine, "write", f"{service}.health")
+        for callee in wiring["calls"]:
+            assert _topic_permitted(mine, "write", f"{callee}.any_method")
+        for other in (*SERVICES, "standalone_rpc_proxy"):
+            if other == service:
+                continue
+            for right in ("configure", "write", "read"):
+                assert not _permitted(mine, right, f"rpc-{other}"), f"{service} may {right} rpc-{other}"
+                assert not _permitted(mine, right, reply.format(other)), f"{service} may {right} {other}'s replies"
+                assert not _permitted(mine, right, f"evt-billing-invoice_paid--{other}.handler")
+            assert not _permitted(mine, "write", f"{other}.events"), f"{service} may publish {other}'s events"
+            if other not in wiring["calls"]:
+                assert not _topic_permitted(mine, "write", f"{other}.health"), f"{service} may call {other}"
+        assert not _topic_permitted(mine, "write", f"{service}.add_credit"), f"{service} may call itself"
+        assert not _permitted(mine, "configure", "amq.gen-x") and not _permitted(mine, "read", "some-queue")
+    # The case of the issue: notifications' credentials cannot reach billing's RPC queue or events exchange.
+    notifications = declared["notifications"]
+    assert not _topic_permitted(notifications, "write", "billing.add_credit")
+    assert not _permitted(notifications, "write", "rpc-billing") and not _permitted(
+        notifications, "read", "rpc-billing"
+    )
+    assert not _permitted(notifications, "write", "billing.events")
+    gateway = declared["gateway"]
+    for service in SERVICES:
+        assert _topic_permitted(gateway, "write", f"{service}.health")
+        assert _permitted(gateway, "read", f"{service}.events") and not _permitted(
+            gateway, "write", f"{service}.events"
+        )
+        for right in ("configure", "write", "read"):
+            assert not _permitted(gateway, right, f"rpc-{service}"), f"the gateway may {right} rpc-{service}"
+    assert _permitted(gateway, "configure", reply.format("standalone_rpc_proxy"))
+    assert _permitted(gateway, "configure", "amq.gen-JzTY20BRgKO-HjmUJj0wLg")
+    assert not _topic_permitted(gateway, "write", uuid), "the gateway answers no RPC"
+
+
+# --- TLS to the broker and the database -----------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_broker_and_database_speak_only_tls_with_certificates_from_the_namespace_ca(overlay):
+    docs = kustomize_build(f"overlays/{overlay}")
+    certificates, issuers = by_kind(docs, "Certificate"), by_kind(docs, "Issuer")
+    by_secret = {c["spec"]["secretName"]: c for c in certificates.values()}
+    tls = by_kind(docs, "RabbitmqCluster")["rabbitmq"]["spec"]["tls"]
+    assert tls["disableNonTLSListeners"] is True, "the plain AMQP listener must be off"
+    assert "rabbitmq" in by_secret[tls["secretName"]]["spec"]["dnsNames"], "clients connect to the Service rabbitmq"
+    mongod = by_kind(docs, "StatefulSet")["mongo"]["spec"]["template"]["spec"]
+    args = mongod["containers"][0]["args"]
+    assert args[args.index("--tlsMode") + 1] == "requireTLS"
+    pem_secret = next(v["secret"]["secretName"] for v in mongod["volumes"] if v["name"] == "tls-secret")
+    members = by_kind(docs, "Job")["mongo-init"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    hosts = next(v["value"] for v in members if v["name"] == "MONGO_MEMBERS").split(",")
+    assert {h.split(":")[0] for h in hosts} <= set(by_secret[pem_secret]["spec"]["dnsNames"])
+    for certificate in (by_secret[tls["secretName"]], by_secret[pem_secret]):
+        issuer = issuers[certificate["spec"]["issuerRef"]["name"]]
+        assert by_secret[issuer["spec"]["ca"]["secretName"]]["spec"]["isCA"] is True
+    # The CA every client trusts is that CA, and the pods get its certificate only, not its key.
+    for name, spec in pod_specs(docs).items():
+        for volume in spec.get("volumes", []):
+            if volume.get("secret", {}).get("secretName") == "panel-ca":
+                assert [i["key"] for i in volume["secret"]["items"]] == ["ca.crt"], f"{name} mounts the CA's key"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_uri_of_a_workload_is_plain(overlay):
+    docs = kustomize_build(f"overlays/{overlay}")
+    deployments = by_kind(docs, "Deployment")
+    for name in WORKLOADS:
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        env = {v["name"]: v for v in container["env"]}
+        assert env["AMQP_URI"]["value"].startswith("amqps://") and ":5671/" in env["AMQP_URI"]["value"]
+        assert env["SSL_CERT_FILE"]["value"] == "/etc/panel-ca/ca.crt", f"{name} must trust the namespace CA"
+        assert any(m["mountPath"] == "/etc/panel-ca" for m in container["volumeMounts"])
+        if name in SERVICES:
+            uri = env["MONGO_URI"]["value"]
+            assert uri.startswith("mongodb://$(MONGO_USERNAME):$(MONGO_PASSWORD)@"), uri
+            query = dict(item.split("=", 1) for item in uri.split("?", 1)[1].split("&"))
+            assert query["tls"] == "true" and query["tlsCAFile"] == "/etc/panel-ca/ca.crt", uri
+            assert query["authSource"] == "admin" and query["replicaSet"] == "rs0"
+            refs = {v["name"]: v["valueFrom"]["secretKeyRef"]["name"] for v in container["env"]
+                    if "secretKeyRef" in v.get("valueFrom", {})}  # fmt: skip
+            assert refs["MONGO_USERNAME"] == refs["MONGO_PASSWORD"] == f"mongodb-user-{name}"
+        else:
+            assert "MONGO_URI" not in env, "the gateway has no database"
+    # (the mongo-init script's URIs are checked in test_one_database_user_per_service_limited_to_its_own_database)
+    text = yaml.safe_dump_all([d for d in docs if not d["metadata"]["name"].startswith("mongo-init-script")])
+    assert not re.search(r"\b(py)?amqp://", text), "a plain AMQP URI is left"
+    assert not re.search(r"mongodb://(?![^\s'\"]*tls=true)", text), "a MongoDB URI without tls=true is left"
+
+
+# --- MongoDB --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_mongodb_is_a_three_member_replica_set(overlay):
     docs = kustomize_build(f"overlays/{overlay}")
@@ -542,8 +889,33 @@ def test_mongodb_is_a_three_member_replica_set(overlay):
     job = by_kind(docs, "Job")["mongo-init"]
     env = {v["name"]: v.get("value") for v in job["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MONGO_MEMBERS"].split(",") == [f"mongo-{i}.{service['metadata']['name']}:27017" for i in range(3)]
-    dev_uri = "".join(v for k, v in _literals("development", "panel-secrets").items() if k == "MONGO_URI")
-    assert "replicaSet=rs0" in dev_uri and all(m in dev_uri for m in env["MONGO_MEMBERS"].split(","))
+    for name in SERVICES:
+        container = by_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]
+        uri = next(v["value"] for v in container["env"] if v["name"] == "MONGO_URI")
+        assert "replicaSet=rs0" in uri and all(m in uri for m in env["MONGO_MEMBERS"].split(","))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_one_database_user_per_service_limited_to_its_own_database(overlay):
+    docs = kustomize_build(f"overlays/{overlay}")
+    container = by_kind(docs, "Job")["mongo-init"]["spec"]["template"]["spec"]["containers"][0]
+    refs = {
+        v["name"]: v["valueFrom"]["secretKeyRef"] for v in container["env"] if "secretKeyRef" in v.get("valueFrom", {})
+    }
+    for name in SERVICES:
+        for key in ("username", "password"):
+            assert refs[f"MONGO_{name.upper()}_{key.upper()}"] == {"name": f"mongodb-user-{name}", "key": key}
+    assert not [k for k in refs if "APP" in k], "no shared application user any more"
+    script = (K8S / "base" / "init-replica-set.js").read_text()
+    services = json.loads(re.search(r"const services = (\[.*?\]);", script).group(1))
+    assert services == list(SERVICES)
+    grants = re.findall(r"role: \"(\w+)\", db: `([^`]+)`", script)
+    assert grants == [("readWrite", "${env.DB_PREFIX}${service}")], "each user: readWrite on its own database only"
+    assert "const roles = [{ role" in script, "one role per user, not the list of every database"
+    assert 'dropUser("panel")' in script, "the shared user of earlier versions is removed"
+    assert "const tls = `tls=true&tlsCAFile=" in script
+    connects = re.findall(r"connect\(`(mongodb://[^`]*)`\)", script)
+    assert len(connects) == 2 and all(uri.endswith("&${tls}") for uri in connects), connects
 
 
 def _literals(overlay: str, generator: str) -> dict[str, str]:
@@ -554,13 +926,37 @@ def _literals(overlay: str, generator: str) -> dict[str, str]:
     return {}
 
 
-def test_development_credentials_agree_with_each_other():
-    secrets, rabbit, mongo = (
-        _literals("development", n) for n in ("panel-secrets", "rabbitmq-panel-credentials", "mongodb-auth")
-    )
-    assert f"{rabbit['username']}:{rabbit['password']}@" in secrets["AMQP_URI"]
-    assert f"panel:{mongo['app-password']}@" in secrets["MONGO_URI"]
+def test_development_credentials_are_distinct_per_process():
+    users = {n: _literals("development", f"rabbitmq-user-{n}") for n in WORKLOADS}
+    databases = {n: _literals("development", f"mongodb-user-{n}") for n in SERVICES}
+    for table in (users, databases):
+        assert all(set(v) == {"username", "password"} for v in table.values())
+        assert len({v["username"] for v in table.values()}) == len(table), "a user shared by two processes"
+        assert len({v["password"] for v in table.values()}) == len(table)
+        for credentials in table.values():  # they are put into URIs unescaped
+            assert re.fullmatch(r"[A-Za-z0-9._~-]+", credentials["username"] + credentials["password"])
+    mongo = _literals("development", "mongodb-auth")
     assert 6 <= len(mongo["keyfile"]) <= 1024 and re.fullmatch(r"[A-Za-z0-9+/=]+", mongo["keyfile"])
+    assert "guest" not in {v["username"] for v in users.values()}
+
+
+# --- no well-known secret where it matters ------------------------------------------------------
+def known_development_values() -> set[str]:
+    """Secret values anyone can read in this repository."""
+    from services.billing import payments
+
+    values = {"guest", "changeme", "change-me", payments.DEV_WEBHOOK_SECRET}
+    kustomization = yaml.safe_load((K8S / "overlays" / "development" / "kustomization.yaml").read_text())
+    for generator in kustomization["secretGenerator"]:
+        for item in generator["literals"]:
+            key, value = item.split("=", 1)
+            if key != "username" and not key.endswith("-username"):
+                values.add(value)
+    # the demo and staff passwords printed by `make up`, and those tools/ and tests use
+    for path in (ROOT / "README.md", *ROOT.glob("tools/*.py"), ROOT / "tests" / "conftest.py"):
+        values |= set(re.findall(r"\b[A-Z][a-z]+-Panel-\d{4}\b", path.read_text()))
+    assert payments.DEV_WEBHOOK_SECRET and len(values) > 10
+    return values
 
 
 def test_production_ships_no_secret_values():
@@ -568,6 +964,213 @@ def test_production_ships_no_secret_values():
     assert not by_kind(docs, "Secret"), "production Secrets are created out of band, never committed"
     image = by_kind(docs, "Deployment")["gateway"]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert not image.endswith(":latest") and ":" in image, "production pins an image tag"
+    text = yaml.safe_dump_all(list(docs)).lower()
+    leaked = sorted(v for v in known_development_values() if v.lower() in text)
+    assert not leaked, f"the production overlay carries well-known values: {leaked}"
+    overlay = (K8S / "overlays" / "production").glob("*")
+    for path in overlay:
+        raw = path.read_text().lower()
+        assert not [v for v in known_development_values() if v.lower() in raw], f"{rel(path)} holds a known value"
+
+
+@pytest.mark.parametrize(("overlay", "environment"), [("production", "production"), ("development", "development")])
+def test_overlay_says_which_environment_it_is(overlay, environment):
+    docs = kustomize_build(f"overlays/{overlay}")
+    config = next(c for n, c in by_kind(docs, "ConfigMap").items() if n.startswith("panel-config"))
+    assert config["data"]["PANEL_ENV"] == environment
+    for name in WORKLOADS:
+        container = by_kind(docs, "Deployment")[name]["spec"]["template"]["spec"]["containers"][0]
+        assert container_env(container, docs) >= {"PANEL_ENV", "RPC_SIGNING_KEYS"}, name
+    base = next(c for n, c in by_kind(kustomize_build("base"), "ConfigMap").items() if n.startswith("panel-config"))
+    assert base["data"]["PANEL_ENV"] == "production", "closed by default: only an overlay says development"
+
+
+# --- NetworkPolicies ------------------------------------------------------------------------------
+# A small evaluator of the NetworkPolicy rules (the API's semantics: a pod selected by a policy of a
+# direction is isolated in that direction and admits only what some such policy allows; traffic
+# flows when the source's egress and the destination's ingress both allow it), run over the pods of
+# the built overlay, the broker's pods (made by the operator) and pods outside the namespace.
+NAME = "app.kubernetes.io/name"
+PROBE_PORTS = ((5671, "TCP"), (5672, "TCP"), (15671, "TCP"), (15672, "TCP"), (27017, "TCP"), (8000, "TCP"),
+               (53, "UDP"), (53, "TCP"), (587, "TCP"), (1025, "TCP"), (8025, "TCP"), (4369, "TCP"), (25672, "TCP"),
+               (35672, "TCP"), (80, "TCP"), (443, "TCP"))  # fmt: skip
+RABBITMQ_POD = {NAME: "rabbitmq", "app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/part-of": "rabbitmq"}
+# Outside the namespace: (namespace, labels), named for the expectations below.
+OUTSIDE = {
+    "ingress-controller": ("ingress-nginx", {NAME: "ingress-nginx"}),
+    "kube-dns": ("kube-system", {"k8s-app": "kube-dns"}),
+    "smtp-relay": ("mail", {NAME: "postfix"}),
+    "rabbitmq-operator": ("rabbitmq-system", {NAME: "messaging-topology-operator"}),
+    "elsewhere": ("other", {NAME: "something"}),
+}
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        present = key in labels
+        if not {"In": present and labels[key] in values, "NotIn": not present or labels[key] not in values,
+                "Exists": present, "DoesNotExist": not present}[operator]:  # fmt: skip
+            return False
+    return True
+
+
+def _peer_matches(peer: dict, policy_namespace: str, pod: dict) -> bool:
+    if "ipBlock" in peer:
+        return pod["namespace"] is None
+    if pod["namespace"] is None:
+        return False
+    if "namespaceSelector" in peer:
+        in_namespace = _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": pod["namespace"]})
+    else:
+        in_namespace = pod["namespace"] == policy_namespace
+    return in_namespace and _selects(peer.get("podSelector", {}), pod["labels"])
+
+
+def _port_matches(rule_ports: list | None, port: int, protocol: str, destination: dict) -> bool:
+    if not rule_ports:
+        return True
+    for rule in rule_ports:
+        if rule.get("protocol", "TCP") != protocol:
+            continue
+        wanted = rule.get("port")
+        if wanted is None:
+            return True
+        if isinstance(wanted, str):
+            wanted = destination["ports"].get(wanted)
+            if wanted is None:
+                continue
+        if wanted <= port <= rule.get("endPort", wanted):
+            return True
+    return False
+
+
+def _allowed(policies: list[dict], namespace: str, source: dict, destination: dict, port: int, protocol: str) -> bool:
+    def admits(pod: dict, direction: str, peer: dict) -> bool:
+        if pod["namespace"] != namespace:
+            return True  # no policy of ours applies there
+        chosen = [p for p in policies if _selects(p["spec"]["podSelector"], pod["labels"])
+                  and direction in p["spec"].get("policyTypes", ["Ingress"])]  # fmt: skip
+        if not chosen:
+            return True
+        key, peers_key = ("egress", "to") if direction == "Egress" else ("ingress", "from")
+        for policy in chosen:
+            for rule in policy["spec"].get(key) or []:
+                peers = rule.get(peers_key)
+                if (not peers or any(_peer_matches(p, namespace, peer) for p in peers)) and _port_matches(
+                    rule.get("ports"), port, protocol, destination
+                ):
+                    return True
+        return False
+
+    return admits(source, "Egress", destination) and admits(destination, "Ingress", source)
+
+
+def network(overlay: str) -> tuple[str, list[dict], dict[str, dict]]:
+    docs = kustomize_build(f"overlays/{overlay}")
+    namespace = next(d["metadata"]["name"] for d in docs if d["kind"] == "Namespace")
+    pods = {}
+    for d in docs:
+        if d["kind"] in ("Deployment", "StatefulSet", "Job"):
+            template = d["spec"]["template"]
+            ports = {p["name"]: p["containerPort"] for c in template["spec"]["containers"] for p in c.get("ports", [])
+                     if "name" in p}  # fmt: skip
+            pods[d["metadata"]["name"]] = {"namespace": namespace, "labels": template["metadata"]["labels"],
+                                           "ports": ports}  # fmt: skip
+    pods["rabbitmq"] = {"namespace": namespace, "labels": RABBITMQ_POD, "ports": {"amqps": 5671}}
+    pods["intruder"] = {"namespace": namespace, "labels": {"run": "debug"}, "ports": {}}
+    for name, (ns, labels) in OUTSIDE.items():
+        pods[name] = {"namespace": ns, "labels": labels, "ports": {}}
+    pods["internet"] = {"namespace": None, "labels": {}, "ports": {}}
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    assert all(p["metadata"]["namespace"] == namespace for p in policies)
+    return namespace, policies, pods
+
+
+def reachable(overlay: str) -> dict[str, set[tuple[str, str]]]:
+    """source -> {(destination, "port/protocol")} for every pair of distinct modelled pods."""
+    namespace, policies, pods = network(overlay)
+    out: dict[str, set[tuple[str, str]]] = {}
+    for source_name, source in pods.items():
+        out[source_name] = {
+            (destination_name, f"{port}/{protocol}")
+            for destination_name, destination in pods.items()
+            if destination_name != source_name
+            and not (destination["namespace"] != namespace and source["namespace"] != namespace)
+            for port, protocol in PROBE_PORTS
+            if _allowed(policies, namespace, source, destination, port, protocol)
+        }
+    return out
+
+
+DNS = {("kube-dns", "53/UDP"), ("kube-dns", "53/TCP")}
+CLUSTERING = {("rabbitmq", p) for p in ("4369/TCP", "25672/TCP", "35672/TCP")}
+
+
+def expected_reachability(overlay: str) -> dict[str, set[tuple[str, str]]]:
+    broker, database = {("rabbitmq", "5671/TCP")}, {("mongo", "27017/TCP")}
+    expected = {name: broker | database | DNS for name in SERVICES}
+    expected["gateway"] = broker | DNS
+    expected["mongo-init"] = database | DNS
+    expected["mongo"] = DNS  # replication to the other members: same pod name in this model
+    expected["rabbitmq"] = DNS  # clustering to the other nodes: same pod name in this model
+    expected["intruder"] = DNS  # any pod of the namespace may resolve names, nothing more
+    expected["ingress-controller"] = {("gateway", "8000/TCP")}
+    expected["rabbitmq-operator"] = {("rabbitmq", "15671/TCP")}
+    expected["kube-dns"] = expected["smtp-relay"] = expected["elsewhere"] = expected["internet"] = set()
+    if overlay == "development":
+        expected["notifications"] |= {("mailpit", "1025/TCP")}
+        expected["billing"] |= {("gateway", "8000/TCP")}  # the sandbox card provider's webhook
+        expected["mailpit"] = DNS
+    else:
+        expected["notifications"] |= {("smtp-relay", "587/TCP")}
+    return expected
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_network_policies_allow_exactly_the_expected_paths(overlay):
+    assert reachable(overlay) == expected_reachability(overlay)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_namespace_is_closed_by_default_and_every_workload_has_its_own_policy(overlay):
+    namespace, policies, pods = network(overlay)
+    deny = [p for p in policies if p["spec"]["podSelector"] == {} and not p["spec"].get("ingress")
+            and not p["spec"].get("egress")]  # fmt: skip
+    assert deny and set(deny[0]["spec"]["policyTypes"]) == {"Ingress", "Egress"}, "no default deny"
+    for name, pod in pods.items():
+        if pod["namespace"] != namespace or name == "intruder":
+            continue
+        own = [p for p in policies if p["spec"]["podSelector"] and _selects(p["spec"]["podSelector"], pod["labels"])]
+        types = {t for p in own for t in p["spec"]["policyTypes"]}
+        assert types == {"Ingress", "Egress"}, f"{name}: no policy of its own for { ({'Ingress', 'Egress'} - types) }"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_gateway_admits_traffic_from_outside_the_namespace(overlay):
+    namespace, policies, pods = network(overlay)
+    admitted = {destination for source, paths in reachable(overlay).items() if pods[source]["namespace"] != namespace
+                for destination, _ in paths}  # fmt: skip
+    assert admitted == {"gateway", "rabbitmq"}, admitted
+    assert {p for s, paths in reachable(overlay).items() for d, p in paths if d == "rabbitmq"
+            and pods[s]["namespace"] != namespace} == {"15671/TCP"}, "only the operators' management API"  # fmt: skip
+
+
+def test_network_policy_evaluator_refuses_what_it_should():
+    """The evaluator itself: a policy that admits everything, or none at all, changes the verdicts."""
+    namespace, policies, pods = network("production")
+    source, destination = pods["billing"], pods["accounts"]
+    assert not _allowed(policies, namespace, source, destination, 5671, "TCP")
+    everything = {"spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}], "egress": [{}]}}
+    assert _allowed([*policies, everything], namespace, source, destination, 5671, "TCP")
+    assert _allowed([], namespace, source, destination, 5671, "TCP")
+    assert not _allowed(policies, namespace, pods["billing"], pods["rabbitmq"], 5672, "TCP"), "only AMQPS"
+    # members and nodes reach each other (the matrix above leaves a pod and itself out)
+    assert _allowed(policies, namespace, pods["mongo"], pods["mongo"], 27017, "TCP")
+    assert _allowed(policies, namespace, pods["rabbitmq"], pods["rabbitmq"], 25672, "TCP")
+    assert not _allowed(policies, namespace, pods["rabbitmq"], pods["rabbitmq"], 5671, "UDP")
 
 
 # --- Compose -------------------------------------------------------------------------------
@@ -634,6 +1237,79 @@ def test_compose_builds_the_image_from_the_repository_root():
         env = compose()["services"][name]["environment"]
         assert set(SETTINGS) - {"GUNICORN_WORKERS", "GUNICORN_THREADS"} <= set(env), f"{name} misses settings"
     assert (DEPLOY / "Dockerfile.dockerignore").is_file()
+
+
+def compose_interpolated(text: str, values: dict[str, str]) -> str:
+    """Compose's interpolation, enough for this file: ${VAR}, ${VAR:-default}, ${VAR:?error}, $$."""
+
+    def substitute(match: re.Match) -> str:
+        name, operator, argument = match.group(1), match.group(2), match.group(3)
+        if name in values:
+            return values[name]
+        if operator == ":?":
+            raise KeyError(f"{name}: {argument}")
+        return argument or ""
+
+    text = re.sub(r"(?<!\$)\$\{([A-Z0-9_]+)(?:(:[-?])([^}]*))?\}", substitute, text)
+    return text.replace("$$", "$")
+
+
+def test_compose_gives_each_process_its_own_broker_user_with_the_same_rights_as_kubernetes():
+    services = compose()["services"]
+    secrets = {f"RABBITMQ_{u.upper()}_PASSWORD": f"pw-{u}" for u in (*BROKER_USERS, "admin")}
+    for name in WORKLOADS:
+        uri = services[name]["environment"]["AMQP_URI"]
+        assert uri.startswith(f"pyamqp://{name}:${{RABBITMQ_{name.upper()}_PASSWORD:?"), f"{name}: {uri}"
+        assert compose_interpolated(uri, secrets) == f"pyamqp://{name}:pw-{name}@rabbitmq:5672/"
+    rabbitmq = services["rabbitmq"]
+    assert "environment" not in rabbitmq, "no default user: the definitions make every user"
+    targets = {c["source"]: c["target"] for c in rabbitmq["configs"]}
+    conf = compose()["configs"]["rabbitmq-conf"]["content"]
+    assert f"load_definitions = {targets['rabbitmq-definitions']}" in conf
+    assert targets["rabbitmq-conf"].startswith("/etc/rabbitmq/conf.d/")
+    definitions = json.loads(compose_interpolated(compose()["configs"]["rabbitmq-definitions"]["content"], secrets))
+    users = {u["name"]: u for u in definitions["users"]}
+    assert set(users) == {*BROKER_USERS, "admin"} and "guest" not in users
+    assert all(users[u]["password"] == f"pw-{u}" and users[u]["tags"] == [] for u in BROKER_USERS)
+    permissions = {p["user"]: p for p in definitions["permissions"]}
+    topics = {t["user"]: t for t in definitions["topic_permissions"]}
+    for user in BROKER_USERS:
+        expected = expected_broker_permissions(user)
+        assert {k: permissions[user][k] for k in ("configure", "write", "read")} == {
+            k: expected[k] for k in ("configure", "write", "read")}, user  # fmt: skip
+        assert permissions[user]["vhost"] == topics[user]["vhost"] == "/"
+        assert {k: topics[user][k] for k in ("exchange", "write", "read")} == expected["topic"], user
+
+
+def test_compose_has_no_default_for_any_secret():
+    text = (DEPLOY / "compose.yaml").read_text()
+    secret = re.compile(r"SECRET|PASSWORD|SIGNING_KEYS")
+    uses = re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)(:[-?])?([^}]*)\}", text)
+    secret_uses = [u for u in uses if secret.search(u[0])]
+    assert {u[0] for u in secret_uses} >= {"SECRET_KEY", "RPC_SIGNING_KEYS", "SANDBOX_WEBHOOK_SECRET",
+                                           "RABBITMQ_ADMIN_PASSWORD", "RABBITMQ_BILLING_PASSWORD"}  # fmt: skip
+    for name, operator, _ in secret_uses:
+        assert operator == ":?", f"compose.yaml gives {name} a default: it must come from deploy/.env"
+    assert not [v for v in known_development_values() if v in text], "compose.yaml holds a well-known secret"
+    assert compose()["x-app"]["environment"]["RPC_SIGNING_KEYS"].startswith("${RPC_SIGNING_KEYS:?")
+
+
+def test_make_env_writes_every_variable_compose_requires(tmp_path):
+    script = tmp_path / "make-env.sh"
+    script.write_text((DEPLOY / "make-env.sh").read_text())
+    result = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0, result.stderr
+    written = dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines())
+    assert (tmp_path / ".env").stat().st_mode & 0o077 == 0, "deploy/.env must be private"
+    required = set(re.findall(r"\$\{([A-Z0-9_]+):\?", (DEPLOY / "compose.yaml").read_text()))
+    assert required == set(written), f"make-env.sh and compose.yaml disagree: {required ^ set(written)}"
+    assert all(re.fullmatch(r"[0-9a-f]{48,64}", v) for v in written.values()), "random hex, safe in a URI"
+    again = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=30, check=False)
+    assert (
+        again.returncode == 0
+        and dict(line.split("=", 1) for line in (tmp_path / ".env").read_text().splitlines()) == written
+    ), "never overwrites"
+    assert ".env" in (DEPLOY / ".gitignore").read_text().split()
 
 
 # --- Dockerfile ----------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 // Run by the mongo-init Job: `mongosh --nodb --file init-replica-set.js`. Idempotent.
 // Environment: MONGO_MEMBERS (host:port,...), MONGO_REPLICA_SET, MONGO_ROOT_USERNAME,
-// MONGO_ROOT_PASSWORD, MONGO_APP_USERNAME, MONGO_APP_PASSWORD, DB_PREFIX.
+// MONGO_ROOT_PASSWORD, MONGO_CA_FILE (TLS), DB_PREFIX, and for each service
+// MONGO_<SERVICE>_USERNAME / MONGO_<SERVICE>_PASSWORD: its own user, readWrite on
+// ${DB_PREFIX}<service> only (least privilege: no service can read another's data).
 const env = process.env;
 const members = env.MONGO_MEMBERS.split(",");
 const setName = env.MONGO_REPLICA_SET;
 const credentials = `${encodeURIComponent(env.MONGO_ROOT_USERNAME)}:${encodeURIComponent(env.MONGO_ROOT_PASSWORD)}`;
 const services = ["accounts", "billing", "domains", "support", "notifications"];
+const tls = `tls=true&tlsCAFile=${encodeURIComponent(env.MONGO_CA_FILE)}`;
 
 function retry(what, fn) {
   for (let attempt = 1; ; attempt++) {
@@ -21,7 +24,7 @@ function retry(what, fn) {
 
 // Every member must answer before the set can be initiated.
 const first = members.map((host) =>
-  retry(host, () => connect(`mongodb://${credentials}@${host}/admin?directConnection=true&authSource=admin`))
+  retry(host, () => connect(`mongodb://${credentials}@${host}/admin?directConnection=true&authSource=admin&${tls}`))
 )[0];
 
 let initiated = true;
@@ -37,18 +40,30 @@ if (!initiated) {
 }
 
 const admin = retry("a primary", () => {
-  const db = connect(`mongodb://${credentials}@${members.join(",")}/admin?replicaSet=${setName}&authSource=admin`);
+  const db = connect(`mongodb://${credentials}@${members.join(",")}/admin?replicaSet=${setName}&authSource=admin&${tls}`);
   if (!db.hello().primary) throw new Error("no primary yet");
   return db;
 });
 
-const user = env.MONGO_APP_USERNAME;
-const roles = services.map((service) => ({ role: "readWrite", db: `${env.DB_PREFIX}${service}` }));
-if (admin.getUser(user)) {
-  admin.updateUser(user, { pwd: env.MONGO_APP_PASSWORD, roles });
-  print(`updated user ${user}`);
-} else {
-  admin.createUser({ user, pwd: env.MONGO_APP_PASSWORD, roles });
-  print(`created user ${user}`);
+const wanted = new Set();
+for (const service of services) {
+  const user = env[`MONGO_${service.toUpperCase()}_USERNAME`];
+  const pwd = env[`MONGO_${service.toUpperCase()}_PASSWORD`];
+  if (!user || !pwd) throw new Error(`the Secret mongodb-user-${service} needs username and password`);
+  if (wanted.has(user)) throw new Error(`user ${user} is named for two services: each needs its own`);
+  wanted.add(user);
+  const roles = [{ role: "readWrite", db: `${env.DB_PREFIX}${service}` }];
+  if (admin.getUser(user)) {
+    admin.updateUser(user, { pwd, roles });
+    print(`updated user ${user}: readWrite on ${env.DB_PREFIX}${service}`);
+  } else {
+    admin.createUser({ user, pwd, roles });
+    print(`created user ${user}: readWrite on ${env.DB_PREFIX}${service}`);
+  }
+}
+// The single shared user of earlier versions (readWrite on every database) goes away.
+if (!wanted.has("panel") && admin.getUser("panel")) {
+  admin.dropUser("panel");
+  print("dropped the shared user panel");
 }
 print(`replica set ${setName} ready: ${JSON.stringify(admin.hello().hosts)}`);
