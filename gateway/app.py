@@ -9,7 +9,7 @@ from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import i18n, rpc, views
+from gateway import i18n, inputs, rpc, views
 from gateway.auth import csrf_token
 from gateway.errors import error_response
 from kernel import settings
@@ -65,6 +65,7 @@ def create_app() -> Flask:
         status = "up" if not failures else "degraded"
         return jsonify(status=status, services=services), 200 if status == "up" else 503
 
+    inputs.install(app)  # every query, form and JSON body checked before any view (gateway/inputs.py)
     for blueprint in views.discover():
         app.register_blueprint(blueprint)
     _register_error_handlers(app)

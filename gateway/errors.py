@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import jsonify
 
 from gateway.i18n import t
@@ -28,3 +30,28 @@ def error_response(status: int, code: str, fields: dict[str, str] | None = None)
 def field_messages(fields: dict[str, str]) -> dict[str, str]:
     """Field codes -> messages in the page's language (for forms)."""
     return {name: t(code) for name, code in fields.items()}
+
+
+# Errors a service raises when an argument it was given is of the wrong kind (a wrong type, text that
+# is not valid Unicode, a number too big for the database) rather than because it broke. The gateway
+# checks what it sends (gateway/inputs.py) and services check their arguments, so this is the last
+# net: the caller gets 422, not 500, and the log says which call let it through (tests look for it).
+BAD_INPUT_ERRORS = frozenset({"TypeError", "ValueError", "AttributeError", "UnicodeEncodeError", "UnicodeDecodeError",
+                              "UnicodeError", "OverflowError", "InvalidDocument", "ValidationError"})  # fmt: skip
+BAD_INPUT_LOG = "bad input reached a service"
+
+
+def remote_error(exc):
+    """A service's unexpected error (nameko RemoteError): of the bad-input kind -> 422, else 500."""
+    from flask import render_template, request
+
+    log = logging.getLogger(__name__)
+    if exc.exc_type in BAD_INPUT_ERRORS:
+        log.error("%s on %s %s: %s %s", BAD_INPUT_LOG, request.method, request.path, exc.exc_type, exc.value)
+        status, code = 422, "invalid_input"
+    else:
+        log.exception("service error on %s %s: %s", request.method, request.path, exc)
+        status, code = 500, "internal_error"
+    if request.path.startswith("/api/"):
+        return error_response(status, code)
+    return render_template("error.html", code=code), status

@@ -4,15 +4,14 @@ is in gateway/permissions.py."""
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import g, jsonify
 
-from gateway import rpc
+from gateway import inputs, rpc
 from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.export import gather_export
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
-from gateway.views.billing_api import positive_int
 from kernel.contracts import CONTACT_MAIL_CATEGORIES, CONTACT_PERMISSIONS
 
 CONTACT_KEYS = ("first_name", "last_name", "email", "phone", "language", "address", "login", "permissions",
@@ -23,8 +22,11 @@ def _account_id() -> str:
     return g.account["account_id"]
 
 
+CONTACT_TYPES = {"address": inputs.Address, "login": bool, "permissions": list[str], "categories": list[str]}
+
+
 def _contact_body(allowed: tuple[str, ...]) -> dict:
-    data = body()
+    data = body(optional=allowed, types=CONTACT_TYPES)
     unknown = {k: "unknown_field" for k in data if k not in allowed}
     if unknown:
         raise ApiError(422, "invalid_input", unknown)
@@ -74,8 +76,8 @@ def resend_invitation(contact_id: str):
 @api.get("/emails")
 @token_required
 def list_emails():
-    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
-    category = request.args.get("category") or None
+    page, per_page = inputs.page_args()
+    category = inputs.query_text("category") or None
     return jsonify(rpc.call("notifications", "list_mails", _account_id(), page, per_page, category))
 
 
@@ -128,7 +130,7 @@ def end_other_sessions():
 @api.get("/account/history")
 @token_required
 def account_history():
-    page, per_page = positive_int("page", 1), positive_int("per_page", 25, maximum=100)
+    page, per_page = inputs.page_args(per_page=25)
     return jsonify(rpc.call("accounts", "account_history", _account_id(), page, per_page))
 
 

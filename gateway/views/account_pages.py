@@ -11,7 +11,7 @@ import math
 import segno
 from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
 
-from gateway import i18n, permissions, rpc
+from gateway import i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.export import gather_export
@@ -40,8 +40,7 @@ def _page_count(found: dict) -> int:
 
 
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return inputs.query_int("page", 1)
 
 
 # --- second login step ------------------------------------------------------

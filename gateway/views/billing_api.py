@@ -11,7 +11,7 @@ import binascii
 
 from flask import Response, g, jsonify, request
 
-from gateway import permissions, rpc
+from gateway import inputs, permissions, rpc
 from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
@@ -22,16 +22,6 @@ INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
 
 def _account_id() -> str:
     return g.account["account_id"]
-
-
-def positive_int(name: str, default: int, maximum: int | None = None) -> int:
-    """A positive integer query parameter, or 422 invalid_input naming it."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1 or (maximum is not None and int(raw) > maximum):
-        raise ApiError(422, "invalid_input", {name: "invalid_type"})
-    return int(raw)
 
 
 # --- catalogue and cart -----------------------------------------------------
@@ -50,10 +40,8 @@ def get_cart():
 @api.post("/cart/items")
 @token_required
 def add_cart_item():
-    data = body("kind")
-    params = data.get("params", {})
-    if not isinstance(params, dict):
-        raise ApiError(422, "invalid_input", {"params": "invalid_type"})
+    data = body("kind", optional=("params",), types={"params": inputs.CartParams})
+    params = data.get("params") or {}
     cart = rpc.call("billing", "add_cart_item", _account_id(), data["kind"], params, ctx=request_ctx())
     return jsonify(cart), 201
 
@@ -79,10 +67,8 @@ def checkout():
 @api.get("/invoices")
 @token_required
 def list_invoices():
-    status = request.args.get("status") or None
-    if status is not None and status not in INVOICE_STATUSES:
-        raise ApiError(422, "invalid_input", {"status": "invalid_status"})
-    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
+    status = inputs.query_choice("status", INVOICE_STATUSES, "invalid_status")
+    page, per_page = inputs.page_args()
     return jsonify(rpc.call("billing", "list_invoices", _account_id(), status, page, per_page))
 
 
@@ -121,8 +107,8 @@ def pay_invoice(invoice_id: str):
 @api.get("/services")
 @token_required
 def list_services():
-    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
-    status = request.args.get("status") or None
+    page, per_page = inputs.page_args()
+    status = inputs.query_text("status") or None
     return jsonify(rpc.call("billing", "list_services", _account_id(), status, page, per_page))
 
 

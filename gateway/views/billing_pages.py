@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, permissions, rpc
+from gateway import i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.views.billing_api import pdf_response
@@ -66,11 +66,6 @@ def _after_payment(payment: dict[str, Any], invoice_ids: list[str]):
     elif status == "pending":
         flash(i18n.t("billing_transfer_ordered"), "info")
     return redirect(target)
-
-
-def _positive_arg(name: str, default: int) -> int:
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else default
 
 
 def _error_flash(exc: CommandError) -> None:
@@ -206,7 +201,7 @@ def billing_invoices():
     status = request.args.get("status") or None
     if status not in (None, *INVOICE_STATUSES):
         status = None
-    page, per_page = _positive_arg("page", 1), min(_positive_arg("per_page", PER_PAGE), 100)
+    page, per_page = inputs.page_args(PER_PAGE)
     listed, unpaid, credit = _parallel(("list_invoices", account_id, status, page, per_page),
                                        ("list_invoices", account_id, "unpaid", 1, 100), ("get_credit", account_id))  # fmt: skip
     return render_template(
@@ -271,7 +266,7 @@ def billing_services():
     status = request.args.get("status") or None
     if status not in (None, *SERVICE_STATUSES):
         status = None
-    page, per_page = _positive_arg("page", 1), min(_positive_arg("per_page", PER_PAGE), 100)
+    page, per_page = inputs.page_args(PER_PAGE)
     listed = rpc.call("billing", "list_services", _me(), status, page, per_page)
     return render_template("billing/services.html", listed=listed, status=status, statuses=SERVICE_STATUSES,
                            page_url=_page_url)  # fmt: skip

@@ -6,18 +6,18 @@ Cart items of kind domain_registration / domain_transfer go through billing's ca
 
 from __future__ import annotations
 
-from flask import g, jsonify, request
+from flask import g, jsonify
 
-from gateway import rpc
+from gateway import inputs, rpc
 from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
-from gateway.views.api import api, token_required
-from gateway.views.billing_api import positive_int
+from gateway.views.api import api, body, token_required
 
 STATUSES = ("pending", "pending_registration", "pending_transfer", "active", "grace_period", "redemption", "expired",
             "transferred_away", "cancelled")  # fmt: skip
 PATCH_KEYS = ("nameservers", "locked", "auto_renew")
+PATCH_TYPES = {"nameservers": list[str], "locked": bool, "auto_renew": bool}
 
 
 def _account_id() -> str:
@@ -27,7 +27,7 @@ def _account_id() -> str:
 @api.get("/domains/check")
 @token_required
 def domains_check():
-    name = request.args.get("name", "")
+    name = inputs.query_text("name")
     if not name.strip():
         raise ApiError(422, "invalid_input", {"name": "domains_name_required"})
     return jsonify(rpc.call("domains", "check", name))
@@ -36,11 +36,9 @@ def domains_check():
 @api.get("/domains")
 @token_required
 def domains_list():
-    status = request.args.get("status") or None
-    if status is not None and status not in STATUSES:
-        raise ApiError(422, "invalid_input", {"status": "invalid_status"})
-    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
-    query = request.args.get("q") or request.args.get("query") or None
+    status = inputs.query_choice("status", STATUSES, "invalid_status")
+    page, per_page = inputs.page_args()
+    query = inputs.query_text("q") or inputs.query_text("query") or None
     return jsonify(rpc.call("domains", "list_domains", _account_id(), page, per_page, status, query))
 
 
@@ -53,9 +51,7 @@ def domains_get(domain_id: str):
 @api.patch("/domains/<domain_id>")
 @token_required
 def domains_patch(domain_id: str):
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ApiError(400, "invalid_json")
+    data = body(optional=PATCH_KEYS, types=PATCH_TYPES)
     unknown = {k: "unknown_field" for k in data if k not in PATCH_KEYS}
     if unknown or not data:
         raise ApiError(422, "invalid_input", unknown or {"nameservers": "required"})

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, rpc
+from gateway import i18n, inputs, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.views.domains_api import STATUSES
@@ -65,7 +65,7 @@ def _add(kind: str, params: dict[str, Any], form: dict[str, str], focus: str):
 @page_login_required
 def domains_search():
     _me()
-    name = request.args.get("name", "")
+    name = inputs.query_text("name")
     return _search(name, {"name": name, "domain": "", "epp_code": ""})
 
 
@@ -73,7 +73,7 @@ def domains_search():
 @page_login_required
 def domains_transfer_form():
     _me()
-    domain = request.args.get("domain", "")
+    domain = inputs.query_text("domain")
     return _search("", {"name": "", "domain": domain, "epp_code": ""}, focus="transfer")
 
 
@@ -81,7 +81,7 @@ def domains_transfer_form():
 @page_login_required
 def domains_add_registration():
     form = {k: request.form.get(k, "") for k in ("name", "domain", "years", "display")}
-    years = int(form["years"]) if form["years"].isdigit() else form["years"]
+    years = inputs.form_int("years", 1, max(YEARS), default=1)
     return _add("domain_registration", {"domain": form["domain"], "years": years}, form, "search")
 
 
@@ -100,9 +100,8 @@ def domains_list():
     account_id = _me()
     status = request.args.get("status") or None
     status = status if status in STATUSES else None
-    query = request.args.get("q", "")
-    raw_page = request.args.get("page", "")
-    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    query = inputs.query_text("q")
+    page = inputs.query_int("page", 1)
     listing = rpc.call("domains", "list_domains", account_id, page, PER_PAGE, status, query or None)
     return render_template("domains/list.html", listing=listing, status=status or "", q=query, statuses=STATUSES)
 
@@ -177,8 +176,7 @@ def domains_renew(domain_id: str):
     """Renew by hand (e.g. with auto-renew off, or during the grace period): a renewal item in the cart."""
     account_id = _me()
     domain = _domain(account_id, domain_id)
-    raw = request.form.get("years", "")
-    params = {"domain_id": domain_id, "years": int(raw) if raw.isdigit() else raw}
+    params = {"domain_id": domain_id, "years": inputs.form_int("years", 1, max(YEARS), default=1)}
     try:
         rpc.call("billing", "add_cart_item", account_id, "domain_renewal", params, ctx=request_ctx())
     except CommandError as exc:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
-from gateway import i18n, rpc
+from gateway import i18n, inputs, rpc
 from gateway.auth import check_csrf, load_account, request_ctx
 from gateway.views.support_pages import (
     DEPARTMENTS,
@@ -196,10 +196,11 @@ def offer():
         form = {k: (current or {}).get(k) or "" for k in OFFER_FIELDS}
         return render_template("staff/offer.html", current=current, form=form, errors={})
     form = {k: request.form.get(k, "").strip() for k in OFFER_FIELDS}
-    percent = int(form["discount_percent"]) if form["discount_percent"].isdigit() else None
     try:
-        if form["discount_percent"] and percent is None:
-            raise CommandError("invalid_input", {"discount_percent": "invalid_percent"}, status=422)
+        try:
+            percent = inputs.form_int("discount_percent", 0, 100)  # empty: no discount
+        except inputs.InputError:
+            raise CommandError("invalid_input", {"discount_percent": "invalid_percent"}, status=422) from None
         rpc.call("billing", "set_offer", form["title"], form["text"], form["link"], form["starts_at"], form["ends_at"],
                  form["discount_code"] or None, percent, ctx=request_ctx(), title_en=form["title_en"],
                  text_en=form["text_en"])  # fmt: skip
@@ -213,7 +214,7 @@ def offer():
 # --- customers and their invoices (billing owns invoices) ---------------------------
 @blueprint.get("/customers")
 def customers():
-    query, found, error = request.args.get("q", "").strip(), None, None
+    query, found, error = inputs.query_text("q").strip(), None, None
     if query:
         try:
             found = rpc.call("accounts", "find_customers", query, ctx=request_ctx())["items"]

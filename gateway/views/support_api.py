@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from gateway import rpc
+from gateway import inputs, rpc
 from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
-from gateway.views.billing_api import positive_int
 from gateway.views.support_pages import attachment_response, chosen_related, related_choices, uploaded_files
 
 # which list of related_choices a related value's kind comes from
 RELATED_LISTS = {"service": "services", "domain": "domains"}
+# attachments in base64 make a JSON body larger than others may be (up to the request limit)
+ATTACHMENTS_JSON_MAX_BYTES = 30 * 1024 * 1024
 
 
 def _account_id() -> str:
@@ -34,7 +35,7 @@ def _fields_and_files(*required: str, optional: tuple[str, ...] = ()) -> tuple[d
         if missing:
             raise ApiError(422, "invalid_input", missing)
         return data, uploaded_files()
-    data = body(*required, optional=optional)
+    data = body(*required, optional=(*optional, "attachments"), types={"attachments": list[inputs.Attachment]})
     return data, data.get("attachments")
 
 
@@ -52,13 +53,14 @@ def _related(account_id: str, value: str | None) -> dict | None:
 @api.get("/tickets")
 @token_required
 def list_tickets():
-    page, per_page = positive_int("page", 1), positive_int("per_page", 20, maximum=100)
-    status, department = request.args.get("status") or None, request.args.get("department") or None
+    page, per_page = inputs.page_args()
+    status, department = inputs.query_text("status") or None, inputs.query_text("department") or None
     return jsonify(rpc.call("support", "list_tickets", _account_id(), status, page, per_page, department=department))
 
 
 @api.post("/tickets")
 @token_required
+@inputs.json_limit(ATTACHMENTS_JSON_MAX_BYTES)
 def open_ticket():
     data, files = _fields_and_files("department", "priority", "subject", "message", optional=("related",))
     related = _related(_account_id(), data.get("related"))
@@ -75,6 +77,7 @@ def get_ticket(ticket_id: str):
 
 @api.post("/tickets/<ticket_id>/replies")
 @token_required
+@inputs.json_limit(ATTACHMENTS_JSON_MAX_BYTES)
 def reply_ticket(ticket_id: str):
     data, files = _fields_and_files("message")
     reply = rpc.call("support", "reply", _account_id(), ticket_id, data["message"], files, ctx=request_ctx())
@@ -96,7 +99,7 @@ def close_ticket(ticket_id: str):
 @api.get("/news")
 @token_required
 def list_news():
-    page, per_page = positive_int("page", 1), positive_int("per_page", 10, maximum=100)
+    page, per_page = inputs.page_args(per_page=10)
     return jsonify(rpc.call("support", "list_news", g.language, page, per_page, account_id=_account_id()))
 
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, permissions, rpc
+from gateway import i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.views.pages import pages
@@ -76,8 +76,7 @@ def choice(name: str, allowed: tuple[str, ...], default: str = "") -> str:
 
 
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 1
+    return inputs.query_int("page", 1)
 
 
 def found_or_404(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
