@@ -30,7 +30,7 @@ format: deps
 
 staff: ## create a staff account: make staff EMAIL=ola@firma.pl [FIRST=Ola LAST=Nowak] (password asked, or STAFF_PASSWORD)
 	@[ -n "$(EMAIL)" ] || { echo "usage: make staff EMAIL=ola@firma.pl [FIRST=Ola LAST=Nowak]"; exit 2; }
-	$(PY) -m services.accounts.staff create --email "$(EMAIL)" --first-name "$(or $(FIRST),Zespół)" --last-name "$(or $(LAST),Obsługi)"
+	RPC_SIGNING_KEYS="$${RPC_SIGNING_KEYS:-$$(cat var/rpc_signing_key 2>/dev/null)}" $(PY) -m services.accounts.staff create --email "$(EMAIL)" --first-name "$(or $(FIRST),Zespół)" --last-name "$(or $(LAST),Obsługi)"
 
 bench: deps ## figures with their baselines (own stack, nx-27017 and vhost; needs wrk): make bench [ARGS="--only dashboard"]
 	$(PY) -m bench $(ARGS)

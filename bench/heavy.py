@@ -6,8 +6,8 @@ import uuid
 from dataclasses import dataclass
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from tools.devstack import Stack, wait_until
 from tools.seed import seed_demo_account
 
@@ -43,7 +43,7 @@ def seed(stack: Stack, services: int = 50, invoices: int = 200, tickets: int = 3
     http.headers["Authorization"] = f"Bearer {token}"
     account_id = _api(http, "GET", f"{base}/profile")["account_id"]
     config = {"AMQP_URI": stack.environment()["AMQP_URI"], "serializer": "json"}
-    with ClusterRpcProxy(config, timeout=60) as rpc:
+    with SignedClusterRpcProxy(config, timeout=60) as rpc:
         rpc.billing.add_credit(account_id, 10**9, ctx=SYSTEM)
         for i in range(domains):
             item = {"kind": "domain_registration", "params": {"domain": f"ciezkie-konto-{i}.pl", "years": 1}}

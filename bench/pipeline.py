@@ -19,9 +19,9 @@ from urllib.parse import quote
 import pika
 import pymongo
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from bench.common import GUEST, RABBIT_API, Row, free_port, median, percentile, start_nx, vhost
+from kernel.caller import SignedClusterRpcProxy
 from tools.devstack import Stack, wait_until
 
 SERVICES = {"producer": "ProducerService", "consumer": "ConsumerService"}
@@ -45,7 +45,7 @@ def _send(rpc, run: str, count: int, concurrency: int) -> None:
 
 def kernel_pipeline(stack: Stack, mongo_uri: str, events: int, concurrency: int) -> dict[str, float]:
     copies = pymongo.MongoClient(mongo_uri)["bench_benchconsumer"]["copies_view"]
-    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as rpc:
+    with SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as rpc:
         _send(rpc, "warmup", 50, concurrency)
         wait_until(lambda: copies.count_documents({}) == 50, 60, "the warm-up events")
         started = time.time()

@@ -12,10 +12,10 @@ import statistics
 import sys
 import time
 
-from nameko.standalone.rpc import ClusterRpcProxy
 from pyinstrument import Profiler
 
 from bench import dashboard, heavy
+from kernel.caller import SignedClusterRpcProxy
 
 
 def _time(fn, repeat: int = 20) -> float:
@@ -29,7 +29,7 @@ def _time(fn, repeat: int = 20) -> float:
 
 def rpc_times(stack, account: heavy.Heavy) -> dict[str, float]:
     config = {"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}
-    with ClusterRpcProxy(config, timeout=30) as rpc:
+    with SignedClusterRpcProxy(config, timeout=30) as rpc:
         calls = {
             "accounts.authenticate": lambda: rpc.accounts.authenticate(account.token),
             "accounts.list_contacts": lambda: rpc.accounts.list_contacts(account.account_id),

@@ -11,22 +11,7 @@ from typing import Any
 from flask import abort, g, redirect, request, session, url_for
 
 from gateway import rpc
-from kernel.events import new_id
-
-
-def request_ctx() -> dict[str, Any]:
-    """What every command carries: actor, client address, correlation id. A contact
-    acts as themselves (their contact id) on the owner's account."""
-    account = getattr(g, "account", None)
-    actor = {"type": account["role"] if account else "anonymous", "id": account["account_id"] if account else None}
-    if account and account.get("contact_id"):
-        actor = {"type": "contact", "id": account["contact_id"], "account_id": account["account_id"]}
-    return {
-        "actor": actor,
-        "ip": request.remote_addr,
-        "user_agent": request.headers.get("User-Agent", "")[:200],
-        "correlation_id": request.headers.get("X-Request-Id") or new_id(),
-    }
+from gateway.caller import request_ctx  # noqa: F401 (views import it from here)
 
 
 def bearer_token() -> str | None:

@@ -17,9 +17,11 @@ from typing import Any
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from nameko.exceptions import MethodNotFound, RemoteError, RpcTimeout, UnknownService
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from gateway.caller import request_ctx
 from kernel import settings
+from kernel.caller import SignedClusterRpcProxy
+from kernel.errors import CommandError
 
 log = logging.getLogger(__name__)
 RPC_TIMEOUT = float(os.environ.get("RPC_TIMEOUT", "5"))
@@ -32,12 +34,13 @@ class ServiceUnavailable(Exception):
     """The service did not answer in time or is not running."""
 
 
-def _proxy():
-    proxy = getattr(_local, "proxy", None)
-    if proxy is None:
-        runner = ClusterRpcProxy({"AMQP_URI": settings.AMQP_URI, "serializer": "json"}, timeout=RPC_TIMEOUT)
+def _runner() -> SignedClusterRpcProxy:
+    """The thread's proxy: every call signed with the caller's context, expiring with its deadline."""
+    if getattr(_local, "proxy", None) is None:
+        runner = SignedClusterRpcProxy({"AMQP_URI": settings.AMQP_URI, "serializer": "json"}, request_ctx,
+                                       timeout=RPC_TIMEOUT)  # fmt: skip
         _local.runner, _local.proxy = runner, runner.start()
-    return _local.proxy
+    return _local.runner
 
 
 def _discard() -> None:
@@ -82,6 +85,9 @@ class PendingCall:
         except RemoteError as exc:  # the service is up but cannot reach its database
             if exc.exc_type in DATABASE_DOWN:
                 raise ServiceUnavailable(f"{self.service}: {exc.exc_type}") from exc
+            if exc.exc_type == "ConcurrencyError":  # racing writers: nothing was written; a clear 409, never 500
+                log.warning("%s.%s: %s", self.service, self.method, exc)
+                raise CommandError("conflict", status=409) from exc
             raise
 
 
@@ -133,10 +139,11 @@ def start(service: str, method: str, *args: Any, **kwargs: Any) -> PendingCall:
     from gateway.permissions import check_call  # not at the top: permissions imports auth, which imports us
 
     check_call(service, method, args)
+    ctx = kwargs.pop("ctx", None) or request_ctx()
     pending = PendingCall(service, method)
     for attempt in range(2):
         try:
-            pending.reply = getattr(getattr(_proxy(), service), method).call_async(*args, **kwargs)
+            pending.reply = _runner().call_async(service, method, ctx, *args, **kwargs)
             return pending
         except UnknownService as exc:
             pending.failure = ServiceUnavailable(f"{service} is not running")

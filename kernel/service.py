@@ -14,10 +14,11 @@ import amqp.exceptions
 import kombu.exceptions
 from nameko.events import event_handler
 from nameko.messaging import QueueConsumer
-from nameko.rpc import RpcConsumer, rpc
+from nameko.rpc import RpcConsumer
 from nameko.timer import timer
 
 from kernel import clock, db, settings
+from kernel.caller import rpc
 from kernel.dependencies import EventSourcing
 from kernel.events import Event
 from kernel.projections import Projection

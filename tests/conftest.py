@@ -16,6 +16,8 @@ from kernel import db
 from tools.devstack import ROOT, Stack, port_open
 
 TEST_VAR = Path(os.environ.get("TEST_VAR", ROOT / "var" / "test"))
+# One key for this run: the stacks it starts inherit it, and the tests' own calls sign with it.
+os.environ.setdefault("RPC_SIGNING_KEYS", uuid.uuid4().hex)
 
 
 @pytest.fixture(scope="session")

@@ -30,3 +30,11 @@ def recording_events_api(service_cls: type, dispatch: RecordingDispatch) -> Even
     """A real EventsApi for `service_cls` (connect its alias first) that records instead of publishing."""
     store, projections = prepare_storage(service_cls.name, service_cls)
     return EventsApi(service_cls.name, store, projections, dispatch)
+
+
+def call_as(worker: Any, method: str, ctx: dict[str, Any] | None, *args: Any, **kwargs: Any) -> Any:
+    """Call `worker.method` the way its RPC entrypoint does: the kernel admits the (verified) caller
+    `ctx` first (actor rules, own account, argument types), then the method runs with that ctx."""
+    from kernel.caller import admit
+
+    return getattr(worker, method)(**admit(type(worker), method, ctx or {}, list(args), kwargs))

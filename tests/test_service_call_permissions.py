@@ -209,7 +209,7 @@ def test_rpc_start_refuses_before_sending(app, monkeypatch):
     def no_broker():
         raise AssertionError("a refused call must not reach the broker")
 
-    monkeypatch.setattr(rpc, "_proxy", no_broker)
+    monkeypatch.setattr(rpc, "_runner", no_broker)
     with app.test_request_context("/api/v1/services"):
         g.account = BILLING_CONTACT
         with pytest.raises(Forbidden):

@@ -84,12 +84,14 @@ class Stack:
         env.setdefault("SMTP_PORT", str(self.smtp_port))
         env.setdefault("PUBLIC_URL", self.gateway_url)
         env.setdefault("SECRET_KEY", self._secret_key())
+        env.setdefault("RPC_SIGNING_KEYS", self._secret_key("rpc_signing_key"))
         env["PYTHONPATH"] = str(ROOT)
         env.update(self.env)
         return env
 
-    def _secret_key(self) -> str:
-        path = self.var / "secret_key"
+    def _secret_key(self, name: str = "secret_key") -> str:
+        """A random key generated once into var/ (a deployment sets its own in the environment)."""
+        path = self.var / name
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(os.urandom(32).hex())
@@ -242,6 +244,8 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=1, help="processes per service (up)")
     args = parser.parse_args()
     stack = Stack(instances=args.instances)
+    # this process signs the calls it makes itself (the demo offer) with the stack's key
+    os.environ.setdefault("RPC_SIGNING_KEYS", stack.environment()["RPC_SIGNING_KEYS"])
     if args.command == "up":
         stack.up()
         print(f"\nPanel Klienta is up: {stack.gateway_url}")

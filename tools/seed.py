@@ -77,18 +77,16 @@ def seed_demo_offer(env: dict[str, str]) -> None:
     through billing like staff would; an offer already running is left alone."""
     import datetime as dt
 
-    from nameko.standalone.rpc import ClusterRpcProxy
-
     from kernel import settings
+    from kernel.caller import rpc_proxy
 
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    config = {"AMQP_URI": env.get("AMQP_URI", settings.AMQP_URI), "serializer": "json"}
-    with ClusterRpcProxy(config, timeout=30) as cluster:
+    with rpc_proxy(env.get("AMQP_URI", settings.AMQP_URI), {"type": "system", "id": "seed"}, timeout=30) as cluster:
         if cluster.billing.get_current_offer():
             return
         cluster.billing.set_offer(
             "Hosting Start 20% taniej", "Z kodem JESIEN20 zapłacisz za pierwszy okres o 20% mniej.", "/order",
             (now - dt.timedelta(days=1)).isoformat(), (now + dt.timedelta(days=60)).isoformat(), "JESIEN20", 20,
-            ctx={"actor": {"type": "system", "id": "seed"}}, title_en="Hosting Start 20% off",
+            title_en="Hosting Start 20% off",
             text_en="With the code JESIEN20 you pay 20% less for the first period.",
         )  # fmt: skip

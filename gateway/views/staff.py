@@ -134,7 +134,7 @@ def add_note(ticket_id: str):
 
 @blueprint.get("/tickets/<ticket_id>/attachments/<attachment_id>")
 def attachment(ticket_id: str, attachment_id: str):
-    return attachment_response(found_or_404("support", "get_attachment", None, ticket_id, attachment_id, staff=True))
+    return attachment_response(found_or_404("support", "get_attachment", None, ticket_id, attachment_id))
 
 
 # --- news ------------------------------------------------------------------------

@@ -11,10 +11,10 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from mongoengine import NotUniqueError
-from nameko.rpc import rpc
 
 from kernel import clock
 from kernel.aggregate import execute
+from kernel.caller import rpc
 from kernel.errors import CommandError, NotFound
 from kernel.events import command_meta, new_id
 from services.accounts import sessions

@@ -7,9 +7,9 @@ from typing import Any
 
 import pyotp
 import segno
-from nameko.rpc import rpc
 
 from kernel.aggregate import execute
+from kernel.caller import SYSTEM, rpc
 from kernel.contracts import SECRET_FIELDS
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, NewEvent, command_meta
@@ -153,7 +153,7 @@ class SecurityRpc:
                 "history": history}  # fmt: skip
 
     # --- mailing list ------------------------------------------------------
-    @rpc
+    @rpc(actors=SYSTEM)
     def mailing_list_recipients(self) -> list[dict[str, str]]:
         """Verified customers who opted in, each with their signed unsubscribe token."""
         found = AccountView.objects(mailing_list=True, email_verified=True, role="customer")

@@ -9,10 +9,10 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from mongoengine import NotUniqueError
-from nameko.rpc import rpc
 
 from kernel import clock
 from kernel.aggregate import execute
+from kernel.caller import OPERATOR, STAFF, SYSTEM, rpc
 from kernel.errors import CommandError, NotFound
 from kernel.events import NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService
@@ -112,12 +112,10 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         return {}
 
     # --- staff: accounts made by `python -m services.accounts.staff`, never by registration --------
-    @rpc
+    @rpc(actors=OPERATOR)
     def create_staff(self, email: str, first_name: str, last_name: str, password: str,
                      ctx: dict | None = None) -> dict[str, str]:  # fmt: skip
         """Only the operator's command may call this (actor type "operator", which no web request carries)."""
-        if ((ctx or {}).get("actor") or {}).get("type") != "operator":
-            raise CommandError("forbidden", status=403)
         email = v.normalize_email(email)
         checks = {"email": v.check_email(email), "password": v.check_password(password),
                   "first_name": v.check_name(first_name), "last_name": v.check_name(last_name)}  # fmt: skip
@@ -133,11 +131,9 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
             raise
         return {"account_id": account_id, "email": email, "role": "staff"}
 
-    @rpc
+    @rpc(actors=STAFF)
     def find_customers(self, query: str, ctx: dict | None = None, limit: int = 20) -> dict[str, Any]:
         """Staff only: customers whose e-mail, name, company or NIP contain every word of `query`."""
-        if ((ctx or {}).get("actor") or {}).get("type") != "staff":
-            raise CommandError("forbidden", status=403)
         words = (query or "").split() if isinstance(query, str) else []
         if not words or len("".join(words)) < 2:
             raise CommandError("invalid_input", {"query": "query_too_short"}, status=422)
@@ -356,7 +352,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
                 clean["mailing_list"] = changes["mailing_list"]
         return clean, errors
 
-    @rpc
+    @rpc(actors=SYSTEM)
     def get_notification_target(self, account_id: str) -> dict[str, Any] | None:
         """What notifications needs to address a mail: e-mail, name, language, preferences,
         and the contacts with the mail categories each of them chose."""

@@ -26,11 +26,13 @@ Call = Callable[..., Any]
 
 
 def rpc_call(method: str, *args: Any, **kwargs: Any) -> Any:
-    """One call to the accounts service on the broker named by AMQP_URI."""
-    from nameko.standalone.rpc import ClusterRpcProxy
+    """One call to the accounts service on the broker named by AMQP_URI, signed as the operator
+    (RPC_SIGNING_KEYS; `make staff` reads the key `make up` generated)."""
+    from kernel.caller import SignedClusterRpcProxy
 
     config = {"AMQP_URI": settings.AMQP_URI, "serializer": "json"}
-    with ClusterRpcProxy(config, timeout=float(os.environ.get("RPC_TIMEOUT", "10"))) as proxy:
+    ctx = kwargs.pop("ctx", None) or operator_ctx()
+    with SignedClusterRpcProxy(config, ctx, timeout=float(os.environ.get("RPC_TIMEOUT", "10"))) as proxy:
         return getattr(proxy.accounts, method)(*args, **kwargs)
 
 

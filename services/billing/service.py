@@ -13,11 +13,11 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import MethodNotFound, RemoteError, UnknownService
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from kernel import clock, settings
 from kernel.aggregate import execute
+from kernel.caller import STAFF, STAFF_OR_SYSTEM, SYSTEM, ServiceRpc, rpc
 from kernel.contracts import CART_ITEM_KINDS, CART_ITEM_OWNERS
 from kernel.errors import CommandError, NotFound
 from kernel.events import command_meta, new_id
@@ -60,7 +60,6 @@ RPC_TIMEOUT = float(os.environ.get("BILLING_RPC_TIMEOUT", "5"))
 CYCLE_SECONDS = int(os.environ.get("BILLING_CYCLE_SECONDS", "300"))
 # Racing issuers of one month's ledger retry on fresh state; each retry takes the next number.
 LEDGER_RETRIES = 50
-STAFF = ("staff", "system")
 
 
 def seller() -> dict[str, str]:
@@ -92,12 +91,6 @@ def buyer_from_profile(profile: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _require_staff(ctx: dict | None) -> None:
-    actor = (ctx or {}).get("actor") or {}
-    if not ctx or actor.get("type") not in STAFF:
-        raise CommandError("forbidden", status=403)
-
-
 def _one_page(found: Any, page: int, per_page: int, item: Any) -> dict[str, Any]:
     """One page of a query's documents, each turned into its dict by `item`, with the paging figures."""
     total = found.count()
@@ -118,8 +111,8 @@ class BillingService(EventSourcedService):
     projections = PROJECTIONS
     documents = [Plan, carts.Cart, payments.PaymentIntent]
 
-    accounts = RpcProxy("accounts")
-    domains = RpcProxy("domains")
+    accounts = ServiceRpc("accounts")
+    domains = ServiceRpc("domains")
     demo_catalog = catalog.DemoCatalog()
 
     # ------------------------------------------------------------------ remote calls
@@ -139,7 +132,7 @@ class BillingService(EventSourcedService):
         return buyer_from_profile(self._remote("accounts", "get_profile", account_id))
 
     # ------------------------------------------------------------------ catalogue
-    @rpc
+    @rpc(actors=STAFF_OR_SYSTEM)
     def seed_demo_catalog(self) -> dict[str, int]:
         return {"added": catalog.seed_demo_catalog()}
 
@@ -148,13 +141,12 @@ class BillingService(EventSourcedService):
         return {"plans": catalog.get_catalog(language), "currency": CURRENCY}
 
     # ------------------------------------------------------------------ offer banner
-    @rpc
+    @rpc(actors=STAFF_OR_SYSTEM)
     def set_offer(self, title: str, text: str, link: str, starts_at: str, ends_at: str,
                   discount_code: str | None = None, discount_percent: int | None = None,
                   ctx: dict | None = None, title_en: str | None = None,
                   text_en: str | None = None) -> dict[str, Any]:  # fmt: skip
         """`title`/`text` in Polish; `title_en`/`text_en` the optional English banner (by keyword)."""
-        _require_staff(ctx)
         offer = validate_offer(title, text, link, starts_at, ends_at, discount_code, discount_percent,
                                title_en, text_en)  # fmt: skip
         execute(self.events, Offer, "offer", lambda o: o.set(offer), command_meta(ctx))
@@ -475,11 +467,10 @@ class BillingService(EventSourcedService):
                             meta)  # fmt: skip
         return {"status": "applied" if stored else "duplicate", "payment_id": payment_id}
 
-    @rpc
+    @rpc(actors=STAFF_OR_SYSTEM)
     def mark_invoice_paid(self, invoice_id: str, ctx: dict | None = None, amount: int | None = None,
                           reference: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Staff (or a bank import) records a transfer; the same reference twice applies once."""
-        _require_staff(ctx)
         view = InvoiceView.objects(id=invoice_id).first()
         if not view or not view.number:
             raise NotFound("invoice")
@@ -494,11 +485,9 @@ class BillingService(EventSourcedService):
                                             clock.now()), command_meta(ctx))  # fmt: skip
         return InvoiceView.objects(id=invoice_id).first().detail()
 
-    @rpc
+    @rpc(actors=STAFF)
     def refund_invoice(self, invoice_id: str, ctx: dict | None = None) -> dict[str, Any]:
         """Staff refund a paid invoice: what was paid goes back to the customer's credit."""
-        if ((ctx or {}).get("actor") or {}).get("type") != "staff":  # a person decides refunds, never a job
-            raise CommandError("forbidden", status=403)
         view = InvoiceView.objects(id=invoice_id).first() if isinstance(invoice_id, str) else None
         if not view or not view.number:
             raise NotFound("invoice")
@@ -506,11 +495,10 @@ class BillingService(EventSourcedService):
                 lambda c: c.refund(invoice_id, view.number, clock.now()), command_meta(ctx))  # fmt: skip
         return InvoiceView.objects(id=invoice_id).first().detail()
 
-    @rpc
+    @rpc(actors=STAFF_OR_SYSTEM)
     def add_credit(
         self, account_id: str, amount: int, ctx: dict | None = None, reason: str = "manual"
     ) -> dict[str, Any]:
-        _require_staff(ctx)
         execute(self.events, Customer, customer_stream(account_id),
                 lambda c: c.add_credit(amount, reason, new_id()), command_meta(ctx))  # fmt: skip
         return self.get_credit(account_id)
@@ -698,7 +686,7 @@ class BillingService(EventSourcedService):
         except Exception:
             log.exception("billing cycle failed; the next run retries")
 
-    @rpc
+    @rpc(actors=STAFF_OR_SYSTEM)
     def run_billing_cycle(self) -> dict[str, int]:
         """Renewal invoices, numbering of stranded requests, reminders, suspension,
         termination, end-of-period cancellation.
@@ -743,7 +731,7 @@ class BillingService(EventSourcedService):
         stats["events"] += len(stored)
 
     # ------------------------------------------------------------------ invoices for items another service owns
-    @rpc
+    @rpc(actors=SYSTEM)
     def issue_item_invoice(self, account_id: str, kind: str, params: dict[str, Any], idempotency_key: str,
                            ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
         """An unpaid invoice for one item priced by its owner (e.g. a domain renewal),

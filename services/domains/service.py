@@ -11,11 +11,11 @@ from typing import Any
 
 import eventlet
 from nameko.exceptions import MethodNotFound, RemoteError, UnknownService
-from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from kernel import clock
 from kernel.aggregate import execute
+from kernel.caller import STAFF_OR_SYSTEM, ServiceRpc, rpc
 from kernel.contracts import BILLING
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, command_meta
@@ -75,7 +75,7 @@ class DomainsService(EventSourcedService):
     projections = PROJECTIONS
     documents = registrar.DOCUMENTS
 
-    billing = RpcProxy("billing")
+    billing = ServiceRpc("billing")
 
     # ------------------------------------------------------------------ registry calls
     def _registry(self, method: str, *args: Any) -> Any:
@@ -374,7 +374,7 @@ class DomainsService(EventSourcedService):
         except Exception:
             log.exception("domains cycle failed; the next run retries")
 
-    @rpc
+    @rpc(actors=STAFF_OR_SYSTEM)
     def run_cycle(self) -> dict[str, int]:
         """Safe to run twice or concurrently: every step is decided by the aggregate from its
         state, registry calls carry the operation's ref, renewal invoices an idempotency key."""

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nameko.rpc import RpcProxy, rpc
-
 from kernel import contracts, settings
 from kernel.aggregate import Aggregate, execute
+from kernel.caller import STAFF, ServiceRpc, rpc
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
@@ -44,7 +43,7 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
     name = "notifications"
     projections = PROJECTIONS
 
-    accounts = RpcProxy("accounts")
+    accounts = ServiceRpc("accounts")
 
     # --- account events -----------------------------------------------------
     @consumes("accounts", "email_verification_requested")
@@ -117,13 +116,10 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         self._mail(event, target, "security", template, {"first_name": target["first_name"]})
 
     # --- newsletter ---------------------------------------------------------
-    @rpc
+    @rpc(actors=STAFF)
     def send_newsletter(self, subject_pl: str, body_pl: str, subject_en: str, body_en: str,
                         ctx: dict | None = None) -> dict[str, str]:  # fmt: skip
         """Staff only. Queued at once as an event; `deliver_newsletter` then mails it."""
-        actor = (ctx or {}).get("actor") or {}
-        if actor.get("type") != "staff" or not actor.get("id"):
-            raise CommandError("forbidden", status=403)
         texts = {"subject_pl": subject_pl, "body_pl": body_pl, "subject_en": subject_en, "body_en": body_en}
         errors = {k: "required" for k, val in texts.items() if not isinstance(val, str) or not val.strip()}
         subjects = {k: val for k, val in texts.items() if k.startswith("subject") and isinstance(val, str)}
@@ -159,7 +155,7 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         execute(self.events, Aggregate, newsletter_stream(d["newsletter_id"]),
                 lambda _: [NewEvent("newsletter_delivered", done)], meta)  # fmt: skip
 
-    @rpc
+    @rpc(actors=STAFF)
     def newsletter_status(self, newsletter_id: str) -> dict[str, Any]:
         events = self.events.load(newsletter_stream(newsletter_id))
         if not events:

@@ -17,9 +17,8 @@ import datetime as dt
 import logging
 from typing import Any
 
-from nameko.rpc import RpcProxy
-
 from kernel import clock, settings
+from kernel.caller import ServiceRpc
 from kernel.events import Event
 from kernel.service import consumes
 from services.notifications import mailer
@@ -34,7 +33,7 @@ def _ticket_context(d: dict[str, Any]) -> dict[str, Any]:
 
 
 class SupportMails:
-    support = RpcProxy("support")
+    support = ServiceRpc("support")
 
     @consumes("support", "ticket_replied")
     def on_ticket_replied(self, event: Event) -> None:

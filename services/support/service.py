@@ -16,10 +16,10 @@ import math
 from typing import Any
 
 import mongoengine as me
-from nameko.rpc import rpc
 
 from kernel import clock
 from kernel.aggregate import execute
+from kernel.caller import STAFF, SYSTEM, rpc
 from kernel.contracts import BILLING
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, command_meta, new_id
@@ -50,9 +50,7 @@ def _customer_meta(ctx: dict | None, account_id: str) -> dict[str, Any]:
 
 
 def _staff_meta(ctx: dict | None) -> dict[str, Any]:
-    actor = (ctx or {}).get("actor") or {}
-    if actor.get("type") != "staff" or not actor.get("id"):
-        raise CommandError("staff_only", status=403)
+    """Meta of a staff command (the kernel admitted only a signed staff actor)."""
     return command_meta(ctx)
 
 
@@ -166,8 +164,10 @@ class SupportService(EventSourcedService):
 
     @rpc
     def get_attachment(self, account_id: str | None, ticket_id: str, attachment_id: str,
-                       staff: bool = False) -> dict[str, Any]:  # fmt: skip
-        """{filename, content_type, size, data_base64} for the owner or staff; NotFound otherwise."""
+                       ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        """{filename, content_type, size, data_base64} for the owner or staff (by the signed caller); NotFound
+        otherwise."""
+        staff = ((ctx or {}).get("actor") or {}).get("type") == "staff"
         if not isinstance(ticket_id, str) or not isinstance(attachment_id, str):
             raise NotFound("attachment")
         ticket = Ticket.from_events(ticket_stream(ticket_id), self.events.load(ticket_stream(ticket_id)))
@@ -225,7 +225,7 @@ class SupportService(EventSourcedService):
             raise
 
     # --- staff desk ---------------------------------------------------------
-    @rpc
+    @rpc(actors=STAFF)
     def staff_queue(self, department: str | None = None, status: str | None = None, page: int = 1,
                     per_page: int = 20) -> dict[str, Any]:  # fmt: skip
         """Most urgent first, then longest waiting. status None = not closed, "all" = every ticket."""
@@ -233,7 +233,7 @@ class SupportService(EventSourcedService):
         query = TicketView.objects(**filters).order_by("-priority_rank", "updated_at")
         return _page(query, page, per_page, lambda t: t.summary(staff=True))
 
-    @rpc
+    @rpc(actors=STAFF)
     def staff_get_ticket(self, ticket_id: str) -> dict[str, Any]:
         """The ticket with the whole conversation (authors included) and the internal notes."""
         view = TicketView.objects(id=ticket_id).first() if isinstance(ticket_id, str) else None
@@ -246,7 +246,7 @@ class SupportService(EventSourcedService):
             "notes": [e.note() for e in entries if e.kind == "note"],
         }
 
-    @rpc
+    @rpc(actors=STAFF)
     def staff_reply(self, ticket_id: str, message: str, attachments: list[dict] | None = None,
                     ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
         meta = _staff_meta(ctx)
@@ -256,15 +256,15 @@ class SupportService(EventSourcedService):
         self._with_files(prepared, ticket_id, lambda t: t.staff_reply(message, [p.meta for p in prepared]), meta)
         return self.staff_get_ticket(ticket_id)
 
-    @rpc
+    @rpc(actors=STAFF)
     def staff_set_status(self, ticket_id: str, status: str, ctx: dict | None = None) -> dict[str, Any]:
         return self._staff_command(ticket_id, lambda t: t.set_status(status), ctx)
 
-    @rpc
+    @rpc(actors=STAFF)
     def staff_set_priority(self, ticket_id: str, priority: str, ctx: dict | None = None) -> dict[str, Any]:
         return self._staff_command(ticket_id, lambda t: t.set_priority(priority), ctx)
 
-    @rpc
+    @rpc(actors=STAFF)
     def staff_add_note(self, ticket_id: str, text: str, ctx: dict | None = None) -> dict[str, Any]:
         return self._staff_command(ticket_id, lambda t: t.add_note(text), ctx)
 
@@ -275,7 +275,7 @@ class SupportService(EventSourcedService):
         return self.staff_get_ticket(ticket_id)
 
     # --- news ---------------------------------------------------------------
-    @rpc
+    @rpc(actors=STAFF)
     def publish_news(self, title: str, body: str, language: str, concerns_plans: list[str] | None = None,
                      published_at: str | None = None, ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
         """Publish (published_at in the future = scheduled); the staff view of the item."""
@@ -285,7 +285,7 @@ class SupportService(EventSourcedService):
                 lambda n: n.publish(title, body, language, concerns_plans, published_at), meta)  # fmt: skip
         return self._news_view(news_id).public(staff=True)
 
-    @rpc
+    @rpc(actors=STAFF)
     def update_news(self, news_id: str, title: str | None = None, body: str | None = None,
                     language: str | None = None, concerns_plans: list[str] | None = None,
                     published_at: str | None = None, ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
@@ -297,7 +297,7 @@ class SupportService(EventSourcedService):
         execute(self.events, News, news_stream(news_id), lambda n: n.update(changes), meta)
         return self._news_view(news_id).public(staff=True)
 
-    @rpc
+    @rpc(actors=STAFF)
     def withdraw_news(self, news_id: str, ctx: dict | None = None) -> dict[str, Any]:
         meta = _staff_meta(ctx)
         self._news_view(news_id)
@@ -322,13 +322,13 @@ class SupportService(EventSourcedService):
             raise NotFound("news")
         return view.public()
 
-    @rpc
+    @rpc(actors=STAFF)
     def staff_list_news(self, language: str | None = None, page: int = 1, per_page: int = 20) -> dict[str, Any]:
         """Every item, withdrawn and scheduled included, newest first."""
         query = NewsView.objects(**({"language": language} if language else {})).order_by("-published_at")
         return _page(query, page, per_page, lambda n: n.public(staff=True))
 
-    @rpc
+    @rpc(actors=STAFF)
     def staff_get_news(self, news_id: str) -> dict[str, Any]:
         """One item as staff see it (withdrawn and scheduled too)."""
         return self._news_view(news_id).public(staff=True)
@@ -347,7 +347,7 @@ class SupportService(EventSourcedService):
             filters["audience__in"] = [EVERYONE, *ops.plans_of(account_id)]
         return NewsView.objects(**filters)
 
-    @rpc
+    @rpc(actors=SYSTEM)
     def accounts_with_plans(self, plans: list[str]) -> list[str]:
         """The customers holding an active service on any of `plans` (who a news item concerns)."""
         clean, code = v.check_plans(plans)

@@ -11,7 +11,7 @@ from kernel.errors import CommandError
 from services.accounts import staff as command
 from services.accounts.projections import AccountView
 from services.accounts.service import AccountsService
-from tests.fakes import RecordingDispatch, recording_events_api
+from tests.fakes import RecordingDispatch, call_as, recording_events_api
 
 PASSWORD = "Biurko-Obslugi-2026"
 OPERATOR = {"actor": {"type": "operator", "id": "cli:test"}}
@@ -74,8 +74,8 @@ def test_bad_input_and_a_taken_email_are_refused_with_codes(accounts, capsys):
                                  {"actor": {"type": "anonymous", "id": None}}])  # fmt: skip
 def test_only_the_operator_command_may_create_staff(accounts, ctx):
     with pytest.raises(CommandError) as refused:
-        accounts.create_staff("eve@example.pl", "Eve", "Evil", PASSWORD, ctx=ctx)
-    assert refused.value.code == "forbidden"
+        call_as(accounts, "create_staff", ctx, "eve@example.pl", "Eve", "Evil", PASSWORD)
+    assert refused.value.code == "caller_not_allowed"
     assert AccountView.objects(email="eve@example.pl").count() == 0
 
 
@@ -121,8 +121,8 @@ def test_find_customers_is_for_staff_only(accounts):
     _customer(accounts, "jan@example.pl", "Jan", "Kowalski")
     for ctx in (None, {"actor": {"type": "customer", "id": "x"}}, OPERATOR):
         with pytest.raises(CommandError) as refused:
-            accounts.find_customers("jan", ctx=ctx)
-        assert refused.value.code == "forbidden"
+            call_as(accounts, "find_customers", ctx, "jan")
+        assert refused.value.code == "caller_not_allowed"
     with pytest.raises(CommandError) as short:
         accounts.find_customers(" j ", ctx=STAFF_CTX)
     assert short.value.fields == {"query": "query_too_short"}

@@ -19,6 +19,7 @@ from kernel.eventstore import ConcurrencyError, EventStore
 from services.billing import payments
 from services.billing.domain import parse
 from tests.billing.conftest import STAFF, customer
+from tests.fakes import call_as
 
 DAY = 86_400
 
@@ -84,8 +85,8 @@ def test_cart_validation_cycle_change_and_discount(billing):
 def test_offer_is_staff_only_and_none_outside_its_window(billing, clock_file):
     now = clock.now()
     with pytest.raises(CommandError) as refused:
-        billing.set_offer("x", "y", "/", now.isoformat(), now.isoformat(), None, None, customer("a1"))
-    assert refused.value.code == "forbidden"
+        call_as(billing, "set_offer", customer("a1"), "x", "y", "/", now.isoformat(), now.isoformat(), None, None)
+    assert refused.value.code == "caller_not_allowed"
     assert billing.get_current_offer() is None
     later = now.replace(year=now.year + 1)
     billing.set_offer("Promocja", "Tekst", "/oferta", now.isoformat(), later.isoformat(), None, None, STAFF)
@@ -279,7 +280,7 @@ def test_bank_transfer_stays_unpaid_until_staff_marks_it(billing):
     assert result["payment"]["instructions"]["title"].startswith("FV/")
     assert billing.dashboard_summary("a1")["tiles"] == {"services": 0, "unpaid_invoices": 1}
     with pytest.raises(CommandError):
-        billing.mark_invoice_paid(result["invoice_id"], customer("a1"))
+        call_as(billing, "mark_invoice_paid", customer("a1"), result["invoice_id"])
     billing.mark_invoice_paid(result["invoice_id"], STAFF, 2000, "stmt-1")
     billing.mark_invoice_paid(result["invoice_id"], STAFF, 2000, "stmt-1")  # the same statement line twice
     assert billing.get_credit("a1")["credit"] == 2000 - 1845

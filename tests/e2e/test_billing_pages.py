@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 
 import pytest
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from services.billing import payments
 from tests.e2e.helpers import PASSWORD, csrf, wait_for
 from tests.e2e.test_pages import _register_and_login
@@ -69,8 +69,8 @@ class Person:
                                  data={"csrf_token": csrf(provider_page.text), "outcome": outcome})  # fmt: skip
 
 
-def billing(stack) -> ClusterRpcProxy:
-    return ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60)
+def billing(stack) -> SignedClusterRpcProxy:
+    return SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60)
 
 
 def run_billing_cycle(stack) -> dict:

@@ -10,8 +10,8 @@ import time
 import uuid
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from tests.e2e.helpers import (
     PASSWORD,
     RESET_RE,
@@ -191,7 +191,7 @@ def test_a_switched_off_category_stays_silent_for_the_owner_while_contacts_and_s
     assert wait_for_mail(mail_dir, bookkeeper, "Nowa faktura", since=since)
     wait_for(lambda: requests.get(f"{base}/api/v1/invoices/{invoice_id}", headers=bearer(owner_token),
                                   timeout=15).json().get("number"), what="the invoice number")  # fmt: skip
-    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as cluster:
+    with SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as cluster:
         cluster.billing.mark_invoice_paid(invoice_id, ctx=STAFF)
     # the contact who chose billing gets the payment mail; the owner, who switched billing off, does not
     assert wait_for_mail(mail_dir, bookkeeper, "Płatność przyjęta", since=since)
@@ -217,7 +217,7 @@ def test_a_customer_who_turned_off_domain_mails_gets_none_while_a_contact_who_ch
         "first_name": "Piotr", "last_name": "Domeny", "email": webmaster, "categories": ["domains"]})  # fmt: skip
     assert added.status_code == 201, added.text
     since, name = time.time() - 1, f"sklep-{uuid.uuid4().hex[:8]}.pl"
-    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as services:
+    with SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as services:
         _buy(base, owner_token, services, "domain_registration", {"domain": name, "years": 1})
     # one decision per mail: the contact's copy is sent right after the owner's was skipped
     registered = wait_for_mail(mail_dir, webmaster, "Domena zarejestrowana", since=since)

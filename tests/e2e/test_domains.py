@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from services.domains.registrar import sandbox_epp_code
 from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, wait_for
 from tools.seed import mail_text, wait_for_mail
@@ -22,7 +22,7 @@ DAY = 24 * 3600
 def services(stack):
     """The stack's services over RPC: only to play the card provider (its signed webhook) and to run
     the domains cycle now instead of waiting for its timer."""
-    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=30) as proxy:
+    with SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=30) as proxy:
         yield proxy
 
 

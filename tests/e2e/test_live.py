@@ -11,9 +11,9 @@ import time
 import urllib.parse
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway import live
+from kernel.caller import SignedClusterRpcProxy
 from tests.conftest import RABBIT_API
 from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, token_from_mail, unique_email, wait_for
 
@@ -180,7 +180,7 @@ def test_a_staff_answer_reaches_the_customer_live_and_a_staff_note_never_does(st
         assert opened.status_code == 201, opened.text
         seen = wait_for(lambda: stream.of_type("ticket_opened"), what="the new ticket on the stream")
         assert set(seen[0]["sections"]) == {"tiles", "recent_tickets"}
-        with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as services:
+        with SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as services:
             ticket_id = opened.json()["ticket_id"]
             services.support.staff_add_note(ticket_id, "Klient VIP, tylko dla zespołu.", ctx=STAFF)
             services.support.staff_reply(ticket_id, "Sprawdziliśmy: już działa.", ctx=STAFF)

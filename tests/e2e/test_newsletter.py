@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from kernel.errors import CommandError
 from tests.e2e.helpers import bearer, csrf, register_verified, wait_for
 from tests.e2e.test_staff_desk import STAFF_PASSWORD, staff  # noqa: F401 (the staff fixture)
@@ -22,8 +22,8 @@ STAFF = {"actor": {"type": "staff", "id": "staff-e2e"}, "ip": "127.0.0.1"}
 UNSUBSCRIBE_RE = re.compile(r"(http://\S+/unsubscribe/[A-Za-z0-9._\-]+)")
 
 
-def _cluster(stack) -> ClusterRpcProxy:
-    return ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60)
+def _cluster(stack) -> SignedClusterRpcProxy:
+    return SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, STAFF, timeout=60)
 
 
 def _send(stack, tag: str, ctx: dict = STAFF) -> dict:
@@ -58,7 +58,7 @@ def test_newsletter_reaches_only_opted_in_customers_and_unsubscribes_without_log
 
     with pytest.raises(CommandError) as refused:
         _send(stack, tag, ctx={"actor": {"type": "customer", "id": "x"}})
-    assert refused.value.code == "forbidden"
+    assert refused.value.code == "caller_not_allowed"
     assert login_browser(base, reader_email).get(f"{base}/staff/newsletter").status_code == 404  # staff only
 
     desk = login_browser(base, request.getfixturevalue("staff")["email"], STAFF_PASSWORD)

@@ -10,8 +10,8 @@ import re
 import uuid
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from tests.e2e.helpers import register_verified, wait_for
 from tests.e2e.test_support_pages import login_browser
 
@@ -21,7 +21,7 @@ SECTION_RE = re.compile(r"<section[^>]*data-section=\"offer\"[^>]*>.*?</section>
 
 def _set_offer(stack, title: str, text: str, link: str, starts: dt.timedelta, ends: dt.timedelta, **english) -> None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    with ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as cluster:
+    with SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60) as cluster:
         cluster.billing.set_offer(title, text, link, (now + starts).isoformat(), (now + ends).isoformat(), ctx=STAFF,
                                   **english)  # fmt: skip
 

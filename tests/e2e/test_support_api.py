@@ -6,8 +6,8 @@ import re
 import uuid
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from tests.e2e.helpers import bearer, csrf, register_verified, wait_for
 from tests.e2e.test_support_pages import login_browser
 
@@ -83,8 +83,8 @@ def test_invalid_tickets_are_refused(stack):
     assert _get(base, token, "/news", params={"page": "abc"}).status_code == 422
 
 
-def _cluster(stack) -> ClusterRpcProxy:
-    return ClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60)
+def _cluster(stack) -> SignedClusterRpcProxy:
+    return SignedClusterRpcProxy({"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}, timeout=60)
 
 
 def _active_service(stack, token: str) -> dict:

@@ -13,8 +13,8 @@ import uuid
 from typing import Any
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from tests.e2e.helpers import bearer, register_verified, wait_for
 
 PARAM_RE = re.compile(r"{(\w+)}")
@@ -60,7 +60,7 @@ def _owner_with_one_of_everything(stack) -> tuple[str, str, str]:
     owner.headers.update(bearer(token))
     account_id = owner.get(f"{base}/profile", timeout=15).json()["account_id"]
     config = {"AMQP_URI": stack.env["AMQP_URI"], "serializer": "json"}
-    with ClusterRpcProxy(config, timeout=30) as rpc:
+    with SignedClusterRpcProxy(config, timeout=30) as rpc:
         rpc.billing.add_credit(account_id, 10_000_00, ctx={"actor": {"type": "system"}})
     domain = {"kind": "domain_registration", "params": {"domain": f"wlasna-{uuid.uuid4().hex[:8]}.pl", "years": 1}}
     for item, method in ((HOSTING, "credit"), (domain, "credit"), (HOSTING, "bank_transfer")):

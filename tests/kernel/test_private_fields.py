@@ -18,9 +18,9 @@ import pymongo
 import pyotp
 import pytest
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from kernel import contracts, db, settings
+from kernel.caller import SignedClusterRpcProxy
 from kernel.dependencies import EventsApi, public_message
 from kernel.events import Event, NewEvent, new_id
 from kernel.eventstore import EventStore
@@ -53,6 +53,7 @@ def _every_account_event() -> dict[str, list[dict]]:
     _apply(account, account.verify_email(requested.data["token"]), stored)
     [reset] = _apply(account, account.request_password_reset(), stored)
     _apply(account, account.complete_password_reset(reset.data["token"], PASSWORD_HASH), stored)
+    _apply(account, account.change_password(lambda _: True, None, PASSWORD_HASH), stored)
     _, invited = _apply(account, account.add_contact("c-1", CONTACT, {"type": "account"}), stored)
     _apply(account, account.accept_invitation("c-1", invited.data["token"], PASSWORD_HASH), stored)
     [contact_reset] = _apply(account, account.request_contact_password_reset("c-1"), stored)
@@ -176,7 +177,7 @@ def _received(sink, event_type: str) -> list[dict]:
 def test_on_the_broker_the_message_and_its_dead_letter_lack_the_secret_the_store_keeps_it(probes, mongo_uri):
     amqp, accounts_db, sink, accounts_db_name = probes
     account_id, secret, codes = new_id(), pyotp.random_base32(), domain.new_recovery_codes()
-    with ClusterRpcProxy({"AMQP_URI": amqp, "serializer": "json"}, timeout=30) as rpc:
+    with SignedClusterRpcProxy({"AMQP_URI": amqp, "serializer": "json"}, timeout=30) as rpc:
         rpc.accounts.register(account_id, "jan@example.pl", PASSWORD_HASH)
         rpc.accounts.enable_two_factor(account_id, secret, pyotp.TOTP(secret).now(), codes)
     # and one commit stored but not published (a crash before publishing): the outbox sweep publishes it

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 
+from kernel.caller import SignedClusterRpcProxy
 from tests.e2e.helpers import PASSWORD, unique_email, wait_for
 from tests.scale.conftest import mails, mails_to, sender_pid
 from tools.devstack import _alive
@@ -194,7 +194,7 @@ def test_two_billing_instances_bill_each_renewal_once_with_gapless_numbers(scale
     """Both billing instances run the cycle every second (BILLING_CYCLE_SECONDS=1) and six
     run_billing_cycle calls race them once the clock makes the renewals due."""
     billing = scaled.db("billing")
-    with ClusterRpcProxy({"AMQP_URI": scaled.env["AMQP_URI"], "serializer": "json"}, timeout=60) as rpc:
+    with SignedClusterRpcProxy({"AMQP_URI": scaled.env["AMQP_URI"], "serializer": "json"}, timeout=60) as rpc:
         rpc.billing.seed_demo_catalog()
         accounts = []
         for _ in range(4):  # four customers, each with a paid monthly hosting service

@@ -14,6 +14,7 @@ from kernel import clock
 from kernel.errors import CommandError, NotFound
 from services.support import operational as ops
 from services.support.projections import TicketEntry, TicketView
+from tests.fakes import call_as
 from tests.support.helpers import EXE, PDF, PNG, attachment, customer, staff
 
 ALICE, BOB = "acc-alice", "acc-bob"
@@ -87,7 +88,7 @@ def test_another_accounts_ticket_and_attachment_are_not_found(support):
             call()
     assert support.worker.list_tickets(BOB)["total"] == 0
     assert support.worker.get_ticket(ALICE, ticket_id)["status"] == "open"  # Bob changed nothing
-    served = support.worker.get_attachment(None, ticket_id, attachment_id, staff=True)
+    served = call_as(support.worker, "get_attachment", staff(), None, ticket_id, attachment_id)
     assert base64.b64decode(served["data_base64"]) == PNG
 
 
@@ -268,13 +269,14 @@ def test_staff_status_and_priority_changes(support):
 def test_staff_commands_need_a_staff_actor(support):
     ticket_id = open_ticket(support)["ticket_id"]
     for call in (
-        lambda: support.worker.staff_reply(ticket_id, "hi", ctx=customer(ALICE)),
-        lambda: support.worker.staff_add_note(ticket_id, "hi", ctx=None),
-        lambda: support.worker.publish_news("t", "b", "pl", ctx=customer(ALICE)),
+        lambda: call_as(support.worker, "staff_reply", customer(ALICE), ticket_id, "hi"),
+        lambda: call_as(support.worker, "staff_add_note", None, ticket_id, "hi"),
+        lambda: call_as(support.worker, "publish_news", customer(ALICE), "t", "b", "pl"),
+        lambda: call_as(support.worker, "staff_get_ticket", customer(ALICE), ticket_id),
     ):
         with pytest.raises(CommandError) as err:
             call()
-        assert err.value.code == "staff_only"
+        assert err.value.code == "caller_not_allowed"
     assert support.dispatch.types() == ["ticket_opened"]
 
 
