@@ -4,8 +4,12 @@
   "Odrzuć"). Choosing settles the session in billing, which then posts the signed webhook
   to us like a real provider would, and the person is sent to the panel's return URL.
 * `POST /payments/sandbox/webhook`: no login and no CSRF token (the provider is not a
-  browser session); billing.handle_webhook verifies the HMAC signature and applies a
-  payment once, however often or late it arrives.
+  browser session); billing.handle_webhook verifies the signature and its time, and
+  applies the payment session billing stored (never the body's figures) once, however
+  often it arrives; a body that disagrees with the session is refused with a 4xx.
+
+Outside development (PANEL_ENV) with the built-in webhook secret, all of it answers 404:
+the sandbox provider does not exist there (billing refuses to start too).
 """
 
 from __future__ import annotations
@@ -18,8 +22,15 @@ from gateway import rpc
 from gateway.auth import check_csrf
 from gateway.errors import error_response
 from kernel.errors import CommandError, NotFound
+from services.billing.payments import sandbox_refusal
 
 blueprint = Blueprint("sandbox", __name__)
+
+
+@blueprint.before_request
+def sandbox_allowed():
+    if sandbox_refusal():
+        abort(404)
 
 
 def _payment(payment_id: str) -> dict:
@@ -41,7 +52,9 @@ def sandbox_decide(payment_id: str):
     outcome = "success" if request.form.get("outcome") == "success" else "failure"
     try:
         result = rpc.call("billing", "sandbox_complete", payment_id, outcome)
-    except CommandError:
+    except CommandError as exc:
+        if exc.code == "payment_expired":  # too late to pay this session: the page says so
+            return render_template("billing/sandbox_pay.html", payment=_payment(payment_id)), 409
         abort(404)
     back = result.get("return_url")
     if not back:
@@ -56,8 +69,8 @@ def sandbox_webhook():
     signature = request.headers.get("X-Sandbox-Signature", "")
     try:
         result = rpc.call("billing", "handle_webhook", body, signature)
-    except CommandError as exc:
-        return error_response(exc.status, exc.code)
+    except CommandError as exc:  # refused: which field disagrees with the stored session, if any
+        return error_response(exc.status, exc.code, exc.fields)
     except NotFound:
         return error_response(404, "not_found")
     return jsonify(result)

@@ -198,6 +198,7 @@ class Customer(Aggregate):
         self.requests: dict[str, dict[str, Any]] = {}  # invoice_id -> the request event's data
         self.services: dict[str, dict[str, Any]] = {}
         self.payments: set[str] = set()
+        self.cart_orders: dict[str, str] = {}  # cart key (one version of the cart) -> the order it became
 
     @property
     def account_id(self) -> str:
@@ -223,6 +224,8 @@ class Customer(Aggregate):
 
     def on_order_placed(self, data: dict, _: Event) -> None:
         self.orders[data["order_id"]] = data
+        if data.get("cart_key"):
+            self.cart_orders[data["cart_key"]] = data["order_id"]
         if data.get("invoice_id"):
             self._track_invoice(data, "order")
 
@@ -303,15 +306,27 @@ class Customer(Aggregate):
     # --- decisions: orders and invoice requests ---------------------------
     def place_order(self, order: dict[str, Any]) -> list[NewEvent]:
         """`order` carries order_id, invoice_id (None when only existing invoices
-        are reused), lines, totals, month, dates, buyer, items, reused_invoice_ids."""
+        are reused), lines, totals, month, dates, buyer, items, reused_invoice_ids,
+        and `cart_key` when it is made from the cart: one version of a cart becomes
+        at most one order, whatever idempotency keys concurrent checkouts carry."""
         if order["order_id"] in self.orders:
             return []  # the same idempotency key: the order already exists
+        if order.get("cart_key") and order["cart_key"] in self.cart_orders:
+            return []  # this very cart was ordered by another request: that order stands (`placed_order`)
         for invoice_id in order.get("reused_invoice_ids", []):
             if self._own_invoice(invoice_id)["status"] != "unpaid":
                 raise CommandError("invoice_not_payable", {"items": "renewal_already_paid"}, status=409)
         if not order.get("invoice_id") and not order.get("reused_invoice_ids"):
             raise CommandError("cart_empty")
         return [NewEvent("order_placed", {"account_id": self.account_id, **order})]
+
+    def placed_order(self, order_id: str, cart_key: str | None = None) -> dict[str, Any] | None:
+        """The order a checkout ended in: its own (by the idempotency key's order id), else the
+        one its cart version already became."""
+        if order_id in self.orders:
+            return self.orders[order_id]
+        placed = self.cart_orders.get(cart_key) if cart_key else None
+        return self.orders[placed] if placed else None
 
     def renewals_due(self, now: dt.datetime, policy: Policy) -> list[tuple[str, dt.datetime]]:
         """(service_id, period_due) pairs that need a renewal invoice now."""

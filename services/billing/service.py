@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import json
 import logging
 import os
 import re
@@ -60,6 +59,8 @@ RPC_TIMEOUT = float(os.environ.get("BILLING_RPC_TIMEOUT", "5"))
 CYCLE_SECONDS = int(os.environ.get("BILLING_CYCLE_SECONDS", "300"))
 # Racing issuers of one month's ledger retry on fresh state; each retry takes the next number.
 LEDGER_RETRIES = 50
+# A customer's own racing commands (parallel payments, checkouts) are decided again this many times, then 409.
+CONFLICT_RETRIES = 10
 
 
 def seller() -> dict[str, str]:
@@ -98,6 +99,16 @@ def _one_page(found: Any, page: int, per_page: int, item: Any) -> dict[str, Any]
     return {"items": items, "total": total, "page": page, "per_page": per_page, "pages": max(1, -(-total // per_page))}
 
 
+def _execute(*args: Any, retries: int = CONFLICT_RETRIES, **kwargs: Any) -> Any:
+    """kernel.aggregate.execute for commands a customer can race with (payments, checkouts): decided
+    again on fresh state up to `retries` times, then a clear 409 `conflict` instead of a ConcurrencyError."""
+    try:
+        return execute(*args, retries=retries, **kwargs)
+    except ConcurrencyError as exc:
+        log.warning("gave up after %d concurrent writes: %s", retries + 1, exc)
+        raise CommandError("conflict", status=409) from None
+
+
 def _page(value: Any, default: int, maximum: int) -> int:
     try:
         number = int(value)
@@ -114,6 +125,7 @@ class BillingService(EventSourcedService):
     accounts = ServiceRpc("accounts")
     domains = ServiceRpc("domains")
     demo_catalog = catalog.DemoCatalog()
+    sandbox_guard = payments.SandboxGuard()  # refuses to start with the built-in webhook secret outside development
 
     # ------------------------------------------------------------------ remote calls
     def _remote(self, owner: str, method: str, *args: Any) -> Any:
@@ -307,17 +319,25 @@ class BillingService(EventSourcedService):
                  return_url: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Place the order and issue its invoice, then start paying. The same key
         always gives the same order and invoice: the order id is derived from it and
-        the order stream refuses a second `order_placed` for it."""
+        the order stream refuses a second `order_placed` for it. The cart is consumed
+        in the same decision: the order records the cart's version (`cart_key`) and the
+        Customer aggregate places at most one order per version, so concurrent checkouts
+        of one cart with different keys get that one order back (or 409 `cart_empty`
+        once the cart is emptied)."""
         payments.provider(payment_method)
         if not isinstance(idempotency_key, str) or not 8 <= len(idempotency_key) <= 200:
             raise CommandError("invalid_input", {"idempotency_key": "invalid_idempotency_key"}, status=422)
         order_id = det_id("order", account_id, idempotency_key)
         stream = customer_stream(account_id)
         customer = Customer.from_events(stream, self.events.load(stream))
-        if order_id not in customer.orders:
+        placed = customer.placed_order(order_id)
+        if placed is None:
             cart = carts.load(account_id)
             if not cart.items:
-                raise CommandError("cart_empty")
+                raise CommandError("cart_empty", status=409)
+            cart_key = det_id("cart", account_id, str(cart.version), *sorted(i["item_id"] for i in cart.items))
+            placed = customer.placed_order(order_id, cart_key)
+        if placed is None:
             view = self._cart_view(account_id)
             if view["discount_error"]:
                 raise CommandError("invalid_input", {"discount_code": view["discount_error"]}, status=422)
@@ -328,27 +348,42 @@ class BillingService(EventSourcedService):
             order: dict[str, Any] = {
                 "order_id": order_id, "items": [p["item"] for p in priced], "reused_invoice_ids": reused,
                 "payment_method": payment_method, "discount_code": cart.discount_code, "invoice_id": None,
-                "total_gross": totals(lines)["total_gross"], "placed_at": iso(now),
+                "total_gross": totals(lines)["total_gross"], "placed_at": iso(now), "cart_key": cart_key,
             }  # fmt: skip
             if lines:
                 order.update(self._invoice_request(det_id("invoice", order_id), lines, self._buyer(account_id), now,
                                                    now + dt.timedelta(days=Policy.from_env().payment_days)))  # fmt: skip
                 order["order_id"] = order_id
-            execute(self.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx), retries=10)
-            carts.remove_items(account_id, [item["item_id"] for item in cart.items])
-            customer = Customer.from_events(stream, self.events.load(stream))
-        placed = customer.orders[order_id]
+            customer, _ = _execute(self.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx),
+                                   retries=CONFLICT_RETRIES)  # fmt: skip
+            placed = customer.placed_order(order_id, cart_key)
+        self._consume_cart(account_id, placed)
+        if placed["order_id"] != order_id:  # another request placed this cart: its order, paid its way
+            payment_method = placed.get("payment_method") or payment_method
         if placed.get("invoice_id"):
             self._issue(customer, placed["invoice_id"], ctx)
         invoice_ids = ([placed["invoice_id"]] if placed.get("invoice_id") else []) + placed.get(
             "reused_invoice_ids", []
         )
         try:
-            payment = self._pay(account_id, invoice_ids, payment_method, return_url, ctx, det_id("payment", order_id))
+            payment = self._pay(account_id, invoice_ids, payment_method, return_url, ctx,
+                                det_id("payment", placed["order_id"]))  # fmt: skip
         except CommandError as exc:
             payment = {"method": payment_method, "status": "failed", "code": exc.code}
-        return {"order_id": order_id, "invoice_id": invoice_ids[0] if invoice_ids else None, "invoice_ids": invoice_ids,
-                "payment": payment}  # fmt: skip
+        return {"order_id": placed["order_id"], "invoice_id": invoice_ids[0] if invoice_ids else None,
+                "invoice_ids": invoice_ids, "payment": payment}  # fmt: skip
+
+    @staticmethod
+    def _consume_cart(account_id: str, placed: dict[str, Any]) -> None:
+        """Take an order's items out of the cart (items added since stay). Safe to repeat: a checkout
+        that stopped after placing the order leaves them for the next one to take out."""
+        ordered = {item.get("item_id") for item in placed.get("items", [])}
+        if not any(item["item_id"] in ordered for item in carts.load(account_id).items):
+            return
+        try:
+            carts.remove_items(account_id, list(ordered))
+        except CommandError as exc:  # the cart is busy: the order stands, the next checkout tidies up
+            log.warning("ordered items of %s left in the cart: %s", placed["order_id"], exc.code)
 
     def _invoice_request(self, invoice_id: str, lines: list[dict[str, Any]], buyer: dict[str, str],
                          now: dt.datetime, due: dt.datetime) -> dict[str, Any]:  # fmt: skip
@@ -387,8 +422,8 @@ class BillingService(EventSourcedService):
             return {"method": method, "status": "paid", "amount": 0}
         numbers = self._numbers(unpaid)
         if method == "credit":
-            execute(self.events, Customer, stream, lambda c: c.pay_from_credit(unpaid, numbers, clock.now()),
-                    command_meta(ctx))  # fmt: skip
+            _execute(self.events, Customer, stream, lambda c: c.pay_from_credit(unpaid, numbers, clock.now()),
+                     command_meta(ctx))  # fmt: skip
             return {"method": method, "status": "paid", "amount": amount}
         request = payments.PaymentRequest(account_id, unpaid, amount, [numbers.get(i, "") for i in unpaid],
                                           return_url, payment_id)  # fmt: skip
@@ -417,10 +452,11 @@ class BillingService(EventSourcedService):
 
     @rpc
     def sandbox_get_payment(self, payment_id: str) -> dict[str, Any]:
-        """What the gateway's sandbox card page shows."""
+        """What the gateway's sandbox card page shows (a session left open too long shows as expired)."""
         intent = payments.PaymentIntent.objects(id=payment_id).first()
         if not intent:
             raise NotFound("payment")
+        intent.expire_if_due()
         return {**intent.public(), "numbers": list(self._numbers(intent.invoice_ids).values())}
 
     @rpc
@@ -448,24 +484,20 @@ class BillingService(EventSourcedService):
 
     @rpc
     def handle_webhook(self, body: str, signature: str) -> dict[str, Any]:
-        """Verify and apply a provider webhook; a redelivery applies nothing."""
-        if not payments.verify(body, signature):
-            raise CommandError("invalid_signature", status=400)
-        try:
-            message = json.loads(body)
-            payment_id, account_id = message["payment_id"], message["account_id"]
-            invoice_ids, amount = list(message["invoice_ids"]), int(message["amount"])
-        except (ValueError, KeyError, TypeError):
-            raise CommandError("invalid_payload", status=400) from None
-        if message.get("type") != "payment.succeeded":
-            return {"status": "ignored", "payment_id": payment_id}
-        stream = customer_stream(account_id)
+        """Apply a provider webhook with the figures of the payment session we stored, once: a webhook
+        that is forged, stale, about no session of ours, disagrees with it, or reports a success the
+        provider did not settle is refused with a 4xx and changes nothing (`payments.accept_webhook`);
+        a redelivery applies nothing; a failure notice never undoes anything."""
+        intent, kind = payments.accept_webhook(body, signature)
+        if kind != "payment.succeeded":
+            return {"status": "ignored", "payment_id": intent.id}
+        invoice_ids, amount = list(intent.invoice_ids), intent.amount
         numbers = self._numbers(invoice_ids)
-        meta = command_meta({"actor": {"type": "provider", "id": "sandbox"}}, causation_id=payment_id)
-        _, stored = execute(self.events, Customer, stream,
-                            lambda c: c.receive_payment(payment_id, "card", amount, invoice_ids, numbers, clock.now()),
-                            meta)  # fmt: skip
-        return {"status": "applied" if stored else "duplicate", "payment_id": payment_id}
+        meta = command_meta({"actor": {"type": "provider", "id": "sandbox"}}, causation_id=intent.id)
+        _, stored = _execute(self.events, Customer, customer_stream(intent.account_id),
+                             lambda c: c.receive_payment(intent.id, "card", amount, invoice_ids, numbers, clock.now()),
+                             meta)  # fmt: skip
+        return {"status": "applied" if stored else "duplicate", "payment_id": intent.id}
 
     @rpc(actors=STAFF_OR_SYSTEM)
     def mark_invoice_paid(self, invoice_id: str, ctx: dict | None = None, amount: int | None = None,
