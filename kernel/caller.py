@@ -205,7 +205,11 @@ class Rpc(NamekoRpc):
             raise MalformedRequest("Message missing `args` or `kwargs`")
         context_data = self.unpack_message_headers(message)
         target = f"{self.container.service_name}.{self.method_name}"
-        ctx = verify(context_data.pop(CALLER_HEADER, None), target)
+        try:
+            ctx = verify(context_data.pop(CALLER_HEADER, None), target)
+        except CommandError as refused:
+            log.warning("refused %s: %s", target, refused.code)
+            raise
         arguments = admit(self.container.service_cls, self.method_name, ctx, body["args"], body["kwargs"])
         context_data["correlation_id"] = ctx.get("correlation_id")
         handle_result = functools.partial(self.handle_result, message)
