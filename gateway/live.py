@@ -223,8 +223,9 @@ class Consumer(threading.Thread):
             declared = channel.queue_declare("", exclusive=True, auto_delete=True, arguments=QUEUE_ARGUMENTS)
             name = declared.method.queue
             for service in sorted({service for service, _ in CHANGES}):
-                # The same declaration Nameko's EventDispatcher makes, so whichever side comes first is fine.
-                channel.exchange_declare(f"{service}.events", exchange_type="topic", durable=True)
+                # Passive: the gateway's broker user may read the services' exchanges, never (re)define them;
+                # one not declared yet closes the channel and the reconnect loop tries again.
+                channel.exchange_declare(f"{service}.events", exchange_type="topic", durable=True, passive=True)
             for service, event_type in CHANGES:
                 channel.queue_bind(name, f"{service}.events", routing_key=event_type)
             channel.basic_consume(name, self._on_message, auto_ack=True)

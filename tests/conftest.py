@@ -120,6 +120,7 @@ def stack(mongo_uri, rabbit_vhost, tmp_path_factory):
     stack.db_prefix = prefix
     yield stack
     stack.down()
+    stack.remove_broker_users()
     import pymongo
 
     client = pymongo.MongoClient(mongo_uri)

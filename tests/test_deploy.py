@@ -31,6 +31,7 @@ import jsonschema
 import pytest
 import yaml
 
+from kernel import broker_users
 from tools.devstack import nameko_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -633,73 +634,14 @@ UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 BROKER_USERS = WORKLOADS  # one per service and one for the gateway
 
 
-@functools.cache
-def service_wiring() -> dict[str, dict[str, Any]]:
-    """What each service's code does on the broker, read from its Nameko class: the sources whose events
-    it consumes, the services it calls, and its event-handler queues (nameko's names)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from nameko.events import EventHandler
-        from nameko.rpc import RpcProxy
-
-    out = {}
-    for service in SERVICES:
-        module, cls = next(a for a in nameko_command(service) if ":" in a).split(":")
-        service_cls = getattr(importlib.import_module(module), cls)
-        assert service_cls.name == service
-        sources, calls, queues = set(), set(), set()
-        for attribute, value in vars_of(service_cls):
-            if isinstance(value, RpcProxy):
-                calls.add(value.target_service)
-            for entrypoint in getattr(value, "nameko_entrypoints", ()):
-                if isinstance(entrypoint, EventHandler):
-                    sources.add(entrypoint.source_service)
-                    queues.add(f"evt-{entrypoint.source_service}-{entrypoint.event_type}--{service}.{attribute}")
-        out[service] = {"sources": sorted(sources), "calls": sorted(calls), "handler_queues": sorted(queues)}
-    return out
-
-
-def vars_of(cls: type) -> list[tuple[str, Any]]:
-    seen: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        seen.update(vars(klass))
-    return list(seen.items())
-
-
-def _alternatives(*names: str) -> str:
-    return "^(" + "|".join(names) + ")$"
-
-
 def expected_broker_permissions(user: str) -> dict[str, Any]:
-    """The rights each broker user needs (vhost regexes), derived from the services' code."""
-    if user == "gateway":
-        own = ["nameko-rpc", r"rpc\.reply-standalone_rpc_proxy-.*", r"amq\.gen-.*"]
-        return {
-            "configure": _alternatives(*own),
-            "write": _alternatives(*own),
-            "read": _alternatives(*own, *(rf"{s}\.events" for s in SERVICES)),
-            "topic": {"exchange": "nameko-rpc", "write": _alternatives(*(rf"{s}\..*" for s in SERVICES)),
-                      "read": _alternatives(UUID)},
-        }  # fmt: skip
-    wiring = service_wiring()[user]
-    own = ["nameko-rpc", f"rpc-{user}", rf"rpc\.reply-{user}-.*"]
-    handlers = rf"evt-.*--{user}\..*"
-    others = [rf"{source}\.events" for source in wiring["sources"] if source != user]
-    mine = [rf"{user}\.events"] if user in wiring["sources"] else []
-    return {
-        "configure": _alternatives(*own, rf"{user}\.events", handlers, *others),
-        "write": _alternatives(*own, rf"{user}\.events", handlers),
-        "read": _alternatives(*own, handlers, *mine, *others),
-        # Requests only to the services it calls, plus its own health (deploy.probe runs in its pods
-        # with its user); replies to a reply queue's uuid. Binds: its RPC queue (`<svc>.*`), its replies.
-        "topic": {
-            "exchange": "nameko-rpc",
-            "write": _alternatives(UUID, *(rf"{callee}\..*" for callee in wiring["calls"]), rf"{user}\.health"),
-            "read": _alternatives(rf"{user}\..*", UUID),
-        },
-    }
+    """The rights each broker user needs: kernel.broker_users derives them from the services' code,
+    and `make up` creates its users with exactly these."""
+    return broker_users.permissions(user)
+
+
+def service_wiring() -> dict[str, dict[str, Any]]:
+    return broker_users.service_wiring()
 
 
 def k8s_broker_permissions(docs) -> dict[str, dict[str, Any]]:
@@ -747,22 +689,6 @@ def test_broker_permissions_are_exactly_what_the_code_needs(overlay):
     assert set(declared) == set(BROKER_USERS)
     for user in BROKER_USERS:
         assert declared[user] == expected_broker_permissions(user), f"{user}: rabbitmq-users.yaml differs from the code"
-
-
-def test_broker_permission_table_agrees_with_kernel_broker_users_when_present():
-    """kernel/broker_users.py (`make up`'s users) and the Kubernetes objects must grant the same rights."""
-    import importlib.util
-
-    declared = k8s_broker_permissions(kustomize_build("overlays/production"))
-    for user in BROKER_USERS:
-        assert declared[user] == expected_broker_permissions(user)
-    if importlib.util.find_spec("kernel.broker_users") is None:
-        return  # not built yet: the table above is the reference
-    local = importlib.import_module("kernel.broker_users")
-    for user in BROKER_USERS:
-        theirs = local.permissions(user)
-        for right in ("configure", "write", "read"):
-            assert theirs[right] == declared[user][right], f"{user} {right}: make up and Kubernetes differ"
 
 
 def _permitted(permissions: dict[str, Any], right: str, resource: str) -> bool:

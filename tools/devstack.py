@@ -17,9 +17,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -110,7 +112,7 @@ class Stack:
             return None
         return pid
 
-    def start_process(self, name: str, argv: list[str]) -> int:
+    def start_process(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
         """Start `argv` in its own session unless it already runs; returns the pid."""
         existing = self._pid(name)
         if existing:
@@ -119,7 +121,7 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child keeps it)
         process = subprocess.Popen(
-            argv, cwd=ROOT, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            argv, cwd=ROOT, env={**self.environment(), **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         (self.run_dir / f"{name}.pid").write_text(str(process.pid))
@@ -180,16 +182,82 @@ class Stack:
                 f"RabbitMQ does not answer at {host_port}: run `make deps` as root, or install and start rabbitmq-server"
             )
 
+    # --- broker users: one per service and one for the gateway ---------------------
+    def _broker_admin(self) -> tuple[dict[str, Any], str, tuple[str, str]]:
+        """The operator's AMQP URI (parts), the management API's address and the operator's credentials."""
+        parts = urllib.parse.urlsplit(self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/"))
+        vhost = urllib.parse.unquote(parts.path[1:]) or "/"
+        api = self.environment().get("RABBIT_MANAGEMENT_URL") or f"http://{parts.hostname}:15672/api"
+        credentials = (urllib.parse.unquote(parts.username or "guest"), urllib.parse.unquote(parts.password or "guest"))
+        return (
+            {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port or 5672, "vhost": vhost},
+            api,
+            credentials,
+        )
+
+    def broker_user_name(self, user: str) -> str:
+        vhost = self._broker_admin()[0]["vhost"]
+        return f"panel-{user}" if vhost == "/" else f"{vhost}-{user}"
+
+    def broker_users(self) -> dict[str, str]:
+        """Create (or update) the least-privilege users of kernel.broker_users through RabbitMQ's management
+        API, with passwords kept in var/broker_users.json; returns each process's AMQP URI. Without a
+        management API (a bare node) it says so and every process uses AMQP_URI as given."""
+        import requests
+
+        from kernel.broker_users import USERS, permissions
+
+        uri, api, admin = self._broker_admin()
+        try:
+            requests.get(f"{api}/whoami", auth=admin, timeout=5).raise_for_status()
+        except requests.RequestException as exc:
+            print(f"note: no RabbitMQ management API at {api} ({exc}); every process uses AMQP_URI's user")
+            return {}
+        store = self.var / "broker_users.json"
+        passwords = json.loads(store.read_text()) if store.exists() else {}
+        vhost = urllib.parse.quote(uri["vhost"], safe="")
+        uris = {}
+        for user in USERS:
+            name = self.broker_user_name(user)
+            password = passwords.setdefault(name, os.urandom(18).hex())
+            rights = permissions(user)
+            topic = rights.pop("topic")
+            for path, body in ((f"users/{name}", {"password": password, "tags": ""}),
+                               (f"permissions/{vhost}/{name}", rights), (f"topic-permissions/{vhost}/{name}", topic)):  # fmt: skip
+                requests.put(f"{api}/{path}", json=body, auth=admin, timeout=10).raise_for_status()
+            path = "" if uri["vhost"] == "/" else vhost
+            uris[user] = f"{uri['scheme']}://{name}:{password}@{uri['host']}:{uri['port']}/{path}"
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps(passwords))
+        store.chmod(0o600)
+        return uris
+
+    def remove_broker_users(self) -> None:
+        """Delete this stack's broker users (the test stacks' teardown; `make down` keeps them)."""
+        import requests
+
+        from kernel.broker_users import USERS
+
+        _, api, admin = self._broker_admin()
+        for user in USERS:
+            with contextlib.suppress(requests.RequestException):
+                requests.delete(f"{api}/users/{self.broker_user_name(user)}", auth=admin, timeout=10)
+
+    @staticmethod
+    def _broker_env(uris: dict[str, str], user: str) -> dict[str, str]:
+        return {"AMQP_URI": uris[user]} if user in uris else {}
+
     # --- the stack ----------------------------------------------------------
     def up(self, seed_demo: bool = True) -> dict:
         self.check_rabbitmq()
         self.start_mongo()
         self.start_smtp()
+        broker = self.broker_users()
         for service in SERVICES:
             for name in self.instance_names(service):
-                self.start_process(name, self.service_argv(service))
+                self.start_process(name, self.service_argv(service), self._broker_env(broker, service))
         gunicorn = str(Path(PYTHON).parent / "gunicorn")
-        self.start_process("gateway", [gunicorn, "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
+        self.start_process("gateway", env=self._broker_env(broker, "gateway"), argv=[gunicorn, "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
                                        "--bind", f"127.0.0.1:{self.gateway_port}", "gateway.wsgi:app"])  # fmt: skip
         health = self.wait_healthy()
         if seed_demo:
