@@ -209,9 +209,16 @@ class Stack:
 
         uri, api, admin = self._broker_admin()
         try:
-            requests.get(f"{api}/whoami", auth=admin, timeout=5).raise_for_status()
-        except requests.RequestException as exc:
+            overview = requests.get(f"{api}/overview", auth=admin, timeout=5)
+            overview.raise_for_status()
+            ports = {listener.get("port") for listener in overview.json().get("listeners", [])}
+        except (requests.RequestException, ValueError) as exc:
             print(f"note: no RabbitMQ management API at {api} ({exc}); every process uses AMQP_URI's user")
+            return {}
+        if uri["port"] not in ports:  # another node's API (a bare test node has none of its own)
+            print(
+                f"note: the management API at {api} is not the broker on port {uri['port']}; every process uses AMQP_URI's user"
+            )
             return {}
         store = self.var / "broker_users.json"
         passwords = json.loads(store.read_text()) if store.exists() else {}
