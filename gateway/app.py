@@ -14,7 +14,7 @@ from gateway.auth import csrf_token
 from gateway.errors import error_response
 from kernel import settings
 from kernel.errors import CommandError, NotFound
-from tools.devstack import SERVICES
+from kernel.settings import SERVICES
 
 log = logging.getLogger(__name__)
 

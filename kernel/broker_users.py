@@ -19,7 +19,8 @@ import importlib
 import warnings
 from typing import Any
 
-SERVICES = ("accounts", "billing", "domains", "support", "notifications")
+from kernel.settings import SERVICES
+
 USERS = (*SERVICES, "gateway")
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

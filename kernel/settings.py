@@ -13,6 +13,9 @@ def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, str(default)))
 
 
+# The services, each its own process and database (the gateway is not one of them).
+SERVICES = ("accounts", "billing", "domains", "support", "notifications")
+
 AMQP_URI = env("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
 MONGO_URI = env("MONGO_URI", "mongodb://127.0.0.1:27017/")
 # Every service's database is named DB_PREFIX + service name (panel_accounts, ...).

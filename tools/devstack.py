@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kernel.settings import SERVICES
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-SERVICES = ("accounts", "billing", "domains", "support", "notifications")
 DEMO_EMAIL = "demo@panel.localhost"
 DEMO_PASSWORD = "Demo-Panel-2026"
 STAFF_EMAIL = "staff@panel.localhost"

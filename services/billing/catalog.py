@@ -15,7 +15,7 @@ from typing import Any
 import mongoengine as me
 from nameko.extensions import DependencyProvider
 
-from services.billing.money import CURRENCY, DEFAULT_VAT_RATE, vat_of
+from kernel.money import CURRENCY, DEFAULT_VAT_RATE, vat_of
 
 ALIAS = "billing"
 CYCLES: dict[str, int] = {"monthly": 1, "quarterly": 3, "yearly": 12}  # cycle -> months

@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel.aggregate import Aggregate
+from kernel.dates import iso, parse  # noqa: F401 (billing modules import them from here)
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, NewEvent
+from kernel.money import CURRENCY
 from services.billing.catalog import CYCLES, add_months
-from services.billing.money import CURRENCY
 
 NAMESPACE = uuid.UUID("6f1d2c1e-7a4b-4b8e-9d7c-2f0a1b3c4d5e")
 SERVICE_STATUSES = ("pending", "active", "suspended", "terminated", "cancelled")
@@ -59,16 +60,6 @@ def ledger_stream(month: str) -> str:
 
 def month_of(moment: dt.datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
-
-
-def iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
-def parse(value: str | dt.datetime | None) -> dt.datetime | None:
-    if value is None or isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.fromisoformat(value.rstrip("Z"))
 
 
 @dataclass(frozen=True)

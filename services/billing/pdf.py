@@ -8,7 +8,7 @@ from typing import Any
 
 from fpdf import FPDF
 
-from services.billing.money import format_pln
+from kernel.money import format_pln
 
 FONT_DIRS = (
     "/usr/share/fonts/truetype/dejavu",  # Debian/Ubuntu: apt-get install fonts-dejavu-core

@@ -21,6 +21,7 @@ from kernel.contracts import CART_ITEM_KINDS, CART_ITEM_OWNERS
 from kernel.errors import CommandError, NotFound
 from kernel.events import command_meta, new_id
 from kernel.eventstore import ConcurrencyError
+from kernel.money import CURRENCY, discounted, invoice_line, totals
 from kernel.service import EventSourcedService
 from services.billing import cart as carts
 from services.billing import catalog, payments, pdf
@@ -40,7 +41,6 @@ from services.billing.domain import (
     offer_active,
     validate_offer,
 )
-from services.billing.money import CURRENCY, discounted, invoice_line, totals
 from services.billing.projections import (
     PROJECTIONS,
     UNPAID_SETS,

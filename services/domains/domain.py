@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from kernel.aggregate import Aggregate
+from kernel.dates import iso, parse
 from kernel.errors import CommandError
 from kernel.events import Event, NewEvent
-from services.billing.domain import iso, parse  # the same date helpers everywhere
 
 NAMESPACE = uuid.UUID("0c4b1f7e-52d4-4c3a-8a1e-6f0d9b2a7e11")
 STATUSES = ("pending", "pending_registration", "pending_transfer", "active", "grace_period", "redemption", "expired",

@@ -19,8 +19,8 @@ from kernel.caller import STAFF_OR_SYSTEM, ServiceRpc, rpc
 from kernel.contracts import BILLING
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, command_meta
+from kernel.money import vat_of
 from kernel.service import EventSourcedService, consumes
-from services.billing.money import vat_of
 from services.domains import names, prices, registrar
 from services.domains.domain import (
     HELD,

@@ -11,8 +11,8 @@ service and its data are gone).
 from __future__ import annotations
 
 from kernel.events import Event
+from kernel.money import format_pln
 from kernel.service import consumes
-from services.billing.money import format_pln
 
 
 def _date(value: str | None) -> str:

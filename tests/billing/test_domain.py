@@ -8,6 +8,7 @@ import pytest
 
 from kernel.errors import CommandError, NotFound
 from kernel.events import NewEvent, stamp
+from kernel.money import invoice_line, totals
 from services.billing.catalog import add_months
 from services.billing.domain import (
     Customer,
@@ -19,7 +20,6 @@ from services.billing.domain import (
     offer_active,
     validate_offer,
 )
-from services.billing.money import invoice_line, totals
 
 T0 = dt.datetime(2026, 11, 10, 12, 0, 0)
 POLICY = Policy(renewal_days=14, grace_days=5, termination_days=30, payment_days=7, reminder_days=(1, 3))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.billing.money import discounted, div_half_up, format_pln, invoice_line, totals, vat_of
+from kernel.money import discounted, div_half_up, format_pln, invoice_line, totals, vat_of
 
 
 @pytest.mark.parametrize(("net", "rate", "vat"), [

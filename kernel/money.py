@@ -1,4 +1,4 @@
-"""Money arithmetic in integer grosze: VAT per line, discounts, totals. No floats."""
+"""Money, the shared vocabulary: integer grosze, VAT per line, discounts, totals, PLN formatting. No floats."""
 
 from __future__ import annotations
 
