@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -43,14 +43,21 @@ def create_app() -> Flask:
     def pick_language() -> None:
         g.language = i18n.choose_language()
 
+    https = settings.PUBLIC_URL.lower().startswith("https://")
+
     @app.after_request
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         )
+        if https:  # the browser keeps to https for a year, subdomains too
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if _private(response) and "no-store" not in response.headers.get("Cache-Control", ""):
+            response.headers["Cache-Control"] = "no-store"  # nothing a logged-in person sees, no API answer
         return response
 
     @app.get("/livez")
@@ -71,6 +78,14 @@ def create_app() -> Flask:
     _register_error_handlers(app)
     _trust_proxies(app)
     return app
+
+
+def _private(response) -> bool:
+    """Every API answer, and every page served to someone logged in (session or bearer token),
+    except the static files."""
+    if request.path.startswith("/static/"):
+        return False
+    return request.path.startswith("/api/") or bool(session.get("token")) or bool(g.get("account"))
 
 
 def _trust_proxies(app: Flask) -> None:

@@ -145,6 +145,7 @@ SERVICE_CALLS: dict[str, Permission | tuple[str | CallCheck, ...]] = {
     "accounts.list_sessions": OWNER,
     "accounts.end_session": OWNER,
     "accounts.end_other_sessions": OWNER,
+    "accounts.change_password": OWNER,
     "accounts.start_two_factor": OWNER,
     "accounts.confirm_two_factor": OWNER,
     "accounts.disable_two_factor": OWNER,

@@ -46,6 +46,7 @@ ACCOUNT_PRIVATE_FIELDS = {
     "email_verified": ("token_hash",),
     "password_reset_requested": ("token_hash",),
     "password_reset_completed": ("token_hash", "password_hash"),
+    "password_changed": ("password_hash",),
     "contact_invited": ("token_hash",),
     "contact_invitation_accepted": ("token_hash", "password_hash"),
     "contact_password_reset_requested": ("token_hash",),

@@ -10,7 +10,7 @@ from gateway import inputs, rpc
 from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.export import gather_export
-from gateway.openapi import PATHS, STRING, _obj, _op
+from gateway.openapi import ERRORS, PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
 from kernel.contracts import CONTACT_MAIL_CATEGORIES, CONTACT_PERMISSIONS
 
@@ -106,6 +106,16 @@ def two_factor_confirm():
 def two_factor_disable():
     data = body("code")
     return jsonify(rpc.call("accounts", "disable_two_factor", _account_id(), data["code"], ctx=request_ctx()))
+
+
+@api.post("/account/password")
+@token_required
+def change_password():
+    """A new password: the current one (and a code when two-factor login is on) first; the other sessions end."""
+    data = body("current_password", "new_password", optional=("code",))
+    return jsonify(rpc.call("accounts", "change_password", _account_id(), data["current_password"],
+                            data["new_password"], data.get("code") or None, g.account.get("session_id"),
+                            ctx=request_ctx()))  # fmt: skip
 
 
 @api.get("/account/sessions")
@@ -212,6 +222,24 @@ PATHS["/account/two-factor/confirm"] = {"post": _op(
 PATHS["/account/two-factor/disable"] = {"post": _op("Turn two-factor login off with a code or a recovery code", "200",
                                                     None, _obj("code", code=STRING),
                                                     errors=("400", "403", "409", "422", "429", "503"))}  # fmt: skip
+PATHS["/account/password"] = {"post": _op(
+    "Change the password: the current one, and a code from the authenticator app when two-factor login is on; "
+    "every other session of the owner ends", "200", _obj("sessions_ended", sessions_ended={"type": "integer"}),
+    _obj("current_password", "new_password", current_password=STRING,
+         new_password={"type": "string", "minLength": 10, "maxLength": 128}, code=STRING),
+    errors=("400", "403", "422", "429", "503"))}  # fmt: skip
+# Registration answers the same for a new and a known address: nothing in it tells which.
+PATHS["/auth/register"]["post"]["summary"] = (
+    "Create an account; a verification mail is sent (to a known address, a mail saying it already has an account)"
+)
+PATHS["/auth/register"]["post"]["responses"]["201"]["content"]["application/json"]["schema"] = _obj(
+    "status", status={"type": "string", "enum": ["check_mail"]})  # fmt: skip
+PATHS["/auth/register"]["post"]["responses"].pop("409", None)
+# A new e-mail address needs the current password (and a code when two-factor login is on).
+_PROFILE_PATCH = PATHS["/profile"]["patch"]["requestBody"]["content"]["application/json"]
+_PROFILE_PATCH["schema"] = {**_PROFILE_PATCH["schema"], "properties": {
+    **_PROFILE_PATCH["schema"]["properties"], "current_password": STRING, "code": STRING}}  # fmt: skip
+PATHS["/profile"]["patch"]["responses"].setdefault("429", ERRORS["429"])
 PATHS["/account/sessions"] = {"get": _op("Active sessions of the owner", "200",
                                          _obj("items", items={"type": "array"}), errors=_READ)}  # fmt: skip
 PATHS["/account/sessions/{session_id}"] = {"delete": _op("Log that session out", "200", errors=_READ)}

@@ -15,7 +15,15 @@ from gateway import i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.export import gather_export
-from gateway.views.pages import ADDRESS_FIELDS, _form_error, _safe_next, pages, set_password_page
+from gateway.views.pages import (
+    ADDRESS_FIELDS,
+    _form_error,
+    _safe_next,
+    _settings_context,
+    _settings_form,
+    pages,
+    set_password_page,
+)
 from kernel import contracts
 from kernel.errors import CommandError
 
@@ -245,6 +253,30 @@ def two_factor_disable():
         return _security_page(exc.status, error=i18n.t(exc.code), errors=field_messages(exc.fields))
     flash(i18n.t("two_factor_off"), "success")
     return redirect(url_for("pages.security"))
+
+
+@pages.post("/account/password")
+@page_login_required
+def change_password():
+    """The settings page's "change password" form: the current password (and a code when two-factor
+    login is on), the new one twice; the other sessions end, this one stays."""
+    _own_language()
+    current, new = request.form.get("pw_current", ""), request.form.get("pw_new", "")
+    try:
+        if new != request.form.get("pw_repeat", ""):
+            raise CommandError("invalid_input", {"new_password_repeat": "password_mismatch"}, status=422)
+        result = rpc.call("accounts", "change_password", g.account["account_id"], current, new,
+                          request.form.get("pw_code") or None, g.account.get("session_id"),
+                          ctx=request_ctx())  # fmt: skip
+    except CommandError as exc:
+        names = {"current_password": "pw_current", "new_password": "pw_new", "new_password_repeat": "pw_repeat",
+                 "code": "pw_code"}  # fmt: skip
+        errors = {names.get(k, k): message for k, message in field_messages(exc.fields).items()}
+        context = {**_settings_context(), "password_errors": errors, "password_error": i18n.t(exc.code)}
+        return render_template("settings.html", form=_settings_form(g.account), errors={},
+                               **context), exc.status  # fmt: skip
+    flash(i18n.t("password_changed_sessions_ended", count=result["sessions_ended"]), "success")
+    return redirect(url_for("pages.settings"))
 
 
 @pages.post("/account/sessions/<session_id>/end")

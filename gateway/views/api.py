@@ -47,10 +47,11 @@ def openapi():
 # --- auth -------------------------------------------------------------------
 @api.post("/auth/register")
 def register():
+    """The same answer for a new and a known address (the mail says which it was)."""
     data = body("email", "password", "first_name", "last_name", optional=("language",))
-    result = rpc.call("accounts", "register", data["email"], data["password"], data["first_name"], data["last_name"],
-                      data.get("language") or g.language, ctx=request_ctx())  # fmt: skip
-    return jsonify(result), 201
+    rpc.call("accounts", "register", data["email"], data["password"], data["first_name"], data["last_name"],
+             data.get("language") or g.language, ctx=request_ctx())  # fmt: skip
+    return jsonify({"status": "check_mail"}), 201
 
 
 @api.post("/auth/verify-email")
@@ -103,6 +104,8 @@ def password_reset_confirm():
 # --- profile (section 1) and dashboard -------------------------------------
 PROFILE_KEYS = ("first_name", "last_name", "email", "phone", "language", "billing_address", "notification_preferences",
                 "mailing_list")  # fmt: skip
+# the current password (and a code when two-factor login is on): asked when the e-mail address changes
+REAUTH_KEYS = ("current_password", "code")
 PROFILE_TYPES = {"billing_address": inputs.Address, "notification_preferences": inputs.MailPreferences,
                  "mailing_list": bool}  # fmt: skip
 
@@ -116,11 +119,13 @@ def get_profile():
 @api.patch("/profile")
 @token_required
 def patch_profile():
-    data = body(optional=PROFILE_KEYS, types=PROFILE_TYPES)
-    unknown = {k: "unknown_field" for k in data if k not in PROFILE_KEYS}
+    data = body(optional=(*PROFILE_KEYS, *REAUTH_KEYS), types=PROFILE_TYPES)
+    unknown = {k: "unknown_field" for k in data if k not in PROFILE_KEYS and k not in REAUTH_KEYS}
     if unknown:
         raise ApiError(422, "invalid_input", unknown)
-    updated = rpc.call("accounts", "update_settings", g.account["account_id"], data, ctx=request_ctx())
+    proof = {k: data.pop(k) for k in REAUTH_KEYS if k in data}  # a new e-mail needs them; the rest does not
+    updated = rpc.call("accounts", "update_settings", g.account["account_id"], data, ctx=request_ctx(), **proof,
+                       keep_session_id=g.account.get("session_id"))  # fmt: skip
     return jsonify(dashboard.build_profile(updated))
 
 

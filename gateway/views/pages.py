@@ -46,12 +46,12 @@ def register():
         return _form_error(
             "register.html", CommandError("invalid_input", {"password_repeat": "password_mismatch"}), form
         )
-    try:
+    try:  # a known address gets the same answer; the mail sent to it says it already has an account
         rpc.call("accounts", "register", form["email"], password, form["first_name"], form["last_name"],
                  form["language"] or g.language, ctx=request_ctx())  # fmt: skip
     except CommandError as exc:
         return _form_error("register.html", exc, form)
-    return render_template("message.html", message=i18n.t("registered_check_mail", email=form["email"].strip()),
+    return render_template("message.html", message=i18n.t("registered_check_mail_any", email=form["email"].strip()),
                            resend_email=form["email"].strip())  # fmt: skip
 
 
@@ -162,15 +162,23 @@ def dashboard():
 def settings():
     g.language = g.account.get("language") or g.language
     if request.method == "GET":
-        return render_template("settings.html", form=_settings_form(g.account), errors={})
+        return render_template("settings.html", form=_settings_form(g.account), errors={}, **_settings_context())
     changes = _settings_changes(g.account)
-    try:
-        updated = rpc.call("accounts", "update_settings", g.account["account_id"], changes, ctx=request_ctx())
+    try:  # a new e-mail address needs the current password (and a code when two-factor login is on)
+        updated = rpc.call("accounts", "update_settings", g.account["account_id"], changes, ctx=request_ctx(),
+                           current_password=request.form.get("current_password") or None,
+                           code=request.form.get("code") or None,
+                           keep_session_id=g.account.get("session_id"))  # fmt: skip
     except CommandError as exc:
-        return _form_error("settings.html", exc, _settings_form_from_post())
+        return _form_error("settings.html", exc, _settings_form_from_post(), **_settings_context())
     g.language = updated.get("language") or g.language
     flash(i18n.t("saved"), "success")
     return redirect(url_for("pages.settings"))
+
+
+def _settings_context() -> dict:
+    """What the settings page needs besides the form: whether codes are asked (two-factor login on)."""
+    return {"two_factor": bool(g.account.get("two_factor")), "password_form": {}, "password_errors": {}}
 
 
 def _settings_form(account: dict) -> dict:

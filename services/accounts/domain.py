@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pyotp
@@ -20,6 +22,10 @@ VERIFY_TOKEN_TTL = dt.timedelta(hours=48)
 RESET_TOKEN_TTL = dt.timedelta(hours=1)
 INVITATION_TTL = dt.timedelta(days=7)
 RECOVERY_CODES = 10
+# Mails anyone can make us send to an address (verification, reset, "you already have an account")
+# are counted per address over this window; `may_mail` decides with the limit the service reads.
+MAIL_WINDOW = dt.timedelta(hours=1)
+TOTP_STEP_SECONDS = 30
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "language")
 
 
@@ -52,6 +58,10 @@ class Account(Aggregate):
         self.contacts: dict[str, dict[str, Any]] = {}
         self.totp_secret = ""
         self.recovery_hashes: list[str] = []
+        # the newest TOTP time step accepted: a code of that step or an older one is never taken again
+        self.last_totp_step = 0
+        # (when, address) of every mail about a link or a registration sent for this account
+        self.mail_log: list[tuple[dt.datetime, str]] = []
 
     @property
     def account_id(self) -> str:
@@ -65,9 +75,16 @@ class Account(Aggregate):
         self.profile = {k: data.get(k, "") for k in PROFILE_FIELDS}
         self.mailing_list = bool(data.get("mailing_list", False))
 
-    def on_email_verification_requested(self, data: dict, _: Event) -> None:
+    def on_email_verification_requested(self, data: dict, event: Event) -> None:
         self._drop_tokens("verify")
         self.open_tokens[data["token_hash"]] = ("verify", _parse(data["expires_at"]))
+        self._mailed(data["email"], event)
+
+    def on_registration_attempted(self, data: dict, event: Event) -> None:
+        self._mailed(data["email"], event)
+
+    def _mailed(self, address: str, event: Event) -> None:
+        self.mail_log.append((_naive(event.occurred_at), address))
 
     def on_email_verified(self, data: dict, _: Event) -> None:
         self.email_verified = True
@@ -77,13 +94,18 @@ class Account(Aggregate):
         self.email = data["email"]
         self.email_verified = False
 
-    def on_password_reset_requested(self, data: dict, _: Event) -> None:
+    def on_password_reset_requested(self, data: dict, event: Event) -> None:
         self._drop_tokens("reset")
         self.open_tokens[data["token_hash"]] = ("reset", _parse(data["expires_at"]))
+        self._mailed(data["email"], event)
 
     def on_password_reset_completed(self, data: dict, _: Event) -> None:
         self.password_hash = data["password_hash"]
         self.open_tokens.pop(data.get("token_hash", ""), None)
+
+    def on_password_changed(self, data: dict, _: Event) -> None:
+        self.password_hash = data["password_hash"]
+        self._drop_tokens("reset")  # a reset link mailed before the change no longer works
 
     def on_profile_updated(self, data: dict, _: Event) -> None:
         self.profile.update(data["changes"])
@@ -112,10 +134,11 @@ class Account(Aggregate):
         self.open_tokens.pop(data.get("token_hash", ""), None)
         self.contacts[data["contact_id"]]["active"] = True
 
-    def on_contact_password_reset_requested(self, data: dict, _: Event) -> None:
+    def on_contact_password_reset_requested(self, data: dict, event: Event) -> None:
         purpose = f"contact_reset:{data['contact_id']}"
         self._drop_tokens(purpose)
         self.open_tokens[data["token_hash"]] = (purpose, _parse(data["expires_at"]))
+        self._mailed(data["email"], event)
 
     def on_contact_password_reset_completed(self, data: dict, _: Event) -> None:
         self.open_tokens.pop(data.get("token_hash", ""), None)
@@ -134,6 +157,9 @@ class Account(Aggregate):
 
     def on_two_factor_disabled(self, data: dict, _: Event) -> None:
         self.totp_secret, self.recovery_hashes = "", []
+
+    def on_totp_code_used(self, data: dict, _: Event) -> None:
+        self.last_totp_step = max(self.last_totp_step, int(data["step"]))
 
     def on_recovery_code_used(self, data: dict, _: Event) -> None:
         self.recovery_hashes = [h for h in self.recovery_hashes if h != data["code_hash"]]
@@ -176,6 +202,17 @@ class Account(Aggregate):
             return []
         return [self._verification_request(self.email, self.profile.get("language", "pl"))]
 
+    def may_mail(self, address: str, limit: int) -> bool:
+        """Fewer than `limit` mails anyone could ask for went to `address` within MAIL_WINDOW."""
+        since = _naive(clock.now()) - MAIL_WINDOW
+        return sum(1 for at, to in self.mail_log if to == address and at > since) < limit
+
+    def registration_attempted(self, email: str, language: str, contact_id: str | None = None) -> list[NewEvent]:
+        """Someone registered with an address this account (or one of its contacts) already uses:
+        the address is told so by mail (log in or reset the password), the caller learns nothing."""
+        data = {"email": email, "language": language, **({"contact_id": contact_id} if contact_id else {})}
+        return [NewEvent("registration_attempted", data)]
+
     def use_token(self, token: str, purpose: str) -> str:
         hashed = token_hash(token or "")
         found = self.open_tokens.get(hashed)
@@ -200,14 +237,34 @@ class Account(Aggregate):
         hashed = self.use_token(token, "reset")
         return [NewEvent("password_reset_completed", {"token_hash": hashed, "password_hash": password_hash})]
 
-    def update_settings(self, changes: dict[str, Any]) -> list[NewEvent]:
-        """Section 1 saved at once: only what differs becomes an event."""
+    def change_password(self, password_ok: Callable[[str], bool], code: str | None,
+                        new_hash: str) -> list[NewEvent]:  # fmt: skip
+        """A new password for the logged-in owner: the current one (and the second factor when on) first."""
+        return [*self._reauthenticate(password_ok, code), NewEvent("password_changed", {"password_hash": new_hash})]
+
+    def _reauthenticate(self, password_ok: Callable[[str], bool], code: str | None) -> list[NewEvent]:
+        """The owner proves it is them again: the current password, and a code when two-factor login is on."""
+        if not password_ok(self.password_hash):
+            raise CommandError("invalid_input", {"current_password": "wrong_password"}, status=422)
+        if not self.two_factor:
+            return []
+        if not code:
+            raise CommandError("invalid_input", {"code": "required"}, status=422)
+        return self.second_factor(code)
+
+    def update_settings(self, changes: dict[str, Any], password_ok: Callable[[str], bool] | None = None,
+                        code: str | None = None) -> list[NewEvent]:  # fmt: skip
+        """Section 1 saved at once: only what differs becomes an event. A new e-mail address
+        needs the current password (and the second factor when on): `password_ok` checks it."""
         out: list[NewEvent] = []
         profile = {k: changes[k] for k in PROFILE_FIELDS if k in changes and changes[k] != self.profile.get(k)}
         if profile:
             out.append(NewEvent("profile_updated", {"changes": profile}))
         email = changes.get("email")
         if email and email != self.email:
+            if password_ok is None:
+                raise CommandError("invalid_input", {"current_password": "required"}, status=422)
+            out.extend(self._reauthenticate(password_ok, code))
             out.append(NewEvent("email_changed", {"old_email": self.email, "email": email}))
             out.append(self._verification_request(email, changes.get("language") or self.profile.get("language", "pl")))
         address = changes.get("billing_address")
@@ -230,6 +287,18 @@ class Account(Aggregate):
         if set(permissions) - set(held):
             raise CommandError("permission_not_held", {"permissions": "permission_not_held"}, status=403)
 
+    def _check_categories(self, contact: dict[str, Any], actor: dict, before: list[str] | None = None) -> None:
+        """Mail follows permissions: a contact who logs in gets only the mail of what they may see
+        (billing mail needs invoices.view, ...), and a contact acting may choose for anyone only the
+        mail they could receive themselves (so nobody routes the owner's invoices to an address of theirs)."""
+        chosen = set(contact.get("categories") or [])
+        if contact.get("login") and chosen - set(v.allowed_categories(contact.get("permissions") or [])):
+            raise CommandError("invalid_input", {"categories": "category_not_permitted"}, status=422)
+        if actor.get("type") == "contact":  # what they add, not what the owner chose before
+            held = (self.contacts.get(actor.get("id") or "") or {}).get("permissions") or []
+            if chosen - set(before or []) - set(v.allowed_categories(held)):
+                raise CommandError("invalid_input", {"categories": "category_not_permitted"}, status=422)
+
     def add_contact(self, contact_id: str, contact: dict[str, Any], actor: dict) -> list[NewEvent]:
         if not self.exists:
             raise CommandError("not_found", status=404)
@@ -237,6 +306,7 @@ class Account(Aggregate):
             raise CommandError("invalid_input", {"email": "email_taken"}, status=409)
         contact = {**contact, "permissions": contact["permissions"] if contact["login"] else []}
         self._check_grant(contact["permissions"], actor)
+        self._check_categories(contact, actor)
         added = NewEvent("contact_added", {"contact_id": contact_id, **contact, "active": False})
         return [added, self._invitation(contact_id, contact)] if contact["login"] else [added]
 
@@ -260,6 +330,11 @@ class Account(Aggregate):
             changes = {**changes, "permissions": []}
         if "permissions" in changes:
             self._check_grant(changes["permissions"], actor)
+            if "categories" not in changes:  # fewer permissions: the mail of what they no longer see stops
+                allowed = v.allowed_categories(changes["permissions"]) if current["login"] else v.CONTACT_CATEGORIES
+                changes = {**changes, "categories": [c for c in current.get("categories") or [] if c in allowed]}
+        if "categories" in changes:
+            self._check_categories({**current, **changes}, actor, current.get("categories"))
         diff = {k: val for k, val in changes.items() if current.get(k) != val}
         return [NewEvent("contact_updated", {"contact_id": contact_id, "changes": diff})] if diff else []
 
@@ -306,17 +381,26 @@ class Account(Aggregate):
     def enable_two_factor(self, secret: str, code: str, recovery_codes: list[str]) -> list[NewEvent]:
         if self.two_factor:
             raise CommandError("two_factor_already_enabled", status=409)
-        if not totp_matches(secret, code):
+        step = totp_step(secret, code)
+        if step is None:
             raise CommandError("invalid_input", {"code": "invalid_code"}, status=422)
+        if step <= self.last_totp_step:
+            raise CommandError("invalid_input", {"code": "code_already_used"}, status=422)
         hashes = [recovery_hash(c) for c in recovery_codes]
-        return [NewEvent("two_factor_enabled", {"secret": secret, "recovery_code_hashes": hashes})]
+        # the confirming code is spent: it is not accepted again at the next login
+        return [NewEvent("two_factor_enabled", {"secret": secret, "recovery_code_hashes": hashes}),
+                NewEvent("totp_code_used", {"step": step})]  # fmt: skip
 
     def second_factor(self, code: str) -> list[NewEvent]:
-        """Events for a correct code (a used recovery code is spent), or refuse."""
+        """Events for a correct code (an authenticator code is accepted once: its time step is
+        remembered; a used recovery code is spent), or refuse."""
         if not self.two_factor:
             return []
-        if totp_matches(self.totp_secret, code):
-            return []
+        step = totp_step(self.totp_secret, code)
+        if step is not None:
+            if step <= self.last_totp_step:
+                raise CommandError("invalid_input", {"code": "code_already_used"}, status=422)
+            return [NewEvent("totp_code_used", {"step": step})]
         hashed = recovery_hash(code)
         if hashed in self.recovery_hashes:
             return [NewEvent("recovery_code_used", {"code_hash": hashed})]
@@ -329,12 +413,22 @@ class Account(Aggregate):
 
 
 def totp_matches(secret: str, code: str, at: float | None = None) -> bool:
-    """Authenticator apps keep real time, so the code is checked against the
-    wall clock (never the tests' movable clock); one step either side is accepted."""
-    code = "".join((code or "").split())
-    if not (code.isdigit() and len(code) == 6):
-        return False
-    return pyotp.TOTP(secret).verify(code, for_time=at if at is not None else time.time(), valid_window=1)
+    return totp_step(secret, code, at) is not None
+
+
+def totp_step(secret: str, code: str, at: float | None = None) -> int | None:
+    """The time step (30 s counter) whose code `code` is, or None. Authenticator apps keep real
+    time, so the code is checked against the wall clock (never the tests' movable clock); one
+    step either side is accepted."""
+    code = "".join((code if isinstance(code, str) else "").split())
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
+        return None
+    now = int((at if at is not None else time.time()) // TOTP_STEP_SECONDS)
+    totp = pyotp.TOTP(secret)
+    for step in (now, now - 1, now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
 
 
 def new_recovery_codes(count: int = RECOVERY_CODES) -> list[str]:
@@ -347,3 +441,8 @@ def recovery_hash(code: str) -> str:
 
 def _parse(value: str | dt.datetime) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def _naive(value: dt.datetime) -> dt.datetime:
+    """Event times and the clock compared in UTC without a zone, whichever way they were stored."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value

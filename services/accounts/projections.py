@@ -149,6 +149,12 @@ def _password_reset(event: Event) -> None:
     _touch(event, set__password_hash=event.data["password_hash"])
 
 
+@accounts.on("password_changed")
+def _password_changed(event: Event) -> None:
+    AccountToken.objects(account_id=_account_id(event), purpose="reset").delete()  # an older reset link is void
+    _touch(event, set__password_hash=event.data["password_hash"])
+
+
 @accounts.on("profile_updated")
 def _profile_updated(event: Event) -> None:
     _touch(event, **{f"set__{k}": val for k, val in event.data["changes"].items()})

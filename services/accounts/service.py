@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -27,6 +31,39 @@ log = logging.getLogger(__name__)
 hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so both paths cost the same.
 _DUMMY_HASH = hasher.hash("not-a-real-password")
+# Registration, password reset and verification resend answer the same for a known and an unknown
+# address, and never sooner than this, so their time does not tell either (the work differs a little).
+NEUTRAL_ANSWER_SECONDS = 0.3
+
+
+def mail_limit_per_address() -> int:
+    """Mails anyone can make us send to one address (verification, reset, "already registered") per hour."""
+    return int(os.environ.get("MAIL_LIMIT_PER_ADDRESS", "3"))
+
+
+def mail_limit_per_ip() -> int:
+    """Registrations, resets and verification resends one client address may ask for per hour."""
+    return int(os.environ.get("MAIL_LIMIT_PER_IP", "20"))
+
+
+@contextlib.contextmanager
+def _steady(seconds: float = NEUTRAL_ANSWER_SECONDS) -> Iterator[None]:
+    """Run the block and answer no sooner than `seconds` after it started."""
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        left = seconds - (time.monotonic() - started)
+        if left > 0:
+            time.sleep(left)
+
+
+def _may_mail(account: Account, address: str, what: str) -> bool:
+    if account.may_mail(address, mail_limit_per_address()):
+        return True
+    log.warning("mail limit: no %s mail for account %s, %d already went to that address this hour", what,
+                account.account_id, mail_limit_per_address())  # fmt: skip
+    return False
 
 
 def _raise_if(errors: dict[str, str]) -> None:
@@ -63,27 +100,58 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
             if code
         }
         _raise_if(errors)
-        account_id = new_id()
-        self._claim_email(email, account_id)
-        profile = {"first_name": first_name.strip(), "last_name": last_name.strip(), "phone": "", "language": language}
-        try:
-            execute(
-                self.events, Account, account_stream(account_id),
-                lambda a: a.register(email, hasher.hash(password), profile),
-                command_meta(ctx, actor={"type": "account", "id": account_id}),
-            )  # fmt: skip
-        except Exception:
-            sessions.EmailClaim.objects(id=email, account_id=account_id).delete()
-            raise
+        with _steady():  # the same answer, the same argon2 work and about the same time for a known address
+            password_hash = hasher.hash(password)
+            if not self._mail_allowed_from((ctx or {}).get("ip"), "registration"):
+                return {}
+            account_id = new_id()
+            if not self._take_email(email, account_id):
+                self._tell_already_registered(email, language, ctx)
+                return {}
+            profile = {"first_name": first_name.strip(), "last_name": last_name.strip(), "phone": "",
+                       "language": language}  # fmt: skip
+            try:
+                execute(
+                    self.events, Account, account_stream(account_id),
+                    lambda a: a.register(email, password_hash, profile),
+                    command_meta(ctx, actor={"type": "account", "id": account_id}),
+                )  # fmt: skip
+            except Exception:
+                sessions.EmailClaim.objects(id=email, account_id=account_id).delete()
+                raise
+        # the new account's id for internal callers (staff tools, tests); the gateway answers every
+        # registration with the same neutral body, so no web client learns which case it was
         return {"account_id": account_id}
 
+    def _mail_allowed_from(self, ip: str | None, what: str) -> bool:
+        if sessions.mail_request_allowed(ip, mail_limit_per_ip()):
+            return True
+        log.warning("mail limit: %s from %s refused, more than %d such requests this hour", what, ip,
+                    mail_limit_per_ip())  # fmt: skip
+        return False
+
+    def _tell_already_registered(self, email: str, language: str, ctx: dict | None) -> None:
+        """The address belongs to an account or a contact: it gets a mail saying so (log in or reset
+        the password), within the per-address limit; the caller gets the same answer as a newcomer."""
+        claim = sessions.EmailClaim.objects(id=email).first()
+        if not claim or not AccountView.objects(id=claim.account_id).first():
+            return  # a registration still in flight, or one a crash left unfinished: nothing to tell yet
+        execute(self.events, Account, account_stream(claim.account_id),
+                lambda a: a.registration_attempted(email, language, claim.contact_id)
+                if _may_mail(a, email, "registration") else [], command_meta(ctx))  # fmt: skip
+
     def _claim_email(self, email: str, account_id: str) -> None:
-        """Take the e-mail for this account or refuse. A claim left behind by a
-        crash before any event was stored is taken over once it is stale (a
-        fresh one may belong to a registration still in flight)."""
+        """Take the e-mail for this account or refuse (a logged-in owner changing their address)."""
+        if not self._take_email(email, account_id):
+            raise CommandError("invalid_input", {"email": "email_taken"}, status=409)
+
+    def _take_email(self, email: str, account_id: str) -> bool:
+        """Take the e-mail for this account, or False when it is someone's. A claim left behind by a
+        crash before any event was stored is taken over once it is stale (a fresh one may belong to a
+        registration still in flight)."""
         try:
             sessions.EmailClaim(id=email, account_id=account_id, claimed_at=clock.now()).save(force_insert=True)
-            return
+            return True
         except NotUniqueError:
             pass
         claim = sessions.EmailClaim.objects(id=email).first()
@@ -92,8 +160,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         taken_over = orphaned and sessions.EmailClaim.objects(id=email, account_id=claim.account_id).update_one(
             set__account_id=account_id, set__claimed_at=clock.now()
         )
-        if not taken_over:
-            raise CommandError("invalid_input", {"email": "email_taken"}, status=409)
+        return bool(taken_over)
 
     @rpc
     def verify_email(self, token: str, ctx: dict | None = None) -> dict[str, str]:
@@ -106,9 +173,14 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
 
     @rpc
     def resend_verification(self, email: str, ctx: dict | None = None) -> dict:
-        view = AccountView.objects(email=v.normalize_email(email)).first()
-        if view and not view.email_verified:
-            execute(self.events, Account, account_stream(view.id), lambda a: a.resend_verification(), command_meta(ctx))
+        """The same answer whether the address is known; within the per-address and per-IP mail limits."""
+        with _steady():
+            address = v.lookup_email(email)
+            view = AccountView.objects(email=address).first() if address else None
+            if self._mail_allowed_from((ctx or {}).get("ip"), "verification") and view and not view.email_verified:
+                execute(self.events, Account, account_stream(view.id),
+                        lambda a: a.resend_verification() if _may_mail(a, a.email, "verification") else [],
+                        command_meta(ctx))  # fmt: skip
         return {}
 
     # --- staff: accounts made by `python -m services.accounts.staff`, never by registration --------
@@ -154,9 +226,9 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         instead of a session: `login_second_factor` finishes the login."""
         ctx = ctx or {}
         ip = ctx.get("ip")
-        email = v.normalize_email(email)
-        view = AccountView.objects(email=email).first()
-        contact = None if view else ContactView.objects(email=email, login=True, active=True).first()
+        email = v.lookup_email(email)
+        view = AccountView.objects(email=email).first() if email else None
+        contact = None if view or not email else ContactView.objects(email=email, login=True, active=True).first()
         who = view.id if view else contact.id if contact else None
         if sessions.is_throttled(who, ip):
             raise CommandError("too_many_attempts", status=429)
@@ -186,9 +258,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
             raise CommandError("login_expired", status=401)
         if sessions.is_throttled(found.account_id, ip):
             raise CommandError("too_many_attempts", status=429)
-        try:
-            if not sessions.first_use_of_code(found.account_id, code):
-                raise CommandError("invalid_input", {"code": "invalid_code"}, status=422)
+        try:  # an authenticator code is accepted once (its time step is remembered, as an event)
             execute(self.events, Account, account_stream(found.account_id), lambda a: a.second_factor(code),
                     command_meta(ctx, actor=_login_actor(found.account_id)))  # fmt: skip
         except CommandError as exc:
@@ -209,6 +279,8 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         return {"token": token, "account_id": account_id, "session_id": session.session_id, **who}
 
     def _password_matches(self, stored_hash: str | None, password: str) -> bool:
+        if not isinstance(password, str) or v.check_password(password) == "invalid_characters":
+            password = ""  # cannot be anybody's password; still verified, so it costs the same
         try:
             return hasher.verify(stored_hash or _DUMMY_HASH, password) and bool(stored_hash)
         except (VerifyMismatchError, InvalidHashError):
@@ -249,15 +321,23 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
     # --- password reset -----------------------------------------------------
     @rpc
     def request_password_reset(self, email: str, ctx: dict | None = None) -> dict:
-        """Always answers the same, so nobody learns which e-mails exist."""
-        view = AccountView.objects(email=v.normalize_email(email)).first()
-        if view:
-            execute(
-                self.events, Account, account_stream(view.id), lambda a: a.request_password_reset(), command_meta(ctx)
-            )
-        elif contact := ContactView.objects(email=v.normalize_email(email), login=True, active=True).first():
-            execute(self.events, Account, account_stream(contact.account_id),
-                    lambda a: a.request_contact_password_reset(contact.id), command_meta(ctx))  # fmt: skip
+        """Always answers the same and in about the same time, so nobody learns which e-mails
+        exist; within the per-address and per-IP mail limits."""
+        with _steady():
+            address = v.lookup_email(email)
+            allowed = self._mail_allowed_from((ctx or {}).get("ip"), "password reset")
+            view = AccountView.objects(email=address).first() if address else None
+            contact = None
+            if address and not view:
+                contact = ContactView.objects(email=address, login=True, active=True).first()
+            if allowed and view:
+                execute(self.events, Account, account_stream(view.id),
+                        lambda a: a.request_password_reset() if _may_mail(a, a.email, "password reset") else [],
+                        command_meta(ctx))  # fmt: skip
+            elif allowed and contact:
+                execute(self.events, Account, account_stream(contact.account_id),
+                        lambda a: a.request_contact_password_reset(contact.id)
+                        if _may_mail(a, contact.email, "password reset") else [], command_meta(ctx))  # fmt: skip
         return {}
 
     @rpc
@@ -289,25 +369,84 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         return view.public()
 
     @rpc
-    def update_settings(self, account_id: str, changes: dict[str, Any], ctx: dict | None = None) -> dict[str, Any]:
-        """Validate everything first; store all of it or nothing."""
+    def update_settings(self, account_id: str, changes: dict[str, Any], ctx: dict | None = None,
+                        current_password: str | None = None, code: str | None = None,
+                        keep_session_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+        """Validate everything first; store all of it or nothing. A new e-mail address needs the
+        current password (and the second factor when on) and ends the owner's other sessions."""
         view = AccountView.objects(id=account_id).first()
         if not view:
             raise NotFound("account")
         clean, errors = self._validate_settings(changes)
         _raise_if(errors)
-        if "email" in clean and clean["email"] != view.email:
+        moving = "email" in clean and clean["email"] != view.email
+        if moving:
+            self._check_reauthentication(account_id, current_password, code, ctx)
             self._claim_email(clean["email"], account_id)
+        password_ok = self._password_check(current_password) if moving else None
         try:
-            execute(self.events, Account, account_stream(account_id), lambda a: a.update_settings(clean),
-                    command_meta(ctx, actor=(ctx or {}).get("actor") or {"type": "account", "id": account_id}))  # fmt: skip
+            self._reauthenticated(account_id, ctx, lambda a: a.update_settings(clean, password_ok, code),
+                                  command_meta(ctx, actor=(ctx or {}).get("actor") or {"type": "account",
+                                                                                        "id": account_id}))  # fmt: skip
         except Exception:
-            if "email" in clean and clean["email"] != view.email:
+            if moving:
                 sessions.EmailClaim.objects(id=clean["email"], account_id=account_id).delete()
             raise
-        if "email" in clean and clean["email"] != view.email:
+        if moving:
             sessions.EmailClaim.objects(id=view.email, account_id=account_id).delete()
+            self._end_other_sessions(account_id, keep_session_id, "email_changed", ctx)
         return AccountView.objects(id=account_id).first().public()
+
+    @rpc
+    def change_password(self, account_id: str, current_password: str, new_password: str, code: str | None = None,
+                        keep_session_id: str | None = None, ctx: dict | None = None) -> dict[str, int]:  # fmt: skip
+        """The logged-in owner sets a new password: the current one (and the second factor when on)
+        first; every other session of the owner ends, this one stays."""
+        if ((ctx or {}).get("actor") or {}).get("type") == "contact":
+            raise CommandError("forbidden", status=403)
+        _raise_if({"new_password": problem} if (problem := v.check_password(new_password)) else {})
+        if not AccountView.objects(id=account_id).first():
+            raise NotFound("account")
+        self._check_reauthentication(account_id, current_password, code, ctx)
+        new_hash = hasher.hash(new_password)
+        check = self._password_check(current_password)
+        self._reauthenticated(account_id, ctx, lambda a: a.change_password(check, code, new_hash),
+                              command_meta(ctx, actor=(ctx or {}).get("actor") or {"type": "account",
+                                                                                    "id": account_id}))  # fmt: skip
+        return {"sessions_ended": self._end_other_sessions(account_id, keep_session_id, "password_changed", ctx)}
+
+    def _check_reauthentication(self, account_id: str, current_password: object, code: object,
+                                ctx: dict | None) -> None:  # fmt: skip
+        if not isinstance(current_password, str) and current_password is not None:
+            raise CommandError("invalid_input", {"current_password": "invalid_type"}, status=422)
+        if not isinstance(code, str) and code is not None:
+            raise CommandError("invalid_input", {"code": "invalid_type"}, status=422)
+        if not current_password:
+            raise CommandError("invalid_input", {"current_password": "required"}, status=422)
+        if sessions.is_throttled(account_id, (ctx or {}).get("ip")):
+            raise CommandError("too_many_attempts", status=429)
+
+    def _password_check(self, password: str | None):
+        return lambda stored: self._password_matches(stored, password or "")
+
+    def _reauthenticated(self, account_id: str, ctx: dict | None, decide, meta: dict) -> None:
+        """Run a decision that asks for the current password: a wrong one counts as a failed login."""
+        try:
+            execute(self.events, Account, account_stream(account_id), decide, meta)
+        except CommandError as exc:
+            if exc.code == "invalid_input" and {"current_password", "code"} & set(exc.fields or {}):
+                sessions.record_failure(account_id, (ctx or {}).get("ip"))
+            raise
+
+    def _end_other_sessions(self, account_id: str, keep_session_id: str | None, why: str, ctx: dict | None) -> int:
+        if keep_session_id:
+            ended = sessions.close_other_sessions(account_id, keep_session_id)
+        else:
+            ended = sessions.close_all_sessions(account_id)
+        if ended:
+            self._record(account_id, "other_sessions_ended", {"count": ended, "kept": keep_session_id, "why": why},
+                         ctx or {})  # fmt: skip
+        return ended
 
     def _validate_settings(self, changes: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
         clean: dict[str, Any] = {}
@@ -360,5 +499,12 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         if not view:
             return None
         keep = ("contact_id", "email", "first_name", "language", "categories")
-        contacts = [{k: c.public()[k] for k in keep} for c in ContactView.objects(account_id=account_id)]
-        return {**view.public(), "contacts": [c for c in contacts if c["categories"]]}
+        contacts = []
+        for contact in ContactView.objects(account_id=account_id):
+            person = {k: contact.public()[k] for k in keep}
+            if contact.login:  # mail follows permissions, also for what was chosen before that rule
+                allowed = v.allowed_categories(contact.permissions or [])
+                person["categories"] = [c for c in person["categories"] if c in allowed]
+            if person["categories"] and not v.has_bad_characters(person["email"]):
+                contacts.append(person)
+        return {**view.public(), "contacts": contacts}

@@ -21,7 +21,7 @@ MAX_FAILURES_PER_IP = 20
 CLAIM_STALE_AFTER = dt.timedelta(minutes=2)
 CHALLENGE_TTL = dt.timedelta(minutes=5)
 SETUP_TTL = dt.timedelta(minutes=30)
-CODE_REPLAY_WINDOW = dt.timedelta(minutes=3)  # a TOTP code is accepted for 90 s at most
+MAIL_REQUEST_WINDOW = dt.timedelta(hours=1)
 
 
 def _hash(token: str) -> str:
@@ -75,12 +75,12 @@ class LoginChallenge(me.Document):
     meta = {"db_alias": ALIAS, "collection": "login_challenges", "auto_create_index": False}
 
 
-class UsedCode(me.Document):
-    """A second-factor code already used, so a code seen over someone's shoulder cannot be replayed."""
+class MailRequest(me.Document):
+    """A request that may send a mail (registration, password reset, verification resend), per client address."""
 
-    id = me.StringField(primary_key=True)  # "<account id>:<code>"
+    key = me.StringField(required=True)  # "ip:<address>"
     at = me.DateTimeField(required=True)
-    meta = {"db_alias": ALIAS, "collection": "used_codes", "auto_create_index": False}
+    meta = {"db_alias": ALIAS, "collection": "mail_requests", "indexes": [("key", "at")], "auto_create_index": False}
 
 
 class SigningKey(me.Document):
@@ -89,7 +89,7 @@ class SigningKey(me.Document):
     meta = {"db_alias": ALIAS, "collection": "signing_keys", "auto_create_index": False}
 
 
-OPERATIONAL_DOCUMENTS = (Session, LoginFailure, EmailClaim, TwoFactorSetup, LoginChallenge, UsedCode, SigningKey)
+OPERATIONAL_DOCUMENTS = (Session, LoginFailure, EmailClaim, TwoFactorSetup, LoginChallenge, MailRequest, SigningKey)
 
 
 def open_session(account_id: str, ip: str | None, user_agent: str | None,
@@ -158,16 +158,16 @@ def close_challenge(challenge: LoginChallenge) -> None:
     challenge.delete()
 
 
-def first_use_of_code(account_id: str, code: str) -> bool:
-    """True the first time a code is offered within the window a TOTP code stays valid."""
-    now = clock.now()
-    UsedCode.objects(at__lt=now - CODE_REPLAY_WINDOW).delete()
-    key = f"{account_id}:{''.join((code or '').split()).lower()}"
-    try:
-        UsedCode(id=key, at=now).save(force_insert=True)
-    except me.NotUniqueError:
-        return False
-    return True
+def mail_request_allowed(ip: str | None, limit: int) -> bool:
+    """Count one more mail-sending request from `ip`: True while fewer than `limit` came in the last hour.
+    Every request is counted, refused ones too, so a client that keeps asking stays refused."""
+    if not ip:
+        return True
+    now, key = clock.now(), f"ip:{ip}"
+    MailRequest.objects(key=key, at__lt=now - MAIL_REQUEST_WINDOW).delete()
+    earlier = MailRequest.objects(key=key, at__gt=now - MAIL_REQUEST_WINDOW).count()
+    MailRequest(key=key, at=now).save()
+    return earlier < limit
 
 
 def start_two_factor_setup(account_id: str, secret: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 
 from kernel import contracts
@@ -23,21 +24,50 @@ PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 PL_POSTCODE_RE = re.compile(r"^\d{2}-\d{3}$")
 EU_VAT_RE = re.compile(r"^[A-Z]{2}[0-9A-Z+*]{2,13}$")
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+# A mail category a contact may receive needs the permission to see that part of the panel:
+# invoice mails only to whom may read the invoices, and so on.
+CATEGORY_PERMISSION = {"billing": "invoices.view", "services": "services.view", "domains": "domains.view",
+                       "support": "tickets.view"}  # fmt: skip
+# Control characters (C0, C1, NUL, DEL), lone surrogates (invalid Unicode) and line/paragraph separators.
+_BAD_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def has_bad_characters(value: str) -> bool:
+    """True when the text holds a control character, a line break of any kind or a lone surrogate."""
+    return any(unicodedata.category(c) in _BAD_CATEGORIES for c in value)
+
+
+def allowed_categories(permissions: list[str] | tuple[str, ...]) -> list[str]:
+    """The contact mail categories a holder of `permissions` may receive."""
+    return [c for c in CONTACT_CATEGORIES if CATEGORY_PERMISSION.get(c) in (permissions or ())]
 
 
 def normalize_email(value: str) -> str:
-    return (value or "").strip().lower()
+    return (value if isinstance(value, str) else "").strip().lower()
 
 
 def check_email(value: str) -> str | None:
     if not value:
         return "required"
+    if has_bad_characters(value):
+        return "invalid_characters"
     return None if EMAIL_RE.match(value) and len(value) <= 254 else "invalid_email"
+
+
+def lookup_email(value: object) -> str | None:
+    """The address to look an account up by, or None when it cannot be anybody's (not text,
+    too long, control characters, invalid Unicode): such input is never sent to the database."""
+    email = normalize_email(value)  # type: ignore[arg-type]
+    return email if email and not check_email(email) else None
 
 
 def check_password(value: str) -> str | None:
     if not value:
         return "required"
+    if not isinstance(value, str):
+        return "invalid_type"
+    if any(unicodedata.category(c) == "Cs" for c in value):  # cannot be encoded, so never hashed
+        return "invalid_characters"
     if len(value) < 10:
         return "password_too_short"
     if len(value) > 128:
@@ -46,14 +76,22 @@ def check_password(value: str) -> str | None:
 
 
 def check_name(value: str) -> str | None:
+    if not isinstance(value, str):
+        return "invalid_type"
     if not value or not value.strip():
         return "required"
-    return "too_long" if len(value) > 100 else None
+    if len(value) > 100:
+        return "too_long"
+    return "invalid_characters" if has_bad_characters(value) else None
 
 
 def check_phone(value: str) -> str | None:
     if not value:
         return None
+    if not isinstance(value, str):
+        return "invalid_type"
+    if has_bad_characters(value):
+        return "invalid_characters"
     return None if PHONE_RE.match(value) else "invalid_phone"
 
 
@@ -75,9 +113,18 @@ def is_valid_nip(value: str) -> bool:
 
 def check_billing_address(address: dict) -> tuple[dict, dict[str, str]]:
     """Normalised address and per-field error codes (prefixed `billing_address.`)."""
-    clean = {k: (address.get(k) or "").strip() for k in ("company", "nip", "street", "postcode", "city", "country")}
-    clean["country"] = clean["country"].upper() or "PL"
+    keys = ("company", "nip", "street", "postcode", "city", "country")
     errors: dict[str, str] = {}
+    for key in keys:  # text or nothing; no control characters, no invalid Unicode
+        value = address.get(key)
+        if value is not None and not isinstance(value, str):
+            errors[key] = "invalid_type"
+        elif value and has_bad_characters(value):
+            errors[key] = "invalid_characters"
+    if errors:
+        return {}, {f"billing_address.{k}": v for k, v in errors.items()}
+    clean = {k: (address.get(k) or "").strip() for k in keys}
+    clean["country"] = clean["country"].upper() or "PL"
     for key in ("street", "postcode", "city"):
         if not clean[key]:
             errors[key] = "required"
@@ -97,6 +144,9 @@ def check_billing_address(address: dict) -> tuple[dict, dict[str, str]]:
             errors["nip"] = "invalid_vat_id"
     if len(clean["company"]) > 160:
         errors["company"] = "too_long"
+    for key in ("nip", "country"):
+        if len(clean[key]) > 32:
+            errors[key] = "too_long"
     return clean, {f"billing_address.{k}": v for k, v in errors.items()}
 
 
@@ -104,6 +154,9 @@ def check_preferences(preferences: dict) -> tuple[dict, dict[str, str]]:
     unknown = [k for k in preferences if k not in CATEGORIES]
     if unknown:
         return {}, {f"notification_preferences.{unknown[0]}": "unknown_category"}
+    wrong = [k for k, value in preferences.items() if not isinstance(value, bool)]
+    if wrong:
+        return {}, {f"notification_preferences.{wrong[0]}": "invalid_type"}
     clean = {c: bool(preferences.get(c, True)) for c in CATEGORIES}
     for category in MANDATORY_CATEGORIES:
         clean[category] = True
@@ -116,6 +169,8 @@ def clean_text(value: object, check: Callable[[str], str | None]) -> tuple[str, 
         value = ""
     if not isinstance(value, str):
         return "", "invalid_type"
+    if has_bad_characters(value):  # also a trailing line break: refused, not silently stripped
+        return "", "invalid_characters"
     return value.strip(), check(value.strip())
 
 
@@ -143,8 +198,11 @@ def check_contact(data: dict, creating: bool) -> tuple[dict, dict[str, str]]:
             else:
                 clean[field] = value
     if creating:
-        email = normalize_email(data.get("email") if isinstance(data.get("email"), str) else "")
-        if code := check_email(email):
+        raw_email = data.get("email")
+        email = normalize_email(raw_email if isinstance(raw_email, str) else "")
+        if raw_email is not None and not isinstance(raw_email, str):
+            errors["email"] = "invalid_type"
+        elif code := check_email(email):
             errors["email"] = code
         clean["email"] = email
         if not isinstance(data.get("login", False), bool):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import unicodedata
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -21,6 +22,18 @@ _env = Environment(
     undefined=StrictUndefined,
     keep_trailing_newline=True,
 )
+
+
+class UnsafeAddress(ValueError):
+    """A recipient address holding a control character, a line break or invalid Unicode: never sent."""
+
+
+def safe_address(address: object) -> bool:
+    """True for one plain address: text, no control character (NUL, CR, LF, ...), no line or
+    paragraph separator, no lone surrogate, exactly one @, and not absurdly long."""
+    if not isinstance(address, str) or not address or len(address) > 254 or address.count("@") != 1:
+        return False
+    return not any(unicodedata.category(c) in ("Cc", "Cs", "Zl", "Zp") or c in ' ,;<>"' for c in address)
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,8 @@ def render(template: str, language: str, context: dict) -> RenderedMail:
 
 
 def send(to: str, mail: RenderedMail, headers: dict[str, str] | None = None) -> str:
+    if not safe_address(to):
+        raise UnsafeAddress("refused to mail an address with a control character or more than one recipient")
     message = EmailMessage()
     message["From"] = settings.MAIL_FROM
     message["To"] = to

@@ -62,6 +62,18 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         target = self._target(event)
         self._mail(event, target, "security", "password_reset", {"token": event.data["token"]})
 
+    @consumes("accounts", "registration_attempted")
+    def on_registration_attempted(self, event: Event) -> None:
+        """Someone registered with an address already in use: the address is told (log in or reset),
+        the person registering was answered as if it were new."""
+        d = event.data
+        self._mail(event, self._target(event), "security", "account_exists", {"email": d["email"]}, to=d["email"],
+                   language=d.get("language"))  # fmt: skip
+
+    @consumes("accounts", "password_changed")
+    def on_password_changed(self, event: Event) -> None:
+        self._security_notice(event, "password_changed")
+
     @consumes("accounts", "email_changed")
     def on_email_changed(self, event: Event) -> None:
         target = self._target(event)
@@ -188,8 +200,13 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
 
     def _deliver(self, account_id: str, category: str, template: str, address: str, rendered: mailer.RenderedMail,
                  meta: dict, headers: dict[str, str] | None = None, hide: str | None = None) -> None:  # fmt: skip
-        """Send one mail and keep it in the account's e-mail history (with `hide` blanked out)."""
-        message_id = mailer.send(address, rendered, headers)
+        """Send one mail and keep it in the account's e-mail history (with `hide` blanked out).
+        An address with a control character or a line break is never mailed (logged instead)."""
+        try:
+            message_id = mailer.send(address, rendered, headers)
+        except mailer.UnsafeAddress:
+            log.warning("not mailing %s for account %s: unsafe recipient address %r", template, account_id, address)
+            return
         kept = {"text": rendered.text, "html": rendered.html}
         if hide:
             kept = {part: body.replace(hide, HIDDEN) for part, body in kept.items()}

@@ -87,7 +87,11 @@ def test_expired_reset_token_is_refused(monkeypatch):
 def test_settings_only_emit_what_changed_and_email_change_reverifies():
     account = _registered()
     assert account.update_settings({"first_name": "Jan", "mailing_list": False}) == []
-    events = account.update_settings({"first_name": "Janusz", "email": "nowy@example.pl", "mailing_list": True})
+    changes = {"first_name": "Janusz", "email": "nowy@example.pl", "mailing_list": True}
+    with pytest.raises(CommandError) as refused:  # a new address needs the current password
+        account.update_settings(changes, password_ok=lambda stored: False)
+    assert refused.value.fields == {"current_password": "wrong_password"}
+    events = account.update_settings(changes, password_ok=lambda stored: stored == "hash")
     assert [e.type for e in events] == [
         "profile_updated",
         "email_changed",

@@ -38,9 +38,9 @@ def test_two_factor_login_with_an_authenticator_code_and_single_use_recovery_cod
     wrong = browser.post(f"{base}/account/two-factor/confirm",
                          data={"csrf_token": csrf(setup.text), "code": "12345", **hidden})  # fmt: skip
     assert wrong.status_code == 422 and "Nieprawidłowy kod" in wrong.text and "<svg" in wrong.text
-    since = time.time() - 1
+    since, confirming = time.time() - 1, pyotp.TOTP(secret).now()
     enabled = browser.post(f"{base}/account/two-factor/confirm",
-                           data={"csrf_token": csrf(setup.text), "code": pyotp.TOTP(secret).now()})  # fmt: skip
+                           data={"csrf_token": csrf(setup.text), "code": confirming})  # fmt: skip
     assert enabled.status_code == 200 and enabled.headers["Cache-Control"] == "no-store"
     codes = CODE_RE.findall(enabled.text)
     assert len(codes) == 10
@@ -54,12 +54,20 @@ def test_two_factor_login_with_an_authenticator_code_and_single_use_recovery_cod
     assert fresh.get(f"{base}/", allow_redirects=False).status_code == 302  # not logged in yet
     refused = fresh.post(f"{base}/login/code", data={"csrf_token": csrf(step_one.text), "code": "000000"})
     assert refused.status_code == 422 and "Nieprawidłowy kod" in refused.text
-    done = fresh.post(f"{base}/login/code", data={"csrf_token": csrf(step_one.text), "code": pyotp.TOTP(secret).now()})
+    # the code that turned two-factor login on is spent: accepted once, never again
+    replayed = fresh.post(f"{base}/login/code", data={"csrf_token": csrf(step_one.text), "code": confirming})
+    assert replayed.status_code == 422 and "Ten kod został już użyty" in replayed.text
+    following = pyotp.TOTP(secret).at(time.time() + 30)  # the app's next code (one step ahead is accepted)
+    done = fresh.post(f"{base}/login/code", data={"csrf_token": csrf(step_one.text), "code": following})
     assert done.status_code == 200 and done.url.rstrip("/") == base and "Witaj" in done.text
 
-    # API: the challenge, then a recovery code, which works once
+    # API: the challenge; the code used at that page login is refused; then a recovery code, which works once
     first = requests.post(f"{base}/api/v1/auth/login", json={"email": email, "password": PASSWORD}, timeout=15).json()
     assert first["two_factor_required"] is True and "token" not in first
+    reused_code = requests.post(f"{base}/api/v1/auth/login/second-factor", timeout=15,
+                                json={"challenge": first["challenge"], "code": following})  # fmt: skip
+    assert reused_code.status_code == 422
+    assert reused_code.json()["error"]["fields"]["code"]["code"] == "code_already_used"
     second = requests.post(f"{base}/api/v1/auth/login/second-factor", timeout=15,
                            json={"challenge": first["challenge"], "code": codes[0]})  # fmt: skip
     assert second.status_code == 200 and requests.get(f"{base}/api/v1/profile", headers=bearer(second.json()["token"]),
