@@ -198,8 +198,95 @@ def document() -> dict[str, Any]:
         },  # fmt: skip
         "servers": [{"url": "/api/v1"}],
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": {path: _with_path_parameters(path, item) for path, item in PATHS.items()},
+        "paths": {
+            path: _with_input_errors(path, _with_links(path, _with_path_parameters(path, item)))
+            for path, item in PATHS.items()
+        },
     }
+
+
+ERRORS["413"] = {"description": "The request body is too large", **_json(ERROR)}
+
+
+def _with_input_errors(path: str, item: dict[str, Any]) -> dict[str, Any]:
+    """What gateway/inputs.py answers before any view, on every operation: 422 for a query
+    parameter (or field) that is not valid text or a bounded number, 400 for a malformed or too
+    deeply nested JSON body, 413 for one too large, 404 for an id that is not valid text."""
+    item = dict(item)
+    for method, op in item.items():
+        if method == "parameters" or not isinstance(op, dict) or "responses" not in op:
+            continue
+        extra = ("400", "422", *(("413",) if "requestBody" in op else ()), *(("404",) if "{" in path else ()))
+        item[method] = {**op, "responses": {**op["responses"], **{e: ERRORS[e] for e in extra
+                                                                   if e not in op["responses"]}}}  # fmt: skip
+    return item
+
+
+# Links between operations (OpenAPI 3.1 `links`): where an answer's ids lead. Clients may follow them;
+# schemathesis' stateful fuzzing does (tests/faults/test_api_fuzz.py) to reach the reads, changes and
+# deletions of what it created. (source path, method, status) -> {name: (target path, method, {parameter: expression})}
+_ID = "$response.body#/"
+LINKS: dict[tuple[str, str, str], dict[str, tuple[str, str, dict[str, str]]]] = {
+    ("/tickets", "post", "201"): {
+        "GetTicket": ("/tickets/{ticket_id}", "get", {"ticket_id": _ID + "ticket_id"}),
+        "ReplyTicket": ("/tickets/{ticket_id}/replies", "post", {"ticket_id": _ID + "ticket_id"}),
+        "CloseTicket": ("/tickets/{ticket_id}/close", "post", {"ticket_id": _ID + "ticket_id"}),
+    },
+    ("/tickets", "get", "200"): {
+        "GetTicket": ("/tickets/{ticket_id}", "get", {"ticket_id": _ID + "items/0/ticket_id"})
+    },
+    ("/contacts", "post", "201"): {
+        "GetContact": ("/contacts/{contact_id}", "get", {"contact_id": _ID + "contact_id"}),
+        "UpdateContact": ("/contacts/{contact_id}", "patch", {"contact_id": _ID + "contact_id"}),
+        "InviteContact": ("/contacts/{contact_id}/invitation", "post", {"contact_id": _ID + "contact_id"}),
+        "RemoveContact": ("/contacts/{contact_id}", "delete", {"contact_id": _ID + "contact_id"}),
+    },
+    ("/contacts", "get", "200"): {
+        "GetContact": ("/contacts/{contact_id}", "get", {"contact_id": _ID + "items/0/contact_id"})
+    },
+    ("/cart/items", "post", "201"): {
+        "RemoveItem": ("/cart/items/{item_id}", "delete", {"item_id": _ID + "items/0/item_id"})
+    },
+    ("/cart/checkout", "post", "200"): {
+        "GetInvoice": ("/invoices/{invoice_id}", "get", {"invoice_id": _ID + "invoice_id"}),
+        "InvoicePdf": ("/invoices/{invoice_id}/pdf", "get", {"invoice_id": _ID + "invoice_id"}),
+        "PayInvoice": ("/invoices/{invoice_id}/pay", "post", {"invoice_id": _ID + "invoice_id"}),
+    },
+    ("/invoices", "get", "200"): {
+        "GetInvoice": ("/invoices/{invoice_id}", "get", {"invoice_id": _ID + "items/0/invoice_id"}),
+        "PayInvoice": ("/invoices/{invoice_id}/pay", "post", {"invoice_id": _ID + "items/0/invoice_id"}),
+    },
+    ("/services", "get", "200"): {
+        "GetService": ("/services/{service_id}", "get", {"service_id": _ID + "items/0/service_id"})
+    },
+    ("/domains", "get", "200"): {
+        "GetDomain": ("/domains/{domain_id}", "get", {"domain_id": _ID + "items/0/domain_id"}),
+        "UpdateDomain": ("/domains/{domain_id}", "patch", {"domain_id": _ID + "items/0/domain_id"}),
+    },
+    ("/emails", "get", "200"): {"GetMail": ("/emails/{mail_id}", "get", {"mail_id": _ID + "items/0/mail_id"})},
+}
+
+
+def _with_links(path: str, item: dict[str, Any]) -> dict[str, Any]:
+    """The operations of `path` with their LINKS (only to operations the document has)."""
+    wanted = {(method, status): links for (source, method, status), links in LINKS.items() if source == path}
+    if not wanted:
+        return item
+    item = dict(item)
+    for (method, status), links in wanted.items():
+        response = item.get(method, {}).get("responses", {}).get(status)
+        if response is None:
+            continue
+        present = {name: (target, verb, parameters) for name, (target, verb, parameters) in links.items()
+                   if verb in PATHS.get(target, {})}  # fmt: skip
+        item[method] = {**item[method], "responses": {**item[method]["responses"], status: {**response, "links": {
+            name: {"operationRef": f"#/paths/{_pointer(target)}/{verb}", "parameters": parameters}
+            for name, (target, verb, parameters) in present.items()}}}}  # fmt: skip
+    return item
+
+
+def _pointer(path: str) -> str:
+    return path.replace("~", "~0").replace("/", "~1")
 
 
 def _with_path_parameters(path: str, item: dict[str, Any]) -> dict[str, Any]:
