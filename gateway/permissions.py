@@ -1,8 +1,8 @@
 """Who may do what: ONE table for every page and API route a contact can reach.
 
 The owner may do everything; a contact (who logs in for the owner's account)
-only what the owner granted. `enforce` runs before every request (registered by
-views/account_pages.py): the first rule whose method and path match names the
+only what the owner granted. `gateway.guard.enforce` runs before every request
+(registered by views/account_pages.py): the first rule whose method and path match names the
 permission needed; a path no rule matches needs none (login, news, the catalogue).
 A rule may name several permissions (a tuple): any one of them is enough.
 
@@ -11,7 +11,9 @@ the gateway makes needs: `rpc.start` checks it (`check_call`) while serving a
 contact, so a view or dashboard fan-out that forgot a rule above still cannot
 read or change what the contact may not. A call missing from the table is refused
 for contacts (and logged); tests/test_service_call_permissions.py keeps it complete.
-Services keep scoping every call to the owner's account_id.
+Services keep scoping every call to the owner's account_id (and refuse another one: kernel.caller).
+
+This module only decides (tables and rules, no I/O); gateway.guard applies it to requests.
 """
 
 from __future__ import annotations
@@ -21,11 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, g, has_request_context, render_template, request, session
-
-from gateway.auth import bearer_token, load_account
-from gateway.errors import error_response
-from gateway.i18n import current_language
+from flask import g, has_request_context, request
 
 log = logging.getLogger(__name__)
 OWNER = "owner"  # only the account owner, never a contact
@@ -262,43 +260,6 @@ def check_call(service: str, method: str, args: tuple = ()) -> None:
         log.warning("contact %s may not call %s (%s %s)", account.get("contact_id"), name, request.method,
                     request.path)  # fmt: skip
     raise Forbidden(name)
-
-
-def _denied():
-    """The 403 answer: the API's error shape, or the error page."""
-    if request.path.startswith("/api/"):
-        return error_response(403, "permission_denied")
-    return render_template("error.html", code="permission_denied"), 403
-
-
-def enforce():
-    """403 for a contact lacking the permission; everyone else passes on to the view
-    (which still sends the anonymous to the login)."""
-    permission = required_permission(request.method, request.path)
-    if permission is None:
-        return None
-    api = request.path.startswith("/api/")
-    account = load_account(bearer_token() if api else session.get("token"))
-    if not account or allows(account, permission):
-        return None
-    g.account = account
-    g.language = account.get("language") or g.language
-    return _denied()
-
-
-def install(blueprint: Blueprint) -> None:
-    """Run `enforce` before every request of the app, answer a refused service call
-    (Forbidden) with the same 403 and offer `can()` to templates."""
-    blueprint.before_app_request(enforce)
-
-    @blueprint.app_errorhandler(Forbidden)
-    def forbidden(exc: Forbidden):
-        g.language = (g.get("account") or {}).get("language") or current_language()
-        return _denied()
-
-    @blueprint.app_context_processor
-    def permission_helpers() -> dict[str, Any]:
-        return {"can": lambda permission: allows(getattr(g, "account", None), permission)}
 
 
 # a renewal item's kind -> what a contact needs to see it (on /renewals, the API, section 7)

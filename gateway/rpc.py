@@ -19,6 +19,7 @@ from amqp.exceptions import ConnectionError as AmqpConnectionError
 from nameko.exceptions import MethodNotFound, RemoteError, RpcTimeout, UnknownService
 
 from gateway.caller import request_ctx
+from gateway.permissions import check_call
 from kernel import settings
 from kernel.caller import SignedClusterRpcProxy
 from kernel.errors import CommandError
@@ -136,8 +137,6 @@ def _drop_stale_replies(consumer: Any) -> None:
 def start(service: str, method: str, *args: Any, **kwargs: Any) -> PendingCall:
     """Send a call without waiting, so several can run in parallel. A call the contact being
     served may not make raises permissions.Forbidden here and is never sent."""
-    from gateway.permissions import check_call  # not at the top: permissions imports auth, which imports us
-
     check_call(service, method, args)
     ctx = kwargs.pop("ctx", None) or request_ctx()
     pending = PendingCall(service, method)

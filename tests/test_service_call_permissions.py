@@ -219,7 +219,7 @@ def test_rpc_start_refuses_before_sending(app, monkeypatch):
 
 
 def test_a_refused_service_call_is_a_403_for_the_api_and_for_pages(app, monkeypatch):
-    monkeypatch.setattr("gateway.permissions.load_account", lambda token: None)  # enforce lets it through
+    monkeypatch.setattr("gateway.guard.load_account", lambda token: None)  # enforce lets it through
 
     @app.get("/api/v1/leaky")
     def leaky_api():

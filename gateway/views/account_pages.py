@@ -1,7 +1,7 @@
 """Account pages: contacts (section 2), e-mail history, security (two-factor login,
 sessions), account history, data export, the second login step and the
 newsletter's unsubscribe link. Permissions are enforced before every request
-(gateway/permissions.py, installed here)."""
+(gateway/permissions.py, applied by gateway/guard.py, installed here)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import math
 import segno
 from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
 
-from gateway import i18n, inputs, permissions, rpc
+from gateway import guard, i18n, inputs, rpc
 from gateway.auth import page_login_required, request_ctx
 from gateway.errors import field_messages
 from gateway.export import gather_export
@@ -30,7 +30,7 @@ from kernel.errors import CommandError
 # Public routes that take no CSRF field: the one-click unsubscribe is POSTed by
 # mail clients (RFC 8058); the signed token in the path is the credential.
 blueprint = Blueprint("account_public", __name__)
-permissions.install(blueprint)
+guard.install(blueprint)
 
 PERMISSIONS = contracts.CONTACT_PERMISSIONS
 CONTACT_CATEGORIES = contracts.CONTACT_MAIL_CATEGORIES
