@@ -317,9 +317,9 @@ def json_object() -> dict[str, Any]:
 
 
 class Body(BaseModel):
-    """A part of a JSON body: strict types, unknown keys left out."""
+    """A part of a JSON body: strict types; an unknown key is refused by name (`billing_address.colour`)."""
 
-    model_config = ConfigDict(strict=True, extra="ignore")
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 @functools.lru_cache(maxsize=256)
