@@ -96,6 +96,9 @@ def text_problem(name: str, value: str, multi_line: bool | None = None) -> str |
 
 
 def _check_text(found: dict[str, str], name: str, value: str, multi_line: bool | None = None) -> None:
+    if not isinstance(name, str) or not isinstance(value, str):  # a multipart part whose name did not parse
+        found.setdefault(_printable(name), "invalid_text")
+        return
     problem = text_problem(name, name, multi_line=False) and "invalid_text"
     problem = problem or text_problem(name, value, multi_line)
     if problem:

@@ -78,3 +78,16 @@ def test_a_service_error_of_the_bad_input_kind_is_422_and_logged(monkeypatch, ca
     assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "invalid_input"
     assert "bad input reached a service" in caplog.text
     assert client.get("/api/v1/_boom/RuntimeError").status_code == 500
+
+
+def test_a_multipart_part_whose_name_does_not_parse_is_422_not_500():
+    """Found by the stateful fuzzer: `name="\\"` leaves werkzeug with a part named None."""
+    from flask import Flask
+
+    app = Flask(__name__)
+    body = b'--B\r\nContent-Disposition: form-data; name="\\"\r\n\r\n{"": 1}\r\n--B\r\nContent-Disposition: ' \
+           b'form-data; name="subject"\r\n\r\nx\r\n--B--\r\n'  # fmt: skip
+    request = app.test_request_context("/", method="POST", data=body, content_type="multipart/form-data; boundary=B")
+    with request, pytest.raises(inputs.InputError) as refused:
+        inputs.check_request()
+    assert refused.value.status == 422 and list(refused.value.fields.values()) == ["invalid_text"]

@@ -68,6 +68,8 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     # `nameko run` processes per service; they compete for the same queues.
     instances: int = 1
+    # each process's own AMQP URI (its broker user), once `up` made them
+    broker_uris: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_dir(self) -> Path:
@@ -114,7 +116,10 @@ class Stack:
         return pid
 
     def start_process(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
-        """Start `argv` in its own session unless it already runs; returns the pid."""
+        """Start `argv` in its own session unless it already runs; returns the pid. A service or the gateway
+        (re)started by name connects as its own broker user."""
+        if env is None:
+            env = self._broker_env(self.broker_uris, name.split("-")[0])
         existing = self._pid(name)
         if existing:
             return existing
@@ -260,7 +265,7 @@ class Stack:
         self.check_rabbitmq()
         self.start_mongo()
         self.start_smtp()
-        broker = self.broker_users()
+        broker = self.broker_uris = self.broker_users()
         for service in SERVICES:
             for name in self.instance_names(service):
                 self.start_process(name, self.service_argv(service), self._broker_env(broker, service))

@@ -81,7 +81,7 @@ def domains_transfer_form():
 @page_login_required
 def domains_add_registration():
     form = {k: request.form.get(k, "") for k in ("name", "domain", "years", "display")}
-    years = inputs.form_int("years", 1, max(YEARS), default=1)
+    years = _years()
     return _add("domain_registration", {"domain": form["domain"], "years": years}, form, "search")
 
 
@@ -170,13 +170,20 @@ def domains_retry(domain_id: str):
                     done="domains_retry_sent")  # fmt: skip
 
 
+def _years() -> int | str:
+    """The period typed: a number when it is plain digits, else the text as typed, so the domains service
+    names the problem next to the field (`domains_invalid_period`) and the form keeps what was typed."""
+    raw = request.form.get("years", "").strip() or "1"
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 3 else raw
+
+
 @pages.post("/domains/<domain_id>/renew")
 @page_login_required
 def domains_renew(domain_id: str):
     """Renew by hand (e.g. with auto-renew off, or during the grace period): a renewal item in the cart."""
     account_id = _me()
     domain = _domain(account_id, domain_id)
-    params = {"domain_id": domain_id, "years": inputs.form_int("years", 1, max(YEARS), default=1)}
+    params = {"domain_id": domain_id, "years": _years()}
     try:
         rpc.call("billing", "add_cart_item", account_id, "domain_renewal", params, ctx=request_ctx())
     except CommandError as exc:

@@ -36,6 +36,13 @@ _DUMMY_HASH = hasher.hash("not-a-real-password")
 NEUTRAL_ANSWER_SECONDS = 0.3
 
 
+def _is_a_guess(refused: CommandError) -> bool:
+    """A wrong current password or second-factor code (a missing or malformed one guesses nothing)."""
+    fields = refused.fields or {}
+    return fields.get("current_password") == "wrong_password" or fields.get("code") in ("invalid_code",
+                                                                                         "code_already_used")  # fmt: skip
+
+
 def mail_limit_per_address() -> int:
     """Mails anyone can make us send to one address (verification, reset, "already registered") per hour."""
     return int(os.environ.get("MAIL_LIMIT_PER_ADDRESS", "3"))
@@ -434,7 +441,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         try:
             execute(self.events, Account, account_stream(account_id), decide, meta)
         except CommandError as exc:
-            if exc.code == "invalid_input" and {"current_password", "code"} & set(exc.fields or {}):
+            if _is_a_guess(exc):
                 sessions.record_failure(account_id, (ctx or {}).get("ip"))
             raise
 

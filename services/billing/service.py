@@ -329,7 +329,7 @@ class BillingService(EventSourcedService):
             raise CommandError("invalid_input", {"idempotency_key": "invalid_idempotency_key"}, status=422)
         order_id = det_id("order", account_id, idempotency_key)
         stream = customer_stream(account_id)
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         placed = customer.placed_order(order_id)
         if placed is None:
             cart = carts.load(account_id)
@@ -412,7 +412,7 @@ class BillingService(EventSourcedService):
              ctx: dict | None, payment_id: str | None = None) -> dict[str, Any]:  # fmt: skip
         chosen = payments.provider(method)
         stream = customer_stream(account_id)
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         for invoice_id in invoice_ids:
             if invoice_id not in customer.invoices:
                 raise NotFound("invoice")
@@ -507,7 +507,7 @@ class BillingService(EventSourcedService):
         if not view or not view.number:
             raise NotFound("invoice")
         stream = customer_stream(view.account_id)
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         paid = amount if amount is not None else customer.outstanding(invoice_id)
         if customer.invoices[invoice_id]["status"] != "unpaid" and amount is None:
             return InvoiceView.objects(id=invoice_id).first().detail()
@@ -620,14 +620,14 @@ class BillingService(EventSourcedService):
         if not isinstance(service_id, str) or not ServiceView.objects(id=service_id, account_id=account_id).first():
             raise NotFound("service")
         stream = customer_stream(account_id)
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         service = customer.services[service_id]
         if service["status"] not in LIVE or service["cancel_at_period_end"]:
             raise CommandError("service_not_renewable", status=409)
         invoice_id = customer.renewal_invoice_for(service_id) or self._request_renewal(
             customer, service_id, service["next_due_date"], ctx
         )
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         self._issue(customer, invoice_id, ctx)
         return invoice_id
 
@@ -744,7 +744,7 @@ class BillingService(EventSourcedService):
     def _cycle_account(self, account_id: str, now: dt.datetime, policy: Policy, stats: dict[str, int]) -> None:
         stream = customer_stream(account_id)
         ctx = {"actor": {"type": "system", "id": "billing-cycle"}}
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         for service_id, period_due in customer.renewals_due(now, policy):
             try:
                 self._request_renewal(customer, service_id, period_due, ctx)
@@ -752,7 +752,7 @@ class BillingService(EventSourcedService):
             except CommandError as exc:  # accounts down, plan withdrawn: try on the next run
                 stats["errors"] += 1
                 log.warning("renewal of %s not requested: %s", service_id, exc.code)
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         numbers = self._numbers(list(customer.invoices))
         for invoice_id in customer.requests:
             if invoice_id not in numbers:
@@ -775,7 +775,7 @@ class BillingService(EventSourcedService):
             raise CommandError("invalid_input", {"idempotency_key": "invalid_idempotency_key"}, status=422)
         order_id = det_id("item-invoice", account_id, idempotency_key)
         stream = customer_stream(account_id)
-        customer = Customer.from_events(stream, self.events.load(stream))
+        customer = Customer.load(self.events, stream)
         if order_id not in customer.orders:
             quote = self._remote(owner, "quote_cart_item", account_id, kind, params)
             if not isinstance(quote, dict) or not isinstance(quote.get("net"), int) or not quote.get("description"):
@@ -790,7 +790,7 @@ class BillingService(EventSourcedService):
                      **self._invoice_request(det_id("invoice", order_id), [line], self._buyer(account_id), now,
                                              now + dt.timedelta(days=Policy.from_env().payment_days))}  # fmt: skip
             execute(self.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx), retries=10)
-            customer = Customer.from_events(stream, self.events.load(stream))
+            customer = Customer.load(self.events, stream)
         invoice_id = customer.orders[order_id]["invoice_id"]
         self._issue(customer, invoice_id, ctx)
         return InvoiceView.objects(id=invoice_id).first().summary()

@@ -88,7 +88,7 @@ class DomainsService(EventSourcedService):
 
     def _load(self, domain_id: str) -> Domain:
         stream = domain_stream(domain_id)
-        return Domain.from_events(stream, self.events.load(stream))
+        return Domain.load(self.events, stream)
 
     def _do(self, domain_id: str, decide, ctx: dict | None = None) -> Domain:
         domain, _ = execute(self.events, Domain, domain_stream(domain_id), decide, command_meta(ctx or SYSTEM))

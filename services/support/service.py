@@ -170,7 +170,7 @@ class SupportService(EventSourcedService):
         staff = ((ctx or {}).get("actor") or {}).get("type") == "staff"
         if not isinstance(ticket_id, str) or not isinstance(attachment_id, str):
             raise NotFound("attachment")
-        ticket = Ticket.from_events(ticket_stream(ticket_id), self.events.load(ticket_stream(ticket_id)))
+        ticket = Ticket.load(self.events, ticket_stream(ticket_id))
         meta = ticket.attachments.get(attachment_id)
         if not ticket.exists or meta is None or (not staff and (not account_id or ticket.account_id != account_id)):
             raise NotFound("attachment")

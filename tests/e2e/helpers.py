@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 import uuid
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from tools.seed import mail_text, wait_for_mail
 
@@ -67,3 +69,26 @@ def wait_for(condition, timeout: float = 20, what: str = "condition"):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+class FromAddress(HTTPAdapter):
+    """Connect from a chosen loopback address (all of 127.0.0.0/8 is this machine), so the gateway
+    sees a client address of its own."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def client_at(address: str) -> requests.Session:
+    client = requests.Session()
+    client.mount("http://", FromAddress(address))
+    return client
+
+
+def random_loopback() -> str:  # never 127.0.0.1, which the other tests on this stack log in from
+    return f"127.{random.randint(64, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"

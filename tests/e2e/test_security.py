@@ -5,15 +5,22 @@ and its IP, the e-mail history and the data export without secrets."""
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
 
 import pyotp
 import requests
-from requests.adapters import HTTPAdapter
 
-from tests.e2e.helpers import PASSWORD, bearer, csrf, register_verified, unique_email, wait_for
+from tests.e2e.helpers import (
+    PASSWORD,
+    bearer,
+    client_at,
+    csrf,
+    random_loopback,
+    register_verified,
+    unique_email,
+    wait_for,
+)
 from tests.e2e.test_contacts import page_login
 from tools.seed import wait_for_mail
 
@@ -168,29 +175,6 @@ def test_email_history_filters_by_category_on_the_server(stack):
     assert refused.status_code == 422 and 'role="alert"' in refused.text
 
 
-class _FromAddress(HTTPAdapter):
-    """Connect from a chosen loopback address (all of 127.0.0.0/8 is this machine), so the gateway
-    sees a client address of its own."""
-
-    def __init__(self, address: str):
-        self.address = address
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.address, 0)
-        super().init_poolmanager(*args, **kwargs)
-
-
-def _client_at(address: str) -> requests.Session:
-    client = requests.Session()
-    client.mount("http://", _FromAddress(address))
-    return client
-
-
-def _random_loopback() -> str:  # never 127.0.0.1, which the other tests on this stack log in from
-    return f"127.{random.randint(64, 254)}.{random.randint(1, 254)}.{random.randint(1, 254)}"
-
-
 def test_failed_logins_from_one_address_throttle_that_address_only(stack):
     """20 failed logins per IP in 15 minutes, on different e-mails (so no account reaches its own
     limit of 5): that IP is refused even with the right password, another IP is not. The client
@@ -198,11 +182,11 @@ def test_failed_logins_from_one_address_throttle_that_address_only(stack):
     from addresses of its own in 127.0.0.0/8 and the stack's usual 127.0.0.1 is left untouched."""
     base = stack.gateway_url
     email, _ = register_verified(base, stack.var / "mail")
-    noisy_ip = _random_loopback()
-    other_ip = _random_loopback()
+    noisy_ip = random_loopback()
+    other_ip = random_loopback()
     while other_ip == noisy_ip:
-        other_ip = _random_loopback()
-    noisy, other = _client_at(noisy_ip), _client_at(other_ip)
+        other_ip = random_loopback()
+    noisy, other = client_at(noisy_ip), client_at(other_ip)
     login = f"{base}/api/v1/auth/login"
     for attempt in range(20):
         guess = {"email": unique_email("guess"), "password": f"zgadywane-{attempt}"}
