@@ -108,6 +108,22 @@ def _crd(kind: str, spec: dict, api_version: str = "rabbitmq.com/v1beta1") -> di
     }
 
 
+def _permission_schema(keys: tuple[str, ...], required: list[str] | None = None) -> dict[str, Any]:
+    """The spec of a Messaging Topology Operator Permission or TopicPermission (the rights differ)."""
+    rights: dict[str, Any] = {"type": "object", "additionalProperties": False,
+                              "properties": {k: {"type": "string"} for k in keys}}  # fmt: skip
+    if required:
+        rights["required"] = required
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["vhost", "permissions", "rabbitmqClusterReference"],
+        "oneOf": [{"required": ["user"]}, {"required": ["userReference"]}],
+        "properties": {"vhost": {"type": "string"}, "user": {"type": "string"}, "userReference": _REF,
+                       "rabbitmqClusterReference": _REF, "permissions": rights},
+    }  # fmt: skip
+
+
 # The fields of the RabbitMQ operators' resources these manifests use (rabbitmq.com/v1beta1).
 CRD_SCHEMAS = {
     "RabbitmqCluster": _crd(
@@ -166,47 +182,8 @@ CRD_SCHEMAS = {
             },
         },
     ),
-    "Permission": _crd(
-        "Permission",
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["vhost", "permissions", "rabbitmqClusterReference"],
-            "oneOf": [{"required": ["user"]}, {"required": ["userReference"]}],
-            "properties": {
-                "vhost": {"type": "string"},
-                "user": {"type": "string"},
-                "userReference": _REF,
-                "rabbitmqClusterReference": _REF,
-                "permissions": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {k: {"type": "string"} for k in ("configure", "write", "read")},
-                },
-            },
-        },
-    ),
-    "TopicPermission": _crd(
-        "TopicPermission",
-        {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["vhost", "permissions", "rabbitmqClusterReference"],
-            "oneOf": [{"required": ["user"]}, {"required": ["userReference"]}],
-            "properties": {
-                "vhost": {"type": "string"},
-                "user": {"type": "string"},
-                "userReference": _REF,
-                "rabbitmqClusterReference": _REF,
-                "permissions": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["exchange"],
-                    "properties": {k: {"type": "string"} for k in ("exchange", "write", "read")},
-                },
-            },
-        },
-    ),
+    "Permission": _crd("Permission", _permission_schema(("configure", "write", "read"))),
+    "TopicPermission": _crd("TopicPermission", _permission_schema(("exchange", "write", "read"), ["exchange"])),
     # cert-manager (cert-manager.io/v1): the fields tls.yaml uses.
     "Issuer": _crd(
         "Issuer",
