@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: up down status test lint format deps rebuild bench clean staff i18n-check
+.PHONY: up down status test test-unit lint format deps rebuild bench clean staff i18n-check
 
 up: deps ## install what is missing, start everything, wait until healthy
 	$(PY) -m tools.devstack up
@@ -16,6 +16,11 @@ deps:
 
 test: deps ## the whole suite against real RabbitMQ, MongoDB-compatible server and SMTP
 	$(PY) -m pytest
+
+test-unit: ## the fast tier: domain, application and gateway tests with in-memory databases, no broker, no server
+	@DEPS_PYTHON_ONLY=1 bash scripts/deps.sh
+	TEST_TIER=unit AMQP_URI=pyamqp://guest:guest@127.0.0.1:1/ MONGO_URI=mongodb://127.0.0.1:1/ RABBIT_MANAGEMENT_URL=http://127.0.0.1:1/api \
+		$(PY) -m pytest -m "not integration" -q
 
 lint: deps
 	$(PY) -m ruff check .

@@ -11,6 +11,8 @@ if [ ! -x .venv/bin/python ] || ! cmp -s requirements.txt .venv/.requirements.tx
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
   cp requirements.txt .venv/.requirements.txt
 fi
+# `make test-unit` needs only the Python packages: no broker, database, fonts or browser
+[ -n "${DEPS_PYTHON_ONLY:-}" ] && exit 0
 
 # Invoice PDFs need a Unicode font with Polish glyphs (DejaVu Sans).
 if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ -z "${INVOICE_FONT_DIR:-}" ]; then

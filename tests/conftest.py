@@ -23,8 +23,30 @@ os.environ.setdefault("RPC_SIGNING_KEYS", uuid.uuid4().hex)
 os.environ.setdefault("MAIL_LIMIT_PER_IP", "1000000")
 
 
+# The fast tier (`make test-unit`, TEST_TIER=unit): every test that needs no server of its own, with the
+# databases in memory (mongomock) instead of the MongoDB wire-protocol server; no broker is touched.
+UNIT_TIER = os.environ.get("TEST_TIER") == "unit"
+# what makes a test an integration test: a whole stack, a broker, SMTP, a browser
+INTEGRATION_DIRS = {"e2e", "faults", "scale", "browser"}
+INTEGRATION_FIXTURES = {"stack", "rabbit_vhost", "isolated_stack", "scaled", "browser", "amqp_uri", "smtp_sink"}
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "integration: talks to a real broker, SMTP or a whole stack (not in test-unit)")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        module_marked = getattr(getattr(item, "module", None), "INTEGRATION", False)
+        if item.path.parent.name in INTEGRATION_DIRS or set(item.fixturenames) & INTEGRATION_FIXTURES or module_marked:
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def mongo_uri() -> str:
+    if UNIT_TIER:
+        yield "mongomock://localhost"
+        return
     stack = Stack(var=TEST_VAR)
     ours = "MONGO_URI" not in os.environ and not port_open("127.0.0.1", stack.mongo_port)
     stack.start_mongo()
@@ -44,7 +66,14 @@ def mongo_alias(mongo_uri):
     def connect(alias: str) -> str:
         name = f"t_{alias}_{uuid.uuid4().hex[:10]}"
         db.disconnect(alias)
-        db.connect(alias, mongo_uri, name)
+        if UNIT_TIER:
+            import mongoengine
+            import mongomock
+
+            mongoengine.connect(db=name, alias=alias, host="mongodb://localhost", mongo_client_class=mongomock.MongoClient,
+                                tz_aware=False, uuidRepresentation="standard")  # fmt: skip
+        else:
+            db.connect(alias, mongo_uri, name)
         connected.append((alias, name))
         return name
 

@@ -13,6 +13,9 @@ from services.billing.domain import parse
 from services.billing.projections import PROJECTIONS, CustomerView, InvoiceView, ServiceView, domain_renewal_only
 from tests.billing.conftest import STAFF, customer
 
+# Rebuilds read models in bulk (see tests/kernel/test_rebuild.py): real server only.
+INTEGRATION = True
+
 DAY = 86_400
 QUOTE = {"description": "Odnowienie domeny zażółć.pl na 1 rok", "net": 8900, "vat_rate": 23, "currency": "PLN",
          "params": {"domain_id": "d1", "domain": "xn--za-6ja4f8n1l.pl", "unicode_name": "zażółć.pl", "years": 1}}  # fmt: skip

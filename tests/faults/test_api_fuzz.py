@@ -97,17 +97,24 @@ def _deep(depth: int):
 REPLACEMENTS = st.one_of(st.sampled_from(NASTY_TEXT), st.sampled_from(NASTY_NUMBERS), st.sampled_from(WRONG_TYPES),
                          st.integers(min_value=-(2**70), max_value=2**70), st.just(_deep(40)),
                          st.text(alphabet=st.characters(codec=None), max_size=8))  # fmt: skip
+# The stateful runner re-encodes each case itself before sending it and fails on a lone surrogate (a
+# schemathesis limit, not the server's): there the nasty values are those UTF-8 can carry; the
+# single-operation test above sends the surrogates.
+ENCODABLE = [text for text in NASTY_TEXT if text.encode("utf-8", "ignore").decode("utf-8") == text]
+STATEFUL_REPLACEMENTS = st.one_of(st.sampled_from(ENCODABLE), st.sampled_from(NASTY_NUMBERS),
+                                  st.sampled_from(WRONG_TYPES), st.integers(min_value=-(2**70), max_value=2**70),
+                                  st.just(_deep(40)), st.text(alphabet=st.characters(codec="utf-8"), max_size=8))  # fmt: skip
 
 
 @st.composite
-def _spoiled(draw, case):
+def _spoiled(draw, case, replacements=REPLACEMENTS):
     """The case with one JSON value (or the whole body) or one query parameter made nasty."""
     json_body = case.media_type is not None and "json" in case.media_type and case.body is not None
     query = dict(case.query or {})
     where = draw(st.sampled_from(["body", "query"] if json_body and query else ["body"] if json_body else ["query"]))
     if where == "body":
         path = draw(st.sampled_from(list(_paths(case.body))))
-        new = draw(REPLACEMENTS)
+        new = draw(replacements)
         if not path and isinstance(new, str):  # a bare string body is sent unencoded (and a surrogate cannot be)
             new = [new]
         case.body = _replace(case.body, path, new)
@@ -124,9 +131,13 @@ def _spoil(ctx, case):
     return st.one_of(st.just(case), _spoiled(case))
 
 
-def _load(stack):
+def _spoil_encodable(ctx, case):
+    return st.one_of(st.just(case), _spoiled(case, STATEFUL_REPLACEMENTS))
+
+
+def _load(stack, spoil=_spoil):
     loaded = schemathesis.openapi.from_url(f"{stack.gateway_url}/api/v1/openapi.json")
-    loaded.hooks.hook("flatmap_case")(_spoil)
+    loaded.hooks.hook("flatmap_case")(spoil)
     return loaded
 
 
@@ -184,7 +195,7 @@ def test_stateful_sequences_following_links_answer_within_their_schemas(isolated
     stack = isolated_stack
     log_start = len((stack.log_dir / "gateway.log").read_text(errors="replace"))
     token = register_verified(stack.gateway_url, stack.var / "mail")[1]
-    loaded = _load(stack)
+    loaded = _load(stack, _spoil_encodable)
     for method, path in SKIP:
         loaded = loaded.exclude(method=method, path=path)
     links = sum(len(r.get("links", {})) for item in loaded.raw_schema["paths"].values() for op in item.values()

@@ -9,6 +9,9 @@ from nameko.messaging import QueueConsumer
 
 import kernel.service  # noqa: F401  (applies survive_broker_restarts)
 
+# Needs a real broker.
+INTEGRATION = True
+
 
 def _message(error: Exception) -> SimpleNamespace:
     def ack() -> None:

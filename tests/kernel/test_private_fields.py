@@ -32,6 +32,9 @@ from tests.e2e.helpers import wait_for
 from tests.fakes import RecordingDispatch
 from tools.devstack import ROOT
 
+# Publishes on a real broker.
+INTEGRATION = True
+
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$not-a-real-salt$not-a-real-hash"
 CONTACT = {"first_name": "Ewa", "last_name": "Płatnik", "email": "ewa@example.pl", "phone": "", "language": "pl",
            "address": {}, "login": True, "permissions": ["invoices.view"], "categories": ["billing"]}  # fmt: skip

@@ -20,6 +20,9 @@ from services.accounts import domain
 from services.accounts.domain import Account, account_stream
 from services.accounts.projections import PROJECTIONS as ACCOUNT_PROJECTIONS
 
+# The rebuild writes in bulk (UpdateOne with sort, pymongo 4.9+), which mongomock lacks: real server only.
+INTEGRATION = True
+
 ALIAS = "rebuildtest"
 
 
