@@ -42,6 +42,24 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def _cheap_waits_in_the_unit_tier(monkeypatch):
+    """In the fast tier only: argon2 at its lowest cost and no 0.3 s floor on neutral answers (their
+    logic is tested here; `make test` runs the same tests with the real settings, and the e2e tests
+    measure the timing)."""
+    if not UNIT_TIER:
+        return
+    import importlib
+
+    from argon2 import PasswordHasher
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    for name in ("services.accounts.service", "services.accounts.contacts"):
+        monkeypatch.setattr(importlib.import_module(name), "hasher", cheap)
+    steady = importlib.import_module("services.accounts.service")._steady.__wrapped__  # under @contextmanager
+    monkeypatch.setattr(steady, "__defaults__", (0.0,))
+
+
 @pytest.fixture(scope="session")
 def mongo_uri() -> str:
     if UNIT_TIER:

@@ -34,6 +34,9 @@ import yaml
 from kernel import broker_users
 from tools.devstack import nameko_command
 
+# Builds every overlay with kubectl and validates it (subprocesses, ~20 s): with `make test`, not the fast tier.
+INTEGRATION = True
+
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
