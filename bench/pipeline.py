@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -101,6 +102,7 @@ def run(events: int = 2000, concurrency: int = 20) -> list[Row]:
         stack = Stack(var=Path(tmp), mongo_port=mongo_port)
         stack.env = {"AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{name}", "MONGO_URI": mongo_uri,
                      "DB_PREFIX": "bench_"}  # fmt: skip
+        os.environ.setdefault("RPC_SIGNING_KEYS", stack.environment()["RPC_SIGNING_KEYS"])  # our calls are signed
         try:
             start_nx(stack, mongo_port)
             for key, cls in SERVICES.items():

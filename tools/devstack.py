@@ -262,6 +262,8 @@ class Stack:
 
     # --- the stack ----------------------------------------------------------
     def up(self, seed_demo: bool = True) -> dict:
+        # the process that starts the stack signs the calls it makes itself (seeding, benchmarks) with its key
+        os.environ.setdefault("RPC_SIGNING_KEYS", self.environment()["RPC_SIGNING_KEYS"])
         self.check_rabbitmq()
         self.start_mongo()
         self.start_smtp()
@@ -325,8 +327,6 @@ def main() -> int:
     parser.add_argument("--instances", type=int, default=1, help="processes per service (up)")
     args = parser.parse_args()
     stack = Stack(instances=args.instances)
-    # this process signs the calls it makes itself (the demo offer) with the stack's key
-    os.environ.setdefault("RPC_SIGNING_KEYS", stack.environment()["RPC_SIGNING_KEYS"])
     if args.command == "up":
         stack.up()
         print(f"\nPanel Klienta is up: {stack.gateway_url}")
