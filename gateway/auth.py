@@ -11,7 +11,6 @@ from typing import Any
 from flask import abort, g, redirect, request, session, url_for
 
 from gateway import rpc
-from gateway.caller import request_ctx  # noqa: F401 (views import it from here)
 
 
 def bearer_token() -> str | None:

@@ -22,7 +22,6 @@ from gateway.caller import request_ctx
 from gateway.permissions import check_call
 from kernel import settings
 from kernel.caller import SignedClusterRpcProxy
-from kernel.errors import CommandError
 
 log = logging.getLogger(__name__)
 RPC_TIMEOUT = float(os.environ.get("RPC_TIMEOUT", "5"))
@@ -86,9 +85,6 @@ class PendingCall:
         except RemoteError as exc:  # the service is up but cannot reach its database
             if exc.exc_type in DATABASE_DOWN:
                 raise ServiceUnavailable(f"{self.service}: {exc.exc_type}") from exc
-            if exc.exc_type == "ConcurrencyError":  # racing writers: nothing was written; a clear 409, never 500
-                log.warning("%s.%s: %s", self.service, self.method, exc)
-                raise CommandError("conflict", status=409) from exc
             raise
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from kernel.errors import CommandError
 from kernel.events import Event, NewEvent
 from kernel.eventstore import ConcurrencyError
+
+log = logging.getLogger(__name__)
 
 A = TypeVar("A", bound="Aggregate")
 
@@ -73,15 +77,17 @@ def execute(
     meta: dict,
     retries: int = 3,
 ) -> tuple[A, list[Event]]:
-    """Load, decide, append; on a concurrent write decide again on fresh state."""
+    """Load, decide, append; on a concurrent write decide again on fresh state, up to `retries` times,
+    then refuse with a 409 `conflict` (nothing was written; the caller may try again)."""
     for attempt in range(retries + 1):
         aggregate = aggregate_cls.load(events_api, stream_id)
         new_events = decide(aggregate)
         try:
             stored = events_api.append(stream_id, aggregate.version, new_events, meta)
-        except ConcurrencyError:
+        except ConcurrencyError as exc:
             if attempt == retries:
-                raise
+                log.warning("gave up after %d concurrent writes: %s", retries + 1, exc)
+                raise CommandError("conflict", status=409) from exc
             continue
         for event in stored:
             aggregate.apply(event)

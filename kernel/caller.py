@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from nameko.exceptions import IncorrectSignature, MalformedRequest
+from nameko.exceptions import ContainerBeingKilled, IncorrectSignature, MalformedRequest
 from nameko.rpc import MethodProxy, RpcProxy
 from nameko.rpc import Rpc as NamekoRpc
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -215,9 +215,7 @@ class Rpc(NamekoRpc):
         handle_result = functools.partial(self.handle_result, message)
         try:
             self.container.spawn_worker(self, (), arguments, context_data=context_data, handle_result=handle_result)
-        except Exception as exc:  # nameko's ContainerBeingKilled: let another instance take it
-            if type(exc).__name__ != "ContainerBeingKilled":
-                raise
+        except ContainerBeingKilled:  # let another instance take it
             self.rpc_consumer.requeue_message(message)
 
 

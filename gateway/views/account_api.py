@@ -7,7 +7,6 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from gateway import inputs, rpc
-from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.export import gather_export
 from gateway.openapi import ERRORS, PATHS, STRING, _obj, _op
@@ -44,7 +43,7 @@ def list_contacts():
 @token_required
 def add_contact():
     data = _contact_body(CONTACT_KEYS)
-    return jsonify(rpc.call("accounts", "add_contact", _account_id(), data, ctx=request_ctx())), 201
+    return jsonify(rpc.call("accounts", "add_contact", _account_id(), data)), 201
 
 
 @api.get("/contacts/<contact_id>")
@@ -57,19 +56,19 @@ def get_contact(contact_id: str):
 @token_required
 def update_contact(contact_id: str):
     data = _contact_body(tuple(k for k in CONTACT_KEYS if k not in ("email", "login")))
-    return jsonify(rpc.call("accounts", "update_contact", _account_id(), contact_id, data, ctx=request_ctx()))
+    return jsonify(rpc.call("accounts", "update_contact", _account_id(), contact_id, data))
 
 
 @api.delete("/contacts/<contact_id>")
 @token_required
 def remove_contact(contact_id: str):
-    return jsonify(rpc.call("accounts", "remove_contact", _account_id(), contact_id, ctx=request_ctx()))
+    return jsonify(rpc.call("accounts", "remove_contact", _account_id(), contact_id))
 
 
 @api.post("/contacts/<contact_id>/invitation")
 @token_required
 def resend_invitation(contact_id: str):
-    return jsonify(rpc.call("accounts", "resend_contact_invitation", _account_id(), contact_id, ctx=request_ctx()))
+    return jsonify(rpc.call("accounts", "resend_contact_invitation", _account_id(), contact_id))
 
 
 # --- e-mail history -----------------------------------------------------------
@@ -98,14 +97,14 @@ def two_factor_start():
 @token_required
 def two_factor_confirm():
     data = body("code")
-    return jsonify(rpc.call("accounts", "confirm_two_factor", _account_id(), data["code"], ctx=request_ctx()))
+    return jsonify(rpc.call("accounts", "confirm_two_factor", _account_id(), data["code"]))
 
 
 @api.post("/account/two-factor/disable")
 @token_required
 def two_factor_disable():
     data = body("code")
-    return jsonify(rpc.call("accounts", "disable_two_factor", _account_id(), data["code"], ctx=request_ctx()))
+    return jsonify(rpc.call("accounts", "disable_two_factor", _account_id(), data["code"]))
 
 
 @api.post("/account/password")
@@ -114,8 +113,7 @@ def change_password():
     """A new password: the current one (and a code when two-factor login is on) first; the other sessions end."""
     data = body("current_password", "new_password", optional=("code",))
     return jsonify(rpc.call("accounts", "change_password", _account_id(), data["current_password"],
-                            data["new_password"], data.get("code") or None, g.account.get("session_id"),
-                            ctx=request_ctx()))  # fmt: skip
+                            data["new_password"], data.get("code") or None, g.account.get("session_id")))  # fmt: skip
 
 
 @api.get("/account/sessions")
@@ -127,14 +125,13 @@ def list_sessions():
 @api.delete("/account/sessions/<session_id>")
 @token_required
 def end_session(session_id: str):
-    return jsonify(rpc.call("accounts", "end_session", _account_id(), session_id, ctx=request_ctx()))
+    return jsonify(rpc.call("accounts", "end_session", _account_id(), session_id))
 
 
 @api.post("/account/sessions/end-others")
 @token_required
 def end_other_sessions():
-    return jsonify(rpc.call("accounts", "end_other_sessions", _account_id(), g.account["session_id"],
-                            ctx=request_ctx()))  # fmt: skip
+    return jsonify(rpc.call("accounts", "end_other_sessions", _account_id(), g.account["session_id"]))  # fmt: skip
 
 
 @api.get("/account/history")
@@ -156,7 +153,7 @@ def account_export():
 def unsubscribe():
     """The signed token from a newsletter's link; no login."""
     data = body("token")
-    return jsonify(rpc.call("accounts", "unsubscribe", data["token"], ctx=request_ctx()))
+    return jsonify(rpc.call("accounts", "unsubscribe", data["token"]))
 
 
 # --- OpenAPI --------------------------------------------------------------------

@@ -12,7 +12,7 @@ import segno
 from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
 
 from gateway import guard, i18n, inputs, rpc
-from gateway.auth import page_login_required, request_ctx
+from gateway.auth import page_login_required
 from gateway.errors import field_messages
 from gateway.export import gather_export
 from gateway.views.pages import (
@@ -60,8 +60,7 @@ def login_code():
     if request.method == "GET":
         return render_template("account/login_code.html", form={}, errors={})
     try:
-        result = rpc.call("accounts", "login_second_factor", challenge, request.form.get("code", ""),
-                          ctx=request_ctx())  # fmt: skip
+        result = rpc.call("accounts", "login_second_factor", challenge, request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
         if exc.code in ("login_expired", "too_many_attempts"):
             session.pop("login_challenge", None)
@@ -91,8 +90,7 @@ def contact_new():
         return render_template("account/contact_form.html", form=form, errors={}, contact=None, **_choices())
     form = _contact_form()
     try:
-        rpc.call("accounts", "add_contact", g.account["account_id"], _contact_data(form, creating=True),
-                 ctx=request_ctx())  # fmt: skip
+        rpc.call("accounts", "add_contact", g.account["account_id"], _contact_data(form, creating=True))  # fmt: skip
     except CommandError as exc:
         return _form_error("account/contact_form.html", exc, form, status=exc.status, contact=None, **_choices())
     flash(i18n.t("contact_added", email=form["email"].strip()), "success")
@@ -112,7 +110,7 @@ def contact_edit(contact_id: str):
     form = {**_contact_form(), "email": contact["email"], "login": contact["login"]}
     try:
         rpc.call("accounts", "update_contact", g.account["account_id"], contact_id,
-                 _contact_data(form, creating=False), ctx=request_ctx())  # fmt: skip
+                 _contact_data(form, creating=False))  # fmt: skip
     except CommandError as exc:
         return _form_error("account/contact_form.html", exc, form, status=exc.status, contact=contact, **_choices())
     flash(i18n.t("saved"), "success")
@@ -133,7 +131,7 @@ def contact_remove(contact_id: str):
 
 def _contact_action(method: str, contact_id: str, done_message: str):
     _own_language()
-    rpc.call("accounts", method, g.account["account_id"], contact_id, ctx=request_ctx())
+    rpc.call("accounts", method, g.account["account_id"], contact_id)
     flash(i18n.t(done_message), "success")
     return redirect(url_for("pages.contacts"))
 
@@ -228,8 +226,7 @@ def two_factor_start():
 def two_factor_confirm():
     _own_language()
     try:
-        result = rpc.call("accounts", "confirm_two_factor", g.account["account_id"], request.form.get("code", ""),
-                          ctx=request_ctx())  # fmt: skip
+        result = rpc.call("accounts", "confirm_two_factor", g.account["account_id"], request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
         if exc.code != "invalid_input":
             return _security_page(exc.status, error=i18n.t(exc.code))
@@ -247,8 +244,7 @@ def two_factor_confirm():
 def two_factor_disable():
     _own_language()
     try:
-        rpc.call("accounts", "disable_two_factor", g.account["account_id"], request.form.get("code", ""),
-                 ctx=request_ctx())  # fmt: skip
+        rpc.call("accounts", "disable_two_factor", g.account["account_id"], request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
         return _security_page(exc.status, error=i18n.t(exc.code), errors=field_messages(exc.fields))
     flash(i18n.t("two_factor_off"), "success")
@@ -266,8 +262,7 @@ def change_password():
         if new != request.form.get("pw_repeat", ""):
             raise CommandError("invalid_input", {"new_password_repeat": "password_mismatch"}, status=422)
         result = rpc.call("accounts", "change_password", g.account["account_id"], current, new,
-                          request.form.get("pw_code") or None, g.account.get("session_id"),
-                          ctx=request_ctx())  # fmt: skip
+                          request.form.get("pw_code") or None, g.account.get("session_id"))  # fmt: skip
     except CommandError as exc:
         names = {"current_password": "pw_current", "new_password": "pw_new", "new_password_repeat": "pw_repeat",
                  "code": "pw_code"}  # fmt: skip
@@ -283,7 +278,7 @@ def change_password():
 @page_login_required
 def session_end(session_id: str):
     _own_language()
-    rpc.call("accounts", "end_session", g.account["account_id"], session_id, ctx=request_ctx())
+    rpc.call("accounts", "end_session", g.account["account_id"], session_id)
     if session_id == g.account.get("session_id"):
         session.clear()
         flash(i18n.t("logged_out"), "info")
@@ -296,8 +291,7 @@ def session_end(session_id: str):
 @page_login_required
 def sessions_end_others():
     _own_language()
-    ended = rpc.call("accounts", "end_other_sessions", g.account["account_id"], g.account["session_id"],
-                     ctx=request_ctx())["ended"]  # fmt: skip
+    ended = rpc.call("accounts", "end_other_sessions", g.account["account_id"], g.account["session_id"])["ended"]  # fmt: skip
     flash(i18n.t("other_sessions_ended", count=ended), "success")
     return redirect(url_for("pages.security"))
 
@@ -330,7 +324,7 @@ def unsubscribe(token: str):
     if request.method == "GET":
         return render_template("account/unsubscribe.html", token=token, done=False)
     try:
-        rpc.call("accounts", "unsubscribe", token, ctx=request_ctx())
+        rpc.call("accounts", "unsubscribe", token)
     except CommandError as exc:
         return render_template("message.html", message=i18n.t(exc.code), failed=True), 400
     return render_template("account/unsubscribe.html", token=token, done=True)

@@ -12,7 +12,6 @@ import binascii
 from flask import Response, g, jsonify, request
 
 from gateway import inputs, permissions, rpc
-from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
@@ -42,14 +41,14 @@ def get_cart():
 def add_cart_item():
     data = body("kind", optional=("params",), types={"params": inputs.CartParams})
     params = data.get("params") or {}
-    cart = rpc.call("billing", "add_cart_item", _account_id(), data["kind"], params, ctx=request_ctx())
+    cart = rpc.call("billing", "add_cart_item", _account_id(), data["kind"], params)
     return jsonify(cart), 201
 
 
 @api.delete("/cart/items/<item_id>")
 @token_required
 def remove_cart_item(item_id: str):
-    return jsonify(rpc.call("billing", "remove_cart_item", _account_id(), item_id, ctx=request_ctx()))
+    return jsonify(rpc.call("billing", "remove_cart_item", _account_id(), item_id))
 
 
 @api.post("/cart/checkout")
@@ -59,7 +58,7 @@ def checkout():
     key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
     if not key:
         raise ApiError(422, "invalid_input", {"idempotency_key": "required"})
-    result = rpc.call("billing", "checkout", _account_id(), data["payment_method"], key, ctx=request_ctx())
+    result = rpc.call("billing", "checkout", _account_id(), data["payment_method"], key)
     return jsonify({"order_id": result["order_id"], "invoice_id": result["invoice_id"], "payment": result["payment"]})
 
 
@@ -99,8 +98,7 @@ def pdf_response(result: dict) -> Response:
 @token_required
 def pay_invoice(invoice_id: str):
     data = body("payment_method")
-    return jsonify(rpc.call("billing", "pay_invoice", _account_id(), invoice_id, data["payment_method"],
-                            ctx=request_ctx()))  # fmt: skip
+    return jsonify(rpc.call("billing", "pay_invoice", _account_id(), invoice_id, data["payment_method"]))  # fmt: skip
 
 
 # --- services and renewals --------------------------------------------------

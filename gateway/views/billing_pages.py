@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from gateway import i18n, inputs, permissions, rpc
-from gateway.auth import page_login_required, request_ctx
+from gateway.auth import page_login_required
 from gateway.errors import field_messages
 from gateway.views.billing_api import pdf_response
 from gateway.views.pages import pages
@@ -98,7 +98,7 @@ def billing_plan(plan_code: str):
         return render_template("billing/plan.html", plan=plan, form=form, errors={})
     form = {"cycle": request.form.get("cycle", ""), "domain": request.form.get("domain", "")}
     try:
-        rpc.call("billing", "add_cart_item", account_id, "hosting", {"plan": plan_code, **form}, ctx=request_ctx())
+        rpc.call("billing", "add_cart_item", account_id, "hosting", {"plan": plan_code, **form})
     except CommandError as exc:
         return render_template("billing/plan.html", plan=plan, form=form, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code)), exc.status  # fmt: skip
@@ -128,7 +128,7 @@ def billing_cart():
 def billing_cart_cycle(item_id: str):
     account_id = _me()
     try:
-        rpc.call("billing", "update_cart_item", account_id, item_id, request.form.get("cycle", ""), ctx=request_ctx())
+        rpc.call("billing", "update_cart_item", account_id, item_id, request.form.get("cycle", ""))
         flash(i18n.t("billing_cycle_changed"), "success")
     except CommandError as exc:
         _error_flash(exc)
@@ -142,7 +142,7 @@ def billing_cart_cycle(item_id: str):
 def billing_cart_remove(item_id: str):
     account_id = _me()
     try:
-        rpc.call("billing", "remove_cart_item", account_id, item_id, ctx=request_ctx())
+        rpc.call("billing", "remove_cart_item", account_id, item_id)
     except NotFound:
         abort(404)
     flash(i18n.t("billing_removed"), "success")
@@ -157,7 +157,7 @@ def billing_cart_discount():
     if "remove" in request.form:
         code = ""
     try:
-        rpc.call("billing", "apply_discount_code", account_id, code, ctx=request_ctx())
+        rpc.call("billing", "apply_discount_code", account_id, code)
     except CommandError as exc:
         return _render_cart(account_id, {"discount_code": code}, field_messages(exc.fields), i18n.t(exc.code), 422)
     flash(i18n.t("billing_discount_applied" if code.strip() else "billing_discount_removed"), "success")
@@ -170,8 +170,7 @@ def billing_checkout():
     account_id = _me()
     form = {k: request.form.get(k, "") for k in ("payment_method", "idempotency_key")}
     try:
-        result = rpc.call("billing", "checkout", account_id, form["payment_method"], form["idempotency_key"],
-                          ctx=request_ctx(), return_url=_return_url())  # fmt: skip
+        result = rpc.call("billing", "checkout", account_id, form["payment_method"], form["idempotency_key"], return_url=_return_url())  # fmt: skip
     except CommandError as exc:
         return _render_cart(account_id, form, field_messages(exc.fields), i18n.t(exc.code), exc.status)
     return _after_payment(result["payment"], result["invoice_ids"])
@@ -222,7 +221,7 @@ def billing_pay_all():
     account_id = _me()
     try:
         result = rpc.call("billing", "pay_all_unpaid", account_id, request.form.get("payment_method", ""),
-                          _return_url(), ctx=request_ctx())  # fmt: skip
+                          _return_url())  # fmt: skip
     except CommandError as exc:
         _error_flash(exc)
         return redirect(url_for("pages.billing_invoices", status="unpaid"))
@@ -244,7 +243,7 @@ def billing_pay_invoice(invoice_id: str):
     account_id = _me()
     try:
         payment = rpc.call("billing", "pay_invoice", account_id, invoice_id, request.form.get("payment_method", ""),
-                           _return_url(), ctx=request_ctx())  # fmt: skip
+                           _return_url())  # fmt: skip
     except NotFound:
         abort(404)
     except CommandError as exc:
@@ -287,7 +286,7 @@ def billing_service_cancel(service_id: str):
     try:
         if not form["confirm"]:
             raise CommandError("invalid_input", {"confirm": "billing_confirm_required"}, status=422)
-        rpc.call("billing", "request_cancellation", account_id, service_id, form["when"], ctx=request_ctx())
+        rpc.call("billing", "request_cancellation", account_id, service_id, form["when"])
     except NotFound:
         abort(404)
     except CommandError as exc:
@@ -323,7 +322,7 @@ def billing_domain_renewal_add(domain_id: str):
 def _add_renewal(kind: str, params: dict[str, str]):
     account_id = _me()
     try:
-        rpc.call("billing", "add_cart_item", account_id, kind, params, ctx=request_ctx())
+        rpc.call("billing", "add_cart_item", account_id, kind, params)
     except NotFound:
         abort(404)
     except CommandError as exc:

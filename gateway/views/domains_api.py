@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from gateway import inputs, rpc
-from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
@@ -55,13 +54,13 @@ def domains_patch(domain_id: str):
     unknown = {k: "unknown_field" for k in data if k not in PATCH_KEYS}
     if unknown or not data:
         raise ApiError(422, "invalid_input", unknown or {"nameservers": "required"})
-    return jsonify(rpc.call("domains", "update_domain", _account_id(), domain_id, data, ctx=request_ctx()))
+    return jsonify(rpc.call("domains", "update_domain", _account_id(), domain_id, data))
 
 
 @api.get("/domains/<domain_id>/epp-code")
 @token_required
 def domains_epp_code(domain_id: str):
-    return jsonify(rpc.call("domains", "reveal_epp_code", _account_id(), domain_id, ctx=request_ctx()))
+    return jsonify(rpc.call("domains", "reveal_epp_code", _account_id(), domain_id))
 
 
 # --- OpenAPI ----------------------------------------------------------------

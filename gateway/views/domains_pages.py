@@ -11,7 +11,7 @@ from typing import Any
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from gateway import i18n, inputs, rpc
-from gateway.auth import page_login_required, request_ctx
+from gateway.auth import page_login_required
 from gateway.errors import field_messages
 from gateway.views.domains_api import STATUSES
 from gateway.views.pages import pages
@@ -53,7 +53,7 @@ def _search(name: str, form: dict[str, str], errors: dict[str, str] | None = Non
 
 def _add(kind: str, params: dict[str, Any], form: dict[str, str], focus: str):
     try:
-        rpc.call("billing", "add_cart_item", _me(), kind, params, ctx=request_ctx())
+        rpc.call("billing", "add_cart_item", _me(), kind, params)
     except CommandError as exc:
         errors = field_messages(exc.fields)
         return _search(form.get("name", ""), form, errors, i18n.t(exc.code), 422, focus)
@@ -124,7 +124,7 @@ def _command(domain_id: str, method: str, *args: Any, form: dict[str, str] | Non
     account_id = _me()
     domain = _domain(account_id, domain_id)
     try:
-        rpc.call("domains", method, account_id, domain_id, *args, ctx=request_ctx())
+        rpc.call("domains", method, account_id, domain_id, *args)
     except CommandError as exc:
         return _manage(domain, form, field_messages(exc.fields), i18n.t(exc.code), status=exc.status)
     flash(i18n.t(done), "success")
@@ -156,7 +156,7 @@ def domains_reveal_epp(domain_id: str):
     account_id = _me()
     domain = _domain(account_id, domain_id)
     try:
-        revealed = rpc.call("domains", "reveal_epp_code", account_id, domain_id, ctx=request_ctx())
+        revealed = rpc.call("domains", "reveal_epp_code", account_id, domain_id)
     except CommandError as exc:
         return _manage(domain, error=i18n.t(exc.code), status=exc.status)
     return _manage(domain, epp_code=revealed["epp_code"])
@@ -185,7 +185,7 @@ def domains_renew(domain_id: str):
     domain = _domain(account_id, domain_id)
     params = {"domain_id": domain_id, "years": _years()}
     try:
-        rpc.call("billing", "add_cart_item", account_id, "domain_renewal", params, ctx=request_ctx())
+        rpc.call("billing", "add_cart_item", account_id, "domain_renewal", params)
     except CommandError as exc:
         return _manage(domain, errors=field_messages(exc.fields), error=i18n.t(exc.code), status=exc.status)
     flash(i18n.t("domains_added_to_cart", name=domain["unicode_name"]), "success")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from gateway import i18n, rpc
-from gateway.auth import request_ctx
 from gateway.errors import field_messages
 from gateway.views.staff import staff_only
 from kernel.errors import CommandError, NotFound
@@ -21,7 +20,7 @@ def newsletter():
         return render_template("account/newsletter.html", form={}, errors={}, status=_status(request.args.get("id")))
     form = {k: request.form.get(k, "") for k in FIELDS}
     try:
-        queued = rpc.call("notifications", "send_newsletter", *(form[k] for k in FIELDS), ctx=request_ctx())
+        queued = rpc.call("notifications", "send_newsletter", *(form[k] for k in FIELDS))
     except CommandError as exc:
         return render_template("account/newsletter.html", form=form, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code), status=None), exc.status  # fmt: skip

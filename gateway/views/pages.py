@@ -7,7 +7,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
 
 from gateway import i18n, rpc
-from gateway.auth import check_csrf, load_account, page_login_required, request_ctx
+from gateway.auth import check_csrf, load_account, page_login_required
 from gateway.dashboard import build as build_dashboard
 from gateway.errors import field_messages
 from kernel.errors import CommandError
@@ -48,7 +48,7 @@ def register():
         )
     try:  # a known address gets the same answer; the mail sent to it says it already has an account
         rpc.call("accounts", "register", form["email"], password, form["first_name"], form["last_name"],
-                 form["language"] or g.language, ctx=request_ctx())  # fmt: skip
+                 form["language"] or g.language)  # fmt: skip
     except CommandError as exc:
         return _form_error("register.html", exc, form)
     return render_template("message.html", message=i18n.t("registered_check_mail_any", email=form["email"].strip()),
@@ -58,7 +58,7 @@ def register():
 @pages.get("/verify-email")
 def verify_email():
     try:
-        rpc.call("accounts", "verify_email", request.args.get("token", ""), ctx=request_ctx())
+        rpc.call("accounts", "verify_email", request.args.get("token", ""))
     except CommandError as exc:
         return render_template("message.html", message=i18n.t(exc.code), failed=True), 400
     flash(i18n.t("email_verified"), "success")
@@ -67,7 +67,7 @@ def verify_email():
 
 @pages.post("/verify-email/resend")
 def resend_verification():
-    rpc.call("accounts", "resend_verification", request.form.get("email", ""), ctx=request_ctx())
+    rpc.call("accounts", "resend_verification", request.form.get("email", ""))
     return render_template("message.html", message=i18n.t("verification_resent"))
 
 
@@ -78,7 +78,7 @@ def login():
         return render_template("login.html", form={}, errors={}, next=request.args.get("next", ""))
     form = {"email": request.form.get("email", "")}
     try:
-        result = rpc.call("accounts", "login", form["email"], request.form.get("password", ""), ctx=request_ctx())
+        result = rpc.call("accounts", "login", form["email"], request.form.get("password", ""))
     except CommandError as exc:
         return _form_error("login.html", exc, form, status=exc.status, next=request.form.get("next", ""),
                            resend_email=form["email"] if exc.code == "email_not_verified" else None)  # fmt: skip
@@ -95,7 +95,7 @@ def login():
 def logout():
     token = session.get("token")
     if token:
-        rpc.call("accounts", "logout", token, ctx=request_ctx())
+        rpc.call("accounts", "logout", token)
     session.clear()
     flash(i18n.t("logged_out"), "info")
     return redirect(url_for("pages.login"))
@@ -106,7 +106,7 @@ def logout():
 def password_reset():
     if request.method == "GET":
         return render_template("password_reset.html", form={}, errors={})
-    rpc.call("accounts", "request_password_reset", request.form.get("email", ""), ctx=request_ctx())
+    rpc.call("accounts", "request_password_reset", request.form.get("email", ""))
     return render_template("message.html", message=i18n.t("reset_sent"))
 
 
@@ -124,7 +124,7 @@ def set_password_page(template: str, method: str, done_message: str):
     try:
         if password != repeat:
             raise CommandError("invalid_input", {"password_repeat": "password_mismatch"})
-        rpc.call("accounts", method, token, password, ctx=request_ctx())
+        rpc.call("accounts", method, token, password)
     except CommandError as exc:
         return _form_error(template, exc, {}, token=token)
     flash(i18n.t(done_message), "success")
@@ -140,10 +140,9 @@ def switch_language():
     token = session.get("token")
     account = g.account = load_account(token)
     if account and account.get("contact_id"):  # a contact's own language, never the owner's
-        rpc.call("accounts", "update_contact", account["account_id"], account["contact_id"], {"language": language},
-                 ctx=request_ctx())  # fmt: skip
+        rpc.call("accounts", "update_contact", account["account_id"], account["contact_id"], {"language": language})  # fmt: skip
     elif account:
-        rpc.call("accounts", "update_settings", account["account_id"], {"language": language}, ctx=request_ctx())
+        rpc.call("accounts", "update_settings", account["account_id"], {"language": language})
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
@@ -165,7 +164,7 @@ def settings():
         return render_template("settings.html", form=_settings_form(g.account), errors={}, **_settings_context())
     changes = _settings_changes(g.account)
     try:  # a new e-mail address needs the current password (and a code when two-factor login is on)
-        updated = rpc.call("accounts", "update_settings", g.account["account_id"], changes, ctx=request_ctx(),
+        updated = rpc.call("accounts", "update_settings", g.account["account_id"], changes,
                            current_password=request.form.get("current_password") or None,
                            code=request.form.get("code") or None,
                            keep_session_id=g.account.get("session_id"))  # fmt: skip

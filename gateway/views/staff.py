@@ -1,7 +1,7 @@
 """The staff desk under /staff: ticket queue, answers, notes, news, the offer banner, customers and invoices.
 
 Closed to customers (404, the desk does not exist for them); not logged in
-goes to the one login page. Every command carries request_ctx(), whose actor
+goes to the one login page. Every command carries the signed caller context (gateway.rpc adds it), whose actor
 is the staff member ({type: "staff", id}), so each change is an event naming them.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from gateway import i18n, inputs, rpc
-from gateway.auth import check_csrf, load_account, request_ctx
+from gateway.auth import check_csrf, load_account
 from gateway.views.support_pages import (
     DEPARTMENTS,
     PRIORITIES,
@@ -103,7 +103,7 @@ def _ticket_command(ticket_id: str, method: str, field: str, done: str, files: l
     value = request.form.get(field, "")
     args = (value, files) if files is not None else (value,)
     try:
-        rpc.call("support", method, ticket_id, *args, ctx=request_ctx())
+        rpc.call("support", method, ticket_id, *args)
     except NotFound:
         abort(404)
     except CommandError as exc:
@@ -154,7 +154,7 @@ def news():
     if request.method == "POST":
         form = _news_form()
         try:
-            rpc.call("support", "publish_news", **_news_args(form), ctx=request_ctx())
+            rpc.call("support", "publish_news", **_news_args(form))
         except CommandError as exc:
             errors, error, status = _errors(exc), _message(exc.code), exc.status
         else:
@@ -173,7 +173,7 @@ def edit_news(news_id: str):
         return render_template("staff/news_edit.html", item=item, form=form, errors={}, languages=LANGUAGES)
     form = _news_form()
     try:
-        found_or_404("support", "update_news", news_id, **_news_args(form), ctx=request_ctx())
+        found_or_404("support", "update_news", news_id, **_news_args(form))
     except CommandError as exc:
         return render_template("staff/news_edit.html", item=item, form=form, errors=_errors(exc),
                                error=_message(exc.code), languages=LANGUAGES), exc.status  # fmt: skip
@@ -183,7 +183,7 @@ def edit_news(news_id: str):
 
 @blueprint.post("/news/<news_id>/withdraw")
 def withdraw_news(news_id: str):
-    found_or_404("support", "withdraw_news", news_id, ctx=request_ctx())
+    found_or_404("support", "withdraw_news", news_id)
     flash(i18n.t("staff_news_withdrawn"), "success")
     return redirect(url_for("staff.news"))
 
@@ -202,7 +202,7 @@ def offer():
         except inputs.InputError:
             raise CommandError("invalid_input", {"discount_percent": "invalid_percent"}, status=422) from None
         rpc.call("billing", "set_offer", form["title"], form["text"], form["link"], form["starts_at"], form["ends_at"],
-                 form["discount_code"] or None, percent, ctx=request_ctx(), title_en=form["title_en"],
+                 form["discount_code"] or None, percent, title_en=form["title_en"],
                  text_en=form["text_en"])  # fmt: skip
     except CommandError as exc:
         return render_template("staff/offer.html", current=current, form=form, errors=_errors(exc),
@@ -217,7 +217,7 @@ def customers():
     query, found, error = inputs.query_text("q").strip(), None, None
     if query:
         try:
-            found = rpc.call("accounts", "find_customers", query, ctx=request_ctx())["items"]
+            found = rpc.call("accounts", "find_customers", query)["items"]
         except CommandError as exc:
             error = _message(next(iter(exc.fields.values()), exc.code))
     return render_template("staff/customers.html", query=query, found=found, error=error)
@@ -240,7 +240,7 @@ def mark_paid(account_id: str, invoice_id: str):
         abort(404)
     reference = request.form.get("reference", "").strip()[:64] or None
     try:
-        rpc.call("billing", "mark_invoice_paid", invoice_id, ctx=request_ctx(), reference=reference)
+        rpc.call("billing", "mark_invoice_paid", invoice_id, reference=reference)
     except CommandError as exc:
         flash(_message(exc.code), "error")
         return redirect(url_for("staff.customer", account_id=account_id))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import g, jsonify, request
 
 from gateway import inputs, rpc
-from gateway.auth import request_ctx
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
@@ -65,7 +64,7 @@ def open_ticket():
     data, files = _fields_and_files("department", "priority", "subject", "message", optional=("related",))
     related = _related(_account_id(), data.get("related"))
     ticket = rpc.call("support", "open_ticket", _account_id(), data["department"], data["priority"], data["subject"],
-                      data["message"], related, files, ctx=request_ctx())  # fmt: skip
+                      data["message"], related, files)  # fmt: skip
     return jsonify(ticket), 201
 
 
@@ -80,7 +79,7 @@ def get_ticket(ticket_id: str):
 @inputs.json_limit(ATTACHMENTS_JSON_MAX_BYTES)
 def reply_ticket(ticket_id: str):
     data, files = _fields_and_files("message")
-    reply = rpc.call("support", "reply", _account_id(), ticket_id, data["message"], files, ctx=request_ctx())
+    reply = rpc.call("support", "reply", _account_id(), ticket_id, data["message"], files)
     return jsonify(reply), 201
 
 
@@ -93,7 +92,7 @@ def ticket_attachment(ticket_id: str, attachment_id: str):
 @api.post("/tickets/<ticket_id>/close")
 @token_required
 def close_ticket(ticket_id: str):
-    return jsonify(rpc.call("support", "close_ticket", _account_id(), ticket_id, ctx=request_ctx()))
+    return jsonify(rpc.call("support", "close_ticket", _account_id(), ticket_id))
 
 
 @api.get("/news")

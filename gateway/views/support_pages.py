@@ -14,7 +14,7 @@ from urllib.parse import quote
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
 from gateway import i18n, inputs, permissions, rpc
-from gateway.auth import page_login_required, request_ctx
+from gateway.auth import page_login_required
 from gateway.errors import field_messages
 from gateway.views.pages import pages
 from kernel.errors import CommandError, NotFound
@@ -151,7 +151,7 @@ def new_ticket():
     try:
         related = chosen_related(form["related"], choices)
         ticket = rpc.call("support", "open_ticket", account_id, form["department"], form["priority"], form["subject"],
-                          form["message"], related, files, ctx=request_ctx())  # fmt: skip
+                          form["message"], related, files)  # fmt: skip
     except CommandError as exc:
         return render_template("support/new.html", form=form, errors=form_errors(exc, files),
                                error=i18n.t(exc.code), **context), exc.status  # fmt: skip
@@ -174,7 +174,7 @@ def reply_ticket(ticket_id: str):
     account_id = _account_id()
     message, files = request.form.get("message", ""), uploaded_files()
     try:
-        rpc.call("support", "reply", account_id, ticket_id, message, files, ctx=request_ctx())
+        rpc.call("support", "reply", account_id, ticket_id, message, files)
     except NotFound:
         abort(404)
     except CommandError as exc:
@@ -188,7 +188,7 @@ def reply_ticket(ticket_id: str):
 @pages.post("/tickets/<ticket_id>/close")
 @page_login_required
 def close_ticket(ticket_id: str):
-    found_or_404("support", "close_ticket", _account_id(), ticket_id, ctx=request_ctx())
+    found_or_404("support", "close_ticket", _account_id(), ticket_id)
     flash(i18n.t("support_ticket_closed"), "success")
     return redirect(url_for("pages.ticket", ticket_id=ticket_id))
 

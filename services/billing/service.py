@@ -20,7 +20,6 @@ from kernel.caller import STAFF, STAFF_OR_SYSTEM, SYSTEM, ServiceRpc, rpc
 from kernel.contracts import CART_ITEM_KINDS, CART_ITEM_OWNERS
 from kernel.errors import CommandError, NotFound
 from kernel.events import command_meta, new_id
-from kernel.eventstore import ConcurrencyError
 from kernel.money import CURRENCY, discounted, invoice_line, totals
 from kernel.service import EventSourcedService
 from services.billing import cart as carts
@@ -97,16 +96,6 @@ def _one_page(found: Any, page: int, per_page: int, item: Any) -> dict[str, Any]
     total = found.count()
     items = [item(v) for v in found.skip((page - 1) * per_page).limit(per_page)]
     return {"items": items, "total": total, "page": page, "per_page": per_page, "pages": max(1, -(-total // per_page))}
-
-
-def _execute(*args: Any, retries: int = CONFLICT_RETRIES, **kwargs: Any) -> Any:
-    """kernel.aggregate.execute for commands a customer can race with (payments, checkouts): decided
-    again on fresh state up to `retries` times, then a clear 409 `conflict` instead of a ConcurrencyError."""
-    try:
-        return execute(*args, retries=retries, **kwargs)
-    except ConcurrencyError as exc:
-        log.warning("gave up after %d concurrent writes: %s", retries + 1, exc)
-        raise CommandError("conflict", status=409) from None
 
 
 def _page(value: Any, default: int, maximum: int) -> int:
@@ -354,8 +343,8 @@ class BillingService(EventSourcedService):
                 order.update(self._invoice_request(det_id("invoice", order_id), lines, self._buyer(account_id), now,
                                                    now + dt.timedelta(days=Policy.from_env().payment_days)))  # fmt: skip
                 order["order_id"] = order_id
-            customer, _ = _execute(self.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx),
-                                   retries=CONFLICT_RETRIES)  # fmt: skip
+            customer, _ = execute(self.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx),
+                                  retries=CONFLICT_RETRIES)  # fmt: skip
             placed = customer.placed_order(order_id, cart_key)
         self._consume_cart(account_id, placed)
         if placed["order_id"] != order_id:  # another request placed this cart: its order, paid its way
@@ -422,8 +411,8 @@ class BillingService(EventSourcedService):
             return {"method": method, "status": "paid", "amount": 0}
         numbers = self._numbers(unpaid)
         if method == "credit":
-            _execute(self.events, Customer, stream, lambda c: c.pay_from_credit(unpaid, numbers, clock.now()),
-                     command_meta(ctx))  # fmt: skip
+            execute(self.events, Customer, stream, lambda c: c.pay_from_credit(unpaid, numbers, clock.now()),
+                    command_meta(ctx), retries=CONFLICT_RETRIES)  # fmt: skip
             return {"method": method, "status": "paid", "amount": amount}
         request = payments.PaymentRequest(account_id, unpaid, amount, [numbers.get(i, "") for i in unpaid],
                                           return_url, payment_id)  # fmt: skip
@@ -494,9 +483,9 @@ class BillingService(EventSourcedService):
         invoice_ids, amount = list(intent.invoice_ids), intent.amount
         numbers = self._numbers(invoice_ids)
         meta = command_meta({"actor": {"type": "provider", "id": "sandbox"}}, causation_id=intent.id)
-        _, stored = _execute(self.events, Customer, customer_stream(intent.account_id),
-                             lambda c: c.receive_payment(intent.id, "card", amount, invoice_ids, numbers, clock.now()),
-                             meta)  # fmt: skip
+        _, stored = execute(self.events, Customer, customer_stream(intent.account_id),
+                            lambda c: c.receive_payment(intent.id, "card", amount, invoice_ids, numbers, clock.now()),
+                            meta, retries=CONFLICT_RETRIES)  # fmt: skip
         return {"status": "applied" if stored else "duplicate", "payment_id": intent.id}
 
     @rpc(actors=STAFF_OR_SYSTEM)
@@ -736,7 +725,7 @@ class BillingService(EventSourcedService):
             stats["accounts"] += 1
             try:
                 self._cycle_account(account_id, now, policy, stats)
-            except (CommandError, ConcurrencyError) as exc:
+            except CommandError as exc:  # a conflict past the retries is one too
                 stats["errors"] += 1
                 log.warning("billing cycle for %s: %r", account_id, exc)
         return stats
@@ -789,7 +778,14 @@ class BillingService(EventSourcedService):
                      "reused_invoice_ids": [], "total_gross": line["gross"], "placed_at": iso(now),
                      **self._invoice_request(det_id("invoice", order_id), [line], self._buyer(account_id), now,
                                              now + dt.timedelta(days=Policy.from_env().payment_days))}  # fmt: skip
-            execute(self.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx), retries=10)
+            execute(
+                self.events,
+                Customer,
+                stream,
+                lambda c: c.place_order(order),
+                command_meta(ctx),
+                retries=CONFLICT_RETRIES,
+            )
             customer = Customer.load(self.events, stream)
         invoice_id = customer.orders[order_id]["invoice_id"]
         self._issue(customer, invoice_id, ctx)

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pymongo
@@ -17,6 +16,7 @@ import requests
 
 from kernel.caller import rpc_proxy
 from kernel.errors import CommandError
+from tests.billing.test_service import run_in_threads
 from tests.e2e.helpers import PASSWORD, bearer, register_verified, wait_for
 
 HOSTING = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "monthly"}}
@@ -40,25 +40,6 @@ def _add_to_cart(base: str, token: str) -> None:
 def _checkout(base: str, token: str, key: str, method: str = "bank_transfer") -> requests.Response:
     return requests.post(f"{base}/api/v1/cart/checkout", json={"payment_method": method}, timeout=60,
                          headers={**bearer(token), "Idempotency-Key": key})  # fmt: skip
-
-
-def _all_at_once(count: int, action) -> list:
-    """Run action(i) in `count` threads released together; each result or the exception it raised."""
-    barrier, results = threading.Barrier(count), [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = action(index)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertions
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def _invoices(stack, token: str, count: int) -> list[str]:
@@ -91,7 +72,7 @@ def test_concurrent_checkouts_of_one_cart_place_exactly_one_order(stack, billing
     base = stack.gateway_url
     token, account = _customer(stack)
     _add_to_cart(base, token)
-    answers = _all_at_once(10, lambda i: _checkout(base, token, f"race-{i}-{uuid.uuid4().hex}"))
+    answers = run_in_threads(10, lambda i: _checkout(base, token, f"race-{i}-{uuid.uuid4().hex}"))
 
     assert all(isinstance(a, requests.Response) for a in answers), answers
     statuses = sorted(a.status_code for a in answers)
@@ -127,7 +108,7 @@ def test_parallel_payments_from_credit_never_fail_with_5xx_nor_spend_twice(stack
         return requests.post(f"{base}/api/v1/invoices/{invoice_ids[index % INVOICES]}/pay", headers=bearer(token),
                              json={"payment_method": "credit"}, timeout=60)  # fmt: skip
 
-    answers = _all_at_once(2 * INVOICES, pay)  # each invoice twice
+    answers = run_in_threads(2 * INVOICES, pay)  # each invoice twice
     assert all(isinstance(a, requests.Response) for a in answers), answers
     report = [(a.status_code, a.text[:200]) for a in answers]
     assert all(a.status_code < 500 for a in answers), report
