@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from kernel.dependencies import EventsApi, prepare_storage
+
+# Threads racing on the database need the real server (the fast tier's mongomock is not thread-safe).
+RACING = pytest.mark.integration
 
 
 class RecordingDispatch:

@@ -19,6 +19,7 @@ from services.billing import payments, service
 from services.billing.domain import Customer
 from tests.billing.conftest import STAFF, customer
 from tests.billing.test_service import order_plan, run_in_threads
+from tests.fakes import RACING
 from tools.devstack import ROOT, nameko_command
 
 
@@ -107,6 +108,7 @@ def test_an_expired_session_cannot_be_paid_and_a_late_success_for_it_does_nothin
     assert again["payment_id"] != payment_id and again["status"] == "redirect"
 
 
+@RACING
 def test_ten_checkouts_of_one_cart_at_once_place_one_order(billing, published):
     billing.add_cart_item("a1", "hosting", {"plan": "hosting-start", "cycle": "monthly"}, customer("a1"))
 

@@ -19,7 +19,7 @@ from kernel.eventstore import ConcurrencyError, EventStore
 from services.billing import payments
 from services.billing.domain import parse
 from tests.billing.conftest import STAFF, customer
-from tests.fakes import call_as
+from tests.fakes import RACING, call_as
 
 DAY = 86_400
 
@@ -151,6 +151,7 @@ def test_checkout_is_idempotent_one_order_one_invoice(billing, published):
     assert empty.value.code == "cart_empty"
 
 
+@RACING
 def test_same_key_racing_checkouts_bill_once(billing, published):
     billing.add_cart_item("a1", "hosting", {"plan": "hosting-pro", "cycle": "yearly"}, customer("a1"))
     results = run_in_threads(4, lambda _: billing.checkout("a1", "bank_transfer", "race-key-1", customer("a1")))
@@ -159,6 +160,7 @@ def test_same_key_racing_checkouts_bill_once(billing, published):
     assert len(published.of("order_placed")) == 1 and len(published.of("invoice_issued")) == 1
 
 
+@RACING
 def test_racing_checkouts_get_consecutive_numbers_without_gaps(billing, published, monkeypatch):
     """Rounds of simultaneous checkouts until the month's ledger has really seen a
     lost race (so the retry path is exercised), then: numbers 1..N, no gap, no twin."""
@@ -361,6 +363,7 @@ def test_not_paying_terminates_after_termination_days(billing, published, clock_
     assert billing.dashboard_summary("a1")["tiles"]["unpaid_invoices"] == 0
 
 
+@RACING
 def test_two_timer_instances_at_once_create_nothing_twice(billing, published, clock_file):
     result = order_plan(billing, "a1", "two-timers-1")
     pay_by_card(billing, result)

@@ -9,6 +9,7 @@ import pytest
 from kernel import clock
 from services.domains import names, prices
 from services.domains.registrar import RegistrarError, SandboxRegistrar, sandbox_epp_code
+from tests.fakes import RACING
 
 
 @pytest.mark.parametrize(
@@ -163,6 +164,7 @@ def test_nameservers_and_lock_need_a_domain_here(registry):
     assert len(registry.get_epp_code("nasza.pl")) >= 8
 
 
+@RACING
 def test_racing_registrations_of_one_request_register_once(registry):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -8,6 +8,7 @@ import pytest
 
 from kernel.events import NewEvent
 from kernel.eventstore import ConcurrencyError, EventStore
+from tests.fakes import RACING
 
 
 @pytest.fixture
@@ -37,6 +38,7 @@ def test_stale_expected_version_is_refused_and_writes_nothing(store):
     assert [e.type for e in store.load("s-2")] == ["a", "b"]
 
 
+@RACING
 def test_two_concurrent_appends_exactly_one_wins(store):
     """Both writers read version 1 and race; the unique index decides."""
     store.append("s-3", 0, [NewEvent("opened")], META)
