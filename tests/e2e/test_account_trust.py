@@ -25,9 +25,10 @@ from tests.e2e.helpers import (
     client_at,
     csrf,
     random_loopback,
-    register_verified,  # fmt: skip
+    register_verified,
     token_from_mail,
     unique_email,
+    wait_for,
 )
 from tests.e2e.test_contacts import ACCEPT_RE, page_login, unpaid_invoice
 from tools.seed import find_mail, mail_text, wait_for_mail
@@ -172,9 +173,7 @@ def test_reset_mails_to_one_address_stop_at_the_limit_while_the_answer_stays_the
     # the decision is the event: only two reset requests were stored, so only two mails can go out
     history = requests.get(f"{base}/api/v1/account/history", headers=bearer(token), timeout=15).json()["items"]
     assert [h["type"] for h in history].count("password_reset_requested") == 2
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(_mails(mail_dir, email, "Ustaw nowe hasło", since)) < 2:
-        time.sleep(0.2)
+    wait_for(lambda: len(_mails(mail_dir, email, "Ustaw nowe hasło", since)) >= 2, timeout=30, what="two reset mails")
     assert len(_mails(mail_dir, email, "Ustaw nowe hasło", since)) == 2
     assert "mail limit: no password reset mail for account" in (stack.log_dir / "accounts.log").read_text()
 
@@ -207,9 +206,8 @@ def test_one_time_tokens_never_reach_a_log_line(stack):
     client.get(f"{base}/password-reset/confirm?token={invitation}", timeout=30)
     marker = "/contacts/accept?token=[redacted]&page=2"
     gateway_log = stack.log_dir / "gateway.log"
-    deadline = time.monotonic() + 10  # gunicorn writes the access line after the answer
-    while time.monotonic() < deadline and marker not in gateway_log.read_text():
-        time.sleep(0.1)
+    # gunicorn writes the access line after the answer
+    wait_for(lambda: marker in gateway_log.read_text(), timeout=10, what="the access log line")
     text = gateway_log.read_text()
     assert marker in text and "/unsubscribe/[redacted]" in text and "/verify-email?token=[redacted]" in text
     for log in stack.log_dir.glob("*.log"):
