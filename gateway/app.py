@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import i18n, inputs, rpc, views
 from gateway.auth import csrf_token
-from gateway.errors import error_response
+from gateway.errors import error_response, status_of
 from kernel import settings
 from kernel.errors import CommandError, NotFound
 from kernel.settings import SERVICES
@@ -105,11 +105,13 @@ def _wants_json() -> bool:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CommandError)
     def command_error(exc: CommandError):
-        return error_response(exc.status, exc.code, exc.fields)
+        return error_response(status_of(exc), exc.code, exc.fields)
 
     @app.errorhandler(NotFound)
     def not_found(exc: NotFound):
-        return error_response(404, "not_found")
+        if _wants_json():
+            return error_response(404, exc.code)
+        return render_template("error.html", code="not_found"), 404
 
     @app.errorhandler(rpc.ServiceUnavailable)
     def unavailable(exc: rpc.ServiceUnavailable):

@@ -7,12 +7,46 @@ import logging
 from flask import jsonify
 
 from gateway.i18n import t
+from kernel.errors import (
+    CommandError,
+    Conflict,
+    Expired,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PaymentRequired,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
+
+# What each meaning a service raises is in HTTP: the only place a service's error gets a status.
+STATUS: dict[type[Exception], int] = {
+    Invalid: 422,
+    Unauthenticated: 401,
+    PaymentRequired: 402,
+    Forbidden: 403,
+    NotFound: 404,
+    Expired: 408,
+    Conflict: 409,
+    Throttled: 429,
+    Unavailable: 503,
+    CommandError: 400,
+}
 
 
 class ApiError(Exception):
     def __init__(self, status: int, code: str, fields: dict[str, str] | None = None):
         super().__init__(code)
         self.status, self.code, self.fields = status, code, fields or {}
+
+
+def status_of(exc: Exception) -> int:
+    """The HTTP status of an error: a service's by its meaning (STATUS), the gateway's own by its `status`."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return getattr(exc, "status", 500)
 
 
 def error_response(status: int, code: str, fields: dict[str, str] | None = None):

@@ -35,7 +35,7 @@ from urllib.parse import unquote_to_bytes
 from flask import Flask, g, render_template, request
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from gateway.errors import error_response, field_messages
+from gateway.errors import error_response, field_messages, status_of
 
 JSON_MAX_BYTES = 1024 * 1024  # a JSON body; views marked @json_limit(...) take more (attachments)
 JSON_MAX_DEPTH = 32
@@ -70,8 +70,8 @@ def install(app: Flask) -> None:
 
 def input_error_response(exc: InputError):
     if request.path.startswith("/api/"):
-        return error_response(exc.status, exc.code, exc.fields)
-    return render_template("input_error.html", code=exc.code, fields=field_messages(exc.fields)), exc.status
+        return error_response(status_of(exc), exc.code, exc.fields)
+    return render_template("input_error.html", code=exc.code, fields=field_messages(exc.fields)), status_of(exc)
 
 
 # --- text ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from kernel.errors import CommandError
+from kernel.errors import Conflict
 from kernel.events import Event, NewEvent
 from kernel.eventstore import ConcurrencyError
 
@@ -87,7 +87,7 @@ def execute(
         except ConcurrencyError as exc:
             if attempt == retries:
                 log.warning("gave up after %d concurrent writes: %s", retries + 1, exc)
-                raise CommandError("conflict", status=409) from exc
+                raise Conflict("conflict") from exc
             continue
         for event in stored:
             aggregate.apply(event)

@@ -39,7 +39,7 @@ from nameko.rpc import Rpc as NamekoRpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from pydantic import ConfigDict, ValidationError, create_model
 
-from kernel.errors import CommandError
+from kernel.errors import CommandError, Expired, Forbidden, Invalid
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ ACCOUNT_BOUND = ("customer", "contact", "anonymous")
 INT64 = (-(2**63), 2**63 - 1)
 
 
-def CallerRefused(code: str, status: int = 403) -> CommandError:  # noqa: N802 (raised like a class)
+def CallerRefused(code: str, meaning: type[CommandError] = Forbidden) -> CommandError:  # noqa: N802 (raised like a class)
     """A call refused before any work: no valid signed context, or not this caller's to make."""
-    return CommandError(code, status=status)
+    return meaning(code)
 
 
 # --- keys and tokens ---------------------------------------------------------
@@ -92,7 +92,7 @@ def verify(token: Any, target: str) -> dict[str, Any]:
     if payload.get("to") != target:
         raise CallerRefused("caller_wrong_target")
     if not isinstance(payload.get("exp"), int | float) or payload["exp"] < time.time():
-        raise CallerRefused("caller_expired", status=408)
+        raise CallerRefused("caller_expired", Expired)
     return payload["ctx"]
 
 
@@ -289,7 +289,7 @@ def _check_values(service_cls: type, method: str, arguments: dict[str, Any]) -> 
             for error in exc.errors():
                 problems.setdefault(str(error["loc"][0]) if error["loc"] else "_", "invalid_type")
     if problems:
-        raise CommandError("invalid_input", problems, status=422)
+        raise Invalid("invalid_input", problems)
 
 
 def _bad_value(value: Any, depth: int = 0) -> str | None:

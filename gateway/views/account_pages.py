@@ -13,7 +13,7 @@ from flask import Blueprint, Response, flash, g, make_response, redirect, render
 
 from gateway import guard, i18n, inputs, rpc
 from gateway.auth import page_login_required
-from gateway.errors import field_messages
+from gateway.errors import field_messages, status_of
 from gateway.export import gather_export
 from gateway.views.pages import (
     ADDRESS_FIELDS,
@@ -64,7 +64,7 @@ def login_code():
     except CommandError as exc:
         if exc.code in ("login_expired", "too_many_attempts"):
             session.pop("login_challenge", None)
-        return _form_error("account/login_code.html", exc, {}, status=exc.status)
+        return _form_error("account/login_code.html", exc, {}, status=status_of(exc))
     next_page = session.get("login_next")
     session.clear()
     session["token"] = result["token"]
@@ -92,7 +92,7 @@ def contact_new():
     try:
         rpc.call("accounts", "add_contact", g.account["account_id"], _contact_data(form, creating=True))  # fmt: skip
     except CommandError as exc:
-        return _form_error("account/contact_form.html", exc, form, status=exc.status, contact=None, **_choices())
+        return _form_error("account/contact_form.html", exc, form, status=status_of(exc), contact=None, **_choices())
     flash(i18n.t("contact_added", email=form["email"].strip()), "success")
     return redirect(url_for("pages.contacts"))
 
@@ -112,7 +112,7 @@ def contact_edit(contact_id: str):
         rpc.call("accounts", "update_contact", g.account["account_id"], contact_id,
                  _contact_data(form, creating=False))  # fmt: skip
     except CommandError as exc:
-        return _form_error("account/contact_form.html", exc, form, status=exc.status, contact=contact, **_choices())
+        return _form_error("account/contact_form.html", exc, form, status=status_of(exc), contact=contact, **_choices())
     flash(i18n.t("saved"), "success")
     return redirect(url_for("pages.contacts"))
 
@@ -229,11 +229,11 @@ def two_factor_confirm():
         result = rpc.call("accounts", "confirm_two_factor", g.account["account_id"], request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
         if exc.code != "invalid_input":
-            return _security_page(exc.status, error=i18n.t(exc.code))
+            return _security_page(status_of(exc), error=i18n.t(exc.code))
         setup = {k: request.form.get(k, "") for k in ("secret", "uri")}
         setup["qr_svg"] = segno.make(setup["uri"], error="m").svg_inline(scale=4) if setup["uri"] else ""
         return render_template("account/two_factor_setup.html", setup=setup, errors=field_messages(exc.fields),
-                               error=i18n.t(exc.code)), exc.status  # fmt: skip
+                               error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
     response = make_response(render_template("account/recovery_codes.html", codes=result["recovery_codes"]))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -246,7 +246,7 @@ def two_factor_disable():
     try:
         rpc.call("accounts", "disable_two_factor", g.account["account_id"], request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
-        return _security_page(exc.status, error=i18n.t(exc.code), errors=field_messages(exc.fields))
+        return _security_page(status_of(exc), error=i18n.t(exc.code), errors=field_messages(exc.fields))
     flash(i18n.t("two_factor_off"), "success")
     return redirect(url_for("pages.security"))
 
@@ -269,7 +269,7 @@ def change_password():
         errors = {names.get(k, k): message for k, message in field_messages(exc.fields).items()}
         context = {**_settings_context(), "password_errors": errors, "password_error": i18n.t(exc.code)}
         return render_template("settings.html", form=_settings_form(g.account), errors={},
-                               **context), exc.status  # fmt: skip
+                               **context), status_of(exc)  # fmt: skip
     flash(i18n.t("password_changed_sessions_ended", count=result["sessions_ended"]), "success")
     return redirect(url_for("pages.settings"))
 

@@ -10,7 +10,7 @@ from flask import Blueprint, g, jsonify
 
 from gateway import dashboard, inputs, rpc
 from gateway.auth import bearer_token, load_account
-from gateway.errors import ApiError, error_response
+from gateway.errors import ApiError, error_response, status_of
 from gateway.openapi import document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -18,7 +18,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @api.errorhandler(ApiError)
 def api_error(exc: ApiError):
-    return error_response(exc.status, exc.code, exc.fields)
+    return error_response(status_of(exc), exc.code, exc.fields)
 
 
 def body(*required: str, optional: tuple[str, ...] = (), types: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from gateway import i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
-from gateway.errors import field_messages
+from gateway.errors import field_messages, status_of
 from gateway.views.billing_api import pdf_response
 from gateway.views.pages import pages
 from kernel import settings
@@ -101,7 +101,7 @@ def billing_plan(plan_code: str):
         rpc.call("billing", "add_cart_item", account_id, "hosting", {"plan": plan_code, **form})
     except CommandError as exc:
         return render_template("billing/plan.html", plan=plan, form=form, errors=field_messages(exc.fields),
-                               error=i18n.t(exc.code)), exc.status  # fmt: skip
+                               error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
     flash(i18n.t("billing_added_to_cart"), "success")
     return redirect(url_for("pages.billing_cart"))
 
@@ -172,7 +172,7 @@ def billing_checkout():
     try:
         result = rpc.call("billing", "checkout", account_id, form["payment_method"], form["idempotency_key"], return_url=_return_url())  # fmt: skip
     except CommandError as exc:
-        return _render_cart(account_id, form, field_messages(exc.fields), i18n.t(exc.code), exc.status)
+        return _render_cart(account_id, form, field_messages(exc.fields), i18n.t(exc.code), status_of(exc))
     return _after_payment(result["payment"], result["invoice_ids"])
 
 
@@ -292,7 +292,7 @@ def billing_service_cancel(service_id: str):
     except CommandError as exc:
         service = _read("get_service", account_id, service_id)
         return render_template("billing/service.html", service=service, form=form, errors=field_messages(exc.fields),
-                               error=i18n.t(exc.code)), exc.status  # fmt: skip
+                               error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
     flash(i18n.t("billing_cancelled_now" if form["when"] == "immediate" else "billing_cancel_requested"), "success")
     return redirect(url_for("pages.billing_service", service_id=service_id))
 

@@ -12,7 +12,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from gateway import i18n, inputs, rpc
 from gateway.auth import page_login_required
-from gateway.errors import field_messages
+from gateway.errors import field_messages, status_of
 from gateway.views.domains_api import STATUSES
 from gateway.views.pages import pages
 from kernel.errors import CommandError, NotFound
@@ -126,7 +126,7 @@ def _command(domain_id: str, method: str, *args: Any, form: dict[str, str] | Non
     try:
         rpc.call("domains", method, account_id, domain_id, *args)
     except CommandError as exc:
-        return _manage(domain, form, field_messages(exc.fields), i18n.t(exc.code), status=exc.status)
+        return _manage(domain, form, field_messages(exc.fields), i18n.t(exc.code), status=status_of(exc))
     flash(i18n.t(done), "success")
     return redirect(url_for("pages.domains_detail", domain_id=domain_id))
 
@@ -158,7 +158,7 @@ def domains_reveal_epp(domain_id: str):
     try:
         revealed = rpc.call("domains", "reveal_epp_code", account_id, domain_id)
     except CommandError as exc:
-        return _manage(domain, error=i18n.t(exc.code), status=exc.status)
+        return _manage(domain, error=i18n.t(exc.code), status=status_of(exc))
     return _manage(domain, epp_code=revealed["epp_code"])
 
 
@@ -187,6 +187,6 @@ def domains_renew(domain_id: str):
     try:
         rpc.call("billing", "add_cart_item", account_id, "domain_renewal", params)
     except CommandError as exc:
-        return _manage(domain, errors=field_messages(exc.fields), error=i18n.t(exc.code), status=exc.status)
+        return _manage(domain, errors=field_messages(exc.fields), error=i18n.t(exc.code), status=status_of(exc))
     flash(i18n.t("domains_added_to_cart", name=domain["unicode_name"]), "success")
     return redirect("/cart")  # billing's cart page

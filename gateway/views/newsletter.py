@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from gateway import i18n, rpc
-from gateway.errors import field_messages
+from gateway.errors import field_messages, status_of
 from gateway.views.staff import staff_only
 from kernel.errors import CommandError, NotFound
 
@@ -23,7 +23,7 @@ def newsletter():
         queued = rpc.call("notifications", "send_newsletter", *(form[k] for k in FIELDS))
     except CommandError as exc:
         return render_template("account/newsletter.html", form=form, errors=field_messages(exc.fields),
-                               error=i18n.t(exc.code), status=None), exc.status  # fmt: skip
+                               error=i18n.t(exc.code), status=None), status_of(exc)  # fmt: skip
     flash(i18n.t("newsletter_queued"), "success")
     return redirect(url_for("staff_newsletter.newsletter", id=queued["newsletter_id"]))
 

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, g, make_response, redirect, render_template,
 from gateway import i18n, rpc
 from gateway.auth import check_csrf, load_account, page_login_required
 from gateway.dashboard import build as build_dashboard
-from gateway.errors import field_messages
+from gateway.errors import field_messages, status_of
 from kernel.errors import CommandError
 
 pages = Blueprint("pages", __name__)
@@ -80,7 +80,7 @@ def login():
     try:
         result = rpc.call("accounts", "login", form["email"], request.form.get("password", ""))
     except CommandError as exc:
-        return _form_error("login.html", exc, form, status=exc.status, next=request.form.get("next", ""),
+        return _form_error("login.html", exc, form, status=status_of(exc), next=request.form.get("next", ""),
                            resend_email=form["email"] if exc.code == "email_not_verified" else None)  # fmt: skip
     if result.get("two_factor_required"):  # the password was right; the code comes next
         session["login_challenge"], session["login_next"] = result["challenge"], request.form.get("next")

@@ -20,7 +20,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
 from gateway import rpc
 from gateway.auth import check_csrf
-from gateway.errors import error_response
+from gateway.errors import error_response, status_of
 from kernel.errors import CommandError, NotFound
 from services.billing.payments import sandbox_refusal
 
@@ -70,7 +70,7 @@ def sandbox_webhook():
     try:
         result = rpc.call("billing", "handle_webhook", body, signature)
     except CommandError as exc:  # refused: which field disagrees with the stored session, if any
-        return error_response(exc.status, exc.code, exc.fields)
+        return error_response(status_of(exc), exc.code, exc.fields)
     except NotFound:
         return error_response(404, "not_found")
     return jsonify(result)

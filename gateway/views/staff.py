@@ -13,6 +13,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from gateway import i18n, inputs, rpc
 from gateway.auth import check_csrf, load_account
+from gateway.errors import status_of
 from gateway.views.support_pages import (
     DEPARTMENTS,
     PRIORITIES,
@@ -107,7 +108,7 @@ def _ticket_command(ticket_id: str, method: str, field: str, done: str, files: l
     except NotFound:
         abort(404)
     except CommandError as exc:
-        return _ticket_page(ticket_id, {field: value}, _errors(exc, files), _message(exc.code), exc.status)
+        return _ticket_page(ticket_id, {field: value}, _errors(exc, files), _message(exc.code), status_of(exc))
     flash(i18n.t(done), "success")
     return redirect(url_for("staff.ticket", ticket_id=ticket_id))
 
@@ -156,7 +157,7 @@ def news():
         try:
             rpc.call("support", "publish_news", **_news_args(form))
         except CommandError as exc:
-            errors, error, status = _errors(exc), _message(exc.code), exc.status
+            errors, error, status = _errors(exc), _message(exc.code), status_of(exc)
         else:
             flash(i18n.t("staff_news_published"), "success")
             return redirect(url_for("staff.news"))
@@ -176,7 +177,7 @@ def edit_news(news_id: str):
         found_or_404("support", "update_news", news_id, **_news_args(form))
     except CommandError as exc:
         return render_template("staff/news_edit.html", item=item, form=form, errors=_errors(exc),
-                               error=_message(exc.code), languages=LANGUAGES), exc.status  # fmt: skip
+                               error=_message(exc.code), languages=LANGUAGES), status_of(exc)  # fmt: skip
     flash(i18n.t("staff_news_saved"), "success")
     return redirect(url_for("staff.news"))
 
@@ -206,7 +207,7 @@ def offer():
                  text_en=form["text_en"])  # fmt: skip
     except CommandError as exc:
         return render_template("staff/offer.html", current=current, form=form, errors=_errors(exc),
-                               error=_message(exc.code)), exc.status  # fmt: skip
+                               error=_message(exc.code)), status_of(exc)  # fmt: skip
     flash(i18n.t("staff_offer_saved"), "success")
     return redirect(url_for("staff.offer"))
 

@@ -15,7 +15,7 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 
 from gateway import i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
-from gateway.errors import field_messages
+from gateway.errors import field_messages, status_of
 from gateway.views.pages import pages
 from kernel.errors import CommandError, NotFound
 
@@ -154,7 +154,7 @@ def new_ticket():
                           form["message"], related, files)  # fmt: skip
     except CommandError as exc:
         return render_template("support/new.html", form=form, errors=form_errors(exc, files),
-                               error=i18n.t(exc.code), **context), exc.status  # fmt: skip
+                               error=i18n.t(exc.code), **context), status_of(exc)  # fmt: skip
     flash(i18n.t("support_ticket_opened", number=ticket["number"]), "success")
     if not permissions.allows(g.account, "tickets.view"):  # may open tickets, not read them: back home
         return redirect(url_for("pages.dashboard"))
@@ -180,7 +180,7 @@ def reply_ticket(ticket_id: str):
     except CommandError as exc:
         found = found_or_404("support", "get_ticket", account_id, ticket_id)
         return render_template("support/ticket.html", ticket=found, form={"message": message},
-                               errors=form_errors(exc, files), error=i18n.t(exc.code)), exc.status  # fmt: skip
+                               errors=form_errors(exc, files), error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
     flash(i18n.t("support_reply_sent"), "success")
     return redirect(url_for("pages.ticket", ticket_id=ticket_id))
 

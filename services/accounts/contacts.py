@@ -15,7 +15,7 @@ from mongoengine import NotUniqueError
 from kernel import clock
 from kernel.aggregate import execute
 from kernel.caller import rpc
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Conflict, Invalid, NotFound
 from kernel.events import command_meta, new_id
 from services.accounts import sessions
 from services.accounts import validation as v
@@ -31,7 +31,7 @@ def _actor(ctx: dict | None, account_id: str) -> dict:
 
 def _raise_if(errors: dict[str, str]) -> None:
     if errors:
-        raise CommandError("invalid_input", errors, status=422)
+        raise Invalid("invalid_input", errors)
 
 
 class ContactsRpc:
@@ -53,7 +53,7 @@ class ContactsRpc:
         if not AccountView.objects(id=account_id).first():
             raise NotFound("account")
         if not isinstance(data, dict):
-            raise CommandError("invalid_input", status=422)
+            raise Invalid("invalid_input")
         clean, errors = v.check_contact(data, creating=True)
         _raise_if(errors)
         contact_id = new_id()
@@ -74,14 +74,14 @@ class ContactsRpc:
             sessions.EmailClaim(id=email, account_id=account_id, contact_id=contact_id,
                                 claimed_at=clock.now()).save(force_insert=True)  # fmt: skip
         except NotUniqueError:
-            raise CommandError("invalid_input", {"email": "email_taken"}, status=409) from None
+            raise Conflict("invalid_input", {"email": "email_taken"}) from None
 
     @rpc
     def update_contact(self, account_id: str, contact_id: str, changes: dict[str, Any],
                        ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
         self.get_contact(account_id, contact_id)
         if not isinstance(changes, dict):
-            raise CommandError("invalid_input", status=422)
+            raise Invalid("invalid_input")
         unknown = {k: "unknown_field" for k in changes if k in ("email", "login") or k not in CONTACT_FIELDS}
         _raise_if(unknown)
         clean, errors = v.check_contact(changes, creating=False)

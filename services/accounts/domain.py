@@ -14,7 +14,7 @@ import pyotp
 
 from kernel import clock
 from kernel.aggregate import Aggregate
-from kernel.errors import CommandError
+from kernel.errors import CommandError, Conflict, Forbidden, Invalid, NotFound
 from kernel.events import Event, NewEvent
 from services.accounts import validation as v
 
@@ -170,7 +170,7 @@ class Account(Aggregate):
     # --- decisions ----------------------------------------------------------
     def register(self, email: str, password_hash: str, profile: dict, role: str = "customer") -> list[NewEvent]:
         if self.exists:
-            raise CommandError("already_registered", status=409)
+            raise Conflict("already_registered")
         registered = NewEvent(
             "account_registered", {"email": email, "password_hash": password_hash, "role": role, **profile}
         )
@@ -179,7 +179,7 @@ class Account(Aggregate):
     def create_staff(self, email: str, password_hash: str, profile: dict) -> list[NewEvent]:
         """A staff member, created by an operator's command (never by registration): verified at once."""
         if self.exists:
-            raise CommandError("already_registered", status=409)
+            raise Conflict("already_registered")
         registered = NewEvent(
             "account_registered", {"email": email, "password_hash": password_hash, "role": "staff", **profile}
         )
@@ -245,11 +245,11 @@ class Account(Aggregate):
     def _reauthenticate(self, password_ok: Callable[[str], bool], code: str | None) -> list[NewEvent]:
         """The owner proves it is them again: the current password, and a code when two-factor login is on."""
         if not password_ok(self.password_hash):
-            raise CommandError("invalid_input", {"current_password": "wrong_password"}, status=422)
+            raise Invalid("invalid_input", {"current_password": "wrong_password"})
         if not self.two_factor:
             return []
         if not code:
-            raise CommandError("invalid_input", {"code": "required"}, status=422)
+            raise Invalid("invalid_input", {"code": "required"})
         return self.second_factor(code)
 
     def update_settings(self, changes: dict[str, Any], password_ok: Callable[[str], bool] | None = None,
@@ -263,7 +263,7 @@ class Account(Aggregate):
         email = changes.get("email")
         if email and email != self.email:
             if password_ok is None:
-                raise CommandError("invalid_input", {"current_password": "required"}, status=422)
+                raise Invalid("invalid_input", {"current_password": "required"})
             out.extend(self._reauthenticate(password_ok, code))
             out.append(NewEvent("email_changed", {"old_email": self.email, "email": email}))
             out.append(self._verification_request(email, changes.get("language") or self.profile.get("language", "pl")))
@@ -285,7 +285,7 @@ class Account(Aggregate):
             return
         held = (self.contacts.get(actor.get("id") or "") or {}).get("permissions") or []
         if set(permissions) - set(held):
-            raise CommandError("permission_not_held", {"permissions": "permission_not_held"}, status=403)
+            raise Forbidden("permission_not_held", {"permissions": "permission_not_held"})
 
     def _check_categories(self, contact: dict[str, Any], actor: dict, before: list[str] | None = None) -> None:
         """Mail follows permissions: a contact who logs in gets only the mail of what they may see
@@ -293,17 +293,17 @@ class Account(Aggregate):
         mail they could receive themselves (so nobody routes the owner's invoices to an address of theirs)."""
         chosen = set(contact.get("categories") or [])
         if contact.get("login") and chosen - set(v.allowed_categories(contact.get("permissions") or [])):
-            raise CommandError("invalid_input", {"categories": "category_not_permitted"}, status=422)
+            raise Invalid("invalid_input", {"categories": "category_not_permitted"})
         if actor.get("type") == "contact":  # what they add, not what the owner chose before
             held = (self.contacts.get(actor.get("id") or "") or {}).get("permissions") or []
             if chosen - set(before or []) - set(v.allowed_categories(held)):
-                raise CommandError("invalid_input", {"categories": "category_not_permitted"}, status=422)
+                raise Invalid("invalid_input", {"categories": "category_not_permitted"})
 
     def add_contact(self, contact_id: str, contact: dict[str, Any], actor: dict) -> list[NewEvent]:
         if not self.exists:
-            raise CommandError("not_found", status=404)
+            raise NotFound("account")
         if any(c["email"] == contact["email"] for c in self.contacts.values()) or contact["email"] == self.email:
-            raise CommandError("invalid_input", {"email": "email_taken"}, status=409)
+            raise Conflict("invalid_input", {"email": "email_taken"})
         contact = {**contact, "permissions": contact["permissions"] if contact["login"] else []}
         self._check_grant(contact["permissions"], actor)
         self._check_categories(contact, actor)
@@ -321,7 +321,7 @@ class Account(Aggregate):
     def contact(self, contact_id: str) -> dict[str, Any]:
         found = self.contacts.get(contact_id)
         if found is None:
-            raise CommandError("not_found", status=404)
+            raise NotFound("contact")
         return found
 
     def update_contact(self, contact_id: str, changes: dict[str, Any], actor: dict) -> list[NewEvent]:
@@ -341,7 +341,7 @@ class Account(Aggregate):
     def resend_invitation(self, contact_id: str) -> list[NewEvent]:
         contact = self.contact(contact_id)
         if not contact["login"] or contact.get("active"):
-            raise CommandError("contact_not_invited", status=409)
+            raise Conflict("contact_not_invited")
         return [self._invitation(contact_id, contact)]
 
     def remove_contact(self, contact_id: str) -> list[NewEvent]:
@@ -380,12 +380,12 @@ class Account(Aggregate):
 
     def enable_two_factor(self, secret: str, code: str, recovery_codes: list[str]) -> list[NewEvent]:
         if self.two_factor:
-            raise CommandError("two_factor_already_enabled", status=409)
+            raise Conflict("two_factor_already_enabled")
         step = totp_step(secret, code)
         if step is None:
-            raise CommandError("invalid_input", {"code": "invalid_code"}, status=422)
+            raise Invalid("invalid_input", {"code": "invalid_code"})
         if step <= self.last_totp_step:
-            raise CommandError("invalid_input", {"code": "code_already_used"}, status=422)
+            raise Invalid("invalid_input", {"code": "code_already_used"})
         hashes = [recovery_hash(c) for c in recovery_codes]
         # the confirming code is spent: it is not accepted again at the next login
         return [NewEvent("two_factor_enabled", {"secret": secret, "recovery_code_hashes": hashes}),
@@ -399,16 +399,16 @@ class Account(Aggregate):
         step = totp_step(self.totp_secret, code)
         if step is not None:
             if step <= self.last_totp_step:
-                raise CommandError("invalid_input", {"code": "code_already_used"}, status=422)
+                raise Invalid("invalid_input", {"code": "code_already_used"})
             return [NewEvent("totp_code_used", {"step": step})]
         hashed = recovery_hash(code)
         if hashed in self.recovery_hashes:
             return [NewEvent("recovery_code_used", {"code_hash": hashed})]
-        raise CommandError("invalid_input", {"code": "invalid_code"}, status=422)
+        raise Invalid("invalid_input", {"code": "invalid_code"})
 
     def disable_two_factor(self, code: str) -> list[NewEvent]:
         if not self.two_factor:
-            raise CommandError("two_factor_not_enabled", status=409)
+            raise Conflict("two_factor_not_enabled")
         return [*self.second_factor(code), NewEvent("two_factor_disabled", {})]
 
 

@@ -11,7 +11,7 @@ import segno
 from kernel.aggregate import execute
 from kernel.caller import SYSTEM, rpc
 from kernel.contracts import SECRET_FIELDS
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Conflict, NotFound, Throttled
 from kernel.events import Event, NewEvent, command_meta
 from services.accounts import sessions
 from services.accounts.domain import Account, account_stream, new_recovery_codes
@@ -74,7 +74,7 @@ class SecurityRpc:
         """A new secret to scan; it counts only once a code from it is confirmed."""
         view = _view(account_id)
         if view.two_factor:
-            raise CommandError("two_factor_already_enabled", status=409)
+            raise Conflict("two_factor_already_enabled")
         secret = pyotp.random_base32()
         sessions.start_two_factor_setup(account_id, secret)
         uri = pyotp.TOTP(secret).provisioning_uri(name=view.email, issuer_name=ISSUER)
@@ -85,7 +85,7 @@ class SecurityRpc:
         """Turn 2FA on with a code from the app; the recovery codes are returned this once only."""
         secret = sessions.pending_two_factor_secret(account_id)
         if not secret:
-            raise CommandError("two_factor_setup_expired", status=409)
+            raise Conflict("two_factor_setup_expired")
         codes = new_recovery_codes()
         execute(self.events, Account, account_stream(account_id),
                 lambda a: a.enable_two_factor(secret, code, codes), _owner_meta(ctx, account_id))  # fmt: skip
@@ -97,7 +97,7 @@ class SecurityRpc:
         """A code from the app or a recovery code is needed again; wrong codes count as failed logins."""
         ip = (ctx or {}).get("ip")
         if sessions.is_throttled(account_id, ip):
-            raise CommandError("too_many_attempts", status=429)
+            raise Throttled("too_many_attempts")
         try:
             execute(self.events, Account, account_stream(account_id), lambda a: a.disable_two_factor(code),
                     _owner_meta(ctx, account_id))  # fmt: skip

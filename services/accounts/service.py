@@ -17,7 +17,7 @@ from mongoengine import NotUniqueError
 from kernel import clock
 from kernel.aggregate import execute
 from kernel.caller import OPERATOR, STAFF, SYSTEM, rpc
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Conflict, Forbidden, Invalid, NotFound, Throttled, Unauthenticated
 from kernel.events import NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService
 from services.accounts import sessions
@@ -75,7 +75,7 @@ def _may_mail(account: Account, address: str, what: str) -> bool:
 
 def _raise_if(errors: dict[str, str]) -> None:
     if errors:
-        raise CommandError("invalid_input", errors, status=422)
+        raise Invalid("invalid_input", errors)
 
 
 def _login_actor(account_id: str, contact: ContactView | None = None) -> dict[str, str]:
@@ -150,7 +150,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
     def _claim_email(self, email: str, account_id: str) -> None:
         """Take the e-mail for this account or refuse (a logged-in owner changing their address)."""
         if not self._take_email(email, account_id):
-            raise CommandError("invalid_input", {"email": "email_taken"}, status=409)
+            raise Conflict("invalid_input", {"email": "email_taken"})
 
     def _take_email(self, email: str, account_id: str) -> bool:
         """Take the e-mail for this account, or False when it is someone's. A claim left behind by a
@@ -215,7 +215,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         """Staff only: customers whose e-mail, name, company or NIP contain every word of `query`."""
         words = (query or "").split() if isinstance(query, str) else []
         if not words or len("".join(words)) < 2:
-            raise CommandError("invalid_input", {"query": "query_too_short"}, status=422)
+            raise Invalid("invalid_input", {"query": "query_too_short"})
         fields = ("email", "first_name", "last_name", "billing_address.company")
         conditions = []
         for word in words[:5]:
@@ -238,7 +238,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         contact = None if view or not email else ContactView.objects(email=email, login=True, active=True).first()
         who = view.id if view else contact.id if contact else None
         if sessions.is_throttled(who, ip):
-            raise CommandError("too_many_attempts", status=429)
+            raise Throttled("too_many_attempts")
         stored_hash = view.password_hash if view else contact.password_hash if contact else None
         if not self._password_matches(stored_hash, password or ""):
             sessions.record_failure(who, ip)
@@ -246,11 +246,11 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
                 account_id = view.id if view else contact.account_id
                 data = {"ip": ip, "reason": "bad_password", **({"contact_id": contact.id} if contact else {})}
                 self._record(account_id, "login_failed", data, ctx, _login_actor(account_id, contact))
-            raise CommandError("invalid_credentials", status=401)
+            raise Unauthenticated("invalid_credentials")
         if contact:
             return self._open_session(contact.account_id, ctx, contact)
         if not view.verified_once:
-            raise CommandError("email_not_verified", status=403)
+            raise Forbidden("email_not_verified")
         if view.two_factor:
             return {"two_factor_required": True, "challenge": sessions.open_challenge(view.id, ip)}
         return self._open_session(view.id, ctx)
@@ -262,9 +262,9 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         ip = ctx.get("ip")
         found = sessions.find_challenge(challenge)
         if not found:
-            raise CommandError("login_expired", status=401)
+            raise Unauthenticated("login_expired")
         if sessions.is_throttled(found.account_id, ip):
-            raise CommandError("too_many_attempts", status=429)
+            raise Throttled("too_many_attempts")
         try:  # an authenticator code is accepted once (its time step is remembered, as an event)
             execute(self.events, Account, account_stream(found.account_id), lambda a: a.second_factor(code),
                     command_meta(ctx, actor=_login_actor(found.account_id)))  # fmt: skip
@@ -410,7 +410,7 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
         """The logged-in owner sets a new password: the current one (and the second factor when on)
         first; every other session of the owner ends, this one stays."""
         if ((ctx or {}).get("actor") or {}).get("type") == "contact":
-            raise CommandError("forbidden", status=403)
+            raise Forbidden("forbidden")
         _raise_if({"new_password": problem} if (problem := v.check_password(new_password)) else {})
         if not AccountView.objects(id=account_id).first():
             raise NotFound("account")
@@ -425,13 +425,13 @@ class AccountsService(ContactsRpc, SecurityRpc, EventSourcedService):
     def _check_reauthentication(self, account_id: str, current_password: object, code: object,
                                 ctx: dict | None) -> None:  # fmt: skip
         if not isinstance(current_password, str) and current_password is not None:
-            raise CommandError("invalid_input", {"current_password": "invalid_type"}, status=422)
+            raise Invalid("invalid_input", {"current_password": "invalid_type"})
         if not isinstance(code, str) and code is not None:
-            raise CommandError("invalid_input", {"code": "invalid_type"}, status=422)
+            raise Invalid("invalid_input", {"code": "invalid_type"})
         if not current_password:
-            raise CommandError("invalid_input", {"current_password": "required"}, status=422)
+            raise Invalid("invalid_input", {"current_password": "required"})
         if sessions.is_throttled(account_id, (ctx or {}).get("ip")):
-            raise CommandError("too_many_attempts", status=429)
+            raise Throttled("too_many_attempts")
 
     def _password_check(self, password: str | None):
         return lambda stored: self._password_matches(stored, password or "")

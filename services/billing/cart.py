@@ -16,7 +16,7 @@ from typing import Any
 import mongoengine as me
 
 from kernel import clock
-from kernel.errors import CommandError
+from kernel.errors import CommandError, Conflict
 
 ALIAS = "billing"
 MAX_ITEMS = 50
@@ -66,7 +66,7 @@ def mutate(account_id: str, change: Callable[[list[dict[str, Any]], dict[str, An
         )  # fmt: skip
         if won:
             return load(account_id)
-    raise CommandError("cart_busy", status=409)
+    raise Conflict("cart_busy")
 
 
 def remove_items(account_id: str, item_ids: list[str]) -> Cart:

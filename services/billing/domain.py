@@ -34,7 +34,7 @@ from typing import Any
 
 from kernel.aggregate import Aggregate
 from kernel.dates import iso, parse  # noqa: F401 (billing modules import them from here)
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Conflict, Invalid, NotFound, PaymentRequired
 from kernel.events import Event, NewEvent
 from kernel.money import CURRENCY
 from services.billing.catalog import CYCLES, add_months
@@ -167,7 +167,7 @@ def validate_offer(title: str, text: str, link: str, starts_at: Any, ends_at: An
     if code and (len(code) > 32 or not code.replace("-", "").isalnum()):
         errors["discount_code"] = "invalid_code"
     if errors:
-        raise CommandError("invalid_input", errors, status=422)
+        raise Invalid("invalid_input", errors)
     return {"title": title.strip(), "text": (text or "").strip(), "link": link or "", "starts_at": iso(start),
             "ends_at": iso(end), "discount_code": code or None, "discount_percent": percent if code else 0,
             "title_en": title_en.strip(), "text_en": text_en.strip()}  # fmt: skip
@@ -306,7 +306,7 @@ class Customer(Aggregate):
             return []  # this very cart was ordered by another request: that order stands (`placed_order`)
         for invoice_id in order.get("reused_invoice_ids", []):
             if self._own_invoice(invoice_id)["status"] != "unpaid":
-                raise CommandError("invoice_not_payable", {"items": "renewal_already_paid"}, status=409)
+                raise Conflict("invoice_not_payable", {"items": "renewal_already_paid"})
         if not order.get("invoice_id") and not order.get("reused_invoice_ids"):
             raise CommandError("cart_empty")
         return [NewEvent("order_placed", {"account_id": self.account_id, **order})]
@@ -339,7 +339,7 @@ class Customer(Aggregate):
         if not service:
             raise NotFound("service")
         if service["status"] not in LIVE or service["cancel_at_period_end"]:
-            raise CommandError("service_not_renewable", status=409)
+            raise Conflict("service_not_renewable")
         if service["next_due_date"] != period_due or iso(period_due) in service["renewal_invoices"]:
             return []
         data = {"account_id": self.account_id, "service_id": service_id, "period_due": iso(period_due), **invoice}
@@ -357,7 +357,7 @@ class Customer(Aggregate):
         for invoice_id in invoice_ids:
             invoice = self._own_invoice(invoice_id)
             if invoice["status"] == "unpaid" and invoice_id not in numbers:
-                raise CommandError("invoice_not_issued", status=409)
+                raise Conflict("invoice_not_issued")
             if invoice["status"] == "unpaid" and invoice_id not in out:
                 out.append(invoice_id)
         return out
@@ -399,7 +399,7 @@ class Customer(Aggregate):
         payable = self._payable(invoice_ids, numbers)
         needed = sum(self.outstanding(i) for i in payable)
         if needed > self.credit:
-            raise CommandError("insufficient_credit", {"credit": str(self.credit)}, status=402)
+            raise PaymentRequired("insufficient_credit", {"credit": str(self.credit)})
         events: list[NewEvent] = []
         balance = self.credit
         for invoice_id in payable:
@@ -414,7 +414,7 @@ class Customer(Aggregate):
 
     def add_credit(self, amount: int, reason: str, reference: str) -> list[NewEvent]:
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-            raise CommandError("invalid_input", {"amount": "invalid_amount"}, status=422)
+            raise Invalid("invalid_input", {"amount": "invalid_amount"})
         return [NewEvent("credit_added", {"account_id": self.account_id, "amount": amount, "currency": CURRENCY,
                                           "reason": reason, "reference": reference,
                                           "balance": self.credit + amount})]  # fmt: skip
@@ -423,7 +423,7 @@ class Customer(Aggregate):
         """Return what was paid for a paid invoice to credit; a second refund is refused."""
         invoice = self._own_invoice(invoice_id)
         if invoice["status"] != "paid":
-            raise CommandError("invoice_not_refundable", status=409)
+            raise Conflict("invoice_not_refundable")
         amount = invoice["paid"]
         events = [NewEvent("invoice_refunded", {"account_id": self.account_id, "invoice_id": invoice_id,
                                                 "number": number, "amount": amount, "currency": CURRENCY,
@@ -469,9 +469,9 @@ class Customer(Aggregate):
         if not service:
             raise NotFound("service")
         if when not in ("end_of_period", "immediate"):
-            raise CommandError("invalid_input", {"when": "invalid_choice"}, status=422)
+            raise Invalid("invalid_input", {"when": "invalid_choice"})
         if service["status"] not in LIVE:
-            raise CommandError("service_not_active", status=409)
+            raise Conflict("service_not_active")
         events: list[NewEvent] = []
         if when == "immediate":
             events.append(NewEvent("service_cancelled", {**self._service_data(service), "reason": "customer"}))

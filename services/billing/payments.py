@@ -42,7 +42,7 @@ import requests
 from nameko.extensions import DependencyProvider
 
 from kernel import clock, settings
-from kernel.errors import CommandError
+from kernel.errors import CommandError, Conflict, Invalid, NotFound
 from kernel.events import new_id
 
 log = logging.getLogger(__name__)
@@ -111,9 +111,9 @@ def check_signature(body: Any, header: Any) -> None:
     """Raise CommandError unless `header` signs `body` with our secret at a time close to ours."""
     match = SIGNATURE_RE.match(header.strip().lower()) if isinstance(header, str) else None
     if not isinstance(body, str) or not match or not hmac.compare_digest(_digest(body, int(match[1])), match[2]):
-        raise _refuse("invalid_signature", 400)
+        raise _refuse(CommandError, "invalid_signature")
     if abs(_now_seconds() - int(match[1])) > WEBHOOK_TOLERANCE_SECONDS:
-        raise _refuse("stale_webhook", 400, note=f"signed at {match[1]}")
+        raise _refuse(CommandError, "stale_webhook", note=f"signed at {match[1]}")
 
 
 def verify(body: Any, header: Any) -> bool:
@@ -124,10 +124,10 @@ def verify(body: Any, header: Any) -> bool:
     return True
 
 
-def _refuse(code: str, status: int, payment_id: Any = None, fields: dict[str, str] | None = None,
-            note: str = "") -> CommandError:  # fmt: skip
+def _refuse(error: type[Exception], code: str, payment_id: Any = None, fields: dict[str, str] | None = None,
+            note: str = "") -> Exception:  # fmt: skip
     log.warning("sandbox webhook refused: %s (payment %s) %s %s", code, payment_id, fields or "", note)
-    return CommandError(code, fields, status=status)
+    return NotFound("payment", code) if error is NotFound else error(code, fields)
 
 
 def accept_webhook(body: Any, header: Any) -> tuple[PaymentIntent, str]:
@@ -138,24 +138,24 @@ def accept_webhook(body: Any, header: Any) -> tuple[PaymentIntent, str]:
     try:
         message = json.loads(body)
     except ValueError:
-        raise _refuse("invalid_payload", 400) from None
+        raise _refuse(CommandError, "invalid_payload") from None
     if not isinstance(message, dict):
-        raise _refuse("invalid_payload", 400)
+        raise _refuse(CommandError, "invalid_payload")
     payment_id, kind = message.get("payment_id"), message.get("type")
     problems = {name: "invalid_type" for name, value in (("payment_id", payment_id), ("type", kind))
                 if not isinstance(value, str) or not value or len(value) > 200}  # fmt: skip
     if not problems and kind not in EVENT_TYPES:
         problems["type"] = "invalid_choice"
     if problems:
-        raise _refuse("invalid_payload", 400, payment_id if isinstance(payment_id, str) else None, problems)
+        raise _refuse(CommandError, "invalid_payload", payment_id if isinstance(payment_id, str) else None, problems)
     intent = PaymentIntent.objects(id=payment_id).first()
     if not intent:
-        raise _refuse("unknown_payment", 404, payment_id)
+        raise _refuse(NotFound, "unknown_payment", payment_id)
     mismatched = intent.mismatches(message)
     if mismatched:
-        raise _refuse("payment_mismatch", 422, payment_id, mismatched)
+        raise _refuse(Invalid, "payment_mismatch", payment_id, mismatched)
     if kind == "payment.succeeded" and intent.status != "succeeded":
-        raise _refuse("payment_not_succeeded", 409, payment_id, note=f"session is {intent.status}")
+        raise _refuse(Conflict, "payment_not_succeeded", payment_id, note=f"session is {intent.status}")
     return intent, kind
 
 
@@ -299,12 +299,12 @@ class SandboxCardProvider:
         """What the sandbox's page does when the customer clicks pay/decline:
         settle the session and produce the signed webhook the provider would send."""
         if outcome not in ("success", "failure"):
-            raise CommandError("invalid_input", {"outcome": "invalid_choice"}, status=422)
+            raise Invalid("invalid_input", {"outcome": "invalid_choice"})
         intent = PaymentIntent.objects(id=payment_id).first() if isinstance(payment_id, str) else None
         if not intent:
-            raise CommandError("unknown_payment", status=404)
+            raise NotFound("payment", "unknown_payment")
         if intent.expire_if_due().status == "expired":
-            raise CommandError("payment_expired", status=409)
+            raise Conflict("payment_expired")
         status = "succeeded" if outcome == "success" else "failed"
         if intent.status == "created":
             PaymentIntent.objects(id=payment_id, status="created").update_one(set__status=status,
@@ -327,5 +327,5 @@ PROVIDERS: dict[str, PaymentProvider] = {
 def provider(method: str) -> PaymentProvider:
     found = PROVIDERS.get(method)
     if not found:
-        raise CommandError("invalid_input", {"payment_method": "invalid_payment_method"}, status=422)
+        raise Invalid("invalid_input", {"payment_method": "invalid_payment_method"})
     return found

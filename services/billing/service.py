@@ -18,7 +18,7 @@ from kernel import clock, settings
 from kernel.aggregate import execute
 from kernel.caller import STAFF, STAFF_OR_SYSTEM, SYSTEM, ServiceRpc, rpc
 from kernel.contracts import CART_ITEM_KINDS, CART_ITEM_OWNERS
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
 from kernel.events import command_meta, new_id
 from kernel.money import CURRENCY, discounted, invoice_line, totals
 from kernel.service import EventSourcedService
@@ -127,7 +127,7 @@ class BillingService(EventSourcedService):
             raise
         except (UnknownService, MethodNotFound, RemoteError, eventlet.Timeout, OSError) as exc:
             log.warning("%s.%s failed: %r", owner, method, exc)
-            raise CommandError(f"{owner}_unavailable", status=503) from None
+            raise Unavailable(f"{owner}_unavailable") from None
 
     def _buyer(self, account_id: str) -> dict[str, str]:
         return buyer_from_profile(self._remote("accounts", "get_profile", account_id))
@@ -165,7 +165,7 @@ class BillingService(EventSourcedService):
             return 0
         offer = self.get_current_offer()
         if not offer or not offer["discount_code"] or offer["discount_code"] != code.strip().upper():
-            raise CommandError("invalid_input", {"discount_code": "invalid_discount_code"}, status=422)
+            raise Invalid("invalid_input", {"discount_code": "invalid_discount_code"})
         return offer["discount_percent"]
 
     # ------------------------------------------------------------------ cart
@@ -201,7 +201,7 @@ class BillingService(EventSourcedService):
         if item["kind"] == "hosting":
             plan = Plan.objects(id=item["params"]["plan"]).first()
             if not plan or plan.active != "yes" or item["params"]["cycle"] not in plan.prices:
-                raise CommandError("invalid_input", {"items": "plan_unavailable"}, status=409)
+                raise Conflict("invalid_input", {"items": "plan_unavailable"})
             net = discounted(plan.prices[item["params"]["cycle"]], percent)
             params = {**item["params"], "name": _service_name(plan, item["params"].get("domain"))}
             description = _hosting_description(plan, item["params"])
@@ -221,9 +221,9 @@ class BillingService(EventSourcedService):
         self, account_id: str, kind: str, params: dict[str, Any], ctx: dict | None = None
     ) -> dict[str, Any]:
         if kind not in CART_ITEM_KINDS:
-            raise CommandError("invalid_input", {"kind": "invalid_kind"}, status=422)
+            raise Invalid("invalid_input", {"kind": "invalid_kind"})
         if not isinstance(params, dict):
-            raise CommandError("invalid_input", {"params": "invalid_type"}, status=422)
+            raise Invalid("invalid_input", {"params": "invalid_type"})
         item: dict[str, Any] = {"item_id": new_id(), "kind": kind, "added_at": iso(clock.now())}
         if kind == "hosting":
             item["params"] = self._hosting_params(params)
@@ -239,7 +239,7 @@ class BillingService(EventSourcedService):
             owner = CART_ITEM_OWNERS[kind]
             quote = self._remote(owner, "quote_cart_item", account_id, kind, params)
             if not isinstance(quote, dict) or not isinstance(quote.get("net"), int) or not quote.get("description"):
-                raise CommandError(f"{owner}_unavailable", status=503)
+                raise Unavailable(f"{owner}_unavailable")
             item.update(params=quote.get("params") or params, quote=quote, description=quote["description"])
 
         def change(items: list[dict[str, Any]], _: dict[str, Any]) -> None:
@@ -263,7 +263,7 @@ class BillingService(EventSourcedService):
         if domain and not DOMAIN_RE.match(domain):
             errors["domain"] = "invalid_domain"
         if errors:
-            raise CommandError("invalid_input", errors, status=422)
+            raise Invalid("invalid_input", errors)
         return {"plan": plan.id, "cycle": cycle, "domain": domain or None}
 
     @rpc
@@ -272,7 +272,7 @@ class BillingService(EventSourcedService):
             for item in items:
                 if item["item_id"] == item_id:
                     if item["kind"] != "hosting":
-                        raise CommandError("invalid_input", {"cycle": "not_changeable"}, status=422)
+                        raise Invalid("invalid_input", {"cycle": "not_changeable"})
                     item["params"] = self._hosting_params({"cycle": cycle}, item["params"])
                     return
             raise NotFound("cart_item")
@@ -315,7 +315,7 @@ class BillingService(EventSourcedService):
         once the cart is emptied)."""
         payments.provider(payment_method)
         if not isinstance(idempotency_key, str) or not 8 <= len(idempotency_key) <= 200:
-            raise CommandError("invalid_input", {"idempotency_key": "invalid_idempotency_key"}, status=422)
+            raise Invalid("invalid_input", {"idempotency_key": "invalid_idempotency_key"})
         order_id = det_id("order", account_id, idempotency_key)
         stream = customer_stream(account_id)
         customer = Customer.load(self.events, stream)
@@ -323,13 +323,13 @@ class BillingService(EventSourcedService):
         if placed is None:
             cart = carts.load(account_id)
             if not cart.items:
-                raise CommandError("cart_empty", status=409)
+                raise Conflict("cart_empty")
             cart_key = det_id("cart", account_id, str(cart.version), *sorted(i["item_id"] for i in cart.items))
             placed = customer.placed_order(order_id, cart_key)
         if placed is None:
             view = self._cart_view(account_id)
             if view["discount_error"]:
-                raise CommandError("invalid_input", {"discount_code": view["discount_error"]}, status=422)
+                raise Invalid("invalid_input", {"discount_code": view["discount_error"]})
             priced = [self._price_item(item, view["discount_percent"]) for item in cart.items]
             lines = [p["line"] for p in priced if p["line"]]
             reused = [item["invoice_id"] for item in cart.items if item.get("invoice_id")]
@@ -549,7 +549,7 @@ class BillingService(EventSourcedService):
     def list_invoices(self, account_id: str, status: str | None = None, page: int = 1,
                       per_page: int = 20) -> dict[str, Any]:  # fmt: skip
         if status is not None and status not in ("unpaid", "paid", "cancelled", "refunded"):
-            raise CommandError("invalid_input", {"status": "invalid_status"}, status=422)
+            raise Invalid("invalid_input", {"status": "invalid_status"})
         page, per_page = _page(page, 1, 10_000), _page(per_page, 20, 100)
         query = {"account_id": account_id, "status": status} if status else {"account_id": account_id,
                                                                             "status__ne": "pending"}  # fmt: skip
@@ -573,7 +573,7 @@ class BillingService(EventSourcedService):
                       per_page: int = 100) -> dict[str, Any]:  # fmt: skip
         """The account's hosting services by name, one page; `status` narrows them to one status."""
         if status is not None and status not in SERVICE_STATUSES:
-            raise CommandError("invalid_input", {"status": "invalid_status"}, status=422)
+            raise Invalid("invalid_input", {"status": "invalid_status"})
         page, per_page = _page(page, 1, 10_000), _page(per_page, 100, 100)
         found = ServiceView.objects(account_id=account_id, **({"status": status} if status else {})).order_by("name")
         return _one_page(found, page, per_page, ServiceView.public)
@@ -612,7 +612,7 @@ class BillingService(EventSourcedService):
         customer = Customer.load(self.events, stream)
         service = customer.services[service_id]
         if service["status"] not in LIVE or service["cancel_at_period_end"]:
-            raise CommandError("service_not_renewable", status=409)
+            raise Conflict("service_not_renewable")
         invoice_id = customer.renewal_invoice_for(service_id) or self._request_renewal(
             customer, service_id, service["next_due_date"], ctx
         )
@@ -625,7 +625,7 @@ class BillingService(EventSourcedService):
         invoice_id = det_id("renewal", service_id, iso(period_due))
         plan = Plan.objects(id=service["plan"]).first()
         if not plan or service["cycle"] not in plan.prices:
-            raise CommandError("plan_unavailable", status=409)
+            raise Conflict("plan_unavailable")
         period_to = add_months(period_due, CYCLES[service["cycle"]])
         description = (f"Odnowienie: {service['name']} ({CYCLE_NAMES['pl'][service['cycle']]}), "
                        f"okres {period_due:%Y-%m-%d} – {period_to:%Y-%m-%d}")  # fmt: skip
@@ -759,16 +759,16 @@ class BillingService(EventSourcedService):
         issued once per key: quoted like a cart item, placed as an order without the cart."""
         owner = CART_ITEM_OWNERS.get(kind)
         if not owner:
-            raise CommandError("invalid_input", {"kind": "invalid_kind"}, status=422)
+            raise Invalid("invalid_input", {"kind": "invalid_kind"})
         if not isinstance(idempotency_key, str) or not 8 <= len(idempotency_key) <= 200:
-            raise CommandError("invalid_input", {"idempotency_key": "invalid_idempotency_key"}, status=422)
+            raise Invalid("invalid_input", {"idempotency_key": "invalid_idempotency_key"})
         order_id = det_id("item-invoice", account_id, idempotency_key)
         stream = customer_stream(account_id)
         customer = Customer.load(self.events, stream)
         if order_id not in customer.orders:
             quote = self._remote(owner, "quote_cart_item", account_id, kind, params)
             if not isinstance(quote, dict) or not isinstance(quote.get("net"), int) or not quote.get("description"):
-                raise CommandError(f"{owner}_unavailable", status=503)
+                raise Unavailable(f"{owner}_unavailable")
             line = invoice_line(kind, quote["description"], quote.get("params") or params, quote["net"],
                                 quote.get("vat_rate", 23))  # fmt: skip
             now = clock.now()

@@ -18,7 +18,7 @@ from typing import Any
 
 from kernel.aggregate import Aggregate
 from kernel.dates import iso, parse
-from kernel.errors import CommandError
+from kernel.errors import Conflict
 from kernel.events import Event, NewEvent
 
 NAMESPACE = uuid.UUID("0c4b1f7e-52d4-4c3a-8a1e-6f0d9b2a7e11")
@@ -204,7 +204,7 @@ class Domain(Aggregate):
         """The customer's "try again": a failed registration is simply submitted again; a
         rejected transfer is requested again (with a corrected EPP code if given)."""
         if self.status not in ("pending_registration", "pending_transfer") or not self.failure:
-            raise CommandError("domains_nothing_to_retry", status=409)
+            raise Conflict("domains_nothing_to_retry")
         if self.status == "pending_transfer":
             return [NewEvent("domain_transfer_requested", {**self._base(), "attempt": self.attempts + 1,
                                                             "epp_code": epp_code or self.epp_code,
@@ -265,7 +265,7 @@ class Domain(Aggregate):
     # --- management --------------------------------------------------------------
     def _require(self, *statuses: str) -> None:
         if self.status not in statuses:
-            raise CommandError("domains_not_active", status=409)
+            raise Conflict("domains_not_active")
 
     def change_nameservers(self, nameservers: list[str]) -> list[NewEvent]:
         self._require("active")

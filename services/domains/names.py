@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import idna
 
-from kernel.errors import CommandError
+from kernel.errors import Invalid
 from services.domains import prices
 
 MAX_NAME = 253
@@ -115,7 +115,7 @@ def parse_or_refuse(raw: object, field: str = "name") -> DomainName:
     try:
         return parse(raw)
     except InvalidName as exc:
-        raise CommandError("invalid_input", {field: exc.code}, status=422) from None
+        raise Invalid("invalid_input", {field: exc.code}) from None
 
 
 def valid_hostname(raw: object) -> str | None:

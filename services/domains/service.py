@@ -17,7 +17,7 @@ from kernel import clock
 from kernel.aggregate import execute
 from kernel.caller import STAFF_OR_SYSTEM, ServiceRpc, rpc
 from kernel.contracts import BILLING
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
 from kernel.events import Event, command_meta
 from kernel.money import vat_of
 from kernel.service import EventSourcedService, consumes
@@ -51,10 +51,10 @@ DEFAULT_NAMESERVERS = [n.strip() for n in os.environ.get("DOMAIN_DEFAULT_NAMESER
 
 def _years(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise CommandError("invalid_input", {"years": "domains_invalid_period"}, status=422)
+        raise Invalid("invalid_input", {"years": "domains_invalid_period"})
     years = int(value)
     if not prices.MIN_YEARS <= years <= prices.MAX_YEARS:
-        raise CommandError("invalid_input", {"years": "domains_invalid_period"}, status=422)
+        raise Invalid("invalid_input", {"years": "domains_invalid_period"})
     return years
 
 
@@ -122,11 +122,11 @@ class DomainsService(EventSourcedService):
             else:
                 candidates = [names.parse(text)]
         except names.InvalidName as exc:
-            raise CommandError("invalid_input", {"name": exc.code}, status=422) from None
+            raise Invalid("invalid_input", {"name": exc.code}) from None
         try:
             results = [self._availability(candidate) for candidate in candidates]
         except registrar.RegistrarError as exc:
-            raise CommandError(exc.code, status=503) from None
+            raise Unavailable(exc.code) from None
         return {"query": name, "results": results}
 
     @rpc
@@ -137,39 +137,39 @@ class DomainsService(EventSourcedService):
     def quote_cart_item(self, account_id: str, kind: str, params: dict[str, Any]) -> dict[str, Any]:
         """Billing's contract (kernel.contracts): price one cart item, or refuse it with a reason."""
         if not isinstance(params, dict):
-            raise CommandError("invalid_input", {"params": "invalid_type"}, status=422)
+            raise Invalid("invalid_input", {"params": "invalid_type"})
         years = _years(params.get("years", 1))
         if kind == "domain_renewal":
             return self._quote_renewal(account_id, params.get("domain_id"), years)
         if kind not in ORDER_KINDS:
-            raise CommandError("invalid_input", {"kind": "invalid_kind"}, status=422)
+            raise Invalid("invalid_input", {"kind": "invalid_kind"})
         name = names.parse_or_refuse(params.get("domain") or params.get("name"), "domain")
         try:
             found = self._availability(name)
         except registrar.RegistrarError as exc:
-            raise CommandError(exc.code, status=503) from None
+            raise Unavailable(exc.code) from None
         price = prices.price_of(name.tld)
         quoted = {"domain": name.ascii, "unicode_name": name.unicode, "years": years}
         if kind == "domain_registration":
             if not found["available"]:
-                raise CommandError("invalid_input", {"domain": "domains_taken"}, status=409)
+                raise Conflict("invalid_input", {"domain": "domains_taken"})
             net = found["prices"]["register"] * years
             description = f"Rejestracja domeny {name.unicode} na {_period(years)}"
             return self._quote(description, net, {**quoted, "premium": found["premium"]})
         epp_code = params.get("epp_code")
         if not isinstance(epp_code, str) or not EPP_CODE.match(epp_code.strip()):
-            raise CommandError("invalid_input", {"epp_code": "domains_invalid_epp_format"}, status=422)
+            raise Invalid("invalid_input", {"epp_code": "domains_invalid_epp_format"})
         if found["available"]:
-            raise CommandError("invalid_input", {"domain": "domains_not_registered"}, status=409)
+            raise Conflict("invalid_input", {"domain": "domains_not_registered"})
         if DomainView.objects(name=name.ascii, status__in=list(TAKEN_STATUSES)).first():
-            raise CommandError("invalid_input", {"domain": "domains_already_here"}, status=409)
+            raise Conflict("invalid_input", {"domain": "domains_already_here"})
         description = f"Transfer domeny {name.unicode} (z przedłużeniem o {_period(years)})"
         return self._quote(description, price.net("transfer", years), {**quoted, "epp_code": epp_code.strip()})
 
     def _quote_renewal(self, account_id: str, domain_id: Any, years: int) -> dict[str, Any]:
         view = self._own(account_id, domain_id)
         if view.status not in HELD:
-            raise CommandError("domains_not_renewable", status=409)
+            raise Conflict("domains_not_renewable")
         net = prices.price_of(view.tld).net("renew", years)
         params = {"domain_id": view.id, "domain": view.name, "unicode_name": view.unicode_name, "years": years}
         return self._quote(f"Odnowienie domeny {view.unicode_name} na {_period(years)}", net, params)
@@ -270,7 +270,7 @@ class DomainsService(EventSourcedService):
     def list_domains(self, account_id: str, page: int = 1, per_page: int = 20, status: str | None = None,
                      query: str | None = None) -> dict[str, Any]:  # fmt: skip
         if status and status not in STATUSES:
-            raise CommandError("invalid_input", {"status": "invalid_status"}, status=422)
+            raise Invalid("invalid_input", {"status": "invalid_status"})
         page, per_page = _page(page, 1, 10_000), _page(per_page, 20, 100)
         found = DomainView.objects(account_id=account_id, **({"status": status} if status else {}))
         text = (query or "").strip().lower() if isinstance(query, str) else ""
@@ -304,7 +304,7 @@ class DomainsService(EventSourcedService):
                 domain._require("active")
                 self._registry("set_lock", view.name, clean["locked"])
         except registrar.RegistrarError as exc:
-            raise CommandError(exc.code, status=503 if exc.temporary else 409) from None
+            raise (Unavailable if exc.temporary else Conflict)(exc.code) from None
 
         def decide(d: Domain) -> list:
             events = []
@@ -322,7 +322,7 @@ class DomainsService(EventSourcedService):
     @staticmethod
     def _validate_changes(changes: Any) -> dict[str, Any]:
         if not isinstance(changes, dict) or not changes:
-            raise CommandError("invalid_input", {"changes": "required"}, status=422)
+            raise Invalid("invalid_input", {"changes": "required"})
         errors = {k: "unknown_field" for k in changes if k not in ("nameservers", "locked", "auto_renew")}
         errors |= {k: "invalid_type" for k in ("locked", "auto_renew") if k in changes and
                    not isinstance(changes[k], bool)}  # fmt: skip
@@ -341,7 +341,7 @@ class DomainsService(EventSourcedService):
                     errors["nameservers"] = "domains_duplicate_nameserver"
                 clean["nameservers"] = hosts
         if errors:
-            raise CommandError("invalid_input", errors, status=422)
+            raise Invalid("invalid_input", errors)
         return clean
 
     @rpc
@@ -351,7 +351,7 @@ class DomainsService(EventSourcedService):
         try:
             code = self._registry("get_epp_code", view.name)
         except registrar.RegistrarError as exc:
-            raise CommandError(exc.code, status=503 if exc.temporary else 409) from None
+            raise (Unavailable if exc.temporary else Conflict)(exc.code) from None
         self._do(view.id, lambda d: d.reveal_epp_code(), ctx)
         return {"domain_id": view.id, "name": view.name, "epp_code": code}
 
@@ -361,7 +361,7 @@ class DomainsService(EventSourcedService):
         """ "Spróbuj ponownie": a failed registration or rejected transfer goes to the registry again."""
         view = self._own(account_id, domain_id)
         if epp_code is not None and (not isinstance(epp_code, str) or not EPP_CODE.match(epp_code.strip())):
-            raise CommandError("invalid_input", {"epp_code": "domains_invalid_epp_format"}, status=422)
+            raise Invalid("invalid_input", {"epp_code": "domains_invalid_epp_format"})
         self._do(view.id, lambda d: d.retry(epp_code.strip() if epp_code else None), ctx)
         self._submit(view.id)
         return self.get_domain(account_id, view.id)
@@ -420,7 +420,7 @@ class DomainsService(EventSourcedService):
                 invoice = self.billing.issue_item_invoice(domain.data["account_id"], "domain_renewal", params, key,
                                                           SYSTEM)  # fmt: skip
         except (UnknownService, MethodNotFound, RemoteError, eventlet.Timeout, OSError) as exc:
-            raise CommandError("billing_unavailable", status=503) from exc
+            raise Unavailable("billing_unavailable") from exc
         self._do(domain.domain_id, lambda d: d.renewal_invoiced(invoice["invoice_id"], for_expiry))
 
     # ------------------------------------------------------------------ dashboard

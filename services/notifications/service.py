@@ -8,7 +8,7 @@ from typing import Any
 from kernel import contracts, settings
 from kernel.aggregate import Aggregate, execute
 from kernel.caller import STAFF, ServiceRpc, rpc
-from kernel.errors import CommandError, NotFound
+from kernel.errors import Invalid, NotFound
 from kernel.events import Event, NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
 from services.notifications import mailer
@@ -86,7 +86,7 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
                    category: str | None = None) -> dict[str, Any]:  # fmt: skip
         """The account's sent mail, newest first, one page; `category` narrows it to one category."""
         if category is not None and category not in contracts.MAIL_CATEGORIES:
-            raise CommandError("invalid_input", {"category": "unknown_category"}, status=422)
+            raise Invalid("invalid_input", {"category": "unknown_category"})
         mails = SentMail.objects(account_id=account_id, **({"category": category} if category else {}))
         mails = mails.order_by("-sent_at")
         page, per_page = max(1, int(page)), min(100, max(1, int(per_page)))
@@ -137,7 +137,7 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         subjects = {k: val for k, val in texts.items() if k.startswith("subject") and isinstance(val, str)}
         errors.update({k: "too_long" for k, val in subjects.items() if len(val) > 150 or "\n" in val or "\r" in val})
         if errors:
-            raise CommandError("invalid_input", errors, status=422)
+            raise Invalid("invalid_input", errors)
         newsletter_id = new_id()
         data = {"newsletter_id": newsletter_id, **{k: val.strip() for k, val in texts.items()}}
         execute(self.events, Aggregate, newsletter_stream(newsletter_id),

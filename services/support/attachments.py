@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kernel.errors import CommandError
+from kernel.errors import Invalid
 
 MAX_PER_MESSAGE = 5
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -122,9 +122,9 @@ def prepare(items: Any) -> list[Prepared]:
     if items is None:
         return []
     if not isinstance(items, list | tuple):
-        raise CommandError("invalid_input", {"attachments": "invalid_type"}, status=422)
+        raise Invalid("invalid_input", {"attachments": "invalid_type"})
     if len(items) > MAX_PER_MESSAGE:
-        raise CommandError("invalid_input", {"attachments": "too_many_attachments"}, status=422)
+        raise Invalid("invalid_input", {"attachments": "too_many_attachments"})
     limit = max_bytes()
     prepared: list[Prepared] = []
     errors: dict[str, str] = {}
@@ -135,7 +135,7 @@ def prepare(items: Any) -> list[Prepared]:
         else:
             prepared.append(checked)
     if errors:
-        raise CommandError("invalid_input", errors, status=422)
+        raise Invalid("invalid_input", errors)
     return prepared
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from kernel import clock
 from kernel.aggregate import Aggregate
-from kernel.errors import CommandError, NotFound
+from kernel.errors import Conflict, Invalid, NotFound
 from kernel.events import Event, NewEvent, new_id
 from services.support import validation as v
 from services.support.rendering import render_markdown
@@ -31,7 +31,7 @@ def iso(moment: dt.datetime) -> str:
 
 def _raise_if(errors: dict[str, str]) -> None:
     if errors:
-        raise CommandError("invalid_input", errors, status=422)
+        raise Invalid("invalid_input", errors)
 
 
 def check_open(department: Any, priority: Any, subject: Any, message: Any, related: Any) -> dict | None:
@@ -107,7 +107,7 @@ class Ticket(Aggregate):
     def open(self, account_id: str, number: str, department: str, priority: str, subject: str, message: str,
              related: dict | None = None, attachments: list[dict] | None = None) -> list[NewEvent]:  # fmt: skip
         if self.exists:
-            raise CommandError("ticket_exists", status=409)
+            raise Conflict("ticket_exists")
         related = check_open(department, priority, subject, message, related)
         data = {
             "account_id": account_id, "ticket_id": self.ticket_id, "number": number, "subject": subject.strip(),
@@ -216,7 +216,7 @@ class News(Aggregate):
     def publish(self, title: str, body: str, language: str, concerns_plans: list[str] | None = None,
                 published_at: str | dt.datetime | None = None) -> list[NewEvent]:  # fmt: skip
         if self.exists:
-            raise CommandError("news_exists", status=409)
+            raise Conflict("news_exists")
         clean = check_news({"title": title, "body": body, "language": language,
                             "concerns_plans": concerns_plans, "published_at": published_at})  # fmt: skip
         data = {"news_id": self.news_id, **clean, "body_html": render_markdown(clean["body"])}
@@ -227,7 +227,7 @@ class News(Aggregate):
         if not self.exists:
             raise NotFound("news")
         if self.withdrawn:
-            raise CommandError("news_withdrawn", status=409)
+            raise Conflict("news_withdrawn")
         given = {k: changes[k] for k in NEWS_FIELDS if k in changes and changes[k] is not None}
         clean = check_news(given)
         changed = sorted(k for k, value in clean.items() if value != self.fields.get(k))

@@ -21,7 +21,7 @@ from kernel import clock
 from kernel.aggregate import execute
 from kernel.caller import STAFF, SYSTEM, rpc
 from kernel.contracts import BILLING
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Invalid, NotFound, Unavailable
 from kernel.events import Event, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
 from services.support import attachments as files
@@ -36,7 +36,7 @@ DASHBOARD_ITEMS = 5
 
 
 def _invalid(field: str, code: str) -> CommandError:
-    return CommandError("invalid_input", {field: code}, status=422)
+    return Invalid("invalid_input", {field: code})
 
 
 def _require_id(value: Any, field: str) -> str:
@@ -118,7 +118,7 @@ class SupportService(EventSourcedService):
             except me.NotUniqueError:
                 continue
             return number
-        raise CommandError("ticket_number_unavailable", status=503)
+        raise Unavailable("ticket_number_unavailable")
 
     @rpc
     def reply(self, account_id: str, ticket_id: str, message: str, attachments: list[dict] | None = None,

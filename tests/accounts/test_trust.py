@@ -11,6 +11,7 @@ import pyotp
 import pytest
 from nameko.testing.services import worker_factory
 
+from gateway.errors import status_of
 from kernel.errors import CommandError
 from services.accounts import sessions
 from services.accounts import validation as v
@@ -55,7 +56,7 @@ def test_a_contact_chooses_only_the_mail_its_view_permissions_cover(accounts):
     # the contacts.manage contact sets its own categories to billing and support: refused, nothing stored
     with pytest.raises(CommandError) as refused:
         accounts.update_contact(owner_id, manager_id, {"categories": ["billing", "support"]}, ctx=manager_ctx)
-    assert refused.value.status == 422 and refused.value.fields == {"categories": "category_not_permitted"}
+    assert status_of(refused.value) == 422 and refused.value.fields == {"categories": "category_not_permitted"}
     assert ContactView.objects(id=manager_id).first().categories == []
     # ... nor the owner for them, nor a new mail-only contact of its own making
     with pytest.raises(CommandError) as refused:
@@ -159,7 +160,7 @@ def test_changing_the_password_needs_the_current_one_and_ends_the_other_sessions
     there = accounts.login("owner@example.pl", PASSWORD, ctx=CTX)
     with pytest.raises(CommandError) as refused:
         accounts.change_password(owner_id, "nie-to-haslo-123", NEW_PASSWORD, None, here["session_id"], ctx=owner_ctx)
-    assert refused.value.status == 422 and refused.value.fields == {"current_password": "wrong_password"}
+    assert status_of(refused.value) == 422 and refused.value.fields == {"current_password": "wrong_password"}
     with pytest.raises(CommandError) as refused:
         accounts.change_password(owner_id, PASSWORD, "krotkie", None, here["session_id"], ctx=owner_ctx)
     assert refused.value.fields == {"new_password": "password_too_short"}
@@ -191,7 +192,7 @@ def test_a_contact_cannot_change_the_owners_password(accounts):
     _, manager_ctx = _contact_ctx(accounts, owner_id, owner_ctx, MANAGER)
     with pytest.raises(CommandError) as refused:
         accounts.change_password(owner_id, PASSWORD, NEW_PASSWORD, None, None, ctx=manager_ctx)
-    assert refused.value.status == 403
+    assert status_of(refused.value) == 403
 
 
 def test_wrong_current_passwords_count_as_failed_logins(accounts):
@@ -213,7 +214,7 @@ def test_a_new_email_address_needs_the_current_password_and_ends_the_other_sessi
         with pytest.raises(CommandError) as refused:
             accounts.update_settings(owner_id, moving, ctx=owner_ctx, current_password=password,
                                      keep_session_id=here["session_id"])  # fmt: skip
-        assert refused.value.status == 422 and refused.value.fields == {"current_password": field}
+        assert status_of(refused.value) == 422 and refused.value.fields == {"current_password": field}
     view = AccountView.objects(id=owner_id).first()
     assert view.email == "owner@example.pl" and view.first_name == "Jan"  # all or nothing
     assert sessions.EmailClaim.objects(id="nowy.adres@example.pl").count() == 0  # the claim was given back
@@ -235,7 +236,7 @@ def test_names_addresses_phones_and_emails_refuse_control_characters_and_invalid
     owner_id, owner_ctx = _owner(accounts)
     with pytest.raises(CommandError) as refused:
         accounts.register(f"{bad}@example.pl", PASSWORD, bad, bad, "pl", ctx=CTX)
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
     assert refused.value.fields == {"email": "invalid_characters", "first_name": "invalid_characters",
                                     "last_name": "invalid_characters"}  # fmt: skip
     address = {"company": bad, "street": bad, "postcode": "00-950", "city": bad, "country": "PL"}
@@ -266,7 +267,7 @@ def test_wrong_types_and_huge_values_are_refused_with_the_field_named(accounts):
                "billing_address": {"street": 7, "postcode": "00-950", "city": "Łódź"}}  # fmt: skip
     with pytest.raises(CommandError) as refused:
         accounts.update_settings(owner_id, changes, ctx=owner_ctx)
-    assert refused.value.status == 422 and refused.value.fields == {
+    assert status_of(refused.value) == 422 and refused.value.fields == {
         "first_name": "invalid_type", "last_name": "too_long", "phone": "invalid_type", "mailing_list": "invalid_type",
         "notification_preferences.billing": "invalid_type", "billing_address.street": "invalid_type",
     }  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nameko.exceptions import UnknownService
 
-from kernel.errors import CommandError
+from kernel.errors import CommandError, Conflict
 from tests.billing.conftest import STAFF
 
 QUOTE = {"description": "Odnowienie domeny zażółć.pl na 1 rok", "net": 8900, "vat_rate": 23, "currency": "PLN",
@@ -43,7 +43,7 @@ def test_refusals_issue_nothing(billing, published):
     with pytest.raises(CommandError) as key:
         billing.issue_item_invoice("a1", "domain_renewal", {}, "short", STAFF)
     assert key.value.fields == {"idempotency_key": "invalid_idempotency_key"}
-    billing.domains.quote_cart_item.side_effect = CommandError("domains_not_renewable", status=409)
+    billing.domains.quote_cart_item.side_effect = Conflict("domains_not_renewable")
     with pytest.raises(CommandError) as refused:
         billing.issue_item_invoice("a1", "domain_renewal", {"domain_id": "d1"}, "renew:d1:2029", STAFF)
     assert refused.value.code == "domains_not_renewable"

@@ -14,6 +14,7 @@ import pymongo
 import pytest
 import requests
 
+from gateway.errors import status_of
 from kernel.caller import rpc_proxy
 from kernel.errors import CommandError
 from tests.billing.test_service import run_in_threads
@@ -147,7 +148,7 @@ def test_parallel_payments_from_credit_over_the_broker_end_in_a_result_or_a_clea
             try:
                 outcomes.append(call.result()["status"])
             except CommandError as exc:
-                outcomes.append(f"{exc.status} {exc.code}")
+                outcomes.append(f"{status_of(exc)} {exc.code}")
             except Exception as exc:  # noqa: BLE001 - what the assertion reports
                 outcomes.append(f"{type(exc).__name__}: {exc}")
     assert set(outcomes) <= {"paid", "402 insufficient_credit", "409 conflict"}, outcomes
