@@ -31,6 +31,7 @@ import pika
 import pika.exceptions
 
 from kernel import contracts, settings
+from kernel.queues import broker_urls
 
 log = logging.getLogger(__name__)
 
@@ -181,11 +182,13 @@ def change_for(service: str, message: dict[str, Any]) -> tuple[str | None, str |
     return (str(account_id), permission, change) if account_id else None
 
 
-def amqp_url() -> str:
-    """pika speaks amqp://; Nameko's URI says pyamqp://."""
-    uri = settings.AMQP_URI
-    scheme, sep, rest = uri.partition("://")
-    return f"amqp://{rest}" if sep and scheme in ("pyamqp", "amqp", "librabbitmq") else uri
+def amqp_urls() -> list[str]:
+    """pika speaks amqp://; Nameko's URI says pyamqp:// (and may name several nodes, `;`-separated)."""
+    urls = []
+    for uri in broker_urls(settings.AMQP_URI):
+        scheme, sep, rest = uri.partition("://")
+        urls.append(f"amqp://{rest}" if sep and scheme in ("pyamqp", "amqp", "librabbitmq") else uri)
+    return urls
 
 
 class Consumer(threading.Thread):
@@ -214,10 +217,11 @@ class Consumer(threading.Thread):
             self.hub.stopping.wait(delay)
 
     def _consume(self) -> None:
-        params = pika.URLParameters(amqp_url())
-        params.client_properties = {"connection_name": f"panel-gateway-live pid={os.getpid()}"}
-        params.heartbeat = 30
-        connection = pika.BlockingConnection(params)
+        nodes = [pika.URLParameters(url) for url in amqp_urls()]  # the first that answers
+        for params in nodes:
+            params.client_properties = {"connection_name": f"panel-gateway-live pid={os.getpid()}"}
+            params.heartbeat = 30
+        connection = pika.BlockingConnection(nodes)
         try:
             channel = connection.channel()
             declared = channel.queue_declare("", exclusive=True, auto_delete=True, arguments=QUEUE_ARGUMENTS)

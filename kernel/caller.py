@@ -40,6 +40,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from pydantic import ConfigDict, ValidationError, create_model
 
 from kernel.errors import CommandError, Expired, Forbidden, Invalid
+from kernel.queues import TransientReplyListener, type_rpc_queue
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,8 @@ class SignedServiceProxy:
 class ServiceRpc(RpcProxy):
     """A service's RpcProxy to another service: its calls are signed as the system acting for this service."""
 
+    rpc_reply_listener = TransientReplyListener()
+
     def __init__(self, target_service: str, timeout: float = 30, **options: Any):
         super().__init__(target_service, **options)
         self.timeout = timeout
@@ -195,6 +198,10 @@ class Rpc(NamekoRpc):
     def __init__(self, actors: tuple[str, ...] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.actors = actors
+
+    def setup(self) -> None:
+        super().setup()
+        type_rpc_queue(self.rpc_consumer)  # quorum or classic (kernel.queues)
 
     def handle_message(self, body: Any, message: Any) -> None:
         if (

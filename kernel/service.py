@@ -12,12 +12,11 @@ from typing import Any
 
 import amqp.exceptions
 import kombu.exceptions
-from nameko.events import event_handler
 from nameko.messaging import QueueConsumer
 from nameko.rpc import RpcConsumer
 from nameko.timer import timer
 
-from kernel import clock, db, settings
+from kernel import clock, db, queues, settings
 from kernel.caller import rpc
 from kernel.dependencies import EventSourcing
 from kernel.events import Event
@@ -116,7 +115,7 @@ def consumes(source_service: str, event_type: str, attempts: int = 3) -> Callabl
                     log.warning("%s failed on %s (attempt %d), retrying", consumer, event.event_id, attempt)
                     time.sleep(0.2 * attempt)
 
-        return event_handler(source_service, event_type)(handler)
+        return queues.event_handler(source_service, event_type)(handler)
 
     return decorate
 

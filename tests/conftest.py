@@ -27,7 +27,7 @@ os.environ.setdefault("MAIL_LIMIT_PER_IP", "1000000")
 # databases in memory (mongomock) instead of the MongoDB wire-protocol server; no broker is touched.
 UNIT_TIER = os.environ.get("TEST_TIER") == "unit"
 # what makes a test an integration test: a whole stack, a broker, SMTP, a browser
-INTEGRATION_DIRS = {"e2e", "faults", "scale", "browser"}
+INTEGRATION_DIRS = {"e2e", "faults", "scale", "browser", "cluster"}
 INTEGRATION_FIXTURES = {"stack", "rabbit_vhost", "isolated_stack", "scaled", "browser", "amqp_uri", "smtp_sink"}
 
 

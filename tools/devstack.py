@@ -180,7 +180,7 @@ class Stack:
         wait_until(lambda: port_open("127.0.0.1", self.smtp_port), 15, f"SMTP sink on :{self.smtp_port}")
 
     def check_rabbitmq(self) -> None:
-        uri = self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+        uri = self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/").split(";")[0]
         host_port = uri.split("@")[-1].split("/")[0]
         host, _, port = host_port.partition(":")
         if not port_open(host, int(port or 5672), timeout=2):
@@ -191,12 +191,13 @@ class Stack:
     # --- broker users: one per service and one for the gateway ---------------------
     def _broker_admin(self) -> tuple[dict[str, Any], str, tuple[str, str]]:
         """The operator's AMQP URI (parts), the management API's address and the operator's credentials."""
-        parts = urllib.parse.urlsplit(self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/"))
+        given = self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
+        parts = urllib.parse.urlsplit(given.split(";")[0])  # the first node's API (one of several: AMQP_URI's `;`)
         vhost = urllib.parse.unquote(parts.path[1:]) or "/"
         api = self.environment().get("RABBIT_MANAGEMENT_URL") or f"http://{parts.hostname}:15672/api"
         credentials = (urllib.parse.unquote(parts.username or "guest"), urllib.parse.unquote(parts.password or "guest"))
         return (
-            {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port or 5672, "vhost": vhost},
+            {"scheme": parts.scheme, "host": parts.hostname, "port": parts.port or 5672, "vhost": vhost, "uri": given},
             api,
             credentials,
         )
@@ -230,6 +231,7 @@ class Stack:
         passwords = json.loads(store.read_text()) if store.exists() else {}
         vhost = urllib.parse.quote(uri["vhost"], safe="")
         uris = {}
+        from kernel.queues import with_user
         for user in USERS:
             name = self.broker_user_name(user)
             password = passwords.setdefault(name, os.urandom(18).hex())
@@ -238,8 +240,7 @@ class Stack:
             for path, body in ((f"users/{name}", {"password": password, "tags": ""}),
                                (f"permissions/{vhost}/{name}", rights), (f"topic-permissions/{vhost}/{name}", topic)):  # fmt: skip
                 requests.put(f"{api}/{path}", json=body, auth=admin, timeout=10).raise_for_status()
-            path = "" if uri["vhost"] == "/" else vhost
-            uris[user] = f"{uri['scheme']}://{name}:{password}@{uri['host']}:{uri['port']}/{path}"
+            uris[user] = with_user(uri["uri"], name, password)
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(json.dumps(passwords))
         store.chmod(0o600)
