@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway import rpc
+from gateway import policy, rpc
 from gateway.permissions import Forbidden, Permission, allows, visible_renewals
 
 log = logging.getLogger(__name__)
@@ -25,20 +25,8 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "support": ("tiles.tickets", "recent_tickets", "news"),
 }
 
-# section -> the permission a contact needs to see it (the others are for everyone)
-SECTION_PERMISSIONS: dict[str, Permission] = {
-    "profile": "profile.view",
-    "contacts": "contacts.manage",
-    "tiles.services": "services.view",
-    "active_services": "services.view",
-    "renewals": ("services.view", "domains.view"),  # each item by its kind: permissions.visible_renewals
-    "tiles.unpaid_invoices": "invoices.view",
-    "tiles.domains": "domains.view",
-    "tiles.tickets": "tickets.view",
-    "recent_tickets": "tickets.view",
-    "shortcuts": "orders.place",
-    "quick_domain": ("orders.place", "domains.view"),  # its search: GET /domains/search
-}
+# section -> the permission a contact needs to see it (the others are for everyone): gateway/policy.py
+SECTION_PERMISSIONS: dict[str, Permission] = policy.section_permissions()
 
 SHORTCUTS = [
     {"key": "order_service", "href": "/order"},

@@ -1,5 +1,5 @@
 """Applies gateway.permissions to every request: 403 for a contact lacking the permission a route needs,
-the same 403 for a service call refused in `rpc.start`, and `can()` for templates."""
+the same 403 for a service call refused in `rpc.start`, and `can()`, `is_staff()` for templates."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from gateway.auth import bearer_token, load_account
 from gateway.errors import error_response
 from gateway.i18n import current_language
 from gateway.permissions import Forbidden, allows, required_permission
+from gateway.policy import is_staff
 
 
 def _denied():
@@ -37,7 +38,7 @@ def enforce():
 
 def install(blueprint: Blueprint) -> None:
     """Run `enforce` before every request of the app, answer a refused service call
-    (Forbidden) with the same 403 and offer `can()` to templates."""
+    (Forbidden) with the same 403 and offer `can()` and `is_staff()` to templates."""
     blueprint.before_app_request(enforce)
 
     @blueprint.app_errorhandler(Forbidden)
@@ -47,4 +48,4 @@ def install(blueprint: Blueprint) -> None:
 
     @blueprint.app_context_processor
     def permission_helpers() -> dict[str, Any]:
-        return {"can": lambda permission: allows(getattr(g, "account", None), permission)}
+        return {"can": lambda permission: allows(getattr(g, "account", None), permission), "is_staff": is_staff}

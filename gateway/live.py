@@ -30,6 +30,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
+from gateway import policy
 from kernel import contracts, settings
 from kernel.queues import broker_urls
 
@@ -41,41 +42,10 @@ HEARTBEAT_SECONDS = float(os.environ.get("LIVE_HEARTBEAT_SECONDS", "10"))
 QUEUE_ARGUMENTS = {"x-message-ttl": 10_000, "x-max-length": 10_000, "x-overflow": "drop-head"}
 SUBSCRIBER_BACKLOG = 100
 
-TILES, SERVICES, RENEWALS = "tiles", "active_services", "renewals"
-# (source service, event type) -> (the permission a contact needs to see it, dashboard sections it changes);
-# permissions are those of services/accounts/validation.py (an owner holds them all).
-# None: public to every logged-in customer (news, the offer banner).
-# Not listed means never streamed (e.g. ticket_note_added is staff only).
-_PROFILE = ("profile.view", ("profile",))
-_INVOICES = ("invoices.view", (TILES, RENEWALS))
-_SERVICE = ("services.view", (TILES, SERVICES, RENEWALS))
-_DOMAIN = ("domains.view", (TILES, SERVICES))
-_TICKET = ("tickets.view", (TILES, "recent_tickets"))
-CHANGES: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]] = {
-    **{(contracts.ACCOUNTS, t): _PROFILE for t in ("profile_updated", "email_changed", "email_verified",
-                                                    "billing_address_updated", "notification_preferences_updated",
-                                                    "mailing_list_subscribed", "mailing_list_unsubscribed")},
-    **{(contracts.ACCOUNTS, t): ("contacts.manage", ("contacts",)) for t in ("contact_added", "contact_invited",
-                                                                              "contact_invitation_accepted",
-                                                                              "contact_updated", "contact_removed")},
-    **{(contracts.BILLING, t): _INVOICES for t in ("order_placed", "invoice_issued", "invoice_paid",
-                                                   "invoice_cancelled", "invoice_refunded", "payment_received",
-                                                   "credit_added", "credit_used")},
-    **{(contracts.BILLING, t): _SERVICE for t in ("service_activated", "service_suspended", "service_unsuspended",
-                                                  "service_terminated", "service_cancelled", "service_renewed",
-                                                  "service_cancellation_requested",
-                                                  "renewal_invoice_requested")},
-    (contracts.BILLING, "offer_set"): (None, ("offer",)),
-    **{(contracts.DOMAINS, t): _DOMAIN for t in ("domain_registration_requested", "domain_registered",
-                                                 "domain_registration_failed", "domain_transfer_requested",
-                                                 "domain_transferred_in", "domain_transfer_rejected",
-                                                 "domain_renewed", "domain_expired", "domain_ordered",
-                                                 "domain_cancelled", "domain_renewal_requested",
-                                                 "domain_renewal_invoiced")},
-    **{(contracts.SUPPORT, t): _TICKET for t in ("ticket_opened", "ticket_replied", "ticket_status_changed",
-                                                 "ticket_closed", "ticket_priority_changed")},
-    **{(contracts.SUPPORT, t): (None, ("news",)) for t in ("news_published", "news_updated", "news_withdrawn")},
-}  # fmt: skip
+# (source service, event type) -> (the permission a contact needs to see it, dashboard sections it changes),
+# from gateway/policy.py (an owner holds every permission). None: public to every logged-in customer (news,
+# the offer banner). Not listed means never streamed (e.g. ticket_note_added is staff only).
+CHANGES: dict[tuple[str, str], tuple[str | None, tuple[str, ...]]] = policy.live_changes()
 
 
 @dataclass(frozen=True)

@@ -132,9 +132,10 @@ def _drop_stale_replies(consumer: Any) -> None:
 
 def start(service: str, method: str, *args: Any, **kwargs: Any) -> PendingCall:
     """Send a call without waiting, so several can run in parallel. A call the contact being
-    served may not make raises permissions.Forbidden here and is never sent."""
-    check_call(service, method, args)
+    served may not make raises permissions.Forbidden here and is never sent (checks on arguments
+    read the keyword arguments: gateway/clients.py sends nothing else)."""
     ctx = kwargs.pop("ctx", None) or request_ctx()
+    check_call(service, method, kwargs)
     pending = PendingCall(service, method)
     for attempt in range(2):
         try:

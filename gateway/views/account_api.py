@@ -56,7 +56,9 @@ def get_contact(contact_id: str):
 @token_required
 def update_contact(contact_id: str):
     data = _contact_body(tuple(k for k in CONTACT_KEYS if k not in ("email", "login")))
-    return jsonify(rpc.call("accounts", "update_contact", _account_id(), contact_id, data))
+    return jsonify(
+        rpc.call("accounts", "update_contact", account_id=_account_id(), contact_id=contact_id, changes=data)
+    )
 
 
 @api.delete("/contacts/<contact_id>")

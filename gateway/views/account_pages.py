@@ -109,8 +109,8 @@ def contact_edit(contact_id: str):
         return render_template("account/contact_form.html", form=form, errors={}, contact=contact, **_choices())
     form = {**_contact_form(), "email": contact["email"], "login": contact["login"]}
     try:
-        rpc.call("accounts", "update_contact", g.account["account_id"], contact_id,
-                 _contact_data(form, creating=False))  # fmt: skip
+        rpc.call("accounts", "update_contact", account_id=g.account["account_id"], contact_id=contact_id,
+                 changes=_contact_data(form, creating=False))  # fmt: skip
     except CommandError as exc:
         return _form_error("account/contact_form.html", exc, form, status=status_of(exc), contact=contact, **_choices())
     flash(i18n.t("saved"), "success")

@@ -41,7 +41,7 @@ def get_cart():
 def add_cart_item():
     data = body("kind", optional=("params",), types={"params": inputs.CartParams})
     params = data.get("params") or {}
-    cart = rpc.call("billing", "add_cart_item", _account_id(), data["kind"], params)
+    cart = rpc.call("billing", "add_cart_item", account_id=_account_id(), kind=data["kind"], params=params)
     return jsonify(cart), 201
 
 

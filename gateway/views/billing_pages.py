@@ -98,7 +98,7 @@ def billing_plan(plan_code: str):
         return render_template("billing/plan.html", plan=plan, form=form, errors={})
     form = {"cycle": request.form.get("cycle", ""), "domain": request.form.get("domain", "")}
     try:
-        rpc.call("billing", "add_cart_item", account_id, "hosting", {"plan": plan_code, **form})
+        rpc.call("billing", "add_cart_item", account_id=account_id, kind="hosting", params={"plan": plan_code, **form})
     except CommandError as exc:
         return render_template("billing/plan.html", plan=plan, form=form, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
@@ -322,7 +322,7 @@ def billing_domain_renewal_add(domain_id: str):
 def _add_renewal(kind: str, params: dict[str, str]):
     account_id = _me()
     try:
-        rpc.call("billing", "add_cart_item", account_id, kind, params)
+        rpc.call("billing", "add_cart_item", account_id=account_id, kind=kind, params=params)
     except NotFound:
         abort(404)
     except CommandError as exc:

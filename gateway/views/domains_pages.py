@@ -53,7 +53,7 @@ def _search(name: str, form: dict[str, str], errors: dict[str, str] | None = Non
 
 def _add(kind: str, params: dict[str, Any], form: dict[str, str], focus: str):
     try:
-        rpc.call("billing", "add_cart_item", _me(), kind, params)
+        rpc.call("billing", "add_cart_item", account_id=_me(), kind=kind, params=params)
     except CommandError as exc:
         errors = field_messages(exc.fields)
         return _search(form.get("name", ""), form, errors, i18n.t(exc.code), 422, focus)
@@ -185,7 +185,7 @@ def domains_renew(domain_id: str):
     domain = _domain(account_id, domain_id)
     params = {"domain_id": domain_id, "years": _years()}
     try:
-        rpc.call("billing", "add_cart_item", account_id, "domain_renewal", params)
+        rpc.call("billing", "add_cart_item", account_id=account_id, kind="domain_renewal", params=params)
     except CommandError as exc:
         return _manage(domain, errors=field_messages(exc.fields), error=i18n.t(exc.code), status=status_of(exc))
     flash(i18n.t("domains_added_to_cart", name=domain["unicode_name"]), "success")

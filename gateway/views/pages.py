@@ -10,6 +10,7 @@ from gateway import i18n, rpc
 from gateway.auth import check_csrf, load_account, page_login_required
 from gateway.dashboard import build as build_dashboard
 from gateway.errors import field_messages, status_of
+from gateway.policy import is_contact
 from kernel.errors import CommandError
 
 pages = Blueprint("pages", __name__)
@@ -139,8 +140,8 @@ def switch_language():
         language = "pl"
     token = session.get("token")
     account = g.account = load_account(token)
-    if account and account.get("contact_id"):  # a contact's own language, never the owner's
-        rpc.call("accounts", "update_contact", account["account_id"], account["contact_id"], {"language": language})  # fmt: skip
+    if is_contact(account):  # a contact's own language, never the owner's
+        rpc.call("accounts", "update_contact", account_id=account["account_id"], contact_id=account["contact_id"], changes={"language": language})  # fmt: skip
     elif account:
         rpc.call("accounts", "update_settings", account["account_id"], {"language": language})
     response = make_response(redirect(_safe_next(request.form.get("next"))))

@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from gateway import i18n, inputs, rpc
 from gateway.auth import check_csrf, load_account
 from gateway.errors import status_of
+from gateway.policy import is_customer, is_staff
 from gateway.views.support_pages import (
     DEPARTMENTS,
     PRIORITIES,
@@ -40,7 +41,7 @@ def staff_only():
     if not g.account:
         session.pop("token", None)
         return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
-    if g.account.get("role") != "staff" or g.account.get("contact_id"):  # a contact never acts as staff
+    if not is_staff(g.account):
         abort(404)
     g.language = g.account.get("language") or g.language
     if request.method == "POST":
@@ -55,7 +56,7 @@ def staff_land_on_the_desk(response):
     logged_in = logged_in and response.status_code == 302
     if logged_in and response.location in ("/", url_for("pages.dashboard")) and session.get("token"):
         account = load_account(session["token"])
-        if account and account.get("role") == "staff":
+        if is_staff(account):
             response.location = url_for("staff.queue")
     return response
 
@@ -227,7 +228,7 @@ def customers():
 @blueprint.get("/customers/<account_id>")
 def customer(account_id: str):
     profile = found_or_404("accounts", "get_profile", account_id)
-    if profile.get("role") != "customer":
+    if not is_customer(profile):
         abort(404)
     invoices = rpc.call("billing", "list_invoices", account_id, choice("status", ("unpaid", "paid", "cancelled",
                                                                                "refunded")) or None, page_number(), 20)  # fmt: skip
