@@ -1,6 +1,6 @@
 PY := .venv/bin/python
 
-.PHONY: up down status test test-unit lint format deps rebuild bench clean staff i18n-check
+.PHONY: up down status test test-unit lint format deps rebuild bench clean staff i18n-check backup restore
 
 up: deps ## install what is missing, start everything, wait until healthy
 	$(PY) -m tools.devstack up
@@ -42,6 +42,12 @@ bench: deps ## figures with their baselines (own stack, nx-27017 and vhost; need
 
 rebuild: ## rebuild a service's read models: make rebuild SERVICE=accounts
 	$(PY) -m kernel rebuild $(SERVICE)
+
+backup: ## every service's event commits and the support attachments to var/backups/panel-backup-<UTC time>.tar.gz (safe while serving)
+	$(PY) -m tools.backup backup
+
+restore: ## stop the services first; load an archive (default: the newest) into empty databases, rebuild every read model: make restore [ARCHIVE=...] [SERVICE=support]
+	$(PY) -m tools.backup restore $(ARCHIVE) $(if $(SERVICE),--service $(SERVICE))
 
 clean: down
 	rm -rf var/
