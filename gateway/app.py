@@ -9,7 +9,7 @@ from flask import Flask, g, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway import i18n, inputs, rpc, views
+from gateway import clients, i18n, inputs, rpc, views
 from gateway.auth import csrf_token
 from gateway.errors import error_response, status_of
 from kernel import settings
@@ -66,7 +66,7 @@ def create_app() -> Flask:
 
     @app.get("/healthz")
     def healthz():
-        calls = {service: rpc.start(service, "health") for service in SERVICES}
+        calls = {service: clients.start(clients.BY_SERVICE[service].health) for service in SERVICES}
         results, failures = rpc.gather(calls)
         services = {s: ("up" if s in results else "down") for s in SERVICES}
         status = "up" if not failures else "degraded"

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import abort, g, redirect, request, session, url_for
 
-from gateway import rpc
+from gateway import clients
 
 
 def bearer_token() -> str | None:
@@ -27,7 +27,7 @@ def load_account(token: str | None) -> dict[str, Any] | None:
     cached = g.get("_authenticated")
     if cached and cached[0] == token:
         return cached[1]
-    account = rpc.call("accounts", "authenticate", token)
+    account = clients.accounts.authenticate(token=token)
     g._authenticated = (token, account)
     return account
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway import policy, rpc
+from gateway import clients, policy, rpc
 from gateway.permissions import Forbidden, Permission, allows, visible_renewals
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,10 @@ def build(account: dict[str, Any]) -> dict[str, Any]:
     account_id, language = account["account_id"], account.get("language", "pl")
     hidden = hidden_sections(account)
     calls = {
-        "contacts": lambda: rpc.start("accounts", "list_contacts", account_id),
-        "billing": lambda: rpc.start("billing", "dashboard_summary", account_id),
-        "domains": lambda: rpc.start("domains", "dashboard_summary", account_id),
-        "support": lambda: rpc.start("support", "dashboard_summary", account_id, language),
+        "contacts": lambda: clients.start(clients.accounts.list_contacts, account_id=account_id),
+        "billing": lambda: clients.start(clients.billing.dashboard_summary, account_id=account_id),
+        "domains": lambda: clients.start(clients.domains.dashboard_summary, account_id=account_id),
+        "support": lambda: clients.start(clients.support.dashboard_summary, account_id=account_id, language=language),
     }
     visible = {}
     for source, start in calls.items():

@@ -7,27 +7,25 @@ marked unavailable instead of failing the whole export.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from gateway import rpc
+from gateway import clients, rpc
 from kernel import clock
 
 PAGE = 100
-# section -> (service, method, arguments after account_id) of a paged listing
-PAGED: dict[str, tuple[str, str, tuple]] = {
-    "services": ("billing", "list_services", (None,)),
-    "invoices": ("billing", "list_invoices", (None,)),
-    "tickets": ("support", "list_tickets", (None,)),
-    "domains": ("domains", "list_domains", ()),
-    "mails": ("notifications", "list_mails", ()),
+# section -> the paged listing (a clients method taking account_id, page and per_page)
+PAGED: dict[str, Callable[..., dict[str, Any]]] = {
+    "services": clients.billing.list_services,
+    "invoices": clients.billing.list_invoices,
+    "tickets": clients.support.list_tickets,
+    "domains": clients.domains.list_domains,
+    "mails": clients.notifications.list_mails,
 }
 
 
 def _start(account_id: str, section: str, page: int) -> rpc.PendingCall:
-    service, method, extra = PAGED[section]
-    if section == "domains":
-        return rpc.start(service, method, account_id, page, PAGE)
-    return rpc.start(service, method, account_id, *extra, page, PAGE)
+    return clients.start(PAGED[section], account_id=account_id, page=page, per_page=PAGE)
 
 
 def _remaining_pages(account_id: str, section: str, first: dict[str, Any]) -> list[dict]:
@@ -42,7 +40,7 @@ def _remaining_pages(account_id: str, section: str, first: dict[str, Any]) -> li
 
 def gather_export(account: dict[str, Any]) -> dict[str, Any]:
     account_id = account["account_id"]
-    calls = {"account": rpc.start("accounts", "export_account", account_id),
+    calls = {"account": clients.start(clients.accounts.export_account, account_id=account_id),
              **{section: _start(account_id, section, 1) for section in PAGED}}  # fmt: skip
     results, failures = rpc.gather(calls)
     if "account" not in results:

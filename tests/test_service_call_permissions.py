@@ -1,6 +1,7 @@
 """The service-call table (gateway/permissions.py SERVICE_CALLS), without servers.
 
-Every service call the gateway's code makes is found with `ast` (direct `rpc.call`/`rpc.start`
+Every service call the gateway's code makes is found with `ast` (every use of a typed client's
+method, `clients.<service>.<method>`, called or passed on to a wrapper; direct `rpc.call`/`rpc.start`
 with literal names, and calls through small wrappers that pass the method on) and must be in
 the table, so no call can be added without deciding who may make it. Then the check itself:
 a contact's call outside their permissions raises Forbidden before anything is sent, and
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from flask import Flask, g
 
-from gateway import dashboard, export, rpc
+from gateway import clients, dashboard, export, rpc
 from gateway.permissions import OWNER, SERVICE_CALLS, Forbidden, allows, call_allowed, check_call, required_permission
 from tools.devstack import SERVICES
 
@@ -25,7 +26,6 @@ GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
 # their names come from (checked below): review any new one and add its calls to the table
 DYNAMIC = {
     "app.py:healthz": "every service's health",
-    "export.py:_start": "export.PAGED",
 }
 
 BILLING_CONTACT = {"role": "contact", "account_id": "a1", "contact_id": "c1",
@@ -41,6 +41,21 @@ def _contact_change(contact_id: str, changes: dict) -> dict:
 
 def _cart_item(kind: str) -> dict:
     return {"account_id": "a1", "kind": kind, "params": {}}
+
+
+def _client_method(node: ast.AST) -> tuple[str, str] | None:
+    """(service, method) of `clients.<service>.<method>`, or None."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute):
+        owner = node.value
+        if isinstance(owner.value, ast.Name) and owner.value.id == "clients" and owner.attr in SERVICES:
+            return owner.attr, node.attr
+    return None
+
+
+def _dynamic_client(node: ast.AST) -> bool:
+    """`clients.BY_SERVICE[...]`: a client the scan cannot name."""
+    return (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute)
+            and node.value.attr == "BY_SERVICE")  # fmt: skip
 
 
 def _is_rpc(node: ast.AST) -> bool:
@@ -79,6 +94,16 @@ def scan() -> tuple[dict[str, list[str]], set[str]]:
 
     for path, tree in trees.items():
         rel = path.relative_to(GATEWAY).as_posix()
+        dynamic: dict[ast.AST, str] = {}
+        for function in _functions(tree):  # outer functions first, inner ones overwrite
+            dynamic.update({node: function.name for node in ast.walk(function) if _dynamic_client(node)})
+        unresolved.update(f"{rel}:{name}" for name in dynamic.values())
+        for node in ast.walk(tree):
+            named = _client_method(node)
+            if named:
+                add(*named, f"{rel}:{node.lineno}")
+        if rel in ("rpc.py", "clients.py"):  # the transport itself
+            continue
         owner = _enclosing(tree)
         params_of = {f.name: f for f in _functions(tree)}
         for call, name in owner.items():
@@ -130,11 +155,12 @@ def scan() -> tuple[dict[str, list[str]], set[str]]:
 def test_the_scan_finds_the_gateways_calls_direct_and_through_wrappers():
     found, _ = scan()
     assert "billing.list_invoices" in found and "accounts.authenticate" in found  # direct
-    assert "billing.get_payment" in found  # billing_pages._read("get_payment", ...)
-    assert "billing.get_cart" in found  # billing_pages._parallel(("get_cart", ...), ...)
+    assert "billing.get_payment" in found  # billing_pages._read(clients.billing.get_payment, ...)
+    assert "billing.get_cart" in found  # billing_pages._parallel(clients.start(clients.billing.get_cart, ...), ...)
     assert "accounts.accept_contact_invitation" in found  # pages.set_password_page, from account_pages
     assert "domains.retry_registration" in found  # domains_pages._command
     assert "support.get_news" in found  # support_pages.found_or_404
+    assert "notifications.list_mails" in found  # export.PAGED
 
 
 def test_every_service_call_the_gateway_makes_has_a_decided_permission():
@@ -143,8 +169,14 @@ def test_every_service_call_the_gateway_makes_has_a_decided_permission():
     assert not missing, f"add these to gateway/permissions.py SERVICE_CALLS: {missing}"
     assert unresolved == set(DYNAMIC), "a service call the scan cannot name: add it to the table and to DYNAMIC"
     dynamic = {f"{service}.health" for service in SERVICES}
-    dynamic |= {f"{service}.{method}" for service, method, _ in export.PAGED.values()}
+    dynamic |= {f"{method.__self__.service}.{method.__name__}" for method in export.PAGED.values()}
     assert dynamic <= set(SERVICE_CALLS), dynamic - set(SERVICE_CALLS)
+
+
+def test_every_client_method_has_a_decided_permission():
+    made = {f"{client.service}.{name}" for client in clients.BY_SERVICE.values() for name in dir(type(client))
+            if not name.startswith("_") and callable(getattr(client, name))}  # fmt: skip
+    assert made - set(SERVICE_CALLS) == set()
 
 
 def test_the_table_names_only_known_permissions():
@@ -225,6 +257,10 @@ def test_rpc_start_refuses_before_sending(app, monkeypatch):
             rpc.start("billing", "list_services", "a1")
         with pytest.raises(Forbidden):
             rpc.call("support", "get_ticket", "a1", "t1")
+        with pytest.raises(Forbidden):  # the typed clients, waiting or not
+            clients.support.get_ticket(account_id="a1", ticket_id="t1")
+        with pytest.raises(Forbidden):
+            clients.start(clients.billing.list_services, account_id="a1")
 
 
 def test_a_refused_service_call_is_a_403_for_the_api_and_for_pages(app, monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from gateway import inputs, rpc
+from gateway import clients, inputs
 from gateway.errors import ApiError
 from gateway.export import gather_export
 from gateway.openapi import ERRORS, PATHS, STRING, _obj, _op
@@ -36,41 +36,39 @@ def _contact_body(allowed: tuple[str, ...]) -> dict:
 @api.get("/contacts")
 @token_required
 def list_contacts():
-    return jsonify({"items": rpc.call("accounts", "list_contacts", _account_id())})
+    return jsonify({"items": clients.accounts.list_contacts(account_id=_account_id())})
 
 
 @api.post("/contacts")
 @token_required
 def add_contact():
     data = _contact_body(CONTACT_KEYS)
-    return jsonify(rpc.call("accounts", "add_contact", _account_id(), data)), 201
+    return jsonify(clients.accounts.add_contact(account_id=_account_id(), data=data)), 201
 
 
 @api.get("/contacts/<contact_id>")
 @token_required
 def get_contact(contact_id: str):
-    return jsonify(rpc.call("accounts", "get_contact", _account_id(), contact_id))
+    return jsonify(clients.accounts.get_contact(account_id=_account_id(), contact_id=contact_id))
 
 
 @api.patch("/contacts/<contact_id>")
 @token_required
 def update_contact(contact_id: str):
     data = _contact_body(tuple(k for k in CONTACT_KEYS if k not in ("email", "login")))
-    return jsonify(
-        rpc.call("accounts", "update_contact", account_id=_account_id(), contact_id=contact_id, changes=data)
-    )
+    return jsonify(clients.accounts.update_contact(account_id=_account_id(), contact_id=contact_id, changes=data))
 
 
 @api.delete("/contacts/<contact_id>")
 @token_required
 def remove_contact(contact_id: str):
-    return jsonify(rpc.call("accounts", "remove_contact", _account_id(), contact_id))
+    return jsonify(clients.accounts.remove_contact(account_id=_account_id(), contact_id=contact_id))
 
 
 @api.post("/contacts/<contact_id>/invitation")
 @token_required
 def resend_invitation(contact_id: str):
-    return jsonify(rpc.call("accounts", "resend_contact_invitation", _account_id(), contact_id))
+    return jsonify(clients.accounts.resend_contact_invitation(account_id=_account_id(), contact_id=contact_id))
 
 
 # --- e-mail history -----------------------------------------------------------
@@ -79,34 +77,36 @@ def resend_invitation(contact_id: str):
 def list_emails():
     page, per_page = inputs.page_args()
     category = inputs.query_text("category") or None
-    return jsonify(rpc.call("notifications", "list_mails", _account_id(), page, per_page, category))
+    return jsonify(
+        clients.notifications.list_mails(account_id=_account_id(), page=page, per_page=per_page, category=category)
+    )
 
 
 @api.get("/emails/<mail_id>")
 @token_required
 def get_email(mail_id: str):
-    return jsonify(rpc.call("notifications", "get_mail", _account_id(), mail_id))
+    return jsonify(clients.notifications.get_mail(account_id=_account_id(), mail_id=mail_id))
 
 
 # --- two-factor login, sessions, history, export ------------------------------
 @api.post("/account/two-factor")
 @token_required
 def two_factor_start():
-    return jsonify(rpc.call("accounts", "start_two_factor", _account_id()))
+    return jsonify(clients.accounts.start_two_factor(account_id=_account_id()))
 
 
 @api.post("/account/two-factor/confirm")
 @token_required
 def two_factor_confirm():
     data = body("code")
-    return jsonify(rpc.call("accounts", "confirm_two_factor", _account_id(), data["code"]))
+    return jsonify(clients.accounts.confirm_two_factor(account_id=_account_id(), code=data["code"]))
 
 
 @api.post("/account/two-factor/disable")
 @token_required
 def two_factor_disable():
     data = body("code")
-    return jsonify(rpc.call("accounts", "disable_two_factor", _account_id(), data["code"]))
+    return jsonify(clients.accounts.disable_two_factor(account_id=_account_id(), code=data["code"]))
 
 
 @api.post("/account/password")
@@ -114,33 +114,38 @@ def two_factor_disable():
 def change_password():
     """A new password: the current one (and a code when two-factor login is on) first; the other sessions end."""
     data = body("current_password", "new_password", optional=("code",))
-    return jsonify(rpc.call("accounts", "change_password", _account_id(), data["current_password"],
-                            data["new_password"], data.get("code") or None, g.account.get("session_id")))  # fmt: skip
+    return jsonify(clients.accounts.change_password(account_id=_account_id(), current_password=data["current_password"], new_password=data["new_password"], code=data.get("code") or None, keep_session_id=g.account.get("session_id")))  # fmt: skip
 
 
 @api.get("/account/sessions")
 @token_required
 def list_sessions():
-    return jsonify({"items": rpc.call("accounts", "list_sessions", _account_id(), g.account.get("session_id"))})
+    return jsonify(
+        {
+            "items": clients.accounts.list_sessions(
+                account_id=_account_id(), current_session_id=g.account.get("session_id")
+            )
+        }
+    )
 
 
 @api.delete("/account/sessions/<session_id>")
 @token_required
 def end_session(session_id: str):
-    return jsonify(rpc.call("accounts", "end_session", _account_id(), session_id))
+    return jsonify(clients.accounts.end_session(account_id=_account_id(), session_id=session_id))
 
 
 @api.post("/account/sessions/end-others")
 @token_required
 def end_other_sessions():
-    return jsonify(rpc.call("accounts", "end_other_sessions", _account_id(), g.account["session_id"]))  # fmt: skip
+    return jsonify(clients.accounts.end_other_sessions(account_id=_account_id(), current_session_id=g.account["session_id"]))  # fmt: skip
 
 
 @api.get("/account/history")
 @token_required
 def account_history():
     page, per_page = inputs.page_args(per_page=25)
-    return jsonify(rpc.call("accounts", "account_history", _account_id(), page, per_page))
+    return jsonify(clients.accounts.account_history(account_id=_account_id(), page=page, per_page=per_page))
 
 
 @api.get("/account/export")
@@ -155,7 +160,7 @@ def account_export():
 def unsubscribe():
     """The signed token from a newsletter's link; no login."""
     data = body("token")
-    return jsonify(rpc.call("accounts", "unsubscribe", data["token"]))
+    return jsonify(clients.accounts.unsubscribe(token=data["token"]))
 
 
 # --- OpenAPI --------------------------------------------------------------------

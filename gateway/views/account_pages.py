@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from typing import Any
 
 import segno
 from flask import Blueprint, Response, flash, g, make_response, redirect, render_template, request, session, url_for
 
-from gateway import guard, i18n, inputs, rpc
+from gateway import clients, guard, i18n, inputs
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.export import gather_export
@@ -60,7 +62,7 @@ def login_code():
     if request.method == "GET":
         return render_template("account/login_code.html", form={}, errors={})
     try:
-        result = rpc.call("accounts", "login_second_factor", challenge, request.form.get("code", ""))  # fmt: skip
+        result = clients.accounts.login_second_factor(challenge=challenge, code=request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
         if exc.code in ("login_expired", "too_many_attempts"):
             session.pop("login_challenge", None)
@@ -77,7 +79,7 @@ def login_code():
 @page_login_required
 def contacts():
     _own_language()
-    found = rpc.call("accounts", "list_contacts", g.account["account_id"])
+    found = clients.accounts.list_contacts(account_id=g.account["account_id"])
     return render_template("account/contacts.html", contacts=found, permissions=PERMISSIONS)
 
 
@@ -90,7 +92,7 @@ def contact_new():
         return render_template("account/contact_form.html", form=form, errors={}, contact=None, **_choices())
     form = _contact_form()
     try:
-        rpc.call("accounts", "add_contact", g.account["account_id"], _contact_data(form, creating=True))  # fmt: skip
+        clients.accounts.add_contact(account_id=g.account["account_id"], data=_contact_data(form, creating=True))  # fmt: skip
     except CommandError as exc:
         return _form_error("account/contact_form.html", exc, form, status=status_of(exc), contact=None, **_choices())
     flash(i18n.t("contact_added", email=form["email"].strip()), "success")
@@ -101,7 +103,7 @@ def contact_new():
 @page_login_required
 def contact_edit(contact_id: str):
     _own_language()
-    contact = rpc.call("accounts", "get_contact", g.account["account_id"], contact_id)
+    contact = clients.accounts.get_contact(account_id=g.account["account_id"], contact_id=contact_id)
     if request.method == "GET":
         form = {**{k: contact[k] for k in CONTACT_TEXT}, "login": contact["login"],
                 "permissions": contact["permissions"], "categories": contact["categories"],
@@ -109,8 +111,7 @@ def contact_edit(contact_id: str):
         return render_template("account/contact_form.html", form=form, errors={}, contact=contact, **_choices())
     form = {**_contact_form(), "email": contact["email"], "login": contact["login"]}
     try:
-        rpc.call("accounts", "update_contact", account_id=g.account["account_id"], contact_id=contact_id,
-                 changes=_contact_data(form, creating=False))  # fmt: skip
+        clients.accounts.update_contact(account_id=g.account["account_id"], contact_id=contact_id, changes=_contact_data(form, creating=False))  # fmt: skip
     except CommandError as exc:
         return _form_error("account/contact_form.html", exc, form, status=status_of(exc), contact=contact, **_choices())
     flash(i18n.t("saved"), "success")
@@ -120,18 +121,18 @@ def contact_edit(contact_id: str):
 @pages.post("/contacts/<contact_id>/invitation")
 @page_login_required
 def contact_reinvite(contact_id: str):
-    return _contact_action("resend_contact_invitation", contact_id, "contact_invitation_sent")
+    return _contact_action(clients.accounts.resend_contact_invitation, contact_id, "contact_invitation_sent")
 
 
 @pages.post("/contacts/<contact_id>/remove")
 @page_login_required
 def contact_remove(contact_id: str):
-    return _contact_action("remove_contact", contact_id, "contact_removed")
+    return _contact_action(clients.accounts.remove_contact, contact_id, "contact_removed")
 
 
-def _contact_action(method: str, contact_id: str, done_message: str):
+def _contact_action(action: Callable[..., Any], contact_id: str, done_message: str):
     _own_language()
-    rpc.call("accounts", method, g.account["account_id"], contact_id)
+    action(account_id=g.account["account_id"], contact_id=contact_id)
     flash(i18n.t(done_message), "success")
     return redirect(url_for("pages.contacts"))
 
@@ -160,7 +161,9 @@ def _contact_data(form: dict, creating: bool) -> dict:
 @pages.route("/contacts/accept", methods=["GET", "POST"])
 def contact_accept():
     """An invited contact sets their password (no login yet)."""
-    return set_password_page("account/contact_accept.html", "accept_contact_invitation", "contact_password_set")
+    return set_password_page(
+        "account/contact_accept.html", clients.accounts.accept_contact_invitation, "contact_password_set"
+    )
 
 
 # --- e-mail history ---------------------------------------------------------
@@ -172,7 +175,9 @@ def emails():
     if category not in (None, *contracts.MAIL_CATEGORIES):  # a hand-edited address: show everything, say why
         return render_template("account/emails.html", mails=None, pages=1, categories=contracts.MAIL_CATEGORIES,
                                category=None, error="unknown_category"), 422  # fmt: skip
-    found = rpc.call("notifications", "list_mails", g.account["account_id"], _page_number(), 20, category)
+    found = clients.notifications.list_mails(
+        account_id=g.account["account_id"], page=_page_number(), per_page=20, category=category
+    )
     return render_template("account/emails.html", mails=found, pages=_page_count(found), categories=contracts.MAIL_CATEGORIES,
                            category=category)  # fmt: skip
 
@@ -181,7 +186,7 @@ def emails():
 @page_login_required
 def email(mail_id: str):
     _own_language()
-    mail = rpc.call("notifications", "get_mail", g.account["account_id"], mail_id)
+    mail = clients.notifications.get_mail(account_id=g.account["account_id"], mail_id=mail_id)
     return render_template("account/email.html", mail=mail)
 
 
@@ -189,7 +194,7 @@ def email(mail_id: str):
 @page_login_required
 def email_html(mail_id: str):
     """The mail's own HTML, only ever inside the sandboxed frame of /emails/<id>."""
-    mail = rpc.call("notifications", "get_mail", g.account["account_id"], mail_id)
+    mail = clients.notifications.get_mail(account_id=g.account["account_id"], mail_id=mail_id)
     response = make_response(mail.get("html") or "")
     response.headers["Content-Type"] = "text/html; charset=utf-8"
     response.headers["Content-Security-Policy"] = MAIL_CSP
@@ -206,8 +211,10 @@ def security():
 
 
 def _security_page(status: int = 200, **context):
-    found = rpc.call("accounts", "list_sessions", g.account["account_id"], g.account.get("session_id"))
-    profile = rpc.call("accounts", "get_profile", g.account["account_id"])
+    found = clients.accounts.list_sessions(
+        account_id=g.account["account_id"], current_session_id=g.account.get("session_id")
+    )
+    profile = clients.accounts.get_profile(account_id=g.account["account_id"])
     context.setdefault("errors", {})
     return render_template("account/security.html", sessions=found, two_factor=profile["two_factor"],
                            **context), status  # fmt: skip
@@ -217,7 +224,7 @@ def _security_page(status: int = 200, **context):
 @page_login_required
 def two_factor_start():
     _own_language()
-    setup = rpc.call("accounts", "start_two_factor", g.account["account_id"])
+    setup = clients.accounts.start_two_factor(account_id=g.account["account_id"])
     return render_template("account/two_factor_setup.html", setup=setup, errors={})
 
 
@@ -226,7 +233,7 @@ def two_factor_start():
 def two_factor_confirm():
     _own_language()
     try:
-        result = rpc.call("accounts", "confirm_two_factor", g.account["account_id"], request.form.get("code", ""))  # fmt: skip
+        result = clients.accounts.confirm_two_factor(account_id=g.account["account_id"], code=request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
         if exc.code != "invalid_input":
             return _security_page(status_of(exc), error=i18n.t(exc.code))
@@ -244,7 +251,7 @@ def two_factor_confirm():
 def two_factor_disable():
     _own_language()
     try:
-        rpc.call("accounts", "disable_two_factor", g.account["account_id"], request.form.get("code", ""))  # fmt: skip
+        clients.accounts.disable_two_factor(account_id=g.account["account_id"], code=request.form.get("code", ""))  # fmt: skip
     except CommandError as exc:
         return _security_page(status_of(exc), error=i18n.t(exc.code), errors=field_messages(exc.fields))
     flash(i18n.t("two_factor_off"), "success")
@@ -261,8 +268,7 @@ def change_password():
     try:
         if new != request.form.get("pw_repeat", ""):
             raise CommandError("invalid_input", {"new_password_repeat": "password_mismatch"}, status=422)
-        result = rpc.call("accounts", "change_password", g.account["account_id"], current, new,
-                          request.form.get("pw_code") or None, g.account.get("session_id"))  # fmt: skip
+        result = clients.accounts.change_password(account_id=g.account["account_id"], current_password=current, new_password=new, code=request.form.get("pw_code") or None, keep_session_id=g.account.get("session_id"))  # fmt: skip
     except CommandError as exc:
         names = {"current_password": "pw_current", "new_password": "pw_new", "new_password_repeat": "pw_repeat",
                  "code": "pw_code"}  # fmt: skip
@@ -278,7 +284,7 @@ def change_password():
 @page_login_required
 def session_end(session_id: str):
     _own_language()
-    rpc.call("accounts", "end_session", g.account["account_id"], session_id)
+    clients.accounts.end_session(account_id=g.account["account_id"], session_id=session_id)
     if session_id == g.account.get("session_id"):
         session.clear()
         flash(i18n.t("logged_out"), "info")
@@ -291,7 +297,7 @@ def session_end(session_id: str):
 @page_login_required
 def sessions_end_others():
     _own_language()
-    ended = rpc.call("accounts", "end_other_sessions", g.account["account_id"], g.account["session_id"])["ended"]  # fmt: skip
+    ended = clients.accounts.end_other_sessions(account_id=g.account["account_id"], current_session_id=g.account["session_id"])["ended"]  # fmt: skip
     flash(i18n.t("other_sessions_ended", count=ended), "success")
     return redirect(url_for("pages.security"))
 
@@ -301,7 +307,7 @@ def sessions_end_others():
 @page_login_required
 def history():
     _own_language()
-    found = rpc.call("accounts", "account_history", g.account["account_id"], _page_number(), 25)
+    found = clients.accounts.account_history(account_id=g.account["account_id"], page=_page_number(), per_page=25)
     return render_template("account/history.html", history=found, pages=_page_count(found))
 
 
@@ -324,7 +330,7 @@ def unsubscribe(token: str):
     if request.method == "GET":
         return render_template("account/unsubscribe.html", token=token, done=False)
     try:
-        rpc.call("accounts", "unsubscribe", token)
+        clients.accounts.unsubscribe(token=token)
     except CommandError as exc:
         return render_template("message.html", message=i18n.t(exc.code), failed=True), 400
     return render_template("account/unsubscribe.html", token=token, done=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from gateway import dashboard, inputs, rpc
+from gateway import clients, dashboard, inputs
 from gateway.auth import bearer_token, load_account
 from gateway.errors import ApiError, error_response, status_of
 from gateway.openapi import document
@@ -49,21 +49,20 @@ def openapi():
 def register():
     """The same answer for a new and a known address (the mail says which it was)."""
     data = body("email", "password", "first_name", "last_name", optional=("language",))
-    rpc.call("accounts", "register", data["email"], data["password"], data["first_name"], data["last_name"],
-             data.get("language") or g.language)  # fmt: skip
+    clients.accounts.register(email=data["email"], password=data["password"], first_name=data["first_name"], last_name=data["last_name"], language=data.get("language") or g.language)  # fmt: skip
     return jsonify({"status": "check_mail"}), 201
 
 
 @api.post("/auth/verify-email")
 def verify_email():
     data = body("token")
-    return jsonify(rpc.call("accounts", "verify_email", data["token"]))
+    return jsonify(clients.accounts.verify_email(token=data["token"]))
 
 
 @api.post("/auth/login")
 def login():
     data = body("email", "password")
-    result = rpc.call("accounts", "login", data["email"], data["password"])
+    result = clients.accounts.login(email=data["email"], password=data["password"])
     if result.get("two_factor_required"):  # finish at /auth/login/second-factor with the challenge
         return jsonify({"two_factor_required": True, "challenge": result["challenge"]})
     return jsonify(_login_answer(result))
@@ -76,28 +75,28 @@ def _login_answer(result: dict) -> dict:
 @api.post("/auth/login/second-factor")
 def login_second_factor():
     data = body("challenge", "code")
-    result = rpc.call("accounts", "login_second_factor", data["challenge"], data["code"])
+    result = clients.accounts.login_second_factor(challenge=data["challenge"], code=data["code"])
     return jsonify(_login_answer(result))
 
 
 @api.post("/auth/logout")
 @token_required
 def logout():
-    rpc.call("accounts", "logout", bearer_token())
+    clients.accounts.logout(token=bearer_token())
     return jsonify({})
 
 
 @api.post("/auth/password-reset")
 def password_reset():
     data = body("email")
-    rpc.call("accounts", "request_password_reset", data["email"])
+    clients.accounts.request_password_reset(email=data["email"])
     return jsonify({}), 202
 
 
 @api.post("/auth/password-reset/confirm")
 def password_reset_confirm():
     data = body("token", "password")
-    rpc.call("accounts", "confirm_password_reset", data["token"], data["password"])
+    clients.accounts.confirm_password_reset(token=data["token"], password=data["password"])
     return jsonify({})
 
 
@@ -124,8 +123,8 @@ def patch_profile():
     if unknown:
         raise ApiError(422, "invalid_input", unknown)
     proof = {k: data.pop(k) for k in REAUTH_KEYS if k in data}  # a new e-mail needs them; the rest does not
-    updated = rpc.call("accounts", "update_settings", g.account["account_id"], data, **proof,
-                       keep_session_id=g.account.get("session_id"))  # fmt: skip
+    updated = clients.accounts.update_settings(account_id=g.account["account_id"], changes=data, **proof,
+                                               keep_session_id=g.account.get("session_id"))  # fmt: skip
     return jsonify(dashboard.build_profile(updated))
 
 

@@ -11,7 +11,7 @@ import binascii
 
 from flask import Response, g, jsonify, request
 
-from gateway import inputs, permissions, rpc
+from gateway import clients, inputs, permissions, rpc
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
@@ -27,13 +27,13 @@ def _account_id() -> str:
 @api.get("/catalog")
 @token_required
 def get_catalog():
-    return jsonify(rpc.call("billing", "get_catalog", g.language))
+    return jsonify(clients.billing.get_catalog(language=g.language))
 
 
 @api.get("/cart/items")
 @token_required
 def get_cart():
-    return jsonify(rpc.call("billing", "get_cart", _account_id()))
+    return jsonify(clients.billing.get_cart(account_id=_account_id()))
 
 
 @api.post("/cart/items")
@@ -41,14 +41,14 @@ def get_cart():
 def add_cart_item():
     data = body("kind", optional=("params",), types={"params": inputs.CartParams})
     params = data.get("params") or {}
-    cart = rpc.call("billing", "add_cart_item", account_id=_account_id(), kind=data["kind"], params=params)
+    cart = clients.billing.add_cart_item(account_id=_account_id(), kind=data["kind"], params=params)
     return jsonify(cart), 201
 
 
 @api.delete("/cart/items/<item_id>")
 @token_required
 def remove_cart_item(item_id: str):
-    return jsonify(rpc.call("billing", "remove_cart_item", _account_id(), item_id))
+    return jsonify(clients.billing.remove_cart_item(account_id=_account_id(), item_id=item_id))
 
 
 @api.post("/cart/checkout")
@@ -58,7 +58,9 @@ def checkout():
     key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
     if not key:
         raise ApiError(422, "invalid_input", {"idempotency_key": "required"})
-    result = rpc.call("billing", "checkout", _account_id(), data["payment_method"], key)
+    result = clients.billing.checkout(
+        account_id=_account_id(), payment_method=data["payment_method"], idempotency_key=key
+    )
     return jsonify({"order_id": result["order_id"], "invoice_id": result["invoice_id"], "payment": result["payment"]})
 
 
@@ -68,19 +70,19 @@ def checkout():
 def list_invoices():
     status = inputs.query_choice("status", INVOICE_STATUSES, "invalid_status")
     page, per_page = inputs.page_args()
-    return jsonify(rpc.call("billing", "list_invoices", _account_id(), status, page, per_page))
+    return jsonify(clients.billing.list_invoices(account_id=_account_id(), status=status, page=page, per_page=per_page))
 
 
 @api.get("/invoices/<invoice_id>")
 @token_required
 def get_invoice(invoice_id: str):
-    return jsonify(rpc.call("billing", "get_invoice", _account_id(), invoice_id))
+    return jsonify(clients.billing.get_invoice(account_id=_account_id(), invoice_id=invoice_id))
 
 
 @api.get("/invoices/<invoice_id>/pdf")
 @token_required
 def invoice_pdf(invoice_id: str):
-    return pdf_response(rpc.call("billing", "invoice_pdf", _account_id(), invoice_id))
+    return pdf_response(clients.billing.invoice_pdf(account_id=_account_id(), invoice_id=invoice_id))
 
 
 def pdf_response(result: dict) -> Response:
@@ -98,7 +100,7 @@ def pdf_response(result: dict) -> Response:
 @token_required
 def pay_invoice(invoice_id: str):
     data = body("payment_method")
-    return jsonify(rpc.call("billing", "pay_invoice", _account_id(), invoice_id, data["payment_method"]))  # fmt: skip
+    return jsonify(clients.billing.pay_invoice(account_id=_account_id(), invoice_id=invoice_id, payment_method=data["payment_method"]))  # fmt: skip
 
 
 # --- services and renewals --------------------------------------------------
@@ -107,19 +109,19 @@ def pay_invoice(invoice_id: str):
 def list_services():
     page, per_page = inputs.page_args()
     status = inputs.query_text("status") or None
-    return jsonify(rpc.call("billing", "list_services", _account_id(), status, page, per_page))
+    return jsonify(clients.billing.list_services(account_id=_account_id(), status=status, page=page, per_page=per_page))
 
 
 @api.get("/services/<service_id>")
 @token_required
 def get_service(service_id: str):
-    return jsonify(rpc.call("billing", "get_service", _account_id(), service_id))
+    return jsonify(clients.billing.get_service(account_id=_account_id(), service_id=service_id))
 
 
 @api.get("/renewals")
 @token_required
 def list_renewals():
-    renewals = rpc.call("billing", "list_renewals", _account_id())
+    renewals = clients.billing.list_renewals(account_id=_account_id())
     renewals["items"] = permissions.visible_renewals(g.account, renewals["items"])
     return jsonify(renewals)
 

@@ -7,12 +7,13 @@ CSRF is checked for every POST by the `pages` blueprint.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, inputs, permissions, rpc
+from gateway import clients, i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.views.billing_api import pdf_response
@@ -20,6 +21,8 @@ from gateway.views.pages import pages
 from kernel import settings
 from kernel.errors import CommandError, NotFound
 
+P = ParamSpec("P")
+R = TypeVar("R")
 PAYMENT_METHODS = ("card", "bank_transfer", "credit")
 INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
 SERVICE_STATUSES = ("pending", "active", "suspended", "terminated", "cancelled")
@@ -31,17 +34,16 @@ def _me() -> str:
     return g.account["account_id"]
 
 
-def _read(method: str, *args: Any) -> Any:
+def _read(query: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
     """A billing query whose NotFound (missing or someone else's) is the 404 page."""
     try:
-        return rpc.call("billing", method, *args)
+        return query(*args, **kwargs)
     except NotFound:
         abort(404)
 
 
-def _parallel(*calls: tuple) -> list[Any]:
-    """Several billing queries at once (method, *args each); results in the same order."""
-    pending = [rpc.start("billing", method, *args) for method, *args in calls]
+def _parallel(*pending: rpc.PendingCall) -> list[Any]:
+    """The answers of several queries sent at once (clients.start), in the same order."""
     return [call.result() for call in pending]
 
 
@@ -78,11 +80,11 @@ def _error_flash(exc: CommandError) -> None:
 @page_login_required
 def billing_order():
     _me()
-    return render_template("billing/order.html", catalog=rpc.call("billing", "get_catalog", g.language))
+    return render_template("billing/order.html", catalog=clients.billing.get_catalog(language=g.language))
 
 
 def _plan(code: str) -> dict[str, Any]:
-    plan = next((p for p in rpc.call("billing", "get_catalog", g.language)["plans"] if p["code"] == code), None)
+    plan = next((p for p in clients.billing.get_catalog(language=g.language)["plans"] if p["code"] == code), None)
     if not plan:
         abort(404)
     return plan
@@ -98,7 +100,7 @@ def billing_plan(plan_code: str):
         return render_template("billing/plan.html", plan=plan, form=form, errors={})
     form = {"cycle": request.form.get("cycle", ""), "domain": request.form.get("domain", "")}
     try:
-        rpc.call("billing", "add_cart_item", account_id=account_id, kind="hosting", params={"plan": plan_code, **form})
+        clients.billing.add_cart_item(account_id=account_id, kind="hosting", params={"plan": plan_code, **form})
     except CommandError as exc:
         return render_template("billing/plan.html", plan=plan, form=form, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
@@ -109,7 +111,11 @@ def billing_plan(plan_code: str):
 # --- cart and checkout ----------------------------------------------------------
 def _render_cart(account_id: str, form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                  error: str | None = None, status: int = 200):  # fmt: skip
-    cart, catalog, credit = _parallel(("get_cart", account_id), ("get_catalog", g.language), ("get_credit", account_id))
+    cart, catalog, credit = _parallel(
+        clients.start(clients.billing.get_cart, account_id=account_id),
+        clients.start(clients.billing.get_catalog, language=g.language),
+        clients.start(clients.billing.get_credit, account_id=account_id),
+    )
     plans = {p["code"]: p for p in catalog["plans"]}
     form = {"payment_method": "card", "idempotency_key": uuid.uuid4().hex,
             "discount_code": cart.get("discount_code") or "", **(form or {})}  # fmt: skip
@@ -128,7 +134,7 @@ def billing_cart():
 def billing_cart_cycle(item_id: str):
     account_id = _me()
     try:
-        rpc.call("billing", "update_cart_item", account_id, item_id, request.form.get("cycle", ""))
+        clients.billing.update_cart_item(account_id=account_id, item_id=item_id, cycle=request.form.get("cycle", ""))
         flash(i18n.t("billing_cycle_changed"), "success")
     except CommandError as exc:
         _error_flash(exc)
@@ -142,7 +148,7 @@ def billing_cart_cycle(item_id: str):
 def billing_cart_remove(item_id: str):
     account_id = _me()
     try:
-        rpc.call("billing", "remove_cart_item", account_id, item_id)
+        clients.billing.remove_cart_item(account_id=account_id, item_id=item_id)
     except NotFound:
         abort(404)
     flash(i18n.t("billing_removed"), "success")
@@ -157,7 +163,7 @@ def billing_cart_discount():
     if "remove" in request.form:
         code = ""
     try:
-        rpc.call("billing", "apply_discount_code", account_id, code)
+        clients.billing.apply_discount_code(account_id=account_id, code=code)
     except CommandError as exc:
         return _render_cart(account_id, {"discount_code": code}, field_messages(exc.fields), i18n.t(exc.code), 422)
     flash(i18n.t("billing_discount_applied" if code.strip() else "billing_discount_removed"), "success")
@@ -170,7 +176,7 @@ def billing_checkout():
     account_id = _me()
     form = {k: request.form.get(k, "") for k in ("payment_method", "idempotency_key")}
     try:
-        result = rpc.call("billing", "checkout", account_id, form["payment_method"], form["idempotency_key"], return_url=_return_url())  # fmt: skip
+        result = clients.billing.checkout(account_id=account_id, payment_method=form["payment_method"], idempotency_key=form["idempotency_key"], return_url=_return_url())  # fmt: skip
     except CommandError as exc:
         return _render_cart(account_id, form, field_messages(exc.fields), i18n.t(exc.code), status_of(exc))
     return _after_payment(result["payment"], result["invoice_ids"])
@@ -180,7 +186,7 @@ def billing_checkout():
 @page_login_required
 def billing_payment_return():
     """Where the card provider sends the person back; waits (by reloading) for the webhook."""
-    payment = _read("get_payment", _me(), request.args.get("payment_id", ""))
+    payment = _read(clients.billing.get_payment, account_id=_me(), payment_id=request.args.get("payment_id", ""))
     waiting = payment["status"] != "failed" and not payment["all_paid"]
     page = render_template("billing/payment_return.html", payment=payment, waiting=waiting)
     return page, 200, ({"Refresh": "2"} if waiting else {})  # browsers reload it, no script needed
@@ -201,8 +207,13 @@ def billing_invoices():
     if status not in (None, *INVOICE_STATUSES):
         status = None
     page, per_page = inputs.page_args(PER_PAGE)
-    listed, unpaid, credit = _parallel(("list_invoices", account_id, status, page, per_page),
-                                       ("list_invoices", account_id, "unpaid", 1, 100), ("get_credit", account_id))  # fmt: skip
+    listed, unpaid, credit = _parallel(
+        clients.start(
+            clients.billing.list_invoices, account_id=account_id, status=status, page=page, per_page=per_page
+        ),
+        clients.start(clients.billing.list_invoices, account_id=account_id, status="unpaid", page=1, per_page=100),
+        clients.start(clients.billing.get_credit, account_id=account_id),
+    )
     return render_template(
         "billing/invoices.html",
         listed=listed,
@@ -220,8 +231,7 @@ def billing_invoices():
 def billing_pay_all():
     account_id = _me()
     try:
-        result = rpc.call("billing", "pay_all_unpaid", account_id, request.form.get("payment_method", ""),
-                          _return_url())  # fmt: skip
+        result = clients.billing.pay_all_unpaid(account_id=account_id, payment_method=request.form.get("payment_method", ""), return_url=_return_url())  # fmt: skip
     except CommandError as exc:
         _error_flash(exc)
         return redirect(url_for("pages.billing_invoices", status="unpaid"))
@@ -232,8 +242,8 @@ def billing_pay_all():
 @page_login_required
 def billing_invoice(invoice_id: str):
     account_id = _me()
-    invoice = _read("get_invoice", account_id, invoice_id)
-    credit = rpc.call("billing", "get_credit", account_id)["credit"]
+    invoice = _read(clients.billing.get_invoice, account_id=account_id, invoice_id=invoice_id)
+    credit = clients.billing.get_credit(account_id=account_id)["credit"]
     return render_template("billing/invoice.html", invoice=invoice, credit=credit, methods=PAYMENT_METHODS)
 
 
@@ -242,8 +252,7 @@ def billing_invoice(invoice_id: str):
 def billing_pay_invoice(invoice_id: str):
     account_id = _me()
     try:
-        payment = rpc.call("billing", "pay_invoice", account_id, invoice_id, request.form.get("payment_method", ""),
-                           _return_url())  # fmt: skip
+        payment = clients.billing.pay_invoice(account_id=account_id, invoice_id=invoice_id, payment_method=request.form.get("payment_method", ""), return_url=_return_url())  # fmt: skip
     except NotFound:
         abort(404)
     except CommandError as exc:
@@ -255,7 +264,7 @@ def billing_pay_invoice(invoice_id: str):
 @pages.get("/invoices/<invoice_id>/pdf")
 @page_login_required
 def billing_invoice_pdf(invoice_id: str):
-    return pdf_response(_read("invoice_pdf", _me(), invoice_id))
+    return pdf_response(_read(clients.billing.invoice_pdf, account_id=_me(), invoice_id=invoice_id))
 
 
 # --- services ---------------------------------------------------------------------
@@ -266,7 +275,7 @@ def billing_services():
     if status not in (None, *SERVICE_STATUSES):
         status = None
     page, per_page = inputs.page_args(PER_PAGE)
-    listed = rpc.call("billing", "list_services", _me(), status, page, per_page)
+    listed = clients.billing.list_services(account_id=_me(), status=status, page=page, per_page=per_page)
     return render_template("billing/services.html", listed=listed, status=status, statuses=SERVICE_STATUSES,
                            page_url=_page_url)  # fmt: skip
 
@@ -274,7 +283,7 @@ def billing_services():
 @pages.get("/services/<service_id>")
 @page_login_required
 def billing_service(service_id: str):
-    service = _read("get_service", _me(), service_id)
+    service = _read(clients.billing.get_service, account_id=_me(), service_id=service_id)
     return render_template("billing/service.html", service=service, form={"when": "end_of_period"}, errors={})
 
 
@@ -286,11 +295,11 @@ def billing_service_cancel(service_id: str):
     try:
         if not form["confirm"]:
             raise CommandError("invalid_input", {"confirm": "billing_confirm_required"}, status=422)
-        rpc.call("billing", "request_cancellation", account_id, service_id, form["when"])
+        clients.billing.request_cancellation(account_id=account_id, service_id=service_id, when=form["when"])
     except NotFound:
         abort(404)
     except CommandError as exc:
-        service = _read("get_service", account_id, service_id)
+        service = _read(clients.billing.get_service, account_id=account_id, service_id=service_id)
         return render_template("billing/service.html", service=service, form=form, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
     flash(i18n.t("billing_cancelled_now" if form["when"] == "immediate" else "billing_cancel_requested"), "success")
@@ -301,7 +310,7 @@ def billing_service_cancel(service_id: str):
 @pages.get("/renewals")
 @page_login_required
 def billing_renewals():
-    renewals = rpc.call("billing", "list_renewals", _me())
+    renewals = clients.billing.list_renewals(account_id=_me())
     renewals["items"] = permissions.visible_renewals(g.account, renewals["items"])
     return render_template("billing/renewals.html", renewals=renewals)
 
@@ -322,7 +331,7 @@ def billing_domain_renewal_add(domain_id: str):
 def _add_renewal(kind: str, params: dict[str, str]):
     account_id = _me()
     try:
-        rpc.call("billing", "add_cart_item", account_id=account_id, kind=kind, params=params)
+        clients.billing.add_cart_item(account_id=account_id, kind=kind, params=params)
     except NotFound:
         abort(404)
     except CommandError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from gateway import inputs, rpc
+from gateway import clients, inputs
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
@@ -29,7 +29,7 @@ def domains_check():
     name = inputs.query_text("name")
     if not name.strip():
         raise ApiError(422, "invalid_input", {"name": "domains_name_required"})
-    return jsonify(rpc.call("domains", "check", name))
+    return jsonify(clients.domains.check(name=name))
 
 
 @api.get("/domains")
@@ -38,13 +38,15 @@ def domains_list():
     status = inputs.query_choice("status", STATUSES, "invalid_status")
     page, per_page = inputs.page_args()
     query = inputs.query_text("q") or inputs.query_text("query") or None
-    return jsonify(rpc.call("domains", "list_domains", _account_id(), page, per_page, status, query))
+    return jsonify(
+        clients.domains.list_domains(account_id=_account_id(), page=page, per_page=per_page, status=status, query=query)
+    )
 
 
 @api.get("/domains/<domain_id>")
 @token_required
 def domains_get(domain_id: str):
-    return jsonify(rpc.call("domains", "get_domain", _account_id(), domain_id))
+    return jsonify(clients.domains.get_domain(account_id=_account_id(), domain_id=domain_id))
 
 
 @api.patch("/domains/<domain_id>")
@@ -54,13 +56,13 @@ def domains_patch(domain_id: str):
     unknown = {k: "unknown_field" for k in data if k not in PATCH_KEYS}
     if unknown or not data:
         raise ApiError(422, "invalid_input", unknown or {"nameservers": "required"})
-    return jsonify(rpc.call("domains", "update_domain", _account_id(), domain_id, data))
+    return jsonify(clients.domains.update_domain(account_id=_account_id(), domain_id=domain_id, changes=data))
 
 
 @api.get("/domains/<domain_id>/epp-code")
 @token_required
 def domains_epp_code(domain_id: str):
-    return jsonify(rpc.call("domains", "reveal_epp_code", _account_id(), domain_id))
+    return jsonify(clients.domains.reveal_epp_code(account_id=_account_id(), domain_id=domain_id))
 
 
 # --- OpenAPI ----------------------------------------------------------------

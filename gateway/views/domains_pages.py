@@ -6,11 +6,12 @@ CSRF is checked for every POST by the `pages` blueprint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, inputs, rpc
+from gateway import clients, i18n, inputs
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.views.domains_api import STATUSES
@@ -28,7 +29,7 @@ def _me() -> str:
 
 def _domain(account_id: str, domain_id: str) -> dict[str, Any]:
     try:
-        return rpc.call("domains", "get_domain", account_id, domain_id)
+        return clients.domains.get_domain(account_id=account_id, domain_id=domain_id)
     except NotFound:
         abort(404)
 
@@ -39,13 +40,13 @@ def _search(name: str, form: dict[str, str], errors: dict[str, str] | None = Non
     results, others, errors = [], [], dict(errors or {})
     if name.strip():
         try:
-            results = rpc.call("domains", "check", name)["results"]
+            results = clients.domains.check(name=name)["results"]
         except CommandError as exc:
             errors.update({f"search_{k}": v for k, v in field_messages(exc.fields).items()})
             error = error or (i18n.t(exc.code) if not exc.fields else None)
     if len(results) == 1:  # one name asked for: the same name under our other TLDs too
         label = results[0]["unicode_name"].removesuffix("." + results[0]["tld"])
-        others = [r for r in rpc.call("domains", "check", label)["results"] if r["name"] != results[0]["name"]]
+        others = [r for r in clients.domains.check(name=label)["results"] if r["name"] != results[0]["name"]]
     page = render_template("domains/search.html", name=name, results=results, others=others, form=form,
                            errors=errors, error=error, years=YEARS, focus=focus)  # fmt: skip
     return page, status
@@ -53,7 +54,7 @@ def _search(name: str, form: dict[str, str], errors: dict[str, str] | None = Non
 
 def _add(kind: str, params: dict[str, Any], form: dict[str, str], focus: str):
     try:
-        rpc.call("billing", "add_cart_item", account_id=_me(), kind=kind, params=params)
+        clients.billing.add_cart_item(account_id=_me(), kind=kind, params=params)
     except CommandError as exc:
         errors = field_messages(exc.fields)
         return _search(form.get("name", ""), form, errors, i18n.t(exc.code), 422, focus)
@@ -102,7 +103,9 @@ def domains_list():
     status = status if status in STATUSES else None
     query = inputs.query_text("q")
     page = inputs.query_int("page", 1)
-    listing = rpc.call("domains", "list_domains", account_id, page, PER_PAGE, status, query or None)
+    listing = clients.domains.list_domains(
+        account_id=account_id, page=page, per_page=PER_PAGE, status=status, query=query or None
+    )
     return render_template("domains/list.html", listing=listing, status=status or "", q=query, statuses=STATUSES)
 
 
@@ -120,11 +123,13 @@ def domains_detail(domain_id: str):
     return _manage(_domain(_me(), domain_id))
 
 
-def _command(domain_id: str, method: str, *args: Any, form: dict[str, str] | None = None, done: str = "saved"):
+def _command(domain_id: str, command: Callable[..., Any], form: dict[str, str] | None = None, done: str = "saved",
+             **arguments: Any):  # fmt: skip
+    """`command(account_id=..., domain_id=..., **arguments)` (a clients.domains method) on the account's domain."""
     account_id = _me()
     domain = _domain(account_id, domain_id)
     try:
-        rpc.call("domains", method, account_id, domain_id, *args)
+        command(account_id=account_id, domain_id=domain_id, **arguments)
     except CommandError as exc:
         return _manage(domain, form, field_messages(exc.fields), i18n.t(exc.code), status=status_of(exc))
     flash(i18n.t(done), "success")
@@ -136,7 +141,7 @@ def _command(domain_id: str, method: str, *args: Any, form: dict[str, str] | Non
 def domains_nameservers(domain_id: str):
     typed = request.form.get("nameservers", "")
     servers = [s.strip() for s in typed.replace(",", "\n").splitlines() if s.strip()]
-    return _command(domain_id, "update_domain", {"nameservers": servers}, form={"nameservers": typed},
+    return _command(domain_id, clients.domains.update_domain, changes={"nameservers": servers}, form={"nameservers": typed},
                     done="domains_nameservers_saved")  # fmt: skip
 
 
@@ -147,7 +152,7 @@ def domains_settings(domain_id: str):
     domain = _domain(_me(), domain_id)
     if domain["status"] != "active":
         changes.pop("locked")
-    return _command(domain_id, "update_domain", changes)
+    return _command(domain_id, clients.domains.update_domain, changes=changes)
 
 
 @pages.post("/domains/<domain_id>/epp-code")
@@ -156,7 +161,7 @@ def domains_reveal_epp(domain_id: str):
     account_id = _me()
     domain = _domain(account_id, domain_id)
     try:
-        revealed = rpc.call("domains", "reveal_epp_code", account_id, domain_id)
+        revealed = clients.domains.reveal_epp_code(account_id=account_id, domain_id=domain_id)
     except CommandError as exc:
         return _manage(domain, error=i18n.t(exc.code), status=status_of(exc))
     return _manage(domain, epp_code=revealed["epp_code"])
@@ -166,7 +171,7 @@ def domains_reveal_epp(domain_id: str):
 @page_login_required
 def domains_retry(domain_id: str):
     epp_code = request.form.get("epp_code", "").strip() or None
-    return _command(domain_id, "retry_registration", epp_code, form={"epp_code": epp_code or ""},
+    return _command(domain_id, clients.domains.retry_registration, epp_code=epp_code, form={"epp_code": epp_code or ""},
                     done="domains_retry_sent")  # fmt: skip
 
 
@@ -185,7 +190,7 @@ def domains_renew(domain_id: str):
     domain = _domain(account_id, domain_id)
     params = {"domain_id": domain_id, "years": _years()}
     try:
-        rpc.call("billing", "add_cart_item", account_id=account_id, kind="domain_renewal", params=params)
+        clients.billing.add_cart_item(account_id=account_id, kind="domain_renewal", params=params)
     except CommandError as exc:
         return _manage(domain, errors=field_messages(exc.fields), error=i18n.t(exc.code), status=status_of(exc))
     flash(i18n.t("domains_added_to_cart", name=domain["unicode_name"]), "success")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from gateway import i18n, rpc
+from gateway import clients, i18n
 from gateway.errors import field_messages, status_of
 from gateway.views.staff import staff_only
 from kernel.errors import CommandError, NotFound
@@ -20,7 +20,7 @@ def newsletter():
         return render_template("account/newsletter.html", form={}, errors={}, status=_status(request.args.get("id")))
     form = {k: request.form.get(k, "") for k in FIELDS}
     try:
-        queued = rpc.call("notifications", "send_newsletter", *(form[k] for k in FIELDS))
+        queued = clients.notifications.send_newsletter(**form)
     except CommandError as exc:
         return render_template("account/newsletter.html", form=form, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code), status=None), status_of(exc)  # fmt: skip
@@ -32,6 +32,6 @@ def _status(newsletter_id: str | None) -> dict | None:
     if not newsletter_id:
         return None
     try:
-        return rpc.call("notifications", "newsletter_status", newsletter_id)
+        return clients.notifications.newsletter_status(newsletter_id=newsletter_id)
     except NotFound:
         return None

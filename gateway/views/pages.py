@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from flask import Blueprint, flash, g, make_response, redirect, render_template, request, session, url_for
 
-from gateway import i18n, rpc
+from gateway import clients, i18n
 from gateway.auth import check_csrf, load_account, page_login_required
 from gateway.dashboard import build as build_dashboard
 from gateway.errors import field_messages, status_of
@@ -48,8 +50,7 @@ def register():
             "register.html", CommandError("invalid_input", {"password_repeat": "password_mismatch"}), form
         )
     try:  # a known address gets the same answer; the mail sent to it says it already has an account
-        rpc.call("accounts", "register", form["email"], password, form["first_name"], form["last_name"],
-                 form["language"] or g.language)  # fmt: skip
+        clients.accounts.register(email=form["email"], password=password, first_name=form["first_name"], last_name=form["last_name"], language=form["language"] or g.language)  # fmt: skip
     except CommandError as exc:
         return _form_error("register.html", exc, form)
     return render_template("message.html", message=i18n.t("registered_check_mail_any", email=form["email"].strip()),
@@ -59,7 +60,7 @@ def register():
 @pages.get("/verify-email")
 def verify_email():
     try:
-        rpc.call("accounts", "verify_email", request.args.get("token", ""))
+        clients.accounts.verify_email(token=request.args.get("token", ""))
     except CommandError as exc:
         return render_template("message.html", message=i18n.t(exc.code), failed=True), 400
     flash(i18n.t("email_verified"), "success")
@@ -68,7 +69,7 @@ def verify_email():
 
 @pages.post("/verify-email/resend")
 def resend_verification():
-    rpc.call("accounts", "resend_verification", request.form.get("email", ""))
+    clients.accounts.resend_verification(email=request.form.get("email", ""))
     return render_template("message.html", message=i18n.t("verification_resent"))
 
 
@@ -79,7 +80,7 @@ def login():
         return render_template("login.html", form={}, errors={}, next=request.args.get("next", ""))
     form = {"email": request.form.get("email", "")}
     try:
-        result = rpc.call("accounts", "login", form["email"], request.form.get("password", ""))
+        result = clients.accounts.login(email=form["email"], password=request.form.get("password", ""))
     except CommandError as exc:
         return _form_error("login.html", exc, form, status=status_of(exc), next=request.form.get("next", ""),
                            resend_email=form["email"] if exc.code == "email_not_verified" else None)  # fmt: skip
@@ -96,7 +97,7 @@ def login():
 def logout():
     token = session.get("token")
     if token:
-        rpc.call("accounts", "logout", token)
+        clients.accounts.logout(token=token)
     session.clear()
     flash(i18n.t("logged_out"), "info")
     return redirect(url_for("pages.login"))
@@ -107,17 +108,18 @@ def logout():
 def password_reset():
     if request.method == "GET":
         return render_template("password_reset.html", form={}, errors={})
-    rpc.call("accounts", "request_password_reset", request.form.get("email", ""))
+    clients.accounts.request_password_reset(email=request.form.get("email", ""))
     return render_template("message.html", message=i18n.t("reset_sent"))
 
 
 @pages.route("/password-reset/confirm", methods=["GET", "POST"])
 def password_reset_confirm():
-    return set_password_page("password_reset_confirm.html", "confirm_password_reset", "password_changed")
+    return set_password_page("password_reset_confirm.html", clients.accounts.confirm_password_reset, "password_changed")
 
 
-def set_password_page(template: str, method: str, done_message: str):
-    """A mailed token and a new password typed twice, sent to `accounts.<method>`; then the login."""
+def set_password_page(template: str, set_password: Callable[..., Any], done_message: str):
+    """A mailed token and a new password typed twice, sent to `set_password` (a clients.accounts method); then
+    the login."""
     token = request.values.get("token", "")
     if request.method == "GET":
         return render_template(template, token=token, errors={})
@@ -125,7 +127,7 @@ def set_password_page(template: str, method: str, done_message: str):
     try:
         if password != repeat:
             raise CommandError("invalid_input", {"password_repeat": "password_mismatch"})
-        rpc.call("accounts", method, token, password)
+        set_password(token=token, password=password)
     except CommandError as exc:
         return _form_error(template, exc, {}, token=token)
     flash(i18n.t(done_message), "success")
@@ -141,9 +143,9 @@ def switch_language():
     token = session.get("token")
     account = g.account = load_account(token)
     if is_contact(account):  # a contact's own language, never the owner's
-        rpc.call("accounts", "update_contact", account_id=account["account_id"], contact_id=account["contact_id"], changes={"language": language})  # fmt: skip
+        clients.accounts.update_contact(account_id=account["account_id"], contact_id=account["contact_id"], changes={"language": language})  # fmt: skip
     elif account:
-        rpc.call("accounts", "update_settings", account["account_id"], {"language": language})
+        clients.accounts.update_settings(account_id=account["account_id"], changes={"language": language})
     response = make_response(redirect(_safe_next(request.form.get("next"))))
     response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
@@ -165,10 +167,7 @@ def settings():
         return render_template("settings.html", form=_settings_form(g.account), errors={}, **_settings_context())
     changes = _settings_changes(g.account)
     try:  # a new e-mail address needs the current password (and a code when two-factor login is on)
-        updated = rpc.call("accounts", "update_settings", g.account["account_id"], changes,
-                           current_password=request.form.get("current_password") or None,
-                           code=request.form.get("code") or None,
-                           keep_session_id=g.account.get("session_id"))  # fmt: skip
+        updated = clients.accounts.update_settings(account_id=g.account["account_id"], changes=changes, current_password=request.form.get("current_password") or None, code=request.form.get("code") or None, keep_session_id=g.account.get("session_id"))  # fmt: skip
     except CommandError as exc:
         return _form_error("settings.html", exc, _settings_form_from_post(), **_settings_context())
     g.language = updated.get("language") or g.language

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 
-from gateway import rpc
+from gateway import clients
 from gateway.auth import check_csrf
 from gateway.errors import error_response, status_of
 from kernel.errors import CommandError, NotFound
@@ -35,7 +35,7 @@ def sandbox_allowed():
 
 def _payment(payment_id: str) -> dict:
     try:
-        return rpc.call("billing", "sandbox_get_payment", payment_id)
+        return clients.billing.sandbox_get_payment(payment_id=payment_id)
     except NotFound:
         abort(404)
 
@@ -51,7 +51,7 @@ def sandbox_decide(payment_id: str):
     _payment(payment_id)
     outcome = "success" if request.form.get("outcome") == "success" else "failure"
     try:
-        result = rpc.call("billing", "sandbox_complete", payment_id, outcome)
+        result = clients.billing.sandbox_complete(payment_id=payment_id, outcome=outcome)
     except CommandError as exc:
         if exc.code == "payment_expired":  # too late to pay this session: the page says so
             return render_template("billing/sandbox_pay.html", payment=_payment(payment_id)), 409
@@ -68,7 +68,7 @@ def sandbox_webhook():
     body = request.get_data(as_text=True)
     signature = request.headers.get("X-Sandbox-Signature", "")
     try:
-        result = rpc.call("billing", "handle_webhook", body, signature)
+        result = clients.billing.handle_webhook(body=body, signature=signature)
     except CommandError as exc:  # refused: which field disagrees with the stored session, if any
         return error_response(status_of(exc), exc.code, exc.fields)
     except NotFound:

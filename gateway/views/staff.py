@@ -7,11 +7,12 @@ is the staff member ({type: "staff", id}), so each change is an event naming the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
-from gateway import i18n, inputs, rpc
+from gateway import clients, i18n, inputs
 from gateway.auth import check_csrf, load_account
 from gateway.errors import status_of
 from gateway.policy import is_customer, is_staff
@@ -78,16 +79,18 @@ def _errors(exc: CommandError, files: list | None = None) -> dict[str, str]:
 def queue():
     status = choice("status", ("", "all", *STATUSES))
     department = choice("department", ("", *DEPARTMENTS))
-    result = rpc.call("support", "staff_queue", department or None, status or None, page_number(), 25)
+    result = clients.support.staff_queue(
+        department=department or None, status=status or None, page=page_number(), per_page=25
+    )
     return render_template("staff/queue.html", result=result, status=status, department=department,
                            statuses=STATUSES, departments=DEPARTMENTS)  # fmt: skip
 
 
 def _ticket_page(ticket_id: str, form: dict | None = None, errors: dict | None = None, error: str | None = None,
                  status: int = 200):  # fmt: skip
-    ticket = found_or_404("support", "staff_get_ticket", ticket_id)
+    ticket = found_or_404(clients.support.staff_get_ticket, ticket_id=ticket_id)
     try:
-        customer = rpc.call("accounts", "get_profile", ticket["account_id"])
+        customer = clients.accounts.get_profile(account_id=ticket["account_id"])
     except NotFound:  # the ticket outlived its account
         customer = None
     page = render_template("staff/ticket.html", ticket=ticket, customer=customer, form=form or {}, errors=errors or {},
@@ -100,12 +103,14 @@ def ticket(ticket_id: str):
     return _ticket_page(ticket_id)
 
 
-def _ticket_command(ticket_id: str, method: str, field: str, done: str, files: list | None = None):
-    """One staff command on a ticket: back to the ticket, or the page again with what was typed."""
+def _ticket_command(ticket_id: str, command: Callable[..., Any], field: str, done: str, files: list | None = None,
+                    argument: str | None = None):  # fmt: skip
+    """One staff command on a ticket (a clients.support method taking ticket_id and the form's `field` as
+    `argument`, by default named like it): back to the ticket, or the page again with what was typed."""
     value = request.form.get(field, "")
-    args = (value, files) if files is not None else (value,)
+    extra = {"attachments": files} if files is not None else {}
     try:
-        rpc.call("support", method, ticket_id, *args)
+        command(ticket_id=ticket_id, **{argument or field: value}, **extra)
     except NotFound:
         abort(404)
     except CommandError as exc:
@@ -116,27 +121,31 @@ def _ticket_command(ticket_id: str, method: str, field: str, done: str, files: l
 
 @blueprint.post("/tickets/<ticket_id>/reply")
 def reply(ticket_id: str):
-    return _ticket_command(ticket_id, "staff_reply", "message", "staff_reply_sent", files=uploaded_files())
+    return _ticket_command(
+        ticket_id, clients.support.staff_reply, "message", "staff_reply_sent", files=uploaded_files()
+    )
 
 
 @blueprint.post("/tickets/<ticket_id>/status")
 def set_status(ticket_id: str):
-    return _ticket_command(ticket_id, "staff_set_status", "status", "staff_status_changed")
+    return _ticket_command(ticket_id, clients.support.staff_set_status, "status", "staff_status_changed")
 
 
 @blueprint.post("/tickets/<ticket_id>/priority")
 def set_priority(ticket_id: str):
-    return _ticket_command(ticket_id, "staff_set_priority", "priority", "staff_priority_changed")
+    return _ticket_command(ticket_id, clients.support.staff_set_priority, "priority", "staff_priority_changed")
 
 
 @blueprint.post("/tickets/<ticket_id>/notes")
 def add_note(ticket_id: str):
-    return _ticket_command(ticket_id, "staff_add_note", "note", "staff_note_added")
+    return _ticket_command(ticket_id, clients.support.staff_add_note, "note", "staff_note_added", argument="text")
 
 
 @blueprint.get("/tickets/<ticket_id>/attachments/<attachment_id>")
 def attachment(ticket_id: str, attachment_id: str):
-    return attachment_response(found_or_404("support", "get_attachment", None, ticket_id, attachment_id))
+    return attachment_response(
+        found_or_404(clients.support.get_attachment, account_id=None, ticket_id=ticket_id, attachment_id=attachment_id)
+    )
 
 
 # --- news ------------------------------------------------------------------------
@@ -156,26 +165,26 @@ def news():
     if request.method == "POST":
         form = _news_form()
         try:
-            rpc.call("support", "publish_news", **_news_args(form))
+            clients.support.publish_news(**_news_args(form))
         except CommandError as exc:
             errors, error, status = _errors(exc), _message(exc.code), status_of(exc)
         else:
             flash(i18n.t("staff_news_published"), "success")
             return redirect(url_for("staff.news"))
-    result = rpc.call("support", "staff_list_news", None, page_number(), 20)
+    result = clients.support.staff_list_news(language=None, page=page_number(), per_page=20)
     return render_template("staff/news.html", result=result, form=form, errors=errors, error=error,
                            languages=LANGUAGES), status  # fmt: skip
 
 
 @blueprint.route("/news/<news_id>", methods=["GET", "POST"])
 def edit_news(news_id: str):
-    item = found_or_404("support", "staff_get_news", news_id)
+    item = found_or_404(clients.support.staff_get_news, news_id=news_id)
     if request.method == "GET":
         form = {**item, "concerns_plans": ", ".join(item["concerns_plans"]), "published_at": item["published_at"]}
         return render_template("staff/news_edit.html", item=item, form=form, errors={}, languages=LANGUAGES)
     form = _news_form()
     try:
-        found_or_404("support", "update_news", news_id, **_news_args(form))
+        found_or_404(clients.support.update_news, news_id=news_id, **_news_args(form))
     except CommandError as exc:
         return render_template("staff/news_edit.html", item=item, form=form, errors=_errors(exc),
                                error=_message(exc.code), languages=LANGUAGES), status_of(exc)  # fmt: skip
@@ -185,7 +194,7 @@ def edit_news(news_id: str):
 
 @blueprint.post("/news/<news_id>/withdraw")
 def withdraw_news(news_id: str):
-    found_or_404("support", "withdraw_news", news_id)
+    found_or_404(clients.support.withdraw_news, news_id=news_id)
     flash(i18n.t("staff_news_withdrawn"), "success")
     return redirect(url_for("staff.news"))
 
@@ -193,7 +202,7 @@ def withdraw_news(news_id: str):
 # --- the offer banner (billing owns it) -------------------------------------------
 @blueprint.route("/offer", methods=["GET", "POST"])
 def offer():
-    current = rpc.call("billing", "get_current_offer")
+    current = clients.billing.get_current_offer()
     if request.method == "GET":
         form = {k: (current or {}).get(k) or "" for k in OFFER_FIELDS}
         return render_template("staff/offer.html", current=current, form=form, errors={})
@@ -203,9 +212,7 @@ def offer():
             percent = inputs.form_int("discount_percent", 0, 100)  # empty: no discount
         except inputs.InputError:
             raise CommandError("invalid_input", {"discount_percent": "invalid_percent"}, status=422) from None
-        rpc.call("billing", "set_offer", form["title"], form["text"], form["link"], form["starts_at"], form["ends_at"],
-                 form["discount_code"] or None, percent, title_en=form["title_en"],
-                 text_en=form["text_en"])  # fmt: skip
+        clients.billing.set_offer(title=form["title"], text=form["text"], link=form["link"], starts_at=form["starts_at"], ends_at=form["ends_at"], discount_code=form["discount_code"] or None, discount_percent=percent, title_en=form["title_en"], text_en=form["text_en"])  # fmt: skip
     except CommandError as exc:
         return render_template("staff/offer.html", current=current, form=form, errors=_errors(exc),
                                error=_message(exc.code)), status_of(exc)  # fmt: skip
@@ -219,7 +226,7 @@ def customers():
     query, found, error = inputs.query_text("q").strip(), None, None
     if query:
         try:
-            found = rpc.call("accounts", "find_customers", query)["items"]
+            found = clients.accounts.find_customers(query=query)["items"]
         except CommandError as exc:
             error = _message(next(iter(exc.fields.values()), exc.code))
     return render_template("staff/customers.html", query=query, found=found, error=error)
@@ -227,11 +234,11 @@ def customers():
 
 @blueprint.get("/customers/<account_id>")
 def customer(account_id: str):
-    profile = found_or_404("accounts", "get_profile", account_id)
+    profile = found_or_404(clients.accounts.get_profile, account_id=account_id)
     if not is_customer(profile):
         abort(404)
-    invoices = rpc.call("billing", "list_invoices", account_id, choice("status", ("unpaid", "paid", "cancelled",
-                                                                               "refunded")) or None, page_number(), 20)  # fmt: skip
+    invoices = clients.billing.list_invoices(account_id=account_id, status=choice("status", ("unpaid", "paid", "cancelled",
+                                                                               "refunded")) or None, page=page_number(), per_page=20)  # fmt: skip
     return render_template("staff/customer.html", customer=profile, invoices=invoices)
 
 
@@ -242,7 +249,7 @@ def mark_paid(account_id: str, invoice_id: str):
         abort(404)
     reference = request.form.get("reference", "").strip()[:64] or None
     try:
-        rpc.call("billing", "mark_invoice_paid", invoice_id, reference=reference)
+        clients.billing.mark_invoice_paid(invoice_id=invoice_id, reference=reference)
     except CommandError as exc:
         flash(_message(exc.code), "error")
         return redirect(url_for("staff.customer", account_id=account_id))
@@ -251,4 +258,4 @@ def mark_paid(account_id: str, invoice_id: str):
 
 
 def _unpaid(account_id: str) -> list[dict[str, Any]]:
-    return rpc.call("billing", "list_invoices", account_id, "unpaid", 1, 100)["items"]
+    return clients.billing.list_invoices(account_id=account_id, status="unpaid", page=1, per_page=100)["items"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from gateway import inputs, rpc
+from gateway import clients, inputs, rpc
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
 from gateway.views.api import api, body, token_required
@@ -54,7 +54,11 @@ def _related(account_id: str, value: str | None) -> dict | None:
 def list_tickets():
     page, per_page = inputs.page_args()
     status, department = inputs.query_text("status") or None, inputs.query_text("department") or None
-    return jsonify(rpc.call("support", "list_tickets", _account_id(), status, page, per_page, department=department))
+    return jsonify(
+        clients.support.list_tickets(
+            account_id=_account_id(), status=status, page=page, per_page=per_page, department=department
+        )
+    )
 
 
 @api.post("/tickets")
@@ -63,15 +67,14 @@ def list_tickets():
 def open_ticket():
     data, files = _fields_and_files("department", "priority", "subject", "message", optional=("related",))
     related = _related(_account_id(), data.get("related"))
-    ticket = rpc.call("support", "open_ticket", _account_id(), data["department"], data["priority"], data["subject"],
-                      data["message"], related, files)  # fmt: skip
+    ticket = clients.support.open_ticket(account_id=_account_id(), department=data["department"], priority=data["priority"], subject=data["subject"], message=data["message"], related=related, attachments=files)  # fmt: skip
     return jsonify(ticket), 201
 
 
 @api.get("/tickets/<ticket_id>")
 @token_required
 def get_ticket(ticket_id: str):
-    return jsonify(rpc.call("support", "get_ticket", _account_id(), ticket_id))
+    return jsonify(clients.support.get_ticket(account_id=_account_id(), ticket_id=ticket_id))
 
 
 @api.post("/tickets/<ticket_id>/replies")
@@ -79,27 +82,33 @@ def get_ticket(ticket_id: str):
 @inputs.json_limit(ATTACHMENTS_JSON_MAX_BYTES)
 def reply_ticket(ticket_id: str):
     data, files = _fields_and_files("message")
-    reply = rpc.call("support", "reply", _account_id(), ticket_id, data["message"], files)
+    reply = clients.support.reply(
+        account_id=_account_id(), ticket_id=ticket_id, message=data["message"], attachments=files
+    )
     return jsonify(reply), 201
 
 
 @api.get("/tickets/<ticket_id>/attachments/<attachment_id>")
 @token_required
 def ticket_attachment(ticket_id: str, attachment_id: str):
-    return attachment_response(rpc.call("support", "get_attachment", _account_id(), ticket_id, attachment_id))
+    return attachment_response(
+        clients.support.get_attachment(account_id=_account_id(), ticket_id=ticket_id, attachment_id=attachment_id)
+    )
 
 
 @api.post("/tickets/<ticket_id>/close")
 @token_required
 def close_ticket(ticket_id: str):
-    return jsonify(rpc.call("support", "close_ticket", _account_id(), ticket_id))
+    return jsonify(clients.support.close_ticket(account_id=_account_id(), ticket_id=ticket_id))
 
 
 @api.get("/news")
 @token_required
 def list_news():
     page, per_page = inputs.page_args(per_page=10)
-    return jsonify(rpc.call("support", "list_news", g.language, page, per_page, account_id=_account_id()))
+    return jsonify(
+        clients.support.list_news(language=g.language, page=page, per_page=per_page, account_id=_account_id())
+    )
 
 
 # --- OpenAPI ----------------------------------------------------------------

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 
-from gateway import i18n, inputs, permissions, rpc
+from gateway import clients, i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.views.pages import pages
@@ -27,6 +28,9 @@ STATUS_FILTERS = ("", "active", *STATUSES)
 PER_PAGE = 20
 # services no longer held: not offered as what a new ticket concerns
 GONE = ("terminated", "cancelled")
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 # --- helpers the staff desk and the API share ------------------------------
@@ -79,10 +83,10 @@ def page_number() -> int:
     return inputs.query_int("page", 1)
 
 
-def found_or_404(service: str, method: str, *args: Any, **kwargs: Any) -> Any:
-    """A lookup for a page: NotFound (missing or someone else's) becomes the 404 page."""
+def found_or_404(lookup: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """A lookup for a page (a clients method): NotFound (missing or someone else's) becomes the 404 page."""
     try:
-        return rpc.call(service, method, *args, **kwargs)
+        return lookup(*args, **kwargs)
     except NotFound:
         abort(404)
 
@@ -98,8 +102,7 @@ def _account_id() -> str:
 def tickets():
     account_id = _account_id()
     status, department = choice("status", STATUS_FILTERS), choice("department", ("", *DEPARTMENTS))
-    result = rpc.call("support", "list_tickets", account_id, status or None, page_number(), PER_PAGE,
-                      department=department or None)  # fmt: skip
+    result = clients.support.list_tickets(account_id=account_id, status=status or None, page=page_number(), per_page=PER_PAGE, department=department or None)  # fmt: skip
     return render_template("support/tickets.html", result=result, status=status, department=department,
                            statuses=STATUS_FILTERS, departments=DEPARTMENTS)  # fmt: skip
 
@@ -109,9 +112,9 @@ def related_choices(account_id: str) -> tuple[list[dict[str, str]], list[str]]:
     A contact is offered only the kinds they may see (a ticket-only contact: none)."""
     calls = {}
     if permissions.allows(g.account, "services.view"):
-        calls["services"] = rpc.start("billing", "list_services", account_id)
+        calls["services"] = clients.start(clients.billing.list_services, account_id=account_id)
     if permissions.allows(g.account, "domains.view"):
-        calls["domains"] = rpc.start("domains", "list_domains", account_id, 1, 100)
+        calls["domains"] = clients.start(clients.domains.list_domains, account_id=account_id, page=1, per_page=100)
     results, failures = rpc.gather(calls)
     choices = [{"value": f"service:{s['service_id']}", "kind": "service", "id": s["service_id"], "name": s["name"]}
                for s in (results.get("services") or {}).get("items", []) if s.get("status") not in GONE]  # fmt: skip
@@ -150,8 +153,7 @@ def new_ticket():
     form, files = _new_ticket_form(), uploaded_files()
     try:
         related = chosen_related(form["related"], choices)
-        ticket = rpc.call("support", "open_ticket", account_id, form["department"], form["priority"], form["subject"],
-                          form["message"], related, files)  # fmt: skip
+        ticket = clients.support.open_ticket(account_id=account_id, department=form["department"], priority=form["priority"], subject=form["subject"], message=form["message"], related=related, attachments=files)  # fmt: skip
     except CommandError as exc:
         return render_template("support/new.html", form=form, errors=form_errors(exc, files),
                                error=i18n.t(exc.code), **context), status_of(exc)  # fmt: skip
@@ -164,7 +166,7 @@ def new_ticket():
 @pages.get("/tickets/<ticket_id>")
 @page_login_required
 def ticket(ticket_id: str):
-    found = found_or_404("support", "get_ticket", _account_id(), ticket_id)
+    found = found_or_404(clients.support.get_ticket, account_id=_account_id(), ticket_id=ticket_id)
     return render_template("support/ticket.html", ticket=found, form={}, errors={})
 
 
@@ -174,11 +176,11 @@ def reply_ticket(ticket_id: str):
     account_id = _account_id()
     message, files = request.form.get("message", ""), uploaded_files()
     try:
-        rpc.call("support", "reply", account_id, ticket_id, message, files)
+        clients.support.reply(account_id=account_id, ticket_id=ticket_id, message=message, attachments=files)
     except NotFound:
         abort(404)
     except CommandError as exc:
-        found = found_or_404("support", "get_ticket", account_id, ticket_id)
+        found = found_or_404(clients.support.get_ticket, account_id=account_id, ticket_id=ticket_id)
         return render_template("support/ticket.html", ticket=found, form={"message": message},
                                errors=form_errors(exc, files), error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
     flash(i18n.t("support_reply_sent"), "success")
@@ -188,7 +190,7 @@ def reply_ticket(ticket_id: str):
 @pages.post("/tickets/<ticket_id>/close")
 @page_login_required
 def close_ticket(ticket_id: str):
-    found_or_404("support", "close_ticket", _account_id(), ticket_id)
+    found_or_404(clients.support.close_ticket, account_id=_account_id(), ticket_id=ticket_id)
     flash(i18n.t("support_ticket_closed"), "success")
     return redirect(url_for("pages.ticket", ticket_id=ticket_id))
 
@@ -196,7 +198,11 @@ def close_ticket(ticket_id: str):
 @pages.get("/tickets/<ticket_id>/attachments/<attachment_id>")
 @page_login_required
 def ticket_attachment(ticket_id: str, attachment_id: str):
-    return attachment_response(found_or_404("support", "get_attachment", _account_id(), ticket_id, attachment_id))
+    return attachment_response(
+        found_or_404(
+            clients.support.get_attachment, account_id=_account_id(), ticket_id=ticket_id, attachment_id=attachment_id
+        )
+    )
 
 
 # --- news ------------------------------------------------------------------------
@@ -204,7 +210,7 @@ def ticket_attachment(ticket_id: str, attachment_id: str):
 @page_login_required
 def news_list():
     account_id = _account_id()
-    result = rpc.call("support", "list_news", g.language, page_number(), 10, account_id=account_id)
+    result = clients.support.list_news(language=g.language, page=page_number(), per_page=10, account_id=account_id)
     return render_template("support/news_list.html", result=result)
 
 
@@ -212,4 +218,4 @@ def news_list():
 @page_login_required
 def news_item(news_id: str):
     _account_id()
-    return render_template("support/news.html", item=found_or_404("support", "get_news", news_id))
+    return render_template("support/news.html", item=found_or_404(clients.support.get_news, news_id=news_id))
