@@ -34,6 +34,16 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   fi
 fi
 
+# DNS zones: the authoritative PowerDNS server with its SQLite backend (tools/pdns.py starts it).
+if ! command -v pdns_server >/dev/null || [ ! -f /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "==> Installing pdns-server and pdns-backend-sqlite3 (DNS zones)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pdns-server pdns-backend-sqlite3 >/dev/null
+  else
+    echo "DNS zones need PowerDNS: sudo apt-get install -y pdns-server pdns-backend-sqlite3" >&2
+  fi
+fi
+
 amqp_answers() { .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1', 5672), 2)" 2>/dev/null; }
 
 if [ -z "${AMQP_URI:-}" ] && ! amqp_answers; then

@@ -21,6 +21,8 @@ os.environ.setdefault("RPC_SIGNING_KEYS", uuid.uuid4().hex)
 # Nearly every test client comes from 127.0.0.1: the per-IP mail limit (20 an hour) would stop the suite's
 # registrations after the first twenty. The tests of that limit set it themselves or use addresses of their own.
 os.environ.setdefault("MAIL_LIMIT_PER_IP", "1000000")
+# Zones the domains tests create go nowhere unless a test starts its own PowerDNS (never `make up`'s).
+os.environ.setdefault("PDNS_API_URL", "http://127.0.0.1:9")
 
 
 # The fast tier (`make test-unit`, TEST_TIER=unit): every test that needs no server of its own, with the
@@ -148,7 +150,9 @@ def stack(mongo_uri, rabbit_vhost, tmp_path_factory):
     clock_file = var / "clock"
     clock_file.write_text("0")
     prefix = f"t{uuid.uuid4().hex[:6]}_"
-    stack = Stack(var=var, gateway_port=free_port(), smtp_port=free_port())
+    stack = Stack(
+        var=var, gateway_port=free_port(), smtp_port=free_port(), pdns_dns_port=free_port(), pdns_api_port=free_port()
+    )
     stack.env = {
         "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{rabbit_vhost}",
         "MONGO_URI": mongo_uri,
@@ -159,6 +163,7 @@ def stack(mongo_uri, rabbit_vhost, tmp_path_factory):
         "GUNICORN_WORKERS": "1",
         "GUNICORN_THREADS": "8",
         "LOG_LEVEL": "INFO",
+        "PDNS_API_URL": f"http://127.0.0.1:{stack.pdns_api_port}",  # its own PowerDNS
     }
     try:
         stack.up(seed_demo=False)

@@ -65,6 +65,8 @@ class Stack:
     gateway_port: int = 8000
     smtp_port: int = 8025
     mongo_port: int = 27017
+    pdns_dns_port: int = 5300  # PowerDNS: DNS answers, and its HTTP API the domains service drives
+    pdns_api_port: int = 8081
     env: dict[str, str] = field(default_factory=dict)
     # `nameko run` processes per service; they compete for the same queues.
     instances: int = 1
@@ -90,6 +92,8 @@ class Stack:
         env.setdefault("PUBLIC_URL", self.gateway_url)
         env.setdefault("SECRET_KEY", self._secret_key())
         env.setdefault("RPC_SIGNING_KEYS", self._secret_key("rpc_signing_key"))
+        env.setdefault("PDNS_API_URL", f"http://127.0.0.1:{self.pdns_api_port}")
+        env.setdefault("PDNS_API_KEY", self._secret_key("pdns_api_key"))
         env["PYTHONPATH"] = str(ROOT)
         env.update(self.env)
         return env
@@ -179,6 +183,21 @@ class Stack:
         self.start_process("smtp", argv)
         wait_until(lambda: port_open("127.0.0.1", self.smtp_port), 15, f"SMTP sink on :{self.smtp_port}")
 
+    def start_pdns(self) -> None:
+        """PowerDNS with its API (tools/pdns.py) when PDNS_API_URL is ours (127.0.0.1:pdns_api_port) and not up."""
+        from tools.pdns import PowerDns, installed
+
+        ours = f"http://127.0.0.1:{self.pdns_api_port}"
+        if self.environment()["PDNS_API_URL"].rstrip("/") != ours or port_open("127.0.0.1", self.pdns_api_port):
+            return
+        if not installed():
+            print("PowerDNS is not installed (make deps as root): DNS changes stay pending", file=sys.stderr)
+            return
+        pdns = PowerDns(self.var / "pdns", self.pdns_dns_port, self.pdns_api_port, self.environment()["PDNS_API_KEY"])
+        pdns.prepare()
+        self.start_process("pdns", pdns.argv(), env={})
+        wait_until(lambda: port_open("127.0.0.1", self.pdns_api_port), 20, f"PowerDNS API on :{self.pdns_api_port}")
+
     def check_rabbitmq(self) -> None:
         uri = self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/").split(";")[0]
         host_port = uri.split("@")[-1].split("/")[0]
@@ -213,6 +232,7 @@ class Stack:
         import requests
 
         from kernel.broker_users import USERS, permissions
+        from kernel.queues import with_user
 
         uri, api, admin = self._broker_admin()
         try:
@@ -231,7 +251,6 @@ class Stack:
         passwords = json.loads(store.read_text()) if store.exists() else {}
         vhost = urllib.parse.quote(uri["vhost"], safe="")
         uris = {}
-        from kernel.queues import with_user
         for user in USERS:
             name = self.broker_user_name(user)
             password = passwords.setdefault(name, os.urandom(18).hex())
@@ -268,6 +287,7 @@ class Stack:
         self.check_rabbitmq()
         self.start_mongo()
         self.start_smtp()
+        self.start_pdns()
         broker = self.broker_uris = self.broker_users()
         for service in SERVICES:
             for name in self.instance_names(service):
@@ -304,7 +324,7 @@ class Stack:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in ("gateway", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "mongo"):
+        for name in ("gateway", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "pdns", "mongo"):
             if self.stop_process(name):
                 stopped.append(name)
         return stopped

@@ -105,6 +105,10 @@ DOMAINS = "domains"
 #   domain_expired {status: grace_period | redemption | expired, expires_at}.
 # Domains consumes billing's invoice_issued / invoice_paid / invoice_cancelled (lines of the domain kinds)
 # and asks billing.issue_item_invoice(account_id, "domain_renewal", params, idempotency_key, ctx) for renewals.
+# DNS zones (stream dnszone-<domain_id>, services/domains/dns.py): dns_zone_created {records, nameservers},
+#   dns_record_added / dns_record_changed {record, previous?}, dns_record_removed {record}, dns_zone_reset
+#   {records}, each with {account_id, domain_id, name, unicode_name}; a record is {id, name, type, ttl, value,
+#   priority?, weight?, port?, flags?, tag?}. What PowerDNS has applied is kept in the read model, not as events.
 
 SUPPORT = "support"
 # ticket_opened, ticket_replied (data.by: "customer" | "staff"), ticket_status_changed,

@@ -8,6 +8,7 @@ import mongoengine as me
 
 from kernel.events import Event
 from kernel.projections import Projection
+from services.domains.dns import zones
 from services.domains.domain import parse
 
 ALIAS = "domains"
@@ -146,4 +147,4 @@ def _auto_renew(event: Event) -> None:
     _set(event, auto_renew=yes(event.data["auto_renew"]))
 
 
-PROJECTIONS: list[Projection] = [domains]
+PROJECTIONS: list[Projection] = [domains, zones]

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import os
 import re
+import time
 from typing import Any
 
 import eventlet
@@ -18,10 +19,10 @@ from kernel.aggregate import execute
 from kernel.caller import STAFF_OR_SYSTEM, ServiceRpc, rpc
 from kernel.contracts import BILLING
 from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
-from kernel.events import Event, command_meta
+from kernel.events import Event, command_meta, new_id
 from kernel.money import vat_of
 from kernel.service import EventSourcedService, consumes
-from services.domains import names, prices, registrar
+from services.domains import dns, names, prices, registrar
 from services.domains.domain import (
     HELD,
     ORDER_KINDS,
@@ -33,10 +34,12 @@ from services.domains.domain import (
     domain_stream,
     iso,
 )
+from services.domains.powerdns import PowerDns, PowerDnsError
 from services.domains.projections import PROJECTIONS, DomainView
 
 log = logging.getLogger(__name__)
 CYCLE_SECONDS = int(os.environ.get("DOMAINS_CYCLE_SECONDS", "60"))
+DNS_APPLY_SECONDS = float(os.environ.get("DNS_APPLY_SECONDS", "5"))
 REGISTRAR_TIMEOUT = float(os.environ.get("REGISTRAR_TIMEOUT", "15"))
 RPC_TIMEOUT = float(os.environ.get("DOMAINS_RPC_TIMEOUT", "5"))
 SYSTEM = {"actor": {"type": "system", "id": "domains"}}
@@ -242,13 +245,13 @@ class DomainsService(EventSourcedService):
             log.warning("registering %s failed: %s", domain.data["name"], exc.code)
             code, temporary = exc.code, exc.temporary
             return self._do(domain.domain_id, lambda d: d.registration_failed(code, temporary, clock.now()))
-        return self._do(domain.domain_id, lambda d: d.registered(expires_at))
+        return self._with_zone(self._do(domain.domain_id, lambda d: d.registered(expires_at)))
 
     def _poll_transfer(self, domain: Domain) -> Domain:
         ref = f"{domain.domain_id}:{domain.attempts}"
         status = self._registry("transfer_status", domain.data["name"], ref)
         if status["status"] == "completed":
-            return self._do(domain.domain_id, lambda d: d.transferred_in(status["expires_at"]))
+            return self._with_zone(self._do(domain.domain_id, lambda d: d.transferred_in(status["expires_at"])))
         if status["status"] == "rejected":
             return self._do(domain.domain_id, lambda d: d.transfer_rejected(status["reason"]))
         if status["status"] == "unknown":
@@ -427,3 +430,108 @@ class DomainsService(EventSourcedService):
     @rpc
     def dashboard_summary(self, account_id: str) -> dict[str, Any]:
         return {"tiles": {"domains": DomainView.objects(account_id=account_id, status__in=list(HELD)).count()}}
+
+    # ------------------------------------------------------------------ DNS zones on PowerDNS (issue #19)
+    def _zone(self, account_id: str, domain_id: Any) -> dns.ZoneView:
+        """The domain's zone, created with the defaults the first time a held domain asks for it."""
+        view = self._own(account_id, domain_id)
+        zone = dns.ZoneView.objects(id=view.id).first()
+        if zone:
+            return zone
+        if view.status not in HELD:
+            raise Conflict("domains_not_active")
+        self._create_zone(view.id)
+        return dns.ZoneView.objects(id=view.id).first()
+
+    def _create_zone(self, domain_id: str) -> None:
+        domain = self._load(domain_id)
+        details = {"account_id": domain.data["account_id"], "name": domain.data["name"],
+                   "unicode_name": domain.data["unicode_name"], "nameservers": DEFAULT_NAMESERVERS}  # fmt: skip
+        records = dns.default_records(new_id)
+        self._zone_do(domain_id, lambda z: z.create(details, records))
+
+    def _zone_do(self, domain_id: str, decide, ctx: dict | None = None) -> None:
+        _, stored = execute(self.events, dns.Zone, dns.zone_stream(domain_id), decide, command_meta(ctx or SYSTEM))
+        if stored:
+            self._apply_zone(domain_id)
+
+    def _apply_zone(self, domain_id: str) -> bool:
+        """Push the zone's current records to PowerDNS under a lease; a failure leaves it pending for the timer."""
+        now = time.time()
+        if not dns.ZoneView.objects(id=domain_id, applying_until__lt=now).update_one(set__applying_until=now + 30):
+            return False  # another worker pushes it now, and pushes again if the zone moved meanwhile
+        try:
+            zone = dns.Zone.load(self.events, dns.zone_stream(domain_id))
+            name, servers = zone.data["name"], zone.data["nameservers"]
+            PowerDns().apply(name, dns.rrsets(name, servers, list(zone.records.values()), zone.version))
+        except PowerDnsError as exc:
+            log.warning("DNS zone %s not applied (pending): %s", domain_id, exc)
+            dns.ZoneView.objects(id=domain_id).update_one(set__apply_error=exc.code)
+            return False
+        finally:
+            dns.ZoneView.objects(id=domain_id).update_one(set__applying_until=0)
+        dns.ZoneView.objects(id=domain_id, applied_version__lt=zone.version).update_one(
+            set__applied_version=zone.version, set__apply_error=None)  # fmt: skip
+        moved = dns.ZoneView.objects(id=domain_id, version__gt=zone.version).first()
+        return self._apply_zone(domain_id) if moved else True  # a change stored while we pushed
+
+    def _with_zone(self, domain: Domain) -> Domain:
+        """A domain just registered or transferred here with the panel's nameservers gets its zone."""
+        if domain.status == "active" and set(domain.nameservers or DEFAULT_NAMESERVERS) <= set(DEFAULT_NAMESERVERS):
+            self._create_zone(domain.domain_id)
+        return domain
+
+    @rpc
+    def get_zone(self, account_id: str, domain_id: str) -> dict[str, Any]:
+        return self._zone(account_id, domain_id).public()
+
+    @rpc
+    def add_dns_record(self, account_id: str, domain_id: str, record: dict[str, Any],
+                       ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        zone = self._zone(account_id, domain_id)
+        clean = {**dns.clean_record(record, zone.name), "id": new_id()}
+        self._zone_do(zone.id, lambda z: z.add(clean), ctx)
+        return {**self.get_zone(account_id, zone.id), "record_id": clean["id"]}
+
+    @rpc
+    def update_dns_record(self, account_id: str, domain_id: str, record_id: str, record: dict[str, Any],
+                          ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        zone = self._zone(account_id, domain_id)
+        clean = {**dns.clean_record(record, zone.name), "id": record_id}
+        self._zone_do(zone.id, lambda z: z.change(clean), ctx)
+        return self.get_zone(account_id, zone.id)
+
+    @rpc
+    def delete_dns_record(self, account_id: str, domain_id: str, record_id: str,
+                          ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        zone = self._zone(account_id, domain_id)
+        self._zone_do(zone.id, lambda z: z.remove(record_id), ctx)
+        return self.get_zone(account_id, zone.id)
+
+    @rpc
+    def reset_zone(self, account_id: str, domain_id: str, ctx: dict | None = None) -> dict[str, Any]:
+        zone = self._zone(account_id, domain_id)
+        records = dns.default_records(new_id)
+        self._zone_do(zone.id, lambda z: z.reset(records), ctx)
+        return self.get_zone(account_id, zone.id)
+
+    @rpc
+    def export_zone(self, account_id: str, domain_id: str) -> dict[str, str]:
+        zone = self._zone(account_id, domain_id)
+        text = dns.zone_file(zone.name, list(zone.nameservers), list(zone.records), zone.version)
+        return {"domain_id": zone.id, "name": zone.name, "filename": f"{zone.name}.zone", "text": text}
+
+    @timer(interval=DNS_APPLY_SECONDS)
+    def dns_apply_timer(self) -> None:
+        try:
+            self.apply_pending_zones()
+        except Exception:
+            log.exception("applying pending DNS zones failed; the next run retries")
+
+    @rpc(actors=STAFF_OR_SYSTEM)
+    def apply_pending_zones(self) -> dict[str, int]:
+        """Zones whose changes PowerDNS has not taken yet (it was down): push them now."""
+        pending = [z.id for z in dns.ZoneView.objects.only("id", "version", "applied_version")
+                   if z.applied_version < z.version]  # fmt: skip
+        applied = sum(self._apply_zone(domain_id) for domain_id in pending)
+        return {"pending": len(pending), "applied": applied}

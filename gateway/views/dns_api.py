@@ -1,0 +1,95 @@
+"""A domain's DNS zone under /api/v1/domains/<id>/dns: records (A, AAAA, CNAME, MX, TXT, SRV, CAA),
+reset to the defaults, export as a zone file. Scoped to the logged-in account (another's is a 404);
+the route rules of /domains (view to read, manage to change) apply."""
+
+from __future__ import annotations
+
+from flask import g, jsonify
+
+from gateway import rpc
+from gateway.errors import ApiError
+from gateway.openapi import PATHS, STRING, _obj, _op
+from gateway.views.api import api, body, token_required
+
+FIELDS = ("name", "type", "ttl", "value", "priority", "weight", "port", "flags", "tag")
+TYPES = {"ttl": int, "priority": int, "weight": int, "port": int, "flags": int}
+
+
+def _account_id() -> str:
+    return g.account["account_id"]
+
+
+def _record() -> dict:
+    data = body("type", optional=tuple(f for f in FIELDS if f != "type"), types=TYPES)
+    unknown = {k: "unknown_field" for k in data if k not in FIELDS}
+    if unknown:
+        raise ApiError(422, "invalid_input", unknown)
+    return data
+
+
+@api.get("/domains/<domain_id>/dns")
+@token_required
+def dns_zone(domain_id: str):
+    return jsonify(rpc.call("domains", "get_zone", _account_id(), domain_id))
+
+
+@api.post("/domains/<domain_id>/dns/records")
+@token_required
+def dns_add_record(domain_id: str):
+    return jsonify(rpc.call("domains", "add_dns_record", _account_id(), domain_id, _record())), 201
+
+
+@api.put("/domains/<domain_id>/dns/records/<record_id>")
+@token_required
+def dns_update_record(domain_id: str, record_id: str):
+    return jsonify(rpc.call("domains", "update_dns_record", _account_id(), domain_id, record_id, _record()))
+
+
+@api.delete("/domains/<domain_id>/dns/records/<record_id>")
+@token_required
+def dns_delete_record(domain_id: str, record_id: str):
+    return jsonify(rpc.call("domains", "delete_dns_record", _account_id(), domain_id, record_id))
+
+
+@api.post("/domains/<domain_id>/dns/reset")
+@token_required
+def dns_reset(domain_id: str):
+    return jsonify(rpc.call("domains", "reset_zone", _account_id(), domain_id))
+
+
+@api.get("/domains/<domain_id>/dns/export")
+@token_required
+def dns_export(domain_id: str):
+    return jsonify(rpc.call("domains", "export_zone", _account_id(), domain_id))
+
+
+# --- OpenAPI ----------------------------------------------------------------
+_INT = {"type": "integer"}
+_KINDS = ["A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"]
+_RECORD_IN = {"type": "object", "additionalProperties": False, "required": ["type"], "properties": {
+    "name": {**STRING, "description": "relative to the zone; @ is the apex; Unicode allowed"},
+    "type": {"type": "string", "enum": _KINDS}, "ttl": {"type": "integer", "minimum": 60, "maximum": 86400},
+    "value": {**STRING, "description": "address, target host name, text or CAA value"},
+    "priority": _INT, "weight": _INT, "port": _INT, "flags": _INT,
+    "tag": {"type": "string", "enum": ["issue", "issuewild", "iodef"]}}}  # fmt: skip
+_RECORD = _obj("id", "name", "type", "ttl", "content", id=STRING, name=STRING, unicode_name=STRING, type=STRING,
+               ttl=_INT, value=STRING, content=STRING, fqdn=STRING, unicode_fqdn=STRING)  # fmt: skip
+_ZONE = _obj("domain_id", "name", "records", "status", domain_id=STRING, name=STRING, unicode_name=STRING,
+             nameservers={"type": "array", "items": STRING}, records={"type": "array", "items": _RECORD},
+             version=_INT, applied_version=_INT, status={"type": "string", "enum": ["applied", "pending"]},
+             types={"type": "array", "items": STRING})  # fmt: skip
+_CHANGE = ("400", "404", "409", "422", "503")
+
+PATHS["/domains/{domain_id}/dns"] = {"get": _op("The domain's DNS zone (created with the defaults on first use); "
+                                                "status pending while PowerDNS has not applied the last change",
+                                                "200", _ZONE, errors=("404", "409", "503"))}  # fmt: skip
+PATHS["/domains/{domain_id}/dns/records"] = {"post": _op("Add a record", "201", _ZONE, _RECORD_IN, errors=_CHANGE)}
+PATHS["/domains/{domain_id}/dns/records/{record_id}"] = {
+    "put": _op("Replace a record", "200", _ZONE, _RECORD_IN, errors=_CHANGE),
+    "delete": _op("Delete a record", "200", _ZONE, errors=("404", "409", "503")),
+}
+PATHS["/domains/{domain_id}/dns/reset"] = {"post": _op("Put the default records back", "200", _ZONE,
+                                                       errors=("404", "409", "503"))}  # fmt: skip
+PATHS["/domains/{domain_id}/dns/export"] = {"get": _op("The zone as an RFC 1035 zone file", "200",
+                                                       _obj("text", domain_id=STRING, name=STRING, filename=STRING,
+                                                            text=STRING), errors=("404", "409", "503"))}  # fmt: skip
