@@ -27,7 +27,7 @@ from gateway.views.pages import (
     set_password_page,
 )
 from kernel import contracts
-from kernel.errors import CommandError
+from kernel.errors import CommandError, Invalid
 
 # Public routes that take no CSRF field: the one-click unsubscribe is POSTed by
 # mail clients (RFC 8058); the signed token in the path is the credential.
@@ -267,7 +267,7 @@ def change_password():
     current, new = request.form.get("pw_current", ""), request.form.get("pw_new", "")
     try:
         if new != request.form.get("pw_repeat", ""):
-            raise CommandError("invalid_input", {"new_password_repeat": "password_mismatch"}, status=422)
+            raise Invalid("invalid_input", {"new_password_repeat": "password_mismatch"})
         result = clients.accounts.change_password(account_id=g.account["account_id"], current_password=current, new_password=new, code=request.form.get("pw_code") or None, keep_session_id=g.account.get("session_id"))  # fmt: skip
     except CommandError as exc:
         names = {"current_password": "pw_current", "new_password": "pw_new", "new_password_repeat": "pw_repeat",

@@ -19,7 +19,7 @@ from gateway.errors import field_messages, status_of
 from gateway.views.billing_api import pdf_response
 from gateway.views.pages import pages
 from kernel import settings
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Invalid, NotFound
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -294,7 +294,7 @@ def billing_service_cancel(service_id: str):
     form = {"when": request.form.get("when", ""), "confirm": "confirm" in request.form}
     try:
         if not form["confirm"]:
-            raise CommandError("invalid_input", {"confirm": "billing_confirm_required"}, status=422)
+            raise Invalid("invalid_input", {"confirm": "billing_confirm_required"})
         clients.billing.request_cancellation(account_id=account_id, service_id=service_id, when=form["when"])
     except NotFound:
         abort(404)

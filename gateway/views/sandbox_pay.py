@@ -71,6 +71,6 @@ def sandbox_webhook():
         result = clients.billing.handle_webhook(body=body, signature=signature)
     except CommandError as exc:  # refused: which field disagrees with the stored session, if any
         return error_response(status_of(exc), exc.code, exc.fields)
-    except NotFound:
-        return error_response(404, "not_found")
+    except NotFound as exc:
+        return error_response(404, exc.code)
     return jsonify(result)

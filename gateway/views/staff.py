@@ -27,7 +27,7 @@ from gateway.views.support_pages import (
     page_number,
     uploaded_files,
 )
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Invalid, NotFound
 
 blueprint = Blueprint("staff", __name__, url_prefix="/staff")
 LANGUAGES = ("pl", "en")
@@ -211,7 +211,7 @@ def offer():
         try:
             percent = inputs.form_int("discount_percent", 0, 100)  # empty: no discount
         except inputs.InputError:
-            raise CommandError("invalid_input", {"discount_percent": "invalid_percent"}, status=422) from None
+            raise Invalid("invalid_input", {"discount_percent": "invalid_percent"}) from None
         clients.billing.set_offer(title=form["title"], text=form["text"], link=form["link"], starts_at=form["starts_at"], ends_at=form["ends_at"], discount_code=form["discount_code"] or None, discount_percent=percent, title_en=form["title_en"], text_en=form["text_en"])  # fmt: skip
     except CommandError as exc:
         return render_template("staff/offer.html", current=current, form=form, errors=_errors(exc),

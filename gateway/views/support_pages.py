@@ -18,7 +18,7 @@ from gateway import clients, i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.views.pages import pages
-from kernel.errors import CommandError, NotFound
+from kernel.errors import CommandError, Invalid, NotFound
 
 DEPARTMENTS = ("technical", "billing", "sales")
 PRIORITIES = ("low", "medium", "high", "urgent")
@@ -132,7 +132,7 @@ def chosen_related(value: str, choices: list[dict[str, str]]) -> dict[str, str] 
     related = next(({"kind": c["kind"], "id": c["id"], "name": c["name"] or ""}
                     for c in choices if c["value"] == value), None)  # fmt: skip
     if related is None:
-        raise CommandError("invalid_input", {"related": "invalid_related_id"}, status=422)
+        raise Invalid("invalid_input", {"related": "invalid_related_id"})
     return related
 
 
