@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ from nameko.events import EventDispatcher
 from pymongo.errors import DuplicateKeyError
 
 from kernel import clock, contracts, db, settings
+from kernel.contracts import registry
 from kernel.events import Event, NewEvent
 from kernel.eventstore import EventStore
 from kernel.projections import Projection
@@ -39,6 +41,9 @@ class EventsApi:
         self._dispatch = dispatch
         # event type -> data keys never published (kernel.contracts.PRIVATE_FIELDS by default)
         self.private_fields = contracts.PRIVATE_FIELDS.get(service, {}) if private_fields is None else private_fields
+        # every event type must have a contract (kernel.contracts.<service>), unless the service
+        # declares none at all (a test's or a benchmark's own service)
+        self.checks_contracts = registry.declares(service)
 
     def load(self, stream_id: str) -> list[Event]:
         return self.store.load(stream_id)
@@ -49,11 +54,23 @@ class EventsApi:
         Once stored the command has succeeded, whatever follows: a failed
         projection or publish is logged and left to the outbox sweep, never
         raised, or the caller would retry a command that already happened.
+        Before anything is stored every event's data must match its contract (ContractError).
         """
-        events = self.store.append(stream_id, expected_version, new_events, meta)
+        events = self.store.append(stream_id, expected_version, self.checked(new_events), meta)
         if self._project(events):
             self._publish(events)
         return events
+
+    def checked(self, new_events: list[NewEvent]) -> list[NewEvent]:
+        """The events with their contract's version, or ContractError (an unknown field, a wrong type,
+        a missing field, an event type with no contract): a programming error, never stored."""
+        if not self.checks_contracts:
+            return new_events
+        return [self._checked(new) for new in new_events]
+
+    def _checked(self, new: NewEvent) -> NewEvent:
+        payload = registry.check(self.service, new.type, new.data)
+        return dataclasses.replace(new, contract_version=payload.VERSION)
 
     def publish_pending(self) -> int:
         older_than = clock.now() - dt.timedelta(seconds=settings.OUTBOX_GRACE_SECONDS)
@@ -98,9 +115,11 @@ class EventsApi:
 
 def prepare_storage(service: str, service_cls: type) -> tuple[EventStore, list[Projection]]:
     """The service's event store and projections, with every index it owns in place."""
+    projections: list[Projection] = list(getattr(service_cls, "projections", []))
+    for projection in projections:  # a handler for an event its service never publishes is a mistake
+        registry.require(service, projection.handlers, f"projection {projection.name}")
     store = EventStore(service)
     store.ensure_indexes()
-    projections: list[Projection] = list(getattr(service_cls, "projections", []))
     documents = list(getattr(service_cls, "documents", []))
     for projection in projections:
         documents.extend(projection.documents)

@@ -5,17 +5,28 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel import clock
+
+if TYPE_CHECKING:
+    from kernel.contracts.base import Contract
 
 
 @dataclass(frozen=True)
 class NewEvent:
-    """What a command decides happened; the store gives it id and version."""
+    """What a command decides happened; the store gives it id and version. `contract_version` is
+    set by EventsApi.append once the data matched its contract (kernel.contracts), and is stamped
+    into the event's meta as `v`."""
 
     type: str
     data: dict[str, Any] = field(default_factory=dict)
+    contract_version: int | None = None
+
+    @classmethod
+    def of(cls, payload: Contract) -> NewEvent:
+        """The event a typed contract instance describes (kernel.contracts.<service>)."""
+        return cls(payload.TYPE, payload.data())
 
 
 @dataclass(frozen=True)
@@ -27,6 +38,8 @@ class Event:
     occurred_at: dt.datetime
     data: dict[str, Any]
     meta: dict[str, Any]
+    # The data parsed by its contract, for a consumer (kernel.service.consumes); None elsewhere.
+    payload: Any = field(default=None, compare=False, repr=False)
 
     def to_message(self) -> dict[str, Any]:
         """JSON-safe form used on the wire."""
@@ -66,8 +79,13 @@ def new_id() -> str:
 def stamp(stream_id: str, first_version: int, new_events: list[NewEvent], meta: dict) -> list[Event]:
     moment = clock.now()
     return [
-        Event(new_id(), stream_id, first_version + i, e.type, moment, e.data, meta) for i, e in enumerate(new_events)
+        Event(new_id(), stream_id, first_version + i, e.type, moment, e.data, _versioned(meta, e))
+        for i, e in enumerate(new_events)
     ]
+
+
+def _versioned(meta: dict, new_event: NewEvent) -> dict:
+    return meta if new_event.contract_version is None else {**meta, "v": new_event.contract_version}
 
 
 def command_meta(ctx: dict | None, **extra: Any) -> dict[str, Any]:

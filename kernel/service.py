@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -18,6 +19,7 @@ from nameko.timer import timer
 
 from kernel import clock, db, queues, settings
 from kernel.caller import rpc
+from kernel.contracts import registry
 from kernel.dependencies import EventSourcing
 from kernel.events import Event
 from kernel.projections import Projection
@@ -84,12 +86,16 @@ class EventSourcedService:
 def consumes(source_service: str, event_type: str, attempts: int = 3) -> Callable:
     """A Nameko event handler that applies each event once per consumer.
 
-    Transient failures are retried in place a bounded number of times. A
-    message that cannot be read as an event, or that still fails after the
-    last attempt, is set aside in the service's `dead_letters` collection
-    (raw message, error, consumer) and acknowledged, so it never blocks the
-    queue; its processed marker is removed, so replaying it later applies it.
+    The handler gets the event with `event.payload`: its data parsed by the
+    source's contract (kernel.contracts.<source>; `event.data` stays the raw
+    dict). Naming a type the source does not declare is a ContractError at
+    import. Transient failures are retried in place a bounded number of times. A
+    message that cannot be read as an event or that fails its contract, or that
+    still fails after the last attempt, is set aside in the service's `dead_letters`
+    collection (raw message, error, consumer) and acknowledged, so it never blocks
+    the queue; its processed marker is removed, so replaying it later applies it.
     """
+    registry.require(source_service, [event_type], f"@consumes({source_service!r}, {event_type!r})")
 
     def decorate(fn: Callable) -> Callable:
         consumer = f"{fn.__module__}.{fn.__name__}"
@@ -97,8 +103,8 @@ def consumes(source_service: str, event_type: str, attempts: int = 3) -> Callabl
         @functools.wraps(fn)
         def handler(self, message: Any) -> None:
             try:
-                event = Event.from_message(message)
-            except Exception as exc:  # malformed: no retry can fix it
+                event = parsed(source_service, event_type, Event.from_message(message))
+            except Exception as exc:  # malformed or breaking its contract: no retry can fix it
                 set_aside(self.events, consumer, source_service, event_type, message, exc, attempts=0)
                 return
             if not self.events.first_time(consumer, event.event_id):
@@ -118,6 +124,13 @@ def consumes(source_service: str, event_type: str, attempts: int = 3) -> Callabl
         return queues.event_handler(source_service, event_type)(handler)
 
     return decorate
+
+
+def parsed(source_service: str, event_type: str, event: Event) -> Event:
+    """The event with its data parsed by the source's contract (unchanged for a source with none)."""
+    if not registry.declares(source_service):
+        return event
+    return dataclasses.replace(event, payload=registry.parse(source_service, event_type, event.data))
 
 
 def set_aside(events: Any, consumer: str, source_service: str, event_type: str, message: Any, error: Exception,

@@ -5,28 +5,29 @@ from __future__ import annotations
 import uuid
 
 from kernel import clock
+from tests.contract_examples import event_data
 from tests.notifications import test_billing_mails
 
 # The billing mail tests' notifications worker (target account a1) and captured outbox.
 _worker = test_billing_mails._worker
 sent = test_billing_mails.sent
 
-DOMAIN = {"account_id": "a1", "domain_id": "d1", "name": "xn--za-6ja4f8n1l.pl", "unicode_name": "zażółć.pl",
-          "expires_at": "2027-11-23T10:00:00"}  # fmt: skip
+DOMAIN = {"account_id": "a1", "domain_id": "d1", "name": "xn--za-6ja4f8n1l.pl", "unicode_name": "zażółć.pl"}
+EXPIRES = {"expires_at": "2027-11-23T10:00:00"}
 EVENTS = [
-    ("on_domain_registered", "domain_registered", {}),
+    ("on_domain_registered", "domain_registered", EXPIRES),
     ("on_domain_registration_failed", "domain_registration_failed", {"code": "domains_taken", "temporary": False,
                                                                       "attempts": 1}),
-    ("on_domain_transferred_in", "domain_transferred_in", {}),
+    ("on_domain_transferred_in", "domain_transferred_in", EXPIRES),
     ("on_domain_transfer_rejected", "domain_transfer_rejected", {"reason": "domains_invalid_epp_code"}),
-    ("on_domain_expired", "domain_expired", {"status": "grace_period"}),
-    ("on_domain_expired", "domain_expired", {"status": "redemption"}),
+    ("on_domain_expired", "domain_expired", {**EXPIRES, "status": "grace_period"}),
+    ("on_domain_expired", "domain_expired", {**EXPIRES, "status": "redemption"}),
 ]  # fmt: skip
 
 
 def _message(event_type: str, data: dict) -> dict:
     return {"event_id": str(uuid.uuid4()), "stream_id": "domain-d1", "version": 1, "type": event_type,
-            "occurred_at": clock.now().isoformat() + "Z", "data": {**DOMAIN, **data}, "meta": {}}  # fmt: skip
+            "occurred_at": clock.now().isoformat() + "Z", "data": event_data(event_type, **DOMAIN, **data), "meta": {}}  # fmt: skip
 
 
 def test_domain_events_mail_the_customer_in_their_language(mongo_alias, sent):

@@ -15,6 +15,7 @@ from kernel.events import Event, new_id
 from services.domains.domain import domain_id_for
 from services.domains.registrar import RegistryDomain, sandbox_epp_code
 from services.domains.service import DomainsService
+from tests.contract_examples import event_data
 from tests.fakes import RecordingDispatch, recording_events_api
 
 DAY = 24 * 3600
@@ -37,7 +38,7 @@ def domains(mongo_alias, published, clock_file, monkeypatch):
 
 
 def billing_event(event_type: str, account_id: str, invoice_id: str, lines: list[dict]) -> dict:
-    data = {"account_id": account_id, "invoice_id": invoice_id, "lines": lines}
+    data = event_data(event_type, account_id=account_id, invoice_id=invoice_id, **({"lines": lines} if lines else {}))
     return Event(new_id(), f"customer-{account_id}", 1, event_type, clock.now(), data, {}).to_message()
 
 

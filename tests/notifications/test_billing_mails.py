@@ -14,6 +14,7 @@ from nameko.testing.services import worker_factory
 from kernel import clock
 from services.notifications import mailer
 from services.notifications.service import NotificationsService
+from tests.contract_examples import event_data
 from tests.e2e.helpers import bearer, register_verified
 from tests.e2e.test_billing_pages import run_billing_cycle, stack_clock  # noqa: F401 - a fixture
 from tests.fakes import RecordingDispatch, recording_events_api
@@ -27,20 +28,21 @@ def _target(preferences: dict[str, bool], language: str = "pl") -> dict:
 
 def _message(event_type: str, data: dict) -> dict:
     return {"event_id": str(uuid.uuid4()), "stream_id": "customer-a1", "version": 1, "type": event_type,
-            "occurred_at": clock.now().isoformat() + "Z", "data": {"account_id": "a1", **data}, "meta": {}}  # fmt: skip
+            "occurred_at": clock.now().isoformat() + "Z", "data": event_data(event_type, account_id="a1", **data),
+            "meta": {}}  # fmt: skip
 
 
-INVOICE = {"invoice_id": "inv-1", "number": "FV/2026/11/0007", "total_gross": 1845, "due_date": "2026-11-30T10:00:00",
-           "kind": "order"}  # fmt: skip
+NUMBER = {"invoice_id": "inv-1", "number": "FV/2026/11/0007"}
+INVOICE = {**NUMBER, "total_gross": 1845, "due_date": "2026-11-30T10:00:00", "kind": "order"}
 SERVICE = {"service_id": "svc-1", "name": "Hosting Start", "plan": "hosting-start", "domain": "firma.pl"}
 EVENTS = {
     "on_invoice_issued": ("invoice_issued", INVOICE),
-    "on_invoice_paid": ("invoice_paid", {**INVOICE, "lines": [{"gross": 1845}], "paid_at": "2026-11-23T10:00:00"}),
+    "on_invoice_paid": ("invoice_paid", {**NUMBER, "lines": [{"gross": 1845}], "paid_at": "2026-11-23T10:00:00"}),
     "on_invoice_overdue_reminder": (
         "invoice_overdue_reminder",
-        {**INVOICE, "amount_due": 1845, "days_overdue": 3, "reminder_no": 2},
+        {**NUMBER, "due_date": "2026-11-30T10:00:00", "amount_due": 1845, "days_overdue": 3, "reminder_no": 2},
     ),  # fmt: skip
-    "on_invoice_refunded": ("invoice_refunded", {**INVOICE, "amount": 1845}),
+    "on_invoice_refunded": ("invoice_refunded", {**NUMBER, "amount": 1845}),
     "on_service_suspended": ("service_suspended", {**SERVICE, "invoice_id": "inv-1"}),
     "on_service_unsuspended": ("service_unsuspended", SERVICE),
     "on_service_terminated": ("service_terminated", SERVICE),

@@ -15,6 +15,7 @@ from nameko.testing.services import worker_factory
 from kernel import clock, settings
 from services.notifications import mailer
 from services.notifications.service import NotificationsService
+from tests.contract_examples import event_data
 from tests.fakes import RecordingDispatch, recording_events_api
 
 UNSAFE = ["a\x00b@example.pl", "a@example.pl\nBcc: ofiara@example.pl", "a@example.pl\r\nX: y", "a@example.pl,b@example.pl",
@@ -68,7 +69,7 @@ class _Accounts:
 
 def _event(event_type: str, data: dict) -> dict:
     return {"event_id": str(uuid.uuid4()), "stream_id": "account-a1", "version": 1, "type": event_type,
-            "occurred_at": clock.now().isoformat() + "Z", "data": data, "meta": {}}  # fmt: skip
+            "occurred_at": clock.now().isoformat() + "Z", "data": event_data(event_type, **data), "meta": {}}  # fmt: skip
 
 
 def test_the_service_skips_an_unsafe_address_and_still_mails_the_others(smtp, mongo_alias):

@@ -15,6 +15,7 @@ from kernel import clock, settings
 from services.notifications import mailer
 from services.notifications.projections import SentMail
 from services.notifications.service import NotificationsService
+from tests.contract_examples import event_data
 from tests.fakes import RecordingDispatch, recording_events_api
 
 TICKET = {"account_id": "a1", "ticket_id": "t1", "number": "#482913", "subject": "Strona nie działa",
@@ -33,7 +34,7 @@ def _person(account_id: str, language: str) -> dict:
 
 def _message(event_type: str, data: dict, stream_id: str = "ticket-t1") -> dict:
     return {"event_id": str(uuid.uuid4()), "stream_id": stream_id, "version": 2, "type": event_type,
-            "occurred_at": clock.now().isoformat() + "Z", "data": data, "meta": {}}  # fmt: skip
+            "occurred_at": clock.now().isoformat() + "Z", "data": event_data(event_type, **data), "meta": {}}  # fmt: skip
 
 
 @pytest.fixture

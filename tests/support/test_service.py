@@ -14,6 +14,7 @@ from kernel import clock
 from kernel.errors import CommandError, NotFound
 from services.support import operational as ops
 from services.support.projections import TicketEntry, TicketView
+from tests.contract_examples import event_data
 from tests.fakes import call_as
 from tests.support.helpers import EXE, PDF, PNG, attachment, customer, staff
 
@@ -332,13 +333,16 @@ def test_dashboard_news_in_the_customers_language_and_for_the_plans_they_hold(su
     publish(support, title="English", language="en")
     message = {"event_id": "e-1", "stream_id": "service-s1", "version": 1, "type": "service_activated",
                "occurred_at": "2024-01-01T00:00:00Z", "meta": {},
-               "data": {"account_id": ALICE, "service_id": "s1", "name": "WWW", "plan": "pro", "domain": "a.pl"}}  # fmt: skip
+               "data": event_data("service_activated", account_id=ALICE, service_id="s1", name="WWW", plan="pro",
+                                  domain="a.pl")}  # fmt: skip
     support.worker.on_service_activated(message)
     titles = {n["news_id"] for n in support.worker.dashboard_summary(ALICE, "pl")["news"]}
     assert titles == {general["news_id"], pro["news_id"]}
     assert {n["title"] for n in support.worker.dashboard_summary(BOB, "pl")["news"]} == {"Dla wszystkich"}
     assert [n["title"] for n in support.worker.dashboard_summary(BOB, "en")["news"]] == ["English"]
-    support.worker.on_service_terminated({**message, "event_id": "e-2", "type": "service_terminated"})
+    ended = event_data("service_terminated", **{k: message["data"][k] for k in ("account_id", "service_id", "name",
+                                                                                "plan", "domain")})  # fmt: skip
+    support.worker.on_service_terminated({**message, "event_id": "e-2", "type": "service_terminated", "data": ended})
     assert {n["title"] for n in support.worker.dashboard_summary(ALICE, "pl")["news"]} == {"Dla wszystkich"}
     assert support.worker.list_news("pl")["total"] == 3
 
@@ -353,7 +357,8 @@ def test_the_news_list_has_every_item_in_the_language_and_marks_those_for_the_cu
     publish(support, title="Jutro", published_at=(clock.now() + dt.timedelta(days=1)).isoformat())
     message = {"event_id": "e-1", "stream_id": "service-s1", "version": 1, "type": "service_activated",
                "occurred_at": "2024-01-01T00:00:00Z", "meta": {},
-               "data": {"account_id": ALICE, "service_id": "s1", "name": "WWW", "plan": "pro", "domain": "a.pl"}}  # fmt: skip
+               "data": event_data("service_activated", account_id=ALICE, service_id="s1", name="WWW", plan="pro",
+                                  domain="a.pl")}  # fmt: skip
     support.worker.on_service_activated(message)
 
     listed = support.worker.list_news("pl", account_id=ALICE)
@@ -404,7 +409,8 @@ def test_accounts_with_plans_and_the_staff_view_of_one_news_item(support):
         support.worker.on_service_activated({
             "event_id": f"e-{n}", "stream_id": f"service-s{n}", "version": 1, "type": "service_activated",
             "occurred_at": "2024-01-01T00:00:00Z", "meta": {},
-            "data": {"account_id": account_id, "service_id": f"s{n}", "name": "WWW", "plan": plan, "domain": None}})  # fmt: skip
+            "data": event_data("service_activated", account_id=account_id, service_id=f"s{n}", name="WWW", plan=plan,
+                               domain=None)})  # fmt: skip
     assert support.worker.accounts_with_plans(["pro"]) == [ALICE]
     assert support.worker.accounts_with_plans(["start", "pro"]) == sorted([ALICE, BOB])
     with pytest.raises(CommandError):

@@ -1,0 +1,309 @@
+"""What the billing service publishes. Streams: `customer-<account_id>` (orders, invoice states,
+payments, credit, hosting services), `invoices-<YYYY-MM>` (the month's ledger: invoice_issued) and
+`offer` (offer_set). Money is integer grosze with its currency; dates are ISO 8601 text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from kernel.contracts import BILLING, CART_ITEM_KINDS
+from kernel.contracts.base import Contract, Currency, IsoDateTime, Part, by_type
+
+SOURCE = BILLING
+ItemKind = Literal[CART_ITEM_KINDS]  # type: ignore[valid-type]
+InvoiceKind = Literal["order", "renewal"]
+
+
+class InvoiceLine(Part):
+    """`params` are what the owning service needs (hosting: plan, cycle, domain; domain_registration:
+    domain, years; domain_transfer: domain, epp_code; *_renewal: service_id or domain_id, ...)."""
+
+    kind: ItemKind
+    description: str
+    params: dict[str, Any]
+    quantity: int
+    unit_net: int | None = None  # lines written before it existed lack it
+    net: int
+    vat_rate: int
+    vat: int
+    gross: int
+    currency: Currency
+
+
+class VatSummary(Part):
+    vat_rate: int
+    net: int
+    vat: int
+    gross: int
+
+
+class Buyer(Part):
+    name: str
+    person: str
+    company: str
+    nip: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    email: str
+
+
+class Seller(Part):
+    name: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    nip: str
+    bank_account: str
+
+
+class OrderItem(Part):
+    """A cart item as ordered: priced anew (a line of the order's invoice) or pointing at an invoice
+    issued already (`invoice_id`, a renewal billed before)."""
+
+    item_id: str
+    kind: ItemKind
+    params: dict[str, Any] = {}
+    description: str | None = None
+    discount_percent: int | None = None
+    invoice_id: str | None = None
+
+
+class Allocation(Part):
+    invoice_id: str
+    amount: int
+    paid_total: int
+
+
+class InvoiceRequest(Contract):
+    """Everything an invoice will say, frozen when it is requested (the ledger adds only the number)."""
+
+    account_id: str
+    invoice_id: str | None = None
+    lines: list[InvoiceLine] | None = None
+    total_net: int | None = None
+    total_vat: int | None = None
+    total_gross: int
+    vat_summary: list[VatSummary] | None = None
+    currency: Currency | None = None
+    month: str | None = None
+    issue_date: IsoDateTime | None = None
+    sale_date: IsoDateTime | None = None
+    due_date: IsoDateTime | None = None
+    buyer: Buyer | None = None
+    seller: Seller | None = None
+
+
+class OrderPlaced(InvoiceRequest):
+    """An order; with new lines it also requests their invoice (then every invoice field is there),
+    with only renewals billed already it reuses their invoices (`reused_invoice_ids`)."""
+
+    TYPE = "order_placed"
+    order_id: str
+    items: list[OrderItem]
+    reused_invoice_ids: list[str]
+    payment_method: str
+    discount_code: str | None
+    placed_at: IsoDateTime
+    cart_key: str | None = None  # absent for an invoice for one item (issue_item_invoice)
+
+
+class RenewalInvoiceRequested(InvoiceRequest):
+    TYPE = "renewal_invoice_requested"
+    invoice_id: str
+    service_id: str
+    period_due: IsoDateTime
+    order_id: None = None
+    lines: list[InvoiceLine]
+    total_net: int
+    total_vat: int
+    vat_summary: list[VatSummary]
+    currency: Currency
+    month: str
+    issue_date: IsoDateTime
+    sale_date: IsoDateTime
+    due_date: IsoDateTime
+    buyer: Buyer
+    seller: Seller
+
+
+class InvoiceIssued(Contract):
+    """The whole frozen invoice and its number (stream `invoices-<YYYY-MM>`)."""
+
+    TYPE = "invoice_issued"
+    account_id: str
+    invoice_id: str
+    number: str
+    sequence: int
+    kind: InvoiceKind
+    order_id: str | None
+    service_id: str | None
+    period_due: IsoDateTime | None
+    lines: list[InvoiceLine]
+    total_net: int
+    total_vat: int
+    total_gross: int
+    vat_summary: list[VatSummary]
+    currency: Currency
+    buyer: Buyer
+    seller: Seller
+    issue_date: IsoDateTime
+    sale_date: IsoDateTime
+    due_date: IsoDateTime
+    month: str
+
+
+class InvoicePaid(Contract):
+    TYPE = "invoice_paid"
+    account_id: str
+    invoice_id: str
+    number: str
+    order_id: str | None
+    lines: list[InvoiceLine]
+    paid_at: IsoDateTime
+    method: str
+    kind: InvoiceKind
+    service_id: str | None
+
+
+class InvoiceCancelled(Contract):
+    TYPE = "invoice_cancelled"
+    account_id: str
+    invoice_id: str
+    reason: str
+
+
+class InvoiceRefunded(Contract):
+    TYPE = "invoice_refunded"
+    account_id: str
+    invoice_id: str
+    number: str
+    amount: int
+    currency: Currency
+    refunded_at: IsoDateTime
+
+
+class InvoiceOverdueReminder(Contract):
+    TYPE = "invoice_overdue_reminder"
+    account_id: str
+    invoice_id: str
+    number: str
+    reminder_no: int
+    days_overdue: int
+    due_date: IsoDateTime
+    amount_due: int
+    currency: Currency
+    service_id: str | None
+
+
+class PaymentReceived(Contract):
+    TYPE = "payment_received"
+    account_id: str
+    payment_id: str
+    method: str
+    amount: int
+    currency: Currency
+    invoice_ids: list[str]
+    allocations: list[Allocation]
+    received_at: IsoDateTime
+
+
+class CreditAdded(Contract):
+    """reason: overpayment (payment_id), refund (invoice_id) or a staff top-up (reference)."""
+
+    TYPE = "credit_added"
+    account_id: str
+    amount: int
+    currency: Currency
+    reason: str
+    balance: int
+    payment_id: str | None = None
+    invoice_id: str | None = None
+    reference: str | None = None
+
+
+class CreditUsed(Contract):
+    TYPE = "credit_used"
+    account_id: str
+    invoice_id: str
+    amount: int
+    currency: Currency
+    balance: int
+    paid_total: int
+
+
+class ServiceEvent(Contract):
+    """What every hosting service event says about the service."""
+
+    account_id: str
+    service_id: str
+    name: str
+    plan: str
+    domain: str | None
+
+
+class ServiceActivated(ServiceEvent):
+    TYPE = "service_activated"
+    cycle: str
+    next_due_date: IsoDateTime
+    invoice_id: str
+    order_id: str | None
+    activated_at: IsoDateTime
+
+
+class ServiceRenewed(ServiceEvent):
+    TYPE = "service_renewed"
+    invoice_id: str
+    previous_due_date: IsoDateTime
+    next_due_date: IsoDateTime
+
+
+class ServiceSuspended(ServiceEvent):
+    TYPE = "service_suspended"
+    reason: str
+    invoice_id: str
+
+
+class ServiceUnsuspended(ServiceEvent):
+    TYPE = "service_unsuspended"
+
+
+class ServiceTerminated(ServiceEvent):
+    TYPE = "service_terminated"
+    reason: str
+
+
+class ServiceCancelled(ServiceEvent):
+    TYPE = "service_cancelled"
+    reason: Literal["customer", "end_of_period"]
+
+
+class ServiceCancellationRequested(ServiceEvent):
+    TYPE = "service_cancellation_requested"
+    effective_at: IsoDateTime
+
+
+class OfferSet(Contract):
+    """The dashboard banner (stream `offer`, no account). title/text Polish, title_en/text_en English
+    ("" or, in offers set before they existed, absent: no English version)."""
+
+    TYPE = "offer_set"
+    title: str
+    text: str
+    link: str
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
+    discount_code: str | None
+    discount_percent: int
+    title_en: str = ""
+    text_en: str = ""
+
+
+EVENTS = by_type(
+    OrderPlaced, RenewalInvoiceRequested, InvoiceIssued, InvoicePaid, InvoiceCancelled, InvoiceRefunded,
+    InvoiceOverdueReminder, PaymentReceived, CreditAdded, CreditUsed, ServiceActivated, ServiceRenewed,
+    ServiceSuspended, ServiceUnsuspended, ServiceTerminated, ServiceCancelled, ServiceCancellationRequested, OfferSet,
+)  # fmt: skip

@@ -1,0 +1,118 @@
+"""What the support service publishes. Streams `ticket-<ticket_id>` (every ticket event names the
+ticket: account_id, ticket_id, number, subject) and `news-<news_id>`. Staff commands carry
+meta.actor = {type: "staff", id: <the staff member's account id>}.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from kernel.contracts import SUPPORT
+from kernel.contracts.base import Contract, IsoDateTime, Language, Part, by_type
+
+SOURCE = SUPPORT
+Status = Literal["open", "answered", "customer-reply", "on_hold", "in_progress", "closed"]
+Priority = Literal["low", "medium", "high", "urgent"]
+
+
+class Attachment(Part):
+    """An attachment's metadata (the file is in the support service's storage)."""
+
+    attachment_id: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+class Related(Part):
+    kind: Literal["service", "domain"]
+    id: str
+    name: str
+
+
+class TicketEvent(Contract):
+    account_id: str
+    ticket_id: str
+    number: str
+    subject: str
+
+
+class TicketOpened(TicketEvent):
+    TYPE = "ticket_opened"
+    department: Literal["technical", "billing", "sales"]
+    priority: Priority
+    related: Related | None
+    status: Literal["open"]
+    message_id: str
+    message: str
+    attachments: list[Attachment]
+
+
+class TicketReplied(TicketEvent):
+    TYPE = "ticket_replied"
+    by: Literal["customer", "staff"]
+    message_id: str
+    message: str
+    attachments: list[Attachment]
+    status: Status
+    previous_status: Status
+    reopened: bool
+
+
+class TicketStatusChanged(TicketEvent):
+    TYPE = "ticket_status_changed"
+    status: Status
+    previous_status: Status
+
+
+class TicketClosed(TicketEvent):
+    TYPE = "ticket_closed"
+    by: Literal["customer", "staff"]
+    status: Literal["closed"]
+    previous_status: Status
+
+
+class TicketPriorityChanged(TicketEvent):
+    TYPE = "ticket_priority_changed"
+    priority: Priority
+    previous_priority: Priority
+
+
+class TicketNoteAdded(TicketEvent):
+    """Staff only: never shown or mailed to the customer."""
+
+    TYPE = "ticket_note_added"
+    note_id: str
+    text: str
+
+
+class NewsPublished(Contract):
+    TYPE = "news_published"
+    news_id: str
+    title: str
+    body: str  # Markdown
+    body_html: str  # rendered and sanitised
+    language: Language
+    concerns_plans: list[str]  # [] for everybody
+    published_at: IsoDateTime
+
+
+class NewsUpdated(NewsPublished):
+    """The whole new version, and which fields changed."""
+
+    TYPE = "news_updated"
+    changed: list[Literal["title", "body", "language", "concerns_plans", "published_at"]]
+
+
+class NewsWithdrawn(Contract):
+    TYPE = "news_withdrawn"
+    news_id: str
+    title: str
+    language: Language
+
+
+EVENTS = by_type(
+    TicketOpened, TicketReplied, TicketStatusChanged, TicketClosed, TicketPriorityChanged, TicketNoteAdded,
+    NewsPublished, NewsUpdated, NewsWithdrawn,
+)  # fmt: skip
