@@ -10,6 +10,7 @@ service and its data are gone).
 
 from __future__ import annotations
 
+from kernel.contracts import billing
 from kernel.events import Event
 from kernel.money import format_pln
 from kernel.service import consumes
@@ -22,37 +23,34 @@ def _date(value: str | None) -> str:
 class BillingMails:
     @consumes("billing", "invoice_issued")
     def on_invoice_issued(self, event: Event) -> None:
-        d = event.data
+        p: billing.InvoiceIssued = event.payload
         target = self._target(event)
-        context = {"first_name": target["first_name"], "number": d["number"], "invoice_id": d["invoice_id"],
-                   "amount": format_pln(d["total_gross"]), "due_date": _date(d.get("due_date")),
-                   "renewal": d.get("kind") == "renewal"}  # fmt: skip
+        context = {"first_name": target["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+                   "amount": format_pln(p.total_gross), "due_date": _date(p.due_date), "renewal": p.kind == "renewal"}  # fmt: skip
         self._mail(event, target, "legal", "billing_invoice_issued", context)
 
     @consumes("billing", "invoice_paid")
     def on_invoice_paid(self, event: Event) -> None:
-        d = event.data
+        p: billing.InvoicePaid = event.payload
         target = self._target(event)
-        context = {"first_name": target["first_name"], "number": d["number"], "invoice_id": d["invoice_id"],
-                   "amount": format_pln(sum(line["gross"] for line in d.get("lines", []))),
-                   "paid_at": _date(d.get("paid_at"))}  # fmt: skip
+        context = {"first_name": target["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+                   "amount": format_pln(sum(line.gross for line in p.lines)), "paid_at": _date(p.paid_at)}  # fmt: skip
         self._mail(event, target, "billing", "billing_invoice_paid", context)
 
     @consumes("billing", "invoice_overdue_reminder")
     def on_invoice_overdue_reminder(self, event: Event) -> None:
-        d = event.data
+        p: billing.InvoiceOverdueReminder = event.payload
         target = self._target(event)
-        context = {"first_name": target["first_name"], "number": d["number"], "invoice_id": d["invoice_id"],
-                   "amount": format_pln(d["amount_due"]), "due_date": _date(d.get("due_date")),
-                   "days_overdue": d["days_overdue"]}  # fmt: skip
+        context = {"first_name": target["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+                   "amount": format_pln(p.amount_due), "due_date": _date(p.due_date), "days_overdue": p.days_overdue}  # fmt: skip
         self._mail(event, target, "billing", "billing_invoice_reminder", context)
 
     @consumes("billing", "invoice_refunded")
     def on_invoice_refunded(self, event: Event) -> None:
-        d = event.data
+        p: billing.InvoiceRefunded = event.payload
         target = self._target(event)
-        context = {"first_name": target["first_name"], "number": d["number"], "invoice_id": d["invoice_id"],
-                   "amount": format_pln(d["amount"])}  # fmt: skip
+        context = {"first_name": target["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+                   "amount": format_pln(p.amount)}  # fmt: skip
         self._mail(event, target, "billing", "billing_invoice_refunded", context)
 
     @consumes("billing", "service_suspended")
@@ -68,8 +66,8 @@ class BillingMails:
         self._service_mail(event, "billing_service_terminated", category="legal")
 
     def _service_mail(self, event: Event, template: str, category: str = "services") -> None:
-        d = event.data
+        p: billing.ServiceEvent = event.payload
         target = self._target(event)
-        context = {"first_name": target["first_name"], "name": d["name"], "domain": d.get("domain") or "",
-                   "service_id": d["service_id"], "invoice_id": d.get("invoice_id") or ""}  # fmt: skip
+        context = {"first_name": target["first_name"], "name": p.name, "domain": p.domain or "",
+                   "service_id": p.service_id, "invoice_id": getattr(p, "invoice_id", None) or ""}  # fmt: skip
         self._mail(event, target, category, template, context)

@@ -7,16 +7,17 @@ so a registry outage does not mail the customer on every retry.
 
 from __future__ import annotations
 
+from kernel.contracts import domains
 from kernel.events import Event
 from kernel.service import consumes
 
 
 class DomainMails:
     def _domain_mail(self, event: Event, template: str, **extra) -> None:
-        d = event.data
+        p: domains.DomainEvent = event.payload
         target = self._target(event)
-        context = {"first_name": target["first_name"], "name": d.get("unicode_name") or d["name"],
-                   "domain_id": d["domain_id"], "expires_at": (d.get("expires_at") or "")[:10], **extra}  # fmt: skip
+        context = {"first_name": target["first_name"], "name": p.unicode_name or p.name, "domain_id": p.domain_id,
+                   "expires_at": (getattr(p, "expires_at", None) or "")[:10], **extra}  # fmt: skip
         self._mail(event, target, "domains", template, context)
 
     @consumes("domains", "domain_registered")
@@ -25,9 +26,10 @@ class DomainMails:
 
     @consumes("domains", "domain_registration_failed")
     def on_domain_registration_failed(self, event: Event) -> None:
-        if event.data.get("temporary") and event.data.get("attempts", 1) > 1:
+        p: domains.DomainRegistrationFailed = event.payload
+        if p.temporary and p.attempts > 1:
             return
-        self._domain_mail(event, "domain_registration_failed", temporary=bool(event.data.get("temporary")))
+        self._domain_mail(event, "domain_registration_failed", temporary=p.temporary)
 
     @consumes("domains", "domain_transferred_in")
     def on_domain_transferred_in(self, event: Event) -> None:
@@ -35,10 +37,11 @@ class DomainMails:
 
     @consumes("domains", "domain_transfer_rejected")
     def on_domain_transfer_rejected(self, event: Event) -> None:
-        wrong_code = event.data.get("reason") == "domains_invalid_epp_code"
+        wrong_code = event.payload.reason == "domains_invalid_epp_code"
         self._domain_mail(event, "domain_transfer_rejected", wrong_code=wrong_code)
 
     @consumes("domains", "domain_expired")
     def on_domain_expired(self, event: Event) -> None:
-        if event.data.get("status") in ("grace_period", "redemption"):
-            self._domain_mail(event, "domain_expired", redemption=event.data["status"] == "redemption")
+        status = event.payload.status
+        if status in ("grace_period", "redemption"):
+            self._domain_mail(event, "domain_expired", redemption=status == "redemption")

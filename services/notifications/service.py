@@ -8,6 +8,14 @@ from typing import Any
 from kernel import contracts, settings
 from kernel.aggregate import Aggregate, execute
 from kernel.caller import STAFF, ServiceRpc, rpc
+from kernel.contracts.accounts import (
+    ContactInvited,
+    ContactPasswordResetRequested,
+    EmailChanged,
+    EmailVerificationRequested,
+    RegistrationAttempted,
+)
+from kernel.contracts.notifications import NewsletterRequested
 from kernel.errors import Invalid, NotFound
 from kernel.events import Event, NewEvent, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
@@ -48,10 +56,10 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
     # --- account events -----------------------------------------------------
     @consumes("accounts", "email_verification_requested")
     def on_verification_requested(self, event: Event) -> None:
+        p: EmailVerificationRequested = event.payload
         target = self._target(event)
-        context = {"first_name": target["first_name"], "email": event.data["email"], "token": event.data["token"]}
-        self._mail(event, target, "security", "verify_email", context, to=event.data["email"],
-                   language=event.data.get("language"))  # fmt: skip
+        context = {"first_name": target["first_name"], "email": p.email, "token": p.token}
+        self._mail(event, target, "security", "verify_email", context, to=p.email, language=p.language)
 
     @consumes("accounts", "email_verified")
     def on_email_verified(self, event: Event) -> None:
@@ -60,15 +68,15 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
     @consumes("accounts", "password_reset_requested")
     def on_password_reset_requested(self, event: Event) -> None:
         target = self._target(event)
-        self._mail(event, target, "security", "password_reset", {"token": event.data["token"]})
+        self._mail(event, target, "security", "password_reset", {"token": event.payload.token})
 
     @consumes("accounts", "registration_attempted")
     def on_registration_attempted(self, event: Event) -> None:
         """Someone registered with an address already in use: the address is told (log in or reset),
         the person registering was answered as if it were new."""
-        d = event.data
-        self._mail(event, self._target(event), "security", "account_exists", {"email": d["email"]}, to=d["email"],
-                   language=d.get("language"))  # fmt: skip
+        p: RegistrationAttempted = event.payload
+        self._mail(event, self._target(event), "security", "account_exists", {"email": p.email}, to=p.email,
+                   language=p.language)  # fmt: skip
 
     @consumes("accounts", "password_changed")
     def on_password_changed(self, event: Event) -> None:
@@ -76,9 +84,10 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
 
     @consumes("accounts", "email_changed")
     def on_email_changed(self, event: Event) -> None:
+        p: EmailChanged = event.payload
         target = self._target(event)
-        context = {"old_email": event.data["old_email"], "email": event.data["email"]}
-        self._mail(event, target, "security", "email_changed", context, to=event.data["old_email"])
+        self._mail(event, target, "security", "email_changed", {"old_email": p.old_email, "email": p.email},
+                   to=p.old_email)  # fmt: skip
 
     # --- queries ------------------------------------------------------------
     @rpc
@@ -103,17 +112,17 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
     # --- contacts and security ------------------------------------------------
     @consumes("accounts", "contact_invited")
     def on_contact_invited(self, event: Event) -> None:
-        d = event.data
+        p: ContactInvited = event.payload
         target = self._target(event)
-        context = {"first_name": d["first_name"], "owner_name": d["owner_name"], "token": d["token"]}
-        self._mail(event, target, "security", "contact_invitation", context, to=d["email"], language=d["language"],
-                   hide=d["token"])  # fmt: skip
+        context = {"first_name": p.first_name, "owner_name": p.owner_name, "token": p.token}
+        self._mail(event, target, "security", "contact_invitation", context, to=p.email, language=p.language,
+                   hide=p.token)  # fmt: skip
 
     @consumes("accounts", "contact_password_reset_requested")
     def on_contact_password_reset_requested(self, event: Event) -> None:
-        d = event.data
-        self._mail(event, self._target(event), "security", "password_reset", {"token": d["token"]}, to=d["email"],
-                   language=d["language"], hide=d["token"])  # fmt: skip
+        p: ContactPasswordResetRequested = event.payload
+        self._mail(event, self._target(event), "security", "password_reset", {"token": p.token}, to=p.email,
+                   language=p.language, hide=p.token)  # fmt: skip
 
     @consumes("accounts", "two_factor_enabled")
     def on_two_factor_enabled(self, event: Event) -> None:
@@ -149,7 +158,7 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
         """To every customer who opted in (asked now, so an unsubscribe since the request counts),
         each in their language, with a one-click unsubscribe link (also as List-Unsubscribe,
         RFC 8058). A redelivered event resumes: whoever already got it is skipped."""
-        d = event.data
+        p: NewsletterRequested = event.payload
         meta = command_meta({"causation_id": event.event_id, "correlation_id": event.meta.get("correlation_id")},
                             source_event_id=event.event_id)  # fmt: skip
         recipients = self.accounts.mailing_list_recipients()
@@ -158,13 +167,13 @@ class NotificationsService(BillingMails, DomainMails, SupportMails, EventSourced
                 continue
             language = person["language"] if person["language"] in mailer.LANGUAGES else "pl"
             link = f"{settings.PUBLIC_URL}/unsubscribe/{person['unsubscribe_token']}"
-            context = {"title": d[f"subject_{language}"], "body": d[f"body_{language}"],
+            context = {"title": getattr(p, f"subject_{language}"), "body": getattr(p, f"body_{language}"),
                        "first_name": person["first_name"], "unsubscribe_url": link}  # fmt: skip
             headers = {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
             self._deliver(person["account_id"], "newsletter", "newsletter", person["email"],
                           mailer.render("newsletter", language, context), meta, headers)  # fmt: skip
-        done = {"newsletter_id": d["newsletter_id"], "recipients": len(recipients)}
-        execute(self.events, Aggregate, newsletter_stream(d["newsletter_id"]),
+        done = {"newsletter_id": p.newsletter_id, "recipients": len(recipients)}
+        execute(self.events, Aggregate, newsletter_stream(p.newsletter_id),
                 lambda _: [NewEvent("newsletter_delivered", done)], meta)  # fmt: skip
 
     @rpc(actors=STAFF)

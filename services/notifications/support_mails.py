@@ -19,6 +19,7 @@ from typing import Any
 
 from kernel import clock, settings
 from kernel.caller import ServiceRpc
+from kernel.contracts.support import NewsPublished, TicketOpened, TicketReplied
 from kernel.events import Event
 from kernel.service import consumes
 from services.notifications import mailer
@@ -27,9 +28,9 @@ log = logging.getLogger(__name__)
 STAFF_LANGUAGE = "pl"
 
 
-def _ticket_context(d: dict[str, Any]) -> dict[str, Any]:
-    return {"number": d["number"], "subject": d["subject"], "ticket_id": d["ticket_id"],
-            "message": d.get("message") or "", "attachments": [a["filename"] for a in d.get("attachments") or []]}  # fmt: skip
+def _ticket_context(p: TicketOpened | TicketReplied) -> dict[str, Any]:
+    return {"number": p.number, "subject": p.subject, "ticket_id": p.ticket_id, "message": p.message,
+            "attachments": [a.filename for a in p.attachments]}  # fmt: skip
 
 
 class SupportMails:
@@ -37,30 +38,30 @@ class SupportMails:
 
     @consumes("support", "ticket_replied")
     def on_ticket_replied(self, event: Event) -> None:
-        d = event.data
-        if d.get("by") == "staff":
+        p: TicketReplied = event.payload
+        if p.by == "staff":
             target = self._target(event)
-            context = {**_ticket_context(d), "first_name": target["first_name"]}
+            context = {**_ticket_context(p), "first_name": target["first_name"]}
             self._mail(event, target, "support", "ticket_replied", context)
         else:
-            self._mail_staff("ticket_customer_replied", {**_ticket_context(d), "reopened": bool(d.get("reopened"))})
+            self._mail_staff("ticket_customer_replied", {**_ticket_context(p), "reopened": p.reopened})
 
     @consumes("support", "ticket_opened")
     def on_ticket_opened(self, event: Event) -> None:
-        d = event.data
-        context = {**_ticket_context(d), "department": d["department"], "priority": d["priority"]}
+        p: TicketOpened = event.payload
+        context = {**_ticket_context(p), "department": p.department, "priority": p.priority}
         self._mail_staff("ticket_opened_staff", context)
 
     @consumes("support", "news_published")
     def on_news_published(self, event: Event) -> None:
-        d = event.data
-        published_at = dt.datetime.fromisoformat(d["published_at"].rstrip("Z"))
+        p: NewsPublished = event.payload
+        published_at = dt.datetime.fromisoformat(p.published_at.rstrip("Z"))
         if published_at > clock.now() + dt.timedelta(minutes=5):
-            log.info("news %s is scheduled for %s: not mailed", d["news_id"], d["published_at"])
+            log.info("news %s is scheduled for %s: not mailed", p.news_id, p.published_at)
             return
-        holders = set(self.support.accounts_with_plans(d["concerns_plans"])) if d.get("concerns_plans") else None
+        holders = set(self.support.accounts_with_plans(p.concerns_plans)) if p.concerns_plans else None
         for person in self.accounts.mailing_list_recipients():
-            if person["language"] != d["language"] or (holders is not None and person["account_id"] not in holders):
+            if person["language"] != p.language or (holders is not None and person["account_id"] not in holders):
                 continue
             # one marker per recipient: a retried delivery does not mail anyone twice
             if not self.events.first_time(f"news_mail:{person['account_id']}", event.event_id):
@@ -72,12 +73,12 @@ class SupportMails:
                 raise
 
     def _mail_news(self, event: Event, person: dict[str, Any]) -> None:
-        d = event.data
+        p: NewsPublished = event.payload
         target = {"account_id": person["account_id"], "email": person["email"], "language": person["language"],
                   "first_name": person["first_name"], "notification_preferences": {}, "contacts": []}  # fmt: skip
-        context = {"first_name": person["first_name"], "title": d["title"], "body": d["body"], "news_id": d["news_id"],
+        context = {"first_name": person["first_name"], "title": p.title, "body": p.body, "news_id": p.news_id,
                    "unsubscribe_url": f"{settings.PUBLIC_URL}/unsubscribe/{person['unsubscribe_token']}"}  # fmt: skip
-        self._mail(event, target, "news", "news_published", context, language=d["language"])
+        self._mail(event, target, "news", "news_published", context, language=p.language)
 
     @staticmethod
     def _mail_staff(template: str, context: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from kernel import clock
 from kernel.aggregate import execute
 from kernel.caller import STAFF, SYSTEM, rpc
 from kernel.contracts import BILLING
+from kernel.contracts.billing import ServiceEvent
 from kernel.errors import CommandError, Invalid, NotFound, Unavailable
 from kernel.events import Event, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
@@ -366,14 +367,14 @@ class SupportService(EventSourcedService):
 
     @consumes(BILLING, "service_terminated")
     def on_service_terminated(self, event: Event) -> None:
-        ops.CustomerService.objects(id=event.data.get("service_id")).delete()
+        ops.CustomerService.objects(id=event.payload.service_id).delete()
 
     @consumes(BILLING, "service_cancelled")
     def on_service_cancelled(self, event: Event) -> None:
-        ops.CustomerService.objects(id=event.data.get("service_id")).delete()
+        ops.CustomerService.objects(id=event.payload.service_id).delete()
 
     @staticmethod
     def _hold_plan(event: Event) -> None:
-        d = event.data
-        if d.get("service_id") and d.get("account_id") and d.get("plan"):
-            ops.CustomerService(id=d["service_id"], account_id=d["account_id"], plan=d["plan"]).save()
+        p: ServiceEvent = event.payload
+        if p.service_id and p.account_id and p.plan:
+            ops.CustomerService(id=p.service_id, account_id=p.account_id, plan=p.plan).save()
