@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,15 +15,19 @@ RACING = pytest.mark.integration
 
 
 class RecordingDispatch:
-    """Stands in for nameko's EventDispatcher: remembers (event type, message) pairs."""
+    """Stands in for nameko's EventDispatcher: remembers (event type, message) pairs, and hands the
+    types in `forward` to their consumer at once (another service's handler, as the broker would)."""
 
-    def __init__(self) -> None:
+    def __init__(self, forward: dict[str, Callable[[dict[str, Any]], Any]] | None = None) -> None:
         self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.forward = forward or {}
         self._lock = threading.Lock()  # race tests publish from several threads
 
     def __call__(self, event_type: str, message: dict[str, Any]) -> None:
         with self._lock:
             self.messages.append((event_type, message))
+        if event_type in self.forward:
+            self.forward[event_type](message)
 
     def of(self, event_type: str) -> list[dict[str, Any]]:
         return [m for t, m in self.messages if t == event_type]

@@ -104,7 +104,9 @@ DOMAINS = "domains"
 #   domain_registration_failed {code, temporary, attempts, retry_at}; domain_transfer_rejected {reason};
 #   domain_expired {status: grace_period | redemption | expired, expires_at}.
 # Domains consumes billing's invoice_issued / invoice_paid / invoice_cancelled (lines of the domain kinds)
-# and asks billing.issue_item_invoice(account_id, "domain_renewal", params, idempotency_key, ctx) for renewals.
+# and never calls billing: domain_renewal_due {account_id, domain_id, name, unicode_name, for_expiry, years,
+#   idempotency_key}, once per expiry, which billing consumes to issue the renewal invoice once per key; the
+#   invoice line's params keep for_expiry, and its invoice_issued makes domains record domain_renewal_invoiced.
 # DNS zones (stream dnszone-<domain_id>, services/domains/dns.py): dns_zone_created {records, nameservers},
 #   dns_record_added / dns_record_changed {record, previous?}, dns_record_removed {record}, dns_zone_reset
 #   {records}, each with {account_id, domain_id, name, unicode_name}; a record is {id, name, type, ttl, value,

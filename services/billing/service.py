@@ -11,8 +11,10 @@ from typing import Any
 from nameko.timer import timer
 
 from kernel.caller import STAFF, STAFF_OR_SYSTEM, SYSTEM, ServiceRpc, rpc
+from kernel.contracts import DOMAINS
+from kernel.events import Event
 from kernel.money import CURRENCY
-from kernel.service import EventSourcedService
+from kernel.service import EventSourcedService, consumes
 from services.billing import app, catalog
 from services.billing import cart as carts
 from services.billing import payments as providers
@@ -176,6 +178,10 @@ class BillingService(EventSourcedService):
     @rpc
     def list_renewals(self, account_id: str) -> dict[str, Any]:
         return renewals.list_renewals(self.deps, account_id)
+
+    @consumes(DOMAINS, "domain_renewal_due")
+    def invoice_domain_renewal(self, event: Event) -> None:
+        renewals.invoice_domain_renewal(self.deps, event.data, {**app.SYSTEM_CTX, "causation_id": event.event_id})
 
     # ------------------------------------------------------------------ billing cycle and dashboard
     @timer(interval=CYCLE_SECONDS)

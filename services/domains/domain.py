@@ -71,6 +71,7 @@ class Domain(Aggregate):
         self.attempts = 0
         self.requested_at: dt.datetime | None = None
         self.renewal_invoices: dict[str, str] = {}  # expiry (iso) -> renewal invoice id
+        self.renewals_due: set[str] = set()  # expiries (iso) whose renewal invoice billing was asked for
         self.renewals_requested: dict[str, int] = {}  # invoice id -> years
         self.renewals_requested_at: dict[str, dt.datetime] = {}
         self.renewals_done: set[str] = set()
@@ -117,6 +118,9 @@ class Domain(Aggregate):
 
     def on_domain_renewal_invoiced(self, data: dict, _: Event) -> None:
         self.renewal_invoices[data["for_expiry"]] = data["invoice_id"]
+
+    def on_domain_renewal_due(self, data: dict, _: Event) -> None:
+        self.renewals_due.add(data["for_expiry"])
 
     def on_domain_renewal_requested(self, data: dict, event: Event) -> None:
         self.renewals_requested[data["invoice_id"]] = data["years"]
@@ -213,13 +217,23 @@ class Domain(Aggregate):
 
     # --- renewals and expiry --------------------------------------------------
     def renewal_due(self, now: dt.datetime, policy: Policy) -> bool:
-        """Auto-renew is on and the renewal invoice for this expiry is due but not yet issued."""
+        """Auto-renew is on and the renewal invoice for this expiry is due but neither issued nor asked for."""
+        for_expiry = iso(self.expires_at)
         return bool(self.auto_renew and self.status in HELD and self.expires_at
                     and now >= self.expires_at - dt.timedelta(days=policy.renewal_days)
-                    and iso(self.expires_at) not in self.renewal_invoices)  # fmt: skip
+                    and for_expiry not in self.renewal_invoices and for_expiry not in self.renewals_due)  # fmt: skip
+
+    def ask_renewal_invoice(self, now: dt.datetime, policy: Policy) -> list[NewEvent]:
+        """`domain_renewal_due` once per expiry: billing issues the invoice (once per key) and reports it
+        with `invoice_issued`, whose line keeps `for_expiry` (then `renewal_invoiced`)."""
+        if not self.renewal_due(now, policy):
+            return []
+        for_expiry = iso(self.expires_at)
+        return [NewEvent("domain_renewal_due", {**self._base(), "for_expiry": for_expiry, "years": 1,
+                                                 "idempotency_key": f"domain-renewal:{self.domain_id}:{for_expiry}"})]  # fmt: skip
 
     def renewal_invoiced(self, invoice_id: str, for_expiry: str) -> list[NewEvent]:
-        if for_expiry in self.renewal_invoices:
+        if not self.exists or for_expiry in self.renewal_invoices:
             return []
         return [NewEvent("domain_renewal_invoiced", {**self._base(), "invoice_id": invoice_id,
                                                       "for_expiry": for_expiry})]  # fmt: skip

@@ -1,5 +1,5 @@
 """Domains: availability and prices, registration and transfer after payment, management,
-renewal invoices through billing and expiry (seed sections 3, 5 and 10)."""
+renewal invoices asked of billing by event (`domain_renewal_due`) and expiry (seed sections 3, 5 and 10)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import time
 from typing import Any
 
 import eventlet
-from nameko.exceptions import MethodNotFound, RemoteError, UnknownService
 from nameko.timer import timer
 
 from kernel import clock
 from kernel.aggregate import execute
-from kernel.caller import STAFF_OR_SYSTEM, ServiceRpc, rpc
+from kernel.caller import STAFF_OR_SYSTEM, rpc
 from kernel.contracts import BILLING
 from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
 from kernel.events import Event, command_meta, new_id
@@ -32,7 +31,6 @@ from services.domains.domain import (
     Policy,
     domain_id_for,
     domain_stream,
-    iso,
 )
 from services.domains.powerdns import PowerDns, PowerDnsError
 from services.domains.projections import PROJECTIONS, DomainView
@@ -41,7 +39,8 @@ log = logging.getLogger(__name__)
 CYCLE_SECONDS = int(os.environ.get("DOMAINS_CYCLE_SECONDS", "60"))
 DNS_APPLY_SECONDS = float(os.environ.get("DNS_APPLY_SECONDS", "5"))
 REGISTRAR_TIMEOUT = float(os.environ.get("REGISTRAR_TIMEOUT", "15"))
-RPC_TIMEOUT = float(os.environ.get("DOMAINS_RPC_TIMEOUT", "5"))
+# How long run_cycle (the RPC, not the timer) waits for billing to report the renewal invoices it asked for.
+RENEWAL_INVOICE_WAIT = float(os.environ.get("DOMAINS_RPC_TIMEOUT", "5"))
 SYSTEM = {"actor": {"type": "system", "id": "domains"}}
 # Someone else already holds or has paid for the name.
 TAKEN_STATUSES = ("pending_registration", "pending_transfer", *HELD)
@@ -77,8 +76,6 @@ class DomainsService(EventSourcedService):
     name = "domains"
     projections = PROJECTIONS
     documents = registrar.DOCUMENTS
-
-    billing = ServiceRpc("billing")
 
     # ------------------------------------------------------------------ registry calls
     def _registry(self, method: str, *args: Any) -> Any:
@@ -185,9 +182,15 @@ class DomainsService(EventSourcedService):
     # ------------------------------------------------------------------ billing events
     @consumes(BILLING, "invoice_issued")
     def on_invoice_issued(self, event: Event) -> None:
+        """An order's domains wait for payment; a renewal invoice asked for by `domain_renewal_due`
+        (its line keeps `for_expiry`) is recorded on its domain."""
+        ctx, invoice_id = {"causation_id": event.event_id, **SYSTEM}, event.data["invoice_id"]
         for index, line in enumerate(event.data.get("lines") or []):
+            params = line.get("params") or {}
             if line.get("kind") in ORDER_KINDS:
                 self._order(event.data, index, line, event)
+            elif line.get("kind") == "domain_renewal" and params.get("for_expiry") and params.get("domain_id"):
+                self._do(params["domain_id"], lambda d, e=params["for_expiry"]: d.renewal_invoiced(invoice_id, e), ctx)
 
     def _order(self, invoice: dict[str, Any], index: int, line: dict[str, Any], event: Event) -> str:
         params = line.get("params") or {}
@@ -373,27 +376,36 @@ class DomainsService(EventSourcedService):
     @timer(interval=CYCLE_SECONDS)
     def domains_cycle_timer(self) -> None:
         try:
-            self.run_cycle()
+            self._cycle()
         except Exception:
             log.exception("domains cycle failed; the next run retries")
 
     @rpc(actors=STAFF_OR_SYSTEM)
     def run_cycle(self) -> dict[str, int]:
         """Safe to run twice or concurrently: every step is decided by the aggregate from its
-        state, registry calls carry the operation's ref, renewal invoices an idempotency key."""
+        state, registry calls carry the operation's ref, a renewal invoice is asked for once per
+        expiry (billing issues it once per key). Returns once billing has reported the renewal
+        invoices asked for now (`invoice_issued`), or after RENEWAL_INVOICE_WAIT seconds."""
+        stats, asked = self._cycle()
+        self._wait_for_renewal_invoices(asked)
+        return stats
+
+    def _cycle(self) -> tuple[dict[str, int], list[tuple[str, str]]]:
         now, policy = clock.now(), Policy.from_env()
         stats = {"domains": 0, "retried": 0, "renewal_invoices": 0, "events": 0, "errors": 0}
+        asked: list[tuple[str, str]] = []  # (domain id, expiry) whose renewal invoice was asked for
         candidates = DomainView.objects(status__in=["pending_registration", "pending_transfer", *HELD]).only("id")
         for view in candidates:
             stats["domains"] += 1
             try:
-                self._cycle_domain(view.id, now, policy, stats)
+                self._cycle_domain(view.id, now, policy, stats, asked)
             except (CommandError, registrar.RegistrarError) as exc:
                 stats["errors"] += 1
                 log.warning("domains cycle for %s: %r", view.id, exc)
-        return stats
+        return stats, asked
 
-    def _cycle_domain(self, domain_id: str, now, policy: Policy, stats: dict[str, int]) -> None:
+    def _cycle_domain(self, domain_id: str, now, policy: Policy, stats: dict[str, int],
+                      asked: list[tuple[str, str]]) -> None:  # fmt: skip
         domain = self._load(domain_id)
         if domain.due_for_retry(now):
             stats["retried"] += 1
@@ -407,24 +419,25 @@ class DomainsService(EventSourcedService):
         if domain.status in HELD and not self._registry("still_ours", domain.data["name"]):
             self._do(domain_id, lambda d: d.transferred_away())
             return
-        if domain.renewal_due(now, policy):
-            self._issue_renewal_invoice(domain)
-            stats["renewal_invoices"] += 1
-        _, stored = execute(self.events, Domain, domain_stream(domain_id), lambda d: d.expire(now, policy),
-                            command_meta(SYSTEM))  # fmt: skip
+        _, stored = execute(self.events, Domain, domain_stream(domain_id),
+                            lambda d: d.ask_renewal_invoice(now, policy) + d.expire(now, policy), command_meta(SYSTEM))  # fmt: skip
+        for event in stored:
+            if event.type == "domain_renewal_due":
+                stats["renewal_invoices"] += 1
+                asked.append((domain_id, event.data["for_expiry"]))
         stats["events"] += len(stored)
 
-    def _issue_renewal_invoice(self, domain: Domain) -> None:
-        for_expiry = iso(domain.expires_at)
-        key = f"domain-renewal:{domain.domain_id}:{for_expiry}"
-        params = {"domain_id": domain.domain_id, "years": 1}
-        try:
-            with eventlet.Timeout(RPC_TIMEOUT):
-                invoice = self.billing.issue_item_invoice(domain.data["account_id"], "domain_renewal", params, key,
-                                                          SYSTEM)  # fmt: skip
-        except (UnknownService, MethodNotFound, RemoteError, eventlet.Timeout, OSError) as exc:
-            raise Unavailable("billing_unavailable") from exc
-        self._do(domain.domain_id, lambda d: d.renewal_invoiced(invoice["invoice_id"], for_expiry))
+    def _wait_for_renewal_invoices(self, asked: list[tuple[str, str]]) -> None:
+        """Until billing's `invoice_issued` has recorded each asked-for invoice, or the wait is over (the
+        event stays queued for billing; the invoice is recorded whenever it comes)."""
+        deadline = time.monotonic() + RENEWAL_INVOICE_WAIT
+        waiting = list(asked)
+        while waiting and time.monotonic() < deadline:
+            waiting = [(d, e) for d, e in waiting if e not in self._load(d).renewal_invoices]
+            if waiting:
+                eventlet.sleep(0.05)
+        if waiting:
+            log.warning("billing has not reported the renewal invoices of %s yet", [d for d, _ in waiting])
 
     # ------------------------------------------------------------------ dashboard
     @rpc

@@ -1,12 +1,12 @@
-"""Domain renewals on the renewals list (seed section 7): the invoice the domains service has billing
-issue before expiry is listed, goes to the cart, is paid by the standard checkout reusing that
-invoice, and the registry renews the domain once. Billing and domains run as workers on the real
-database, wired to each other: billing's published events are handed to the domains consumers."""
+"""Domain renewals on the renewals list (seed section 7): the invoice billing issues when domains reports
+`domain_renewal_due` before expiry is listed, goes to the cart, is paid by the standard checkout reusing
+that invoice, and the registry renews the domain once. Billing and domains run as workers on the real
+database, wired to each other: domains' `domain_renewal_due` goes to billing's consumer as it is
+published, billing's published events are handed to the domains consumers."""
 
 from __future__ import annotations
 
 import datetime as dt
-from unittest import mock
 
 import pytest
 from nameko.testing.services import worker_factory
@@ -22,17 +22,21 @@ DAY = 24 * 3600
 
 
 class Wired:
-    """A billing and a domains worker calling each other, with billing's events delivered on demand."""
+    """A billing worker calling a domains worker, domains' renewal requests consumed by billing at once,
+    and billing's events delivered on demand (and right after billing answers a renewal request)."""
 
     def __init__(self) -> None:
-        self.billing_published, self.domains_published = RecordingDispatch(), RecordingDispatch()
+        self.billing_published = RecordingDispatch()
+        self.domains_published = RecordingDispatch(forward={"domain_renewal_due": self.renewal_due})
         self.delivered = 0
-        proxy_to_billing = mock.Mock()
-        self.domains = worker_factory(DomainsService, billing=proxy_to_billing,
-                                      events=recording_events_api(DomainsService, self.domains_published))  # fmt: skip
+        self.domains = worker_factory(DomainsService, events=recording_events_api(DomainsService,
+                                                                                  self.domains_published))  # fmt: skip
         self.billing = billing_worker(self.billing_published, domains=self.domains)
-        proxy_to_billing.issue_item_invoice.side_effect = self.billing.issue_item_invoice
         self.billing.seed_demo_catalog()
+
+    def renewal_due(self, message: dict) -> None:
+        self.billing.invoice_domain_renewal(message)
+        self.deliver()
 
     def deliver(self, again: bool = False) -> None:
         """Hand billing's new invoice events to the domains consumers (`again`: every one a second time)."""

@@ -22,19 +22,43 @@ DAY = 24 * 3600
 CTX = {"actor": {"type": "customer", "id": "a1"}, "ip": "127.0.0.1"}
 
 
-@pytest.fixture
-def published() -> RecordingDispatch:
-    return RecordingDispatch()
+class Billing:
+    """Billing as domains sees it: it consumes `domain_renewal_due` and reports the invoice `inv-<key>` it
+    issues with `invoice_issued` (its line keeps `for_expiry`); `answers=False`: it never does."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict] = []
+        self.answers = True
+        self.domains = None
+
+    def __call__(self, message: dict) -> None:
+        due = message["data"]
+        self.asked.append(due)
+        if self.answers:
+            renewal = line(
+                "domain_renewal", domain_id=due["domain_id"], years=due["years"], for_expiry=due["for_expiry"]
+            )
+            self.domains.on_invoice_issued(billing_event("invoice_issued", due["account_id"],
+                                                         f"inv-{due['idempotency_key']}", [renewal]))  # fmt: skip
 
 
 @pytest.fixture
-def domains(mongo_alias, published, clock_file, monkeypatch):
+def billing() -> Billing:
+    return Billing()
+
+
+@pytest.fixture
+def published(billing) -> RecordingDispatch:
+    return RecordingDispatch(forward={"domain_renewal_due": billing})
+
+
+@pytest.fixture
+def domains(mongo_alias, published, billing, clock_file, monkeypatch):
     monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0")
     monkeypatch.setenv("SANDBOX_TRANSFER_SECONDS", "3600")
     mongo_alias("domains")
-    billing = mock.Mock()
-    billing.issue_item_invoice.side_effect = lambda account_id, kind, params, key, ctx: {"invoice_id": f"inv-{key}"}
-    return worker_factory(DomainsService, events=recording_events_api(DomainsService, published), billing=billing)
+    billing.domains = worker_factory(DomainsService, events=recording_events_api(DomainsService, published))
+    return billing.domains
 
 
 def billing_event(event_type: str, account_id: str, invoice_id: str, lines: list[dict]) -> dict:
@@ -224,18 +248,21 @@ def test_list_is_paginated_filtered_and_searched_on_the_server(domains):
 
 
 # --- renewals and expiry ----------------------------------------------------------------------------
-def test_renewal_invoice_once_then_payment_renews_once(domains, published):
+def test_renewal_invoice_once_then_payment_renews_once(domains, published, billing):
     domain_id = buy(domains, "a1", "domain_registration", domain="odnawiana.pl", years=1)
     expires = dt.datetime.fromisoformat(domains.get_domain("a1", domain_id)["expires_at"].rstrip("Z"))
     domains.run_cycle()
-    domains.billing.issue_item_invoice.assert_not_called()
+    assert billing.asked == []
     clock.advance((expires - clock.now()).total_seconds() - 29 * DAY)
-    domains.run_cycle()
-    domains.run_cycle()
-    domains.billing.issue_item_invoice.assert_called_once()
-    account_id, kind, params, key, _ = domains.billing.issue_item_invoice.call_args.args
-    assert (account_id, kind, params) == ("a1", "domain_renewal", {"domain_id": domain_id, "years": 1})
+    assert domains.run_cycle()["renewal_invoices"] == 1
+    assert domains.run_cycle()["renewal_invoices"] == 0
+    [due] = billing.asked  # published once, on the domain's stream
+    key = f"domain-renewal:{domain_id}:{due['for_expiry']}"
+    assert (due["account_id"], due["domain_id"], due["years"], due["idempotency_key"]) == ("a1", domain_id, 1, key)
+    assert dt.datetime.fromisoformat(due["for_expiry"]) == expires
     assert domains.get_domain("a1", domain_id)["renewal_invoice_id"] == f"inv-{key}"
+    assert len(published.of("domain_renewal_invoiced")) == 1
+    params = {"domain_id": domain_id, "years": 1}
     quote = domains.quote_cart_item("a1", "domain_renewal", params)
     assert quote["net"] == 8900 and quote["params"]["domain_id"] == domain_id
     renewal = [line("domain_renewal", **quote["params"])]
@@ -249,6 +276,29 @@ def test_renewal_invoice_once_then_payment_renews_once(domains, published):
         domains.quote_cart_item("a2", "domain_renewal", params)
 
 
+def test_a_renewal_asked_while_billing_is_away_is_asked_once_and_recorded_when_billing_reports_it(
+    domains, published, billing, monkeypatch
+):
+    monkeypatch.setattr("services.domains.service.RENEWAL_INVOICE_WAIT", 0.2)
+    billing.answers = False
+    domain_id = buy(domains, "a1", "domain_registration", domain="czeka.pl", years=1)
+    expires = dt.datetime.fromisoformat(domains.get_domain("a1", domain_id)["expires_at"].rstrip("Z"))
+    clock.advance((expires - clock.now()).total_seconds() - 29 * DAY)
+    assert domains.run_cycle()["renewal_invoices"] == 1  # returns when its wait is over
+    assert domains.run_cycle()["renewal_invoices"] == 0 and len(billing.asked) == 1  # not asked again
+    assert domains.get_domain("a1", domain_id)["renewal_invoice_id"] is None
+    [due] = billing.asked
+    by_hand = line("domain_renewal", domain_id=domain_id, years=1)  # a renewal the customer ordered: no expiry named
+    domains.on_invoice_issued(billing_event("invoice_issued", "a1", "inv-by-hand", [by_hand]))
+    assert domains.get_domain("a1", domain_id)["renewal_invoice_id"] is None
+    asked_for = line("domain_renewal", domain_id=domain_id, years=1, for_expiry=due["for_expiry"])
+    reported = billing_event("invoice_issued", "a1", "inv-late", [asked_for])
+    domains.on_invoice_issued(reported)
+    domains.on_invoice_issued(billing_event("invoice_issued", "a1", "inv-late", [asked_for]))  # redelivered
+    assert domains.get_domain("a1", domain_id)["renewal_invoice_id"] == "inv-late"
+    assert len(published.of("domain_renewal_invoiced")) == 1
+
+
 def test_past_expiry_grace_redemption_expired(domains, published):
     domain_id = buy(domains, "a1", "domain_registration", domain="wygasa.pl", years=1)
     domains.update_domain("a1", domain_id, {"auto_renew": False}, CTX)
@@ -257,7 +307,7 @@ def test_past_expiry_grace_redemption_expired(domains, published):
     domains.run_cycle()
     domains.run_cycle()
     assert domains.get_domain("a1", domain_id)["status"] == "grace_period"
-    domains.billing.issue_item_invoice.assert_not_called()  # auto-renew is off
+    assert published.of("domain_renewal_due") == []  # auto-renew is off
     assert domains.dashboard_summary("a1")["tiles"]["domains"] == 1
     clock.advance(30 * DAY)
     domains.run_cycle()

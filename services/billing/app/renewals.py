@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any
 
 from kernel.aggregate import execute
-from kernel.errors import Conflict, NotFound
+from kernel.errors import CommandError, Conflict, NotFound, Unavailable
 from kernel.events import command_meta
 from kernel.money import invoice_line
 from services.billing import cart as carts
@@ -15,6 +16,8 @@ from services.billing.app import Deps, invoices
 from services.billing.catalog import CYCLE_NAMES, CYCLES, Plan, add_months
 from services.billing.domain import LIVE, Customer, Policy, customer_stream, det_id, iso
 from services.billing.projections import InvoiceView, ServiceView, domain_renewal_only, ts
+
+log = logging.getLogger(__name__)
 
 
 def hosting_invoice(deps: Deps, account_id: str, service_id: Any, ctx: dict | None) -> str:
@@ -58,13 +61,21 @@ def request_hosting(deps: Deps, customer: Customer, service_id: str, period_due:
     return invoice_id
 
 
-def invoice_domain_renewal(deps: Deps, due: dict[str, Any], ctx: dict | None) -> dict[str, Any]:
+def invoice_domain_renewal(deps: Deps, due: dict[str, Any], ctx: dict | None) -> dict[str, Any] | None:
     """Domains' `domain_renewal_due` {account_id, domain_id, for_expiry, years, idempotency_key}: the
     domain's renewal invoice, issued once per key like `issue_item_invoice`; the line's params keep
-    `for_expiry`, by which domains records the invoice when `invoice_issued` reaches it."""
+    `for_expiry`, by which domains records the invoice when `invoice_issued` reaches it. None when
+    domains refuses to quote it (the domain is no longer renewable); Unavailable when a service
+    does not answer (the consumer tries again)."""
     params = {"domain_id": due["domain_id"], "years": int(due.get("years") or 1)}
-    return invoices.issue_for_item(deps, due["account_id"], "domain_renewal", params, due["idempotency_key"], ctx,
-                                   noted={"for_expiry": due["for_expiry"]})  # fmt: skip
+    try:
+        return invoices.issue_for_item(deps, due["account_id"], "domain_renewal", params, due["idempotency_key"],
+                                       ctx, noted={"for_expiry": due["for_expiry"]})  # fmt: skip
+    except Unavailable:
+        raise
+    except (CommandError, NotFound) as exc:
+        log.warning("no renewal invoice for domain %s: %r", due["domain_id"], exc)
+        return None
 
 
 def issued_domain_renewal(account_id: str, params: Any) -> tuple[InvoiceView, dict[str, Any]] | None:
