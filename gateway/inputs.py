@@ -367,6 +367,22 @@ def json_fields(*required: str, optional: tuple[str, ...] = (), types: dict[str,
     return {**data, **checked.model_dump(include=sent, exclude_unset=True)}
 
 
+def json_model(model: type[BaseModel], data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON object sent (or `data`), validated by `model` (gateway/schemas.py, which also describes it in
+    the OpenAPI document): a required field absent or null is `required`, a wrong type `invalid_type`, named
+    (`params.plan`). Returns the fields the model declares, as sent (defaults not added)."""
+    data = json_object() if data is None else data
+    missing = {name: "required" for name, field in model.model_fields.items()
+               if field.is_required() and data.get(name) is None}  # fmt: skip
+    if missing:
+        raise InputError(422, "invalid_input", missing)
+    try:
+        checked = model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(422, "invalid_input", validation_fields(exc)) from None
+    return checked.model_dump(exclude_unset=True)
+
+
 # Parts of bodies more than one endpoint takes (each key optional; a key sent must have the type).
 class Address(Body):
     company: str = ""
@@ -389,17 +405,3 @@ class Attachment(Body):
     filename: str
     data_base64: str
     content_type: str = ""
-
-
-class CartParams(Body):
-    """What an item of each kind takes (hosting: plan, cycle, domain; domains: domain, years,
-    epp_code; renewals: service_id or domain_id)."""
-
-    plan: str = ""
-    cycle: str = ""
-    domain: str = ""
-    name: str = ""
-    epp_code: str = ""
-    service_id: str = ""
-    domain_id: str = ""
-    years: int = 1

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel, TypeAdapter
+
+from gateway import schemas
+
 ERROR = {
     "type": "object",
     "required": ["error"],
@@ -53,6 +57,23 @@ PROFILE_PATCH = {
 }
 
 
+COMPONENTS: dict[str, dict[str, Any]] = {}  # components/schemas: the declared models (gateway/schemas.py)
+_REF = "#/components/schemas/{model}"
+
+
+def schema_of(model: type[BaseModel] | TypeAdapter) -> dict[str, Any]:
+    """The JSON schema pydantic generates for a declared body (a model: a $ref to it; a TypeAdapter, e.g. a
+    discriminated union: its schema), the models it uses put in COMPONENTS."""
+    if isinstance(model, TypeAdapter):
+        schema = model.json_schema(ref_template=_REF)
+        COMPONENTS.update(schema.pop("$defs", {}))
+        return schema
+    schema = model.model_json_schema(ref_template=_REF)
+    COMPONENTS.update(schema.pop("$defs", {}))
+    COMPONENTS[model.__name__] = schema
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
 def _json(schema: dict) -> dict:
     return {"content": {"application/json": {"schema": schema}}}
 
@@ -70,7 +91,8 @@ ERRORS = {code: {"description": text, **_json(ERROR)} for code, text in (
 )}  # fmt: skip
 
 
-def _op(summary: str, ok: str, ok_schema: dict | None = None, request: dict | None = None, auth: bool = True,
+def _op(summary: str, ok: str, ok_schema: dict | None = None,
+        request: dict | type[BaseModel] | TypeAdapter | None = None, auth: bool = True,
         errors: tuple[str, ...] = ("400", "422", "503")) -> dict[str, Any]:  # fmt: skip
     op: dict[str, Any] = {
         "summary": summary,
@@ -79,8 +101,8 @@ def _op(summary: str, ok: str, ok_schema: dict | None = None, request: dict | No
             **{e: ERRORS[e] for e in errors},
         },
     }
-    if request:
-        op["requestBody"] = {"required": True, **_json(request)}
+    if request is not None:
+        op["requestBody"] = {"required": True, **_json(request if isinstance(request, dict) else schema_of(request))}
     if auth:
         op["security"] = [{"bearer": []}]
         op["responses"]["401"] = ERRORS["401"]
@@ -95,17 +117,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Create an account; a verification mail is sent",
             "201",
             _obj("account_id", account_id=STRING),
-            _obj(
-                "email",
-                "password",
-                "first_name",
-                "last_name",
-                email=STRING,
-                password=PASSWORD,
-                first_name=STRING,
-                last_name=STRING,
-                language={"type": "string", "enum": ["pl", "en"]},
-            ),
+            schemas.Register,
             auth=False,
             errors=("400", "409", "422", "503"),
         )
@@ -115,7 +127,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Confirm the e-mail address with the token from the mail",
             "200",
             _obj("account_id", account_id=STRING),
-            _obj("token", token=STRING),
+            schemas.Token,
             auth=False,
         )
     },  # fmt: skip
@@ -124,7 +136,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Log in; returns a bearer token",
             "200",
             _obj("token", token=STRING, account_id=STRING),
-            _obj("email", "password", email=STRING, password=STRING),
+            schemas.Login,
             auth=False,
             errors=("400", "401", "403", "422", "429", "503"),
         )
@@ -135,7 +147,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Mail a single-use reset link (same answer for unknown e-mails)",
             "202",
             None,
-            _obj("email", email=STRING),
+            schemas.Email,
             auth=False,
         )
     },  # fmt: skip
@@ -144,7 +156,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Set a new password with the mailed token",
             "200",
             None,
-            _obj("token", "password", token=STRING, password=PASSWORD),
+            schemas.NewPassword,
             auth=False,
         )
     },  # fmt: skip
@@ -197,7 +209,10 @@ def document() -> dict[str, Any]:
             "description": "Customer panel of a hosting provider. Errors: {error: {code, message, fields}}.",
         },  # fmt: skip
         "servers": [{"url": "/api/v1"}],
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": dict(sorted(COMPONENTS.items())),
+        },
         "paths": {
             path: _with_input_errors(path, _with_links(path, _with_path_parameters(path, item)))
             for path, item in PATHS.items()

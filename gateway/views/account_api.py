@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from gateway import clients, inputs
+from gateway import clients, inputs, schemas
 from gateway.errors import ApiError
 from gateway.export import gather_export
 from gateway.openapi import ERRORS, PATHS, STRING, _obj, _op
@@ -190,7 +190,7 @@ PATHS["/auth/login/second-factor"] = {
         "authenticator app or a recovery code",
         "200",
         _obj("token", token=STRING, account_id=STRING),
-        _obj("challenge", "code", challenge=STRING, code=STRING),
+        schemas.SecondFactor,
         auth=False,
         errors=("400", "401", "422", "429", "503"),
     )

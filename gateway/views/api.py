@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, g, jsonify
 
-from gateway import clients, dashboard, inputs
+from gateway import clients, dashboard, inputs, schemas
 from gateway.auth import bearer_token, load_account
 from gateway.errors import ApiError, error_response, status_of
 from gateway.openapi import document
@@ -48,20 +48,20 @@ def openapi():
 @api.post("/auth/register")
 def register():
     """The same answer for a new and a known address (the mail says which it was)."""
-    data = body("email", "password", "first_name", "last_name", optional=("language",))
+    data = inputs.json_model(schemas.Register)
     clients.accounts.register(email=data["email"], password=data["password"], first_name=data["first_name"], last_name=data["last_name"], language=data.get("language") or g.language)  # fmt: skip
     return jsonify({"status": "check_mail"}), 201
 
 
 @api.post("/auth/verify-email")
 def verify_email():
-    data = body("token")
+    data = inputs.json_model(schemas.Token)
     return jsonify(clients.accounts.verify_email(token=data["token"]))
 
 
 @api.post("/auth/login")
 def login():
-    data = body("email", "password")
+    data = inputs.json_model(schemas.Login)
     result = clients.accounts.login(email=data["email"], password=data["password"])
     if result.get("two_factor_required"):  # finish at /auth/login/second-factor with the challenge
         return jsonify({"two_factor_required": True, "challenge": result["challenge"]})
@@ -74,7 +74,7 @@ def _login_answer(result: dict) -> dict:
 
 @api.post("/auth/login/second-factor")
 def login_second_factor():
-    data = body("challenge", "code")
+    data = inputs.json_model(schemas.SecondFactor)
     result = clients.accounts.login_second_factor(challenge=data["challenge"], code=data["code"])
     return jsonify(_login_answer(result))
 
@@ -88,14 +88,14 @@ def logout():
 
 @api.post("/auth/password-reset")
 def password_reset():
-    data = body("email")
+    data = inputs.json_model(schemas.Email)
     clients.accounts.request_password_reset(email=data["email"])
     return jsonify({}), 202
 
 
 @api.post("/auth/password-reset/confirm")
 def password_reset_confirm():
-    data = body("token", "password")
+    data = inputs.json_model(schemas.NewPassword)
     clients.accounts.confirm_password_reset(token=data["token"], password=data["password"])
     return jsonify({})
 

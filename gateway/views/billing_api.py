@@ -11,10 +11,10 @@ import binascii
 
 from flask import Response, g, jsonify, request
 
-from gateway import clients, inputs, permissions, rpc
+from gateway import clients, inputs, permissions, rpc, schemas
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
-from gateway.views.api import api, body, token_required
+from gateway.views.api import api, token_required
 
 INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
 
@@ -39,10 +39,19 @@ def get_cart():
 @api.post("/cart/items")
 @token_required
 def add_cart_item():
-    data = body("kind", optional=("params",), types={"params": inputs.CartParams})
-    params = data.get("params") or {}
-    cart = clients.billing.add_cart_item(account_id=_account_id(), kind=data["kind"], params=params)
+    item = inputs.json_model(_cart_item_model())
+    cart = clients.billing.add_cart_item(account_id=_account_id(), kind=item["kind"], params=item["params"])
     return jsonify(cart), 201
+
+
+def _cart_item_model() -> type[schemas.Request]:
+    """The model of the item's kind (schemas.CART_ITEMS); a kind missing or unknown is 422 naming `kind`."""
+    kind = inputs.json_object().get("kind")
+    if kind is None:
+        raise ApiError(422, "invalid_input", {"kind": "required"})
+    if not isinstance(kind, str) or kind not in schemas.CART_ITEMS:
+        raise ApiError(422, "invalid_input", {"kind": "invalid_kind"})
+    return schemas.CART_ITEMS[kind]
 
 
 @api.delete("/cart/items/<item_id>")
@@ -54,13 +63,10 @@ def remove_cart_item(item_id: str):
 @api.post("/cart/checkout")
 @token_required
 def checkout():
-    data = body("payment_method", optional=("idempotency_key",))
-    key = request.headers.get("Idempotency-Key") or data.get("idempotency_key")
-    if not key:
-        raise ApiError(422, "invalid_input", {"idempotency_key": "required"})
-    result = clients.billing.checkout(
-        account_id=_account_id(), payment_method=data["payment_method"], idempotency_key=key
-    )
+    sent = inputs.json_object()
+    header = request.headers.get("Idempotency-Key")  # the header, when sent, is the key
+    data = inputs.json_model(schemas.Checkout, {**sent, "idempotency_key": header} if header else sent)
+    result = clients.billing.checkout(account_id=_account_id(), **data)
     return jsonify({"order_id": result["order_id"], "invoice_id": result["invoice_id"], "payment": result["payment"]})
 
 
@@ -99,8 +105,8 @@ def pdf_response(result: dict) -> Response:
 @api.post("/invoices/<invoice_id>/pay")
 @token_required
 def pay_invoice(invoice_id: str):
-    data = body("payment_method")
-    return jsonify(clients.billing.pay_invoice(account_id=_account_id(), invoice_id=invoice_id, payment_method=data["payment_method"]))  # fmt: skip
+    data = inputs.json_model(schemas.PayInvoice)
+    return jsonify(clients.billing.pay_invoice(account_id=_account_id(), invoice_id=invoice_id, **data))
 
 
 # --- services and renewals --------------------------------------------------
@@ -137,15 +143,16 @@ PATHS["/catalog"] = {"get": _op("Hosting plans with cycles and net prices", "200
                                 _obj("plans", plans={"type": "array"}, currency=STRING), errors=("503",))}  # fmt: skip
 PATHS["/cart/items"] = {
     "get": _op("The cart with prices and totals", "200", _CART, errors=("503",)),
-    "post": _op("Add an item, e.g. {kind: hosting, params: {plan, cycle, domain?}}", "201", _CART,
-                _obj("kind", kind=STRING, params={"type": "object"}), errors=("400", "409", "422", "503")),
+    "post": _op("Add an item: its kind and the params of that kind (404: a renewal of a service or domain "
+                "that is not the account's)", "201", _CART, schemas.CartItem,
+                errors=("400", "404", "409", "422", "503")),
 }  # fmt: skip
 PATHS["/cart/items/{item_id}"] = {"delete": _op("Remove an item from the cart", "200", _CART, errors=_READ)}
 PATHS["/cart/checkout"] = {
     "post": _op("Place the order and issue its invoice; the same Idempotency-Key gives the same order", "200",
                 _obj("order_id", "invoice_id", "payment", order_id=STRING, invoice_id={"type": ["string", "null"]},
                      payment={"type": "object"}),
-                _obj("payment_method", payment_method=_PAYMENT_METHOD, idempotency_key=STRING),
+                schemas.Checkout,
                 errors=("400", "409", "422", "503"))
 }  # fmt: skip
 PATHS["/invoices"] = {"get": _op("Invoices, newest first (query: status, page, per_page)", "200", _PAGE,
@@ -155,7 +162,7 @@ PATHS["/invoices/{invoice_id}/pdf"] = {"get": _op("The invoice as a PDF attachme
                                                   errors=_READ)}  # fmt: skip
 PATHS["/invoices/{invoice_id}/pay"] = {
     "post": _op("Start paying an unpaid invoice", "200", _obj("method", "status", method=STRING, status=STRING),
-                _obj("payment_method", payment_method=_PAYMENT_METHOD), errors=("400", "404", "422", "503"))
+                schemas.PayInvoice, errors=("400", "404", "422", "503"))
 }  # fmt: skip
 PATHS["/services"] = {"get": _op("The account's services by name (query: status, page, per_page)", "200", _PAGE,
                                  errors=("422", "503"))}  # fmt: skip
