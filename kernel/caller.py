@@ -39,8 +39,8 @@ from nameko.rpc import Rpc as NamekoRpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from pydantic import ConfigDict, ValidationError, create_model
 
-from kernel.errors import CommandError, Expired, Forbidden, Invalid
-from kernel.queues import TransientReplyListener, type_rpc_queue
+from kernel.errors import CommandError, Conflict, Expired, Forbidden, Invalid
+from kernel.queues import TransientReplyListener, applied_before, redelivered, type_rpc_queue
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,10 @@ class Rpc(NamekoRpc):
             raise
         arguments = admit(self.container.service_cls, self.method_name, ctx, body["args"], body["kwargs"])
         context_data["correlation_id"] = ctx.get("correlation_id")
+        context_data["call_id"] = call_id = message.properties.get("correlation_id")
+        if redelivered(message) and applied_before(self.container.service_name, call_id):
+            log.warning("refused %s: delivered again after it was applied (its ack was lost with the broker)", target)
+            raise Conflict("already_applied")
         handle_result = functools.partial(self.handle_result, message)
         try:
             self.container.spawn_worker(self, (), arguments, context_data=context_data, handle_result=handle_result)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from nameko.events import EventDispatcher
+from nameko.rpc import Rpc
 from pymongo.errors import DuplicateKeyError
 
 from kernel import clock, contracts, db, settings
@@ -34,8 +35,9 @@ class EventsApi:
     """What a worker sees as `self.events`."""
 
     def __init__(self, service: str, store: EventStore, projections: list[Projection], dispatch,
-                 private_fields: PrivateFields | None = None):  # fmt: skip
+                 private_fields: PrivateFields | None = None, call_id: str | None = None):  # fmt: skip
         self.service = service
+        self.call_id = call_id  # the RPC this worker serves: stored in the meta (kernel.queues.applied_before)
         self.store = store
         self.projections = projections
         self._dispatch = dispatch
@@ -56,6 +58,7 @@ class EventsApi:
         raised, or the caller would retry a command that already happened.
         Before anything is stored every event's data must match its contract (ContractError).
         """
+        meta = {**meta, "call_id": self.call_id} if self.call_id else meta
         events = self.store.append(stream_id, expected_version, self.checked(new_events), meta)
         if self._project(events):
             self._publish(events)
@@ -140,4 +143,5 @@ class EventSourcing(EventDispatcher):
 
     def get_dependency(self, worker_ctx) -> EventsApi:
         dispatch = super().get_dependency(worker_ctx)
-        return EventsApi(self.container.service_name, self.store, self.projections, dispatch)
+        call_id = (worker_ctx.data or {}).get("call_id") if isinstance(worker_ctx.entrypoint, Rpc) else None
+        return EventsApi(self.container.service_name, self.store, self.projections, dispatch, call_id=call_id)

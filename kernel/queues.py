@@ -124,6 +124,26 @@ class GuardedEventHandler(EventHandler):
 event_handler = GuardedEventHandler.decorator
 
 
+def redelivered(message: Any) -> bool:
+    """The broker handed this message out before (its consumer's connection went before the ack)."""
+    return bool((getattr(message, "delivery_info", None) or {}).get("redelivered")) or delivery_count(message) > 0
+
+
+def applied_before(service: str, call_id: str | None) -> bool:
+    """Whether a command of the RPC call `call_id` (the request's AMQP correlation id) is in the service's
+    event store: a request delivered again after its worker stored events must not run twice (a ticket
+    opened twice). Asked only for redelivered requests; a call whose worker stored nothing runs again."""
+    if not call_id:
+        return False
+    from kernel import db
+
+    try:
+        commits = db.database(service)["event_commits"]
+    except Exception:  # a service without an event store: nothing to compare with
+        return False
+    return commits.find_one({"events.meta.call_id": call_id}, {"_id": 1}) is not None
+
+
 def broker_urls(uri: str) -> list[str]:
     """The nodes named by an AMQP_URI, each as its own URI (`;`-separated, as kombu reads them)."""
     return [part.strip() for part in uri.split(";") if part.strip()]

@@ -71,3 +71,21 @@ def test_every_service_queue_gets_the_type(monkeypatch):
         if type(entrypoint).__name__.endswith("EventHandler")
     ]
     assert handlers and all(isinstance(h, queues.GuardedEventHandler) for h in handlers)
+
+
+def test_a_redelivered_call_is_known_applied_by_the_call_id_its_events_carry(mongo_alias):
+    """The guard against a command run twice when its ack was lost with a broker node: the worker's
+    events carry the request's correlation id, and a redelivered request finds them."""
+    from kernel.dependencies import EventsApi
+    from kernel.events import NewEvent
+    from kernel.eventstore import EventStore
+
+    mongo_alias("guarded")
+    api = EventsApi("guarded", EventStore("guarded"), [], lambda *a: None, private_fields={}, call_id="call-1")
+    api.checks_contracts = False
+    api.append("thing-1", 0, [NewEvent("thing_happened", {"n": 1})], {"correlation_id": "c"})
+    assert queues.applied_before("guarded", "call-1")
+    assert not queues.applied_before("guarded", "call-2") and not queues.applied_before("guarded", None)
+    assert queues.redelivered(types.SimpleNamespace(delivery_info={"redelivered": True}, headers={}))
+    assert queues.redelivered(types.SimpleNamespace(delivery_info={}, headers={"x-delivery-count": 1}))
+    assert not queues.redelivered(types.SimpleNamespace(delivery_info={"redelivered": False}, headers={}))
