@@ -12,6 +12,7 @@ from nameko.testing.services import worker_factory
 from kernel import clock
 from kernel.errors import CommandError, NotFound
 from kernel.events import Event, new_id
+from services.domains import app
 from services.domains.domain import domain_id_for
 from services.domains.registrar import RegistryDomain, sandbox_epp_code
 from services.domains.service import DomainsService
@@ -43,22 +44,24 @@ class Billing:
 
 
 @pytest.fixture
-def billing() -> Billing:
-    return Billing()
+def published() -> RecordingDispatch:
+    """What domains publishes; `domain_renewal_due` goes on to a Billing (the `billing` fixture)."""
+    return RecordingDispatch(forward={"domain_renewal_due": Billing()})
 
 
 @pytest.fixture
-def published(billing) -> RecordingDispatch:
-    return RecordingDispatch(forward={"domain_renewal_due": billing})
+def billing(published) -> Billing:
+    return published.forward["domain_renewal_due"]
 
 
 @pytest.fixture
-def domains(mongo_alias, published, billing, clock_file, monkeypatch):
+def domains(mongo_alias, published, clock_file, monkeypatch):
     monkeypatch.setenv("SANDBOX_SLOW_SECONDS", "0")
     monkeypatch.setenv("SANDBOX_TRANSFER_SECONDS", "3600")
     mongo_alias("domains")
-    billing.domains = worker_factory(DomainsService, events=recording_events_api(DomainsService, published))
-    return billing.domains
+    worker = worker_factory(DomainsService, events=recording_events_api(DomainsService, published))
+    published.forward["domain_renewal_due"].domains = worker
+    return worker
 
 
 def billing_event(event_type: str, account_id: str, invoice_id: str, lines: list[dict]) -> dict:
@@ -389,7 +392,7 @@ def test_a_paid_registration_left_without_an_answer_is_submitted_again(domains):
     lines = [line("domain_registration", domain="porzucony-worker.pl", years=1)]
     domains.on_invoice_issued(billing_event("invoice_issued", "a1", invoice_id, lines))
     domain_id = domain_id_for(invoice_id, 0)
-    domains._do(domain_id, lambda d: d.request(invoice_id))
+    app.do(domains.deps, domain_id, lambda d: d.request(invoice_id))
     assert domains.run_cycle()["retried"] == 0  # the worker may still be on it
     assert domains.get_domain("a1", domain_id)["status"] == "pending_registration"
     clock.advance(10 * 60)
