@@ -1,7 +1,10 @@
-"""Event contracts: which service publishes which event types.
+"""Event contracts: which service publishes which event types, and the shared vocabulary.
 
-Consumers subscribe by (source service, event type); adding a field to `data`
-is compatible, renaming or removing one is not.
+Each event type's `data` is a typed, versioned pydantic model in kernel/contracts/<service>.py
+(`registry.CONTRACTS`: (source service, event type) -> model): EventsApi.append refuses data
+that breaks it and consumers (`kernel.service.consumes`) get it parsed as `event.payload`.
+The comments below summarise them. Consumers subscribe by (source service, event type); adding
+an optional field is compatible, renaming or removing one is not (bump the model's VERSION).
 """
 
 ACCOUNTS = "accounts"
