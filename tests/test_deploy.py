@@ -609,6 +609,19 @@ def test_base_rabbitmq_cluster_has_three_nodes():
     assert cluster["spec"]["replicas"] == 3
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_declare_quorum_queues_and_one_broker_node_at_most_is_disrupted(overlay):
+    """What tests/cluster runs on three local nodes: the services' own queue type, a disruption budget
+    that keeps a quorum (2 of 3) of the broker's pods during drains."""
+    docs = kustomize_build(f"overlays/{overlay}")
+    config = next(c for n, c in by_kind(docs, "ConfigMap").items() if n.startswith("panel-config"))["data"]
+    assert config["AMQP_QUEUE_TYPE"] == "quorum" and int(config["AMQP_DELIVERY_LIMIT"]) >= 1
+    budget = by_kind(docs, "PodDisruptionBudget")["rabbitmq"]["spec"]
+    assert budget["maxUnavailable"] == 1
+    labels = by_kind(docs, "RabbitmqCluster")["rabbitmq"]["metadata"]["labels"]
+    assert budget["selector"]["matchLabels"].items() <= labels.items()
+
+
 # --- broker users: least privilege ----------------------------------------------------------
 UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 BROKER_USERS = WORKLOADS  # one per service and one for the gateway

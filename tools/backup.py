@@ -197,7 +197,8 @@ def restore(target: Target, path: Path, services: Iterable[str] | None = None) -
             documents = [json_util.loads(line) for line in files[f"{service}/{name}.jsonl"].splitlines() if line]
             for start in range(0, len(documents), 1000):
                 database[name].insert_many(documents[start : start + 1000], ordered=True)
-        events = rebuild(target, service)
+        rebuild(target, service)
+        events = manifest["services"][service].get("events", 0)
         report[service] = {"events": events, "seconds": round(time.perf_counter() - started, 3)}
     if "support" in wanted:
         for name, data in files.items():
