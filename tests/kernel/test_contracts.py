@@ -1,8 +1,8 @@
 """Typed event contracts (kernel.contracts.<service>): every event a service emits has one, the
 publisher refuses data that breaks it, consumers get it parsed, private fields stay off the wire.
 
-Unit tier: no broker; the store is a list (one test uses the fast tier's in-memory database for
-its dead letter).
+Unit tier: no broker, and the event store is a list; the dead-letter test alone needs a database
+(mongo_alias: mongomock in `make test-unit`, the real server in `make test`).
 """
 
 from __future__ import annotations
