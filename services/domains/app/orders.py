@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-from typing import Any
 
+from kernel.contracts.billing import InvoiceIssued, InvoiceLine, InvoicePaid
 from kernel.events import Event
 from services.domains import names, registrar
 from services.domains.app import SYSTEM, Deps, do, load
@@ -24,43 +24,44 @@ DEFAULT_NAMESERVERS = [n.strip() for n in os.environ.get("DOMAIN_DEFAULT_NAMESER
 def invoice_issued(deps: Deps, event: Event) -> None:
     """An order's domains wait for payment; a renewal invoice asked for by `domain_renewal_due` (its
     line keeps `for_expiry`) is recorded on its domain."""
-    ctx, invoice_id = {"causation_id": event.event_id, **SYSTEM}, event.data["invoice_id"]
-    for index, line in enumerate(event.data.get("lines") or []):
-        params = line.get("params") or {}
-        if line.get("kind") in ORDER_KINDS:
-            order(deps, event.data, index, line, event)
-        elif line.get("kind") == "domain_renewal" and params.get("for_expiry") and params.get("domain_id"):
-            do(deps, params["domain_id"], lambda d, e=params["for_expiry"]: d.renewal_invoiced(invoice_id, e), ctx)
+    ctx, invoice = {"causation_id": event.event_id, **SYSTEM}, event.payload
+    for index, line in enumerate(invoice.lines):
+        params = line.params
+        if line.kind in ORDER_KINDS:
+            order(deps, invoice, index, line, event)
+        elif line.kind == "domain_renewal" and params.get("for_expiry") and params.get("domain_id"):
+            do(deps, params["domain_id"], lambda d, e=params["for_expiry"]: d.renewal_invoiced(invoice.invoice_id, e),
+               ctx)  # fmt: skip
 
 
-def order(deps: Deps, invoice: dict[str, Any], index: int, line: dict[str, Any], event: Event) -> str:
-    params = line.get("params") or {}
+def order(deps: Deps, invoice: InvoiceIssued | InvoicePaid, index: int, line: InvoiceLine, event: Event) -> str:
+    params = line.params
     name = names.parse(params["domain"])
-    details = {"account_id": invoice["account_id"], "name": name.ascii, "unicode_name": name.unicode,
-               "tld": name.tld, "kind": ORDER_KINDS[line["kind"]], "years": int(params.get("years") or 1),
-               "invoice_id": invoice["invoice_id"], "epp_code": params.get("epp_code", ""),
+    details = {"account_id": invoice.account_id, "name": name.ascii, "unicode_name": name.unicode,
+               "tld": name.tld, "kind": ORDER_KINDS[line.kind], "years": int(params.get("years") or 1),
+               "invoice_id": invoice.invoice_id, "epp_code": params.get("epp_code", ""),
                "nameservers": DEFAULT_NAMESERVERS}  # fmt: skip
-    domain_id = domain_id_for(invoice["invoice_id"], index)
+    domain_id = domain_id_for(invoice.invoice_id, index)
     do(deps, domain_id, lambda d: d.order(details), {"causation_id": event.event_id, **SYSTEM})
     return domain_id
 
 
 def invoice_paid(deps: Deps, event: Event) -> None:
     """Each paid line acts once: the aggregate refuses a second request for the same invoice."""
-    ctx = {"causation_id": event.event_id, **SYSTEM}
-    for index, line in enumerate(event.data.get("lines") or []):
-        if line.get("kind") in ORDER_KINDS:
-            domain_id = order(deps, event.data, index, line, event)
-            do(deps, domain_id, lambda d: d.request(event.data["invoice_id"]), ctx)
+    ctx, invoice = {"causation_id": event.event_id, **SYSTEM}, event.payload
+    for index, line in enumerate(invoice.lines):
+        if line.kind in ORDER_KINDS:
+            domain_id = order(deps, invoice, index, line, event)
+            do(deps, domain_id, lambda d: d.request(invoice.invoice_id), ctx)
             submit(deps, domain_id)
-        elif line.get("kind") == "domain_renewal":
-            domain_id, years = line["params"]["domain_id"], int(line["params"].get("years") or 1)
-            do(deps, domain_id, lambda d, y=years: d.request_renewal(event.data["invoice_id"], y), ctx)
+        elif line.kind == "domain_renewal":
+            domain_id, years = line.params["domain_id"], int(line.params.get("years") or 1)
+            do(deps, domain_id, lambda d, y=years: d.request_renewal(invoice.invoice_id, y), ctx)
             renew_pending(deps, domain_id)
 
 
 def invoice_cancelled(deps: Deps, event: Event) -> None:
-    for view in DomainView.objects(invoice_id=event.data["invoice_id"], status="pending"):
+    for view in DomainView.objects(invoice_id=event.payload.invoice_id, status="pending"):
         do(deps, view.id, lambda d: d.cancel("invoice_cancelled"), {"causation_id": event.event_id, **SYSTEM})
 
 
