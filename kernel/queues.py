@@ -27,11 +27,14 @@ import logging
 import os
 import types
 import urllib.parse
+from collections.abc import Callable
 from typing import Any
 
 from kombu import Queue
 from nameko.events import EventHandler
 from nameko.rpc import ReplyListener, RpcConsumer
+
+from kernel import db
 
 log = logging.getLogger(__name__)
 QUEUE_TYPES = ("classic", "quorum")
@@ -97,7 +100,12 @@ class TransientReplyListener(ReplyListener):
 
 class GuardedEventHandler(EventHandler):
     """nameko's event handler; its queue of the configured type, and a message delivered for the
-    last time the broker allows is set aside in `dead_letters` instead of being handled again."""
+    last time the broker allows is given to `set_aside` (kernel.service's: `dead_letters`) instead
+    of being handled again."""
+
+    def __init__(self, *args: Any, set_aside: Callable[..., None] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.set_aside = set_aside
 
     def setup(self) -> None:
         super().setup()
@@ -105,20 +113,18 @@ class GuardedEventHandler(EventHandler):
 
     def handle_message(self, body: Any, message: Any) -> None:
         count = delivery_count(message)
-        if queue_type() == "quorum" and count >= delivery_limit():
+        if self.set_aside and queue_type() == "quorum" and count >= delivery_limit():
             self._set_aside(body, count)
             self.queue_consumer.ack_message(message)
             return
         super().handle_message(body, message)
 
     def _set_aside(self, body: Any, count: int) -> None:
-        from kernel.service import set_aside  # kernel.service builds on this module
-
         handler = getattr(self.container.service_cls, self.method_name)
         consumer = f"{handler.__module__}.{handler.__name__}"
         error = RuntimeError(f"delivered {count + 1} times without being acknowledged (x-delivery-limit)")
         events = types.SimpleNamespace(service=self.container.service_name)
-        set_aside(events, consumer, self.source_service, self.event_type, body, error, attempts=count)
+        self.set_aside(events, consumer, self.source_service, self.event_type, body, error, attempts=count)
 
 
 event_handler = GuardedEventHandler.decorator
@@ -135,8 +141,6 @@ def applied_before(service: str, call_id: str | None) -> bool:
     opened twice). Asked only for redelivered requests; a call whose worker stored nothing runs again."""
     if not call_id:
         return False
-    from kernel import db
-
     try:
         commits = db.database(service)["event_commits"]
     except Exception:  # a service without an event store: nothing to compare with

@@ -121,7 +121,7 @@ def consumes(source_service: str, event_type: str, attempts: int = 3) -> Callabl
                     log.warning("%s failed on %s (attempt %d), retrying", consumer, event.event_id, attempt)
                     time.sleep(0.2 * attempt)
 
-        return queues.event_handler(source_service, event_type)(handler)
+        return queues.event_handler(source_service, event_type, set_aside=set_aside)(handler)
 
     return decorate
 
