@@ -133,7 +133,7 @@ NOTIFICATIONS = "notifications"
 # store for the registry and never publishes it. (It reaches domains inside billing's order and
 # invoice lines, the customer's own data, which domains reads from those events.)
 DOMAIN_PRIVATE_FIELDS = {
-    "domain_ordered": ("epp_code",),
+    "domain_ordered": ("epp_code", "holder"),
     "domain_transfer_requested": ("epp_code",),
 }
 # service -> {event type: private data keys}

@@ -12,6 +12,7 @@ from typing import Literal
 
 from kernel.contracts import DOMAINS
 from kernel.contracts.base import Contract, IsoDateTime, Part, by_type
+from kernel.contracts.billing import Buyer
 
 SOURCE = DOMAINS
 Status = Literal["pending", "pending_registration", "pending_transfer", "active", "grace_period", "redemption",
@@ -35,6 +36,7 @@ class DomainOrdered(DomainEvent):
     invoice_id: str
     epp_code: str = ""  # private; "" for a registration
     nameservers: list[str] = []
+    holder: Buyer | None = None  # private: the invoice's buyer, the registrant's contact at an EPP registry
     status: Literal["pending"]
 
 

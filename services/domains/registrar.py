@@ -1,7 +1,7 @@
 """The registrar adapter, and a sandbox registry that answers like a real one.
 
-`Registrar` is what the domains service needs from a registry; a real EPP
-registrar is added by implementing it. `SandboxRegistrar` keeps its own state in
+`Registrar` is what the domains service needs from a registry: the sandbox below, or
+the EPP registrar (`services.domains.epp`, REGISTRAR=epp). `SandboxRegistrar` keeps its own state in
 the domains database (collections `sandbox_registry_*`) and behaves by
 deterministic rules, so tests and demos can drive every answer:
 
@@ -30,7 +30,6 @@ import datetime as dt
 import hashlib
 import os
 import secrets
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import eventlet
@@ -38,34 +37,22 @@ import mongoengine as me
 from pymongo import ReturnDocument
 
 from kernel import clock
+from services.domains.registry_types import Availability, RegistrarError
 
 ALIAS = "domains"
 TAKEN_LABELS = frozenset({"google", "allegro", "onet", "wp", "interia", "example", "panel", "zajeta"})
 PREMIUM_NET = 99900
 
 
-class RegistrarError(Exception):
-    """The registry refused or could not answer; `temporary` errors are worth retrying."""
-
-    def __init__(self, code: str, temporary: bool = False):
-        super().__init__(code)
-        self.code = code
-        self.temporary = temporary
-
-
-@dataclass(frozen=True)
-class Availability:
-    name: str
-    available: bool
-    premium: bool = False
-    premium_net: int | None = None  # net per year when premium
-
-
 class Registrar(Protocol):
     def check(self, name: str) -> Availability: ...
 
-    def register(self, name: str, years: int, nameservers: list[str], ref: str) -> dt.datetime:
-        """Register for `years`; returns the expiry date."""
+    def register(self, name: str, years: int, nameservers: list[str], ref: str,
+                 holder: dict[str, Any] | None = None) -> dt.datetime:  # fmt: skip
+        """Register for `years` with the holder's data as its contacts; returns the expiry date."""
+
+    def info(self, name: str) -> dict[str, Any]:
+        """One of our domains as the registry holds it: name, expires_at, nameservers, locked."""
 
     def transfer(self, name: str, epp_code: str, ref: str) -> None:
         """Start a transfer in (it is then pending); refuses a wrong EPP code at once."""
@@ -194,7 +181,8 @@ class SandboxRegistrar:
         premium = "premium" in label or len(label) <= 2
         return Availability(name, not taken, premium, PREMIUM_NET if premium else None)
 
-    def register(self, name: str, years: int, nameservers: list[str], ref: str) -> dt.datetime:
+    def register(self, name: str, years: int, nameservers: list[str], ref: str,
+                 holder: dict[str, Any] | None = None) -> dt.datetime:  # fmt: skip
         mine = RegistryDomain.objects(id=name, ref=ref).first()
         if mine:  # registered by this very request before (a retry, or a crash before the answer was recorded)
             return _moment(mine.expires_at)
@@ -260,6 +248,11 @@ class SandboxRegistrar:
         RegistryDomain.objects(id=name).update_one(set__expires_at=_epoch(expires_at))
         return self._remember(f"renew:{ref}", expires_at)
 
+    def info(self, name: str) -> dict[str, Any]:
+        domain = self._own(name)
+        return {"name": name, "expires_at": _moment(domain.expires_at), "nameservers": list(domain.nameservers),
+                "locked": domain.locked == "yes"}  # fmt: skip
+
     def set_nameservers(self, name: str, nameservers: list[str]) -> None:
         self._answer(name, "nameservers")
         self._own(name)
@@ -287,8 +280,12 @@ class SandboxRegistrar:
 
 
 def registrar() -> Registrar:
-    """The configured registrar (REGISTRAR=sandbox is the only one built so far)."""
+    """The configured registrar: REGISTRAR=sandbox (the default) or epp."""
     kind = os.environ.get("REGISTRAR", "sandbox")
+    if kind == "epp":
+        from services.domains.epp import EppRegistrar  # only a deployment that speaks EPP loads epptools
+
+        return EppRegistrar()
     if kind != "sandbox":
         raise RuntimeError(f"unknown REGISTRAR {kind!r}")
     return SandboxRegistrar()

@@ -41,6 +41,8 @@ def order(deps: Deps, invoice: InvoiceIssued | InvoicePaid, index: int, line: In
                "tld": name.tld, "kind": ORDER_KINDS[line.kind], "years": int(params.get("years") or 1),
                "invoice_id": invoice.invoice_id, "epp_code": params.get("epp_code", ""),
                "nameservers": DEFAULT_NAMESERVERS}  # fmt: skip
+    if getattr(invoice, "buyer", None):  # the registrant's contact at the registry (issue #19)
+        details["holder"] = invoice.buyer.model_dump(mode="json")
     domain_id = domain_id_for(invoice.invoice_id, index)
     do(deps, domain_id, lambda d: d.order(details), {"causation_id": event.event_id, **SYSTEM})
     return domain_id
@@ -86,7 +88,7 @@ def submit(deps: Deps, domain_id: str) -> Domain:
 def register(deps: Deps, domain: Domain) -> Domain:
     try:
         expires_at = deps.registry("register", domain.data["name"], domain.years, domain.nameservers,
-                                   domain.domain_id)  # fmt: skip
+                                   domain.domain_id, domain.data.get("holder"))  # fmt: skip
     except registrar.RegistrarError as exc:
         log.warning("registering %s failed: %s", domain.data["name"], exc.code)
         code, temporary = exc.code, exc.temporary
