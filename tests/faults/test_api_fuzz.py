@@ -141,6 +141,15 @@ def _load(stack, spoil=_spoil):
     return loaded
 
 
+def _send(case, base_url: str, headers: dict[str, str]):
+    """Send the case as it is. (`case.call` first re-checks a spoiled case against its schema to relabel
+    it, and schemathesis' JSON-schema validator cannot encode a lone surrogate: it raised before anything
+    was sent whenever a schema had an `enum`; so does reading `case.meta` later, hence the freeze. The
+    checks below do not use that label.)"""
+    case.freeze_metadata()
+    return case.operation.schema.transport.send(case, base_url=base_url, headers=headers, timeout=30)
+
+
 def _validate(case, response) -> None:
     """schemathesis' checks; a failure is told with what was sent (its own report cannot show a lone surrogate)."""
     try:
@@ -177,7 +186,7 @@ def test_every_operation_answers_within_its_schema(isolated_stack, capsys):
                   database=None)  # fmt: skip
         def run(case) -> None:
             cases[0] += 1
-            response = case.call(base_url=f"{stack.gateway_url}/api/v1", headers=bearer(token), timeout=30)
+            response = _send(case, f"{stack.gateway_url}/api/v1", bearer(token))
             _validate(case, response)
 
         try:
