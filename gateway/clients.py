@@ -339,6 +339,19 @@ class DomainsClient(Client):
     def update_domain(self, *, account_id: str, domain_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         return self._send("update_domain", account_id=account_id, domain_id=domain_id, changes=changes)
 
+    # child nameservers (issue #19)
+    def list_hosts(self, *, account_id: str, domain_id: str) -> dict[str, Any]:
+        return self._send("list_hosts", account_id=account_id, domain_id=domain_id)
+
+    def create_host(self, *, account_id: str, domain_id: str, host: str, addresses: list[str] | str) -> dict[str, Any]:
+        return self._send("create_host", account_id=account_id, domain_id=domain_id, host=host, addresses=addresses)
+
+    def update_host(self, *, account_id: str, domain_id: str, host: str, addresses: list[str] | str) -> dict[str, Any]:
+        return self._send("update_host", account_id=account_id, domain_id=domain_id, host=host, addresses=addresses)
+
+    def delete_host(self, *, account_id: str, domain_id: str, host: str) -> dict[str, Any]:
+        return self._send("delete_host", account_id=account_id, domain_id=domain_id, host=host)
+
 
 class SupportClient(Client):
     """services/support's RPC methods the gateway calls."""

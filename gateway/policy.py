@@ -238,7 +238,7 @@ POLICY: dict[str | None, Grant] = {
     "domains.view": Grant(
         routes=("renewals.list", "domains.search", "domains.check", "domains.read"),
         calls=("billing.list_renewals", "domains.check", "domains.dashboard_summary", "domains.list_domains",
-               "domains.get_domain", "domains.get_zone", "domains.export_zone"),
+               "domains.get_domain", "domains.get_zone", "domains.export_zone", "domains.list_hosts"),
         sections=("renewals", "tiles.domains", "quick_domain"),
         changes=(Changes(contracts.DOMAINS, ("domain_registration_requested", "domain_registered",
                                               "domain_registration_failed", "domain_transfer_requested",
@@ -254,7 +254,9 @@ POLICY: dict[str | None, Grant] = {
                "domains.retry_registration", _adds_to_cart("domain_renewal"),
                # DNS zones (issue #19): reading (the first read creates the default zone) is viewing
                "domains.get_zone", "domains.add_dns_record", "domains.update_dns_record",
-               "domains.delete_dns_record", "domains.reset_zone"),
+               "domains.delete_dns_record", "domains.reset_zone",
+               # child nameservers (glue), issue #19
+               "domains.list_hosts", "domains.create_host", "domains.update_host", "domains.delete_host"),
     ),
     "tickets.view": Grant(
         routes=("tickets.read",),

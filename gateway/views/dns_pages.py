@@ -1,5 +1,5 @@
 """A domain's DNS page (/domains/<id>/dns): the zone's records, a form to add or change one, delete,
-reset to the defaults and download the zone file. Scoped to the logged-in account; CSRF is checked by
+reset to the defaults and download the zone file; below them the domain's child nameservers (glue). Scoped to the logged-in account; CSRF is checked by
 the `pages` blueprint; the /domains route rules apply (view to read, manage to change)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 
-from gateway import i18n, rpc
+from gateway import clients, i18n, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.views.domains_pages import _domain, _me
@@ -27,7 +27,8 @@ def _zone(account_id: str, domain_id: str) -> dict[str, Any]:
 
 
 def _page(domain_id: str, form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-          error: str | None = None, status: int = 200, editing: str = ""):  # fmt: skip
+          error: str | None = None, status: int = 200, editing: str = "", host_form: dict[str, str] | None = None,
+          host_errors: dict[str, str] | None = None):  # fmt: skip
     account_id = _me()
     domain = _domain(account_id, domain_id)
     try:
@@ -36,8 +37,19 @@ def _page(domain_id: str, form: dict[str, str] | None = None, errors: dict[str, 
         zone, error, status = None, error or i18n.t(exc.code), status_of(exc)
     form = {"type": "A", "ttl": "3600", "name": "", **(form or {})}
     page = render_template("domains/dns.html", d=domain, zone=zone, form=form, errors=errors or {}, error=error,
-                           editing=editing)  # fmt: skip
+                           editing=editing, hosts=_hosts(account_id, domain), host_form=host_form or {},
+                           host_errors=host_errors or {})  # fmt: skip
     return page, status
+
+
+def _hosts(account_id: str, domain: dict[str, Any]) -> dict[str, Any] | None:
+    """The child nameservers of an active domain (None: no section)."""
+    if domain["status"] != "active":
+        return None
+    try:
+        return clients.domains.list_hosts(account_id=account_id, domain_id=domain["domain_id"])
+    except CommandError:
+        return None
 
 
 def _typed() -> tuple[dict[str, Any], dict[str, str]]:
@@ -110,3 +122,37 @@ def dns_export(domain_id: str):
         abort(404)
     headers = {"Content-Disposition": f'attachment; filename="{exported["filename"]}"'}
     return Response(exported["text"], mimetype="text/plain", headers=headers)
+
+
+# --- child nameservers (glue) -----------------------------------------------------------------------
+def _host_change(domain_id: str, command: Any, host_form: dict[str, str] | None = None, **arguments: Any):
+    """`command` (a clients.domains method) on the account's domain; a refusal shows the page with why."""
+    try:
+        command(account_id=_me(), domain_id=domain_id, **arguments)
+    except CommandError as exc:
+        messages = field_messages(exc.fields)
+        error = " ".join(messages.values()) if messages and host_form is None else i18n.t(exc.code)
+        return _page(domain_id, error=error, status=status_of(exc), host_form=host_form,
+                     host_errors=messages if host_form is not None else None)  # fmt: skip
+    flash(i18n.t("hosts_saved"), "success")
+    return redirect(url_for("pages.dns_zone", domain_id=domain_id) + "#hosts")
+
+
+@pages.post("/domains/<domain_id>/hosts")
+@page_login_required
+def hosts_create(domain_id: str):
+    form = {k: request.form.get(k, "").strip() for k in ("host", "addresses")}
+    return _host_change(domain_id, clients.domains.create_host, form, host=form["host"], addresses=form["addresses"])
+
+
+@pages.post("/domains/<domain_id>/hosts/<host>")
+@page_login_required
+def hosts_update(domain_id: str, host: str):
+    addresses = request.form.get("addresses", "").strip()
+    return _host_change(domain_id, clients.domains.update_host, host=host, addresses=addresses)
+
+
+@pages.post("/domains/<domain_id>/hosts/<host>/delete")
+@page_login_required
+def hosts_delete(domain_id: str, host: str):
+    return _host_change(domain_id, clients.domains.delete_host, host=host)

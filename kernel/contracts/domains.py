@@ -201,10 +201,35 @@ class DnsNameserversFollowed(DomainEvent):
     nameservers: list[str]
 
 
+class DomainHostCreated(DomainEvent):
+    """A child nameserver (a host object with glue addresses) under the customer's own domain (issue #19),
+    stream `domainhosts-<domain_id>`."""
+
+    TYPE = "domain_host_created"
+    host: str
+    unicode_host: str
+    addresses: list[str]
+
+
+class DomainHostChanged(DomainEvent):
+    TYPE = "domain_host_changed"
+    host: str
+    unicode_host: str
+    addresses: list[str]
+    previous_addresses: list[str]
+
+
+class DomainHostDeleted(DomainEvent):
+    TYPE = "domain_host_deleted"
+    host: str
+    unicode_host: str
+
+
 EVENTS = by_type(
     DomainOrdered, DomainRegistrationRequested, DomainTransferRequested, DomainCancelled, DomainRegistered,
     DomainRegistrationFailed, DomainTransferredIn, DomainTransferRejected, DomainRenewalInvoiced,
     DomainRenewalDue, DomainRenewalRequested, DomainRenewed, DomainExpired, DomainTransferredAway, NameserversChanged,
     DomainLockChanged, AutoRenewChanged, DomainEppCodeRevealed,
     DnsZoneCreated, DnsZoneReset, DnsRecordAdded, DnsRecordChanged, DnsRecordRemoved, DnsNameserversFollowed,
+    DomainHostCreated, DomainHostChanged, DomainHostDeleted,
 )  # fmt: skip

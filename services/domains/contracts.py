@@ -15,6 +15,9 @@ from kernel.contracts.domains import (
     DomainCancelled,
     DomainEppCodeRevealed,
     DomainExpired,
+    DomainHostChanged,
+    DomainHostCreated,
+    DomainHostDeleted,
     DomainLockChanged,
     DomainOrdered,
     DomainRegistered,
@@ -58,4 +61,7 @@ __all__ = [
     "DnsRecordChanged",
     "DnsRecordRemoved",
     "DnsNameserversFollowed",
+    "DomainHostCreated",
+    "DomainHostChanged",
+    "DomainHostDeleted",
 ]

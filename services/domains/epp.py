@@ -32,7 +32,9 @@ from services.domains.registry_types import Availability, RegistrarError
 UNAVAILABLE = "domains_registry_unavailable"
 # EPP result code -> the registrar error the service knows (anything else is a refusal).
 REFUSALS = {2302: "domains_taken", 2303: "domains_not_registered", 2201: "domains_registry_refused",
-            2202: "domains_invalid_epp_code", 2304: "domains_locked"}  # fmt: skip
+            2202: "domains_invalid_epp_code", 2304: "domains_locked", 2305: "domains_host_in_use"}  # fmt: skip
+# The same codes about a host object.
+HOST_REFUSALS = {2302: "domains_host_exists", 2303: "domains_host_not_registered"}
 TEMPORARY = {2400, 2500, 2501, 2502}
 LOCK = "clientTransferProhibited"
 DONE = {"clientApproved", "serverApproved"}
@@ -302,3 +304,37 @@ class EppRegistrar:
                     "locked": LOCK in info.statuses(), "statuses": info.statuses()}  # fmt: skip
 
         return self._once(read)
+
+    # --- child nameservers (host objects with glue) ----------------------------------------------
+    def _host_call(self, work) -> Any:
+        def call(client: _Client) -> Any:
+            try:
+                return work(client)
+            except CommandException as exc:
+                if exc.epp_code in HOST_REFUSALS:
+                    raise RegistrarError(HOST_REFUSALS[exc.epp_code]) from None
+                raise
+
+        return self._once(call)
+
+    def create_host(self, name: str, addresses: list[str]) -> None:
+        self._host_call(lambda c: c.host.create(name, addresses))
+
+    def update_host(self, name: str, addresses: list[str]) -> None:
+        def update(client: _Client) -> None:
+            current = [a["ip"] for a in client.host.info(name).host_addresses()]
+            add = [a for a in addresses if a not in current]
+            rem = [a for a in current if a not in addresses]
+            if add or rem:
+                client.host.update(name, add_addresses=add, rem_addresses=rem)
+
+        self._host_call(update)
+
+    def delete_host(self, name: str) -> None:
+        self._host_call(lambda c: c.host.delete(name))
+
+    def host_info(self, name: str) -> dict[str, Any]:
+        info = self._host_call(lambda c: c.host.info(name))
+        if info.sponsor() != self.settings.client_id:
+            raise RegistrarError("domains_host_not_registered")
+        return {"name": name, "addresses": [a["ip"] for a in info.host_addresses()]}

@@ -72,6 +72,18 @@ class Registrar(Protocol):
     def still_ours(self, name: str) -> bool:
         """False once another registrar has taken the domain away (with its EPP code, unlocked)."""
 
+    def create_host(self, name: str, addresses: list[str]) -> None:
+        """A child nameserver (host object) under one of our domains, with its glue addresses."""
+
+    def update_host(self, name: str, addresses: list[str]) -> None:
+        """Its addresses become exactly `addresses`."""
+
+    def delete_host(self, name: str) -> None:
+        """Refused (domains_host_in_use) while a domain delegates to it."""
+
+    def host_info(self, name: str) -> dict[str, Any]:
+        """{"name", "addresses"} of a host we created."""
+
 
 # --------------------------------------------------------------------------- sandbox state
 class RegistryDomain(me.Document):
@@ -102,7 +114,13 @@ class RegistryOperation(me.Document):
     meta = {"db_alias": ALIAS, "collection": "sandbox_registry_operations", "auto_create_index": False}
 
 
-DOCUMENTS = [RegistryDomain, RegistryTransfer, RegistryOperation]
+class RegistryHost(me.Document):
+    id = me.StringField(primary_key=True)  # the host name, under one of the sandbox's domains
+    addresses = me.ListField(me.StringField())
+    meta = {"db_alias": ALIAS, "collection": "sandbox_registry_hosts", "auto_create_index": False}
+
+
+DOCUMENTS = [RegistryDomain, RegistryTransfer, RegistryOperation, RegistryHost]
 
 
 def sandbox_epp_code(name: str) -> str:
@@ -268,6 +286,34 @@ class SandboxRegistrar:
     def still_ours(self, name: str) -> bool:
         domain = RegistryDomain.objects(id=name).first()
         return bool(domain) and domain.away != "yes"
+
+    # --- child nameservers -------------------------------------------------------------------
+    def _host(self, name: str) -> RegistryHost:
+        host = RegistryHost.objects(id=name).first()
+        if not host:
+            raise RegistrarError("domains_host_not_registered")
+        return host
+
+    def create_host(self, name: str, addresses: list[str]) -> None:
+        self._answer(name, "host")
+        self._own(name.split(".", 1)[1])
+        try:
+            RegistryHost(id=name, addresses=list(addresses)).save(force_insert=True)
+        except me.NotUniqueError:
+            raise RegistrarError("domains_host_exists") from None
+
+    def update_host(self, name: str, addresses: list[str]) -> None:
+        self._host(name)
+        RegistryHost.objects(id=name).update_one(set__addresses=list(addresses))
+
+    def delete_host(self, name: str) -> None:
+        self._host(name)
+        if RegistryDomain.objects(nameservers=name, away="no").first():
+            raise RegistrarError("domains_host_in_use")
+        RegistryHost.objects(id=name).delete()
+
+    def host_info(self, name: str) -> dict[str, Any]:
+        return {"name": name, "addresses": list(self._host(name).addresses)}
 
     def transfer_out(self, name: str, epp_code: str) -> None:
         """Sandbox only: what another registrar does to take a domain away from us."""

@@ -18,7 +18,7 @@ from kernel.contracts import BILLING
 from kernel.errors import Conflict
 from kernel.events import Event, command_meta, new_id
 from kernel.service import EventSourcedService, consumes
-from services.domains import app, dns, registrar
+from services.domains import app, dns, hosts, registrar
 from services.domains.app import SYSTEM, cycle, manage, orders, quotes
 from services.domains.app.orders import DEFAULT_NAMESERVERS
 from services.domains.domain import HELD, Domain
@@ -222,3 +222,22 @@ class DomainsService(EventSourcedService):
                    if z.applied_version < z.version]  # fmt: skip
         applied = sum(self._apply_zone(domain_id) for domain_id in pending)
         return {"pending": len(pending), "applied": applied}
+
+    # ------------------------------------------------------------------ child nameservers (glue), issue #19
+    @rpc
+    def list_hosts(self, account_id: str, domain_id: str) -> dict[str, Any]:
+        return hosts.listing(self.deps, account_id, domain_id)
+
+    @rpc
+    def create_host(self, account_id: str, domain_id: str, host: str, addresses: list[str] | str,
+                    ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return hosts.create(self.deps, account_id, domain_id, host, addresses, ctx)
+
+    @rpc
+    def update_host(self, account_id: str, domain_id: str, host: str, addresses: list[str] | str,
+                    ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return hosts.change(self.deps, account_id, domain_id, host, addresses, ctx)
+
+    @rpc
+    def delete_host(self, account_id: str, domain_id: str, host: str, ctx: dict | None = None) -> dict[str, Any]:
+        return hosts.delete(self.deps, account_id, domain_id, host, ctx)
