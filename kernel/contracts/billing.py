@@ -177,6 +177,9 @@ class InvoiceCancelled(Contract):
 
 
 class InvoiceRefunded(Contract):
+    """method: `credit` (back to the balance, with credit_added) or `card` (back to the card through
+    Stripe, `refund_id` its refund; absent on refunds recorded before)."""
+
     TYPE = "invoice_refunded"
     account_id: str
     invoice_id: str
@@ -184,6 +187,8 @@ class InvoiceRefunded(Contract):
     amount: int
     currency: Currency
     refunded_at: IsoDateTime
+    method: str | None = None
+    refund_id: str | None = None
 
 
 class InvoiceOverdueReminder(Contract):
@@ -307,3 +312,41 @@ EVENTS = by_type(
     InvoiceOverdueReminder, PaymentReceived, CreditAdded, CreditUsed, ServiceActivated, ServiceRenewed,
     ServiceSuspended, ServiceUnsuspended, ServiceTerminated, ServiceCancelled, ServiceCancellationRequested, OfferSet,
 )  # fmt: skip
+
+
+# --- issue #15: automatic renewal charges and saved cards
+class ServiceAutoRenewSet(Contract):
+    TYPE = "service_auto_renew_set"
+    account_id: str
+    service_id: str
+    auto_renew: bool
+
+
+class AutoChargeFailed(Contract):
+    """A saved card charged for a renewal invoice was refused; `next_retry_at` None: no retry left."""
+
+    TYPE = "auto_charge_failed"
+    account_id: str
+    invoice_id: str
+    number: str
+    amount: int
+    currency: Currency
+    attempt: int
+    code: str
+    next_retry_at: IsoDateTime | None
+
+
+class CardExpiring(Contract):
+    """The default card expires before a renewal it would pay."""
+
+    TYPE = "card_expiring"
+    account_id: str
+    payment_method_id: str
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    renews_on: IsoDateTime
+
+
+EVENTS.update(by_type(ServiceAutoRenewSet, AutoChargeFailed, CardExpiring))

@@ -190,6 +190,7 @@ class Customer(Aggregate):
         self.services: dict[str, dict[str, Any]] = {}
         self.payments: set[str] = set()
         self.cart_orders: dict[str, str] = {}  # cart key (one version of the cart) -> the order it became
+        self.card_notices: set[str] = set()  # "<card>:<renewal date>" expiry notices given (issue #15)
 
     @property
     def account_id(self) -> str:
@@ -255,7 +256,17 @@ class Customer(Aggregate):
             "next_due_date": parse(data["next_due_date"]),
             "cancel_at_period_end": False,
             "renewal_invoices": {},
+            "auto_renew": False,
         }
+
+    def on_service_auto_renew_set(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["auto_renew"] = data["auto_renew"]
+
+    def on_card_expiring(self, data: dict, _: Event) -> None:
+        self.card_notices.add(f"{data['payment_method_id']}:{data['renews_on']}")
+
+    def on_auto_charge_failed(self, data: dict, _: Event) -> None:
+        pass
 
     def on_service_renewed(self, data: dict, _: Event) -> None:
         self.services[data["service_id"]]["next_due_date"] = parse(data["next_due_date"])
@@ -363,7 +374,8 @@ class Customer(Aggregate):
         return out
 
     def receive_payment(self, payment_id: str, method: str, amount: int, invoice_ids: list[str],
-                        numbers: dict[str, str], now: dt.datetime) -> list[NewEvent]:  # fmt: skip
+                        numbers: dict[str, str], now: dt.datetime,
+                        credit_reason: str = "overpayment") -> list[NewEvent]:  # fmt: skip
         """Apply money received from outside, once per payment id. It settles the
         listed invoices in order; what is left over (or arrives for an invoice
         already paid or cancelled) becomes credit."""
@@ -389,7 +401,7 @@ class Customer(Aggregate):
             events += self._settle(invoice_id, numbers[invoice_id], method, now)
         if remaining:
             events.append(NewEvent("credit_added", {"account_id": self.account_id, "amount": remaining,
-                                                    "currency": CURRENCY, "reason": "overpayment",
+                                                    "currency": CURRENCY, "reason": credit_reason,
                                                     "payment_id": payment_id,
                                                     "balance": self.credit + remaining}))  # fmt: skip
         return events
@@ -419,16 +431,20 @@ class Customer(Aggregate):
                                           "reason": reason, "reference": reference,
                                           "balance": self.credit + amount})]  # fmt: skip
 
-    def refund(self, invoice_id: str, number: str, now: dt.datetime) -> list[NewEvent]:
-        """Return what was paid for a paid invoice to credit; a second refund is refused."""
+    def refund(self, invoice_id: str, number: str, now: dt.datetime, refund_id: str | None = None) -> list[NewEvent]:
+        """Return what was paid for a paid invoice to credit, or with `refund_id` (Stripe's refund)
+        to the card; a second refund is refused, the same card refund told again changes nothing."""
         invoice = self._own_invoice(invoice_id)
+        if refund_id and invoice["status"] == "refunded":
+            return []
         if invoice["status"] != "paid":
             raise Conflict("invoice_not_refundable")
         amount = invoice["paid"]
         events = [NewEvent("invoice_refunded", {"account_id": self.account_id, "invoice_id": invoice_id,
                                                 "number": number, "amount": amount, "currency": CURRENCY,
-                                                "refunded_at": iso(now)})]  # fmt: skip
-        if amount:
+                                                "refunded_at": iso(now), "method": "card" if refund_id else "credit",
+                                                "refund_id": refund_id})]  # fmt: skip
+        if amount and not refund_id:
             events.append(NewEvent("credit_added", {"account_id": self.account_id, "amount": amount,
                                                     "currency": CURRENCY, "reason": "refund", "invoice_id": invoice_id,
                                                     "balance": self.credit + amount}))  # fmt: skip
@@ -462,6 +478,30 @@ class Customer(Aggregate):
                 if service["status"] == "suspended":
                     events.append(NewEvent("service_unsuspended", self._service_data(service)))
         return events
+
+    # --- decisions: automatic renewal charges (issue #15) --------------------
+    def set_auto_renew(self, service_id: str, auto_renew: Any) -> list[NewEvent]:
+        service = self.services.get(service_id)
+        if not service:
+            raise NotFound("service")
+        if not isinstance(auto_renew, bool):
+            raise Invalid("invalid_input", {"auto_renew": "invalid_type"})
+        if service.get("auto_renew", False) == auto_renew:
+            return []
+        return [NewEvent("service_auto_renew_set", {"account_id": self.account_id, "service_id": service_id,
+                                                    "auto_renew": auto_renew})]  # fmt: skip
+
+    def charge_failed(self, failure: dict[str, Any]) -> list[NewEvent]:
+        """`failure`: invoice_id, number, amount, attempt, code, next_retry_at."""
+        return [NewEvent("auto_charge_failed", {"account_id": self.account_id, "currency": CURRENCY, **failure})]
+
+    def card_expiring(self, card: dict[str, Any], renews_on: dt.datetime) -> list[NewEvent]:
+        """Once per card and renewal: the default card expires before that renewal."""
+        if f"{card['payment_method_id']}:{iso(renews_on)}" in self.card_notices:
+            return []
+        return [NewEvent("card_expiring", {"account_id": self.account_id, "renews_on": iso(renews_on),
+                                           **{k: card[k] for k in ("payment_method_id", "brand", "last4",
+                                                                   "exp_month", "exp_year")}})]  # fmt: skip
 
     # --- decisions: lifecycle ------------------------------------------------
     def request_cancellation(self, service_id: str, when: str, now: dt.datetime) -> list[NewEvent]:

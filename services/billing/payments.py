@@ -149,7 +149,7 @@ def accept_webhook(body: Any, header: Any) -> tuple[PaymentIntent, str]:
     if problems:
         raise _refuse(CommandError, "invalid_payload", payment_id if isinstance(payment_id, str) else None, problems)
     intent = PaymentIntent.objects(id=payment_id).first()
-    if not intent:
+    if not intent or intent.provider == "stripe":  # Stripe's sessions are settled by Stripe's events only
         raise _refuse(NotFound, "unknown_payment", payment_id)
     mismatched = intent.mismatches(message)
     if mismatched:
@@ -199,12 +199,21 @@ class PaymentIntent(me.Document):
     return_url = me.StringField(null=True)
     created_at = me.StringField()
     completed_at = me.StringField(null=True)
-    meta = {"db_alias": ALIAS, "collection": "payment_intents", "indexes": ["account_id"], "auto_create_index": False}
+    # Stripe (services.billing.stripe_provider): its PaymentIntent's id and client secret, why it failed,
+    # and whether billing charged a saved card on its own (a renewal)
+    provider = me.StringField(default="sandbox")
+    provider_ref = me.StringField(null=True)
+    client_secret = me.StringField(null=True)
+    failure_code = me.StringField(null=True)
+    off_session = me.BooleanField(default=False)
+    meta = {"db_alias": ALIAS, "collection": "payment_intents", "indexes": ["account_id", "provider_ref"],
+            "auto_create_index": False}  # fmt: skip
 
     def public(self) -> dict[str, Any]:
         return {"payment_id": self.id, "account_id": self.account_id, "invoice_ids": list(self.invoice_ids),
                 "amount": self.amount, "currency": self.currency, "status": self.status,
-                "return_url": self.return_url}  # fmt: skip
+                "return_url": self.return_url, "method": self.method, "provider": self.provider or "sandbox",
+                "failure_code": self.failure_code}  # fmt: skip
 
     def expire_if_due(self) -> PaymentIntent:
         """A session still open SESSION_SECONDS after it began becomes `expired` (for good)."""
@@ -301,7 +310,7 @@ class SandboxCardProvider:
         if outcome not in ("success", "failure"):
             raise Invalid("invalid_input", {"outcome": "invalid_choice"})
         intent = PaymentIntent.objects(id=payment_id).first() if isinstance(payment_id, str) else None
-        if not intent:
+        if not intent or intent.provider == "stripe":
             raise NotFound("payment", "unknown_payment")
         if intent.expire_if_due().status == "expired":
             raise Conflict("payment_expired")

@@ -113,6 +113,7 @@ class ServiceView(me.Document):
     status = me.StringField()
     next_due_date = me.StringField()
     cancel_at_period_end = me.StringField(default="no")  # yes/no: booleans come back as 1/0 from the stand-in DB
+    auto_renew = me.StringField(default="no")  # yes/no, as above: charge the saved card at renewal (issue #15)
     order_id = me.StringField(null=True)
     activated_at = me.StringField()
     updated_at = me.StringField()
@@ -129,6 +130,7 @@ class ServiceView(me.Document):
             "status": self.status,
             "next_due_date": _iso(self.next_due_date),
             "cancel_at_period_end": self.cancel_at_period_end == "yes",
+            "auto_renew": self.auto_renew == "yes",
             "activated_at": _iso(self.activated_at),
         }
 
@@ -341,6 +343,13 @@ def _service_status(event: Event) -> None:
 @billing.on("service_cancellation_requested")
 def _cancellation_requested(event: Event) -> None:
     ServiceView.objects(id=event.data["service_id"]).update_one(set__cancel_at_period_end="yes")
+
+
+@billing.on("service_auto_renew_set")
+def _auto_renew(event: Event) -> None:
+    ServiceView.objects(id=event.data["service_id"]).update_one(
+        set__auto_renew="yes" if event.data["auto_renew"] else "no"
+    )
 
 
 @billing.on("offer_set")

@@ -17,7 +17,9 @@ from kernel.money import CURRENCY
 from kernel.service import EventSourcedService, consumes
 from services.billing import app, catalog
 from services.billing import cart as carts
+from services.billing import providers as providers_registry
 from services.billing import payments as providers
+from services.billing import stripe_provider
 from services.billing.app import cart, checkout, cycle, dashboard, invoices, offer, payments, renewals, services
 from services.billing.projections import PROJECTIONS
 
@@ -34,6 +36,8 @@ class BillingService(EventSourcedService):
     domains = ServiceRpc("domains")
     demo_catalog = catalog.DemoCatalog()
     sandbox_guard = providers.SandboxGuard()  # refuses to start with the built-in webhook secret outside development
+    stripe_guard = stripe_provider.StripeGuard()  # PAYMENT_PROVIDER=stripe needs its three keys
+    documents = [*documents, stripe_provider.StripeCustomer, stripe_provider.StripeEvent]
 
     @property
     def deps(self) -> app.Deps:
@@ -139,6 +143,61 @@ class BillingService(EventSourcedService):
     @rpc
     def get_credit(self, account_id: str) -> dict[str, Any]:
         return payments.credit(account_id)
+
+    # ------------------------------------------------------------------ Stripe, saved cards, ledger (issue #15)
+    @rpc
+    def payment_methods(self) -> list[str]:
+        return providers_registry.methods()
+
+    @rpc
+    def stripe_payment_page(self, account_id: str, payment_id: str, email: str | None = None) -> dict[str, Any]:
+        return payments.stripe_page(account_id, payment_id, email)
+
+    @rpc
+    def stripe_confirm(self, account_id: str, payment_id: str, payment_method_id: str | None = None,
+                       setup_intent_id: str | None = None, save_card: bool = False) -> dict[str, Any]:  # fmt: skip
+        return payments.stripe_confirm(self.deps, account_id, payment_id, payment_method_id, setup_intent_id, save_card)
+
+    @rpc
+    def stripe_return(self, account_id: str, payment_id: str) -> dict[str, Any]:
+        return payments.stripe_return(self.deps, account_id, payment_id)
+
+    @rpc
+    def handle_stripe_webhook(self, body: str, signature: str) -> dict[str, Any]:
+        return payments.handle_stripe_webhook(self.deps, body, signature)
+
+    @rpc
+    def list_cards(self, account_id: str) -> dict[str, Any]:
+        return stripe_provider.cards(account_id)
+
+    @rpc
+    def start_card_setup(self, account_id: str, email: str | None = None) -> dict[str, Any]:
+        return stripe_provider.start_setup(account_id, email)
+
+    @rpc
+    def save_card(self, account_id: str, setup_intent_id: str, make_default: bool = False) -> dict[str, Any]:
+        return stripe_provider.finish_setup(account_id, setup_intent_id, make_default)
+
+    @rpc
+    def set_default_card(self, account_id: str, payment_method_id: str) -> dict[str, Any]:
+        return stripe_provider.set_default(account_id, payment_method_id)
+
+    @rpc
+    def remove_card(self, account_id: str, payment_method_id: str) -> dict[str, Any]:
+        return stripe_provider.remove_card(account_id, payment_method_id)
+
+    @rpc
+    def set_auto_renew(self, account_id: str, service_id: str, auto_renew: bool,
+                       ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return renewals.set_auto_renew(self.deps, account_id, service_id, auto_renew, ctx)
+
+    @rpc
+    def add_funds(self, account_id: str, amount: int, return_url: str | None = None) -> dict[str, Any]:
+        return payments.add_funds(account_id, amount, return_url)
+
+    @rpc
+    def get_ledger(self, account_id: str) -> dict[str, Any]:
+        return payments.ledger(self.deps, account_id)
 
     # ------------------------------------------------------------------ invoices
     @rpc

@@ -10,7 +10,7 @@ from kernel.errors import CommandError, Conflict, Invalid
 from kernel.events import command_meta
 from kernel.money import totals
 from services.billing import cart as carts
-from services.billing import payments as providers
+from services.billing import providers as registry
 from services.billing.app import CONFLICT_RETRIES, Deps, cart, invoices, payments
 from services.billing.domain import Customer, customer_stream, det_id, iso
 
@@ -25,7 +25,7 @@ def checkout(deps: Deps, account_id: str, method: str, idempotency_key: str, ctx
     version (`cart_key`) and the Customer aggregate places at most one order per version, so
     concurrent checkouts of one cart with different keys get that one order back (or Conflict
     `cart_empty` once the cart is emptied)."""
-    providers.provider(method)
+    registry.provider(method)
     invoices.check_key(idempotency_key)
     order_id = det_id("order", account_id, idempotency_key)
     customer, placed = place(deps, account_id, order_id, method, ctx)

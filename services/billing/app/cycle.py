@@ -9,6 +9,7 @@ import logging
 from kernel.aggregate import execute
 from kernel.errors import CommandError
 from kernel.events import command_meta
+from services.billing import stripe_provider
 from services.billing.app import Deps, invoices, renewals
 from services.billing.domain import LIVE, Customer, Policy, customer_stream
 from services.billing.projections import InvoiceView, ServiceView
@@ -23,7 +24,8 @@ def run(deps: Deps) -> dict[str, int]:
     and finds nothing left to do); renewal invoice ids are derived from (service, period), and the
     ledger issues an invoice id at most once. No lock is needed for safety."""
     now, policy = deps.now(), Policy.from_env()
-    stats = {"accounts": 0, "renewals_requested": 0, "invoices_issued": 0, "events": 0, "errors": 0}
+    stats = {"accounts": 0, "renewals_requested": 0, "invoices_issued": 0, "auto_charges": 0, "events": 0,
+             "errors": 0}  # fmt: skip
     account_ids = {v.account_id for v in ServiceView.objects(status__in=list(LIVE)).only("account_id")}
     account_ids |= {v.account_id for v in InvoiceView.objects(status__in=["pending", "unpaid"]).only("account_id")}
     for account_id in sorted(account_ids):
@@ -52,6 +54,8 @@ def run_account(deps: Deps, account_id: str, now: dt.datetime, policy: Policy, s
         if invoice_id not in numbers:
             numbers[invoice_id] = invoices.issue(deps, customer, invoice_id, CYCLE_CTX)
             stats["invoices_issued"] += 1
+    if stripe_provider.enabled():  # saved cards charged for auto-renewals, and their retries (issue #15)
+        stats["auto_charges"] += renewals.auto_charges(deps, Customer.load(deps.events, stream), numbers, now)
     _, stored = execute(deps.events, Customer, stream, lambda c: c.overdue(now, policy, numbers),
                         command_meta(CYCLE_CTX), retries=10)  # fmt: skip
     stats["events"] += len(stored)

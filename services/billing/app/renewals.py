@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from typing import Any
 
 from kernel.aggregate import execute
@@ -12,9 +13,11 @@ from kernel.errors import CommandError, Conflict, NotFound, Unavailable
 from kernel.events import command_meta
 from kernel.money import invoice_line
 from services.billing import cart as carts
-from services.billing.app import Deps, invoices
+from services.billing import stripe_provider
+from services.billing.app import CONFLICT_RETRIES, Deps, invoices, payments
 from services.billing.catalog import CYCLE_NAMES, CYCLES, Plan, add_months
-from services.billing.domain import LIVE, Customer, Policy, customer_stream, det_id, iso
+from services.billing.domain import LIVE, Customer, Policy, customer_stream, det_id, iso, parse
+from services.billing.payments import PaymentIntent, PaymentRequest
 from services.billing.projections import InvoiceView, ServiceView, domain_renewal_only, ts
 
 log = logging.getLogger(__name__)
@@ -160,3 +163,85 @@ def domain_renewal_item(invoice: InvoiceView) -> dict[str, Any]:
             "unicode_name": first["unicode_name"], "name": ", ".join(d["unicode_name"] or "" for d in domains),
             "years": first["years"], "domains": domains, "due_date": summary["due_date"],
             "amount": summary["amount_due"], "currency": summary["currency"], "renewal_invoice": summary}  # fmt: skip
+
+
+# --------------------------------------------------------------------------- automatic charges (issue #15)
+def retry_days() -> tuple[int, ...]:
+    """PAYMENT_RETRY_DAYS: days after the first refused automatic charge when it is tried again."""
+    raw = os.environ.get("PAYMENT_RETRY_DAYS", "1,3,5")
+    return tuple(sorted(int(d) for d in raw.split(",") if d.strip()))
+
+
+def auto_renews(customer: Customer, invoice_id: str) -> bool:
+    """A renewal invoice of a service whose auto-renew is on, or one that only renews domains (domains
+    asks for those only while the domain's own auto-renew is on)."""
+    invoice = customer.invoices[invoice_id]
+    if invoice["kind"] == "renewal":
+        service = customer.services.get(invoice["service_id"] or "")
+        return bool(service and service.get("auto_renew"))
+    return domain_renewal_only(invoice["lines"])
+
+
+def auto_charges(deps: Deps, customer: Customer, numbers: dict[str, str], now: dt.datetime) -> int:
+    """Charge the default saved card for every unpaid auto-renewing invoice whose attempt is due (the
+    first at once, the next ones PAYMENT_RETRY_DAYS after the first); notice a default card that
+    expires before a renewal it would pay. Returns the charges attempted."""
+    due = [i for i in customer.unpaid_invoice_ids() if i in numbers and auto_renews(customer, i)]
+    renewing = any(s.get("auto_renew") and s["status"] in LIVE for s in customer.services.values())
+    card = stripe_provider.default_card(customer.account_id) if due or renewing else None
+    if not card:
+        return 0
+    expiry_notices(deps, customer, card)
+    return sum(auto_charge(deps, customer, i, numbers[i], card, now) for i in due)
+
+
+def auto_charge(deps: Deps, customer: Customer, invoice_id: str, number: str, card: dict[str, Any],
+                now: dt.datetime) -> int:  # fmt: skip
+    """One off-session attempt when it is due: its session id is derived from (invoice, attempt), so
+    two cycles at once make one attempt (and Stripe sees one idempotency key)."""
+    attempts = list(PaymentIntent.objects(off_session=True, invoice_ids=invoice_id).order_by("created_at"))
+    if any(a.status in ("created", "succeeded") for a in attempts):
+        return 0  # under way, or paid
+    days, tried = retry_days(), len(attempts)
+    first = parse(attempts[0].created_at) if attempts else now
+    if tried > len(days) or (tried and now < first + dt.timedelta(days=days[tried - 1])):
+        return 0
+    request = PaymentRequest(customer.account_id, [invoice_id], customer.outstanding(invoice_id), [number], None,
+                             det_id("autocharge", invoice_id, str(tried)))  # fmt: skip
+    session = stripe_provider.open_session(request, "card", off_session=True)
+    if session.status != "created" or session.provider_ref:
+        return 0  # another run made this attempt
+    result = stripe_provider.confirm_card(session, card["payment_method_id"], off_session=True)
+    payments.settle(deps, session, result)
+    if result["status"] == "failed":
+        first = parse((attempts[0] if attempts else session).created_at)
+        retry_at = iso(first + dt.timedelta(days=days[tried])) if tried < len(days) else None
+        failure = {"invoice_id": invoice_id, "number": number, "amount": session.amount, "attempt": tried + 1,
+                   "code": result.get("code") or "card_declined", "next_retry_at": retry_at}  # fmt: skip
+        execute(deps.events, Customer, customer.stream_id, lambda c: c.charge_failed(failure),
+                command_meta(payments.STRIPE_CTX, causation_id=session.id), retries=CONFLICT_RETRIES)  # fmt: skip
+    return 1
+
+
+def card_expires(card: dict[str, Any]) -> dt.datetime:
+    """The first moment a card no longer works: the start of the month after its expiry month."""
+    year, month = card["exp_year"] + card["exp_month"] // 12, card["exp_month"] % 12 + 1
+    return dt.datetime(year, month, 1)
+
+
+def expiry_notices(deps: Deps, customer: Customer, card: dict[str, Any]) -> None:
+    """A notice (once per card and renewal) when the default card expires before an auto-renewal."""
+    for service in customer.services.values():
+        renews_on = service["next_due_date"]
+        if service.get("auto_renew") and service["status"] in LIVE and card_expires(card) <= renews_on:
+            execute(deps.events, Customer, customer.stream_id, lambda c, r=renews_on: c.card_expiring(card, r),
+                    command_meta(payments.STRIPE_CTX), retries=CONFLICT_RETRIES)  # fmt: skip
+
+
+def set_auto_renew(deps: Deps, account_id: str, service_id: Any, auto_renew: Any, ctx: dict | None) -> dict[str, Any]:
+    """The service's auto-renew switch (charge the default saved card when its renewal is issued)."""
+    if not isinstance(service_id, str) or not ServiceView.objects(id=service_id, account_id=account_id).first():
+        raise NotFound("service")
+    execute(deps.events, Customer, customer_stream(account_id), lambda c: c.set_auto_renew(service_id, auto_renew),
+            command_meta(ctx), retries=CONFLICT_RETRIES)  # fmt: skip
+    return ServiceView.objects(id=service_id).first().public()
