@@ -1038,6 +1038,7 @@ def expected_reachability(overlay: str) -> dict[str, set[tuple[str, str]]]:
     expected["intruder"] = DNS  # any pod of the namespace may resolve names, nothing more
     expected["ingress-controller"] = {("gateway", "8000/TCP")}
     expected["rabbitmq-operator"] = {("rabbitmq", "15671/TCP")}
+    expected["powerdns"] = DNS  # its own paths (DNS in, API from domains) are checked in tests/test_deploy_dns.py
     expected["kube-dns"] = expected["smtp-relay"] = expected["elsewhere"] = expected["internet"] = set()
     if overlay == "development":
         expected["notifications"] |= {("mailpit", "1025/TCP")}

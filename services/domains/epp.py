@@ -192,9 +192,11 @@ class EppRegistrar:
         return self._twice(create)
 
     def _own_holder(self) -> dict[str, Any]:
-        """No holder given (a domain ordered before holders were recorded): the registrar's own contact."""
-        return {"name": os.environ.get("SELLER_NAME", "Panel Klienta"), "city": os.environ.get("SELLER_CITY", "Warszawa"),
-                "country": "PL", "email": os.environ.get("SELLER_EMAIL", "domeny@panel.localhost")}  # fmt: skip
+        """No holder given (a domain ordered before holders were recorded): the seller as the registrant."""
+        env = os.environ.get
+        return {"name": env("SELLER_NAME", "Panel Klienta"), "street": env("SELLER_STREET", ""),
+                "postcode": env("SELLER_POSTCODE", ""), "city": env("SELLER_CITY", "Warszawa"),
+                "country": env("SELLER_COUNTRY", "PL"), "email": env("EPP_CONTACT_EMAIL", "domeny@panel.localhost")}  # fmt: skip
 
     @staticmethod
     def _contact(client: _Client, holder: dict[str, Any]) -> str:

@@ -255,3 +255,12 @@ def test_epp_settings_from_the_environment(monkeypatch):
     chosen = registrar.registrar()
     assert isinstance(chosen, EppRegistrar)
     assert chosen.settings == EppSettings("epp.example.pl", 7000, "panel", "pw-123456", "/c.pem", "/k.pem", "/ca.pem")
+
+
+def test_epp_an_order_without_a_holder_gets_the_seller_as_registrant(epp, monkeypatch):
+    monkeypatch.setenv("SELLER_NAME", "Panel Hosting sp. z o.o.")
+    monkeypatch.setenv("EPP_CONTACT_EMAIL", "domeny@panel.example.com")
+    name = epp.name()
+    epp.registrar.register(name, 1, NS, ref=f"order-{name}")
+    contact = epp.server.registry.contacts[epp.server.registry.domains[name].registrant]
+    assert (contact.postal[0]["name"], contact.email) == ("Panel Hosting sp. z o.o.", "domeny@panel.example.com")
