@@ -27,7 +27,7 @@ from typing import Any
 
 from epptools import Client, CommandException, Config, ConnectionException, EppException, Response
 
-from services.domains.registry_types import Availability, RegistrarError
+from services.domains.registry_types import Availability, RegistrarError, add_years
 
 UNAVAILABLE = "domains_registry_unavailable"
 # EPP result code -> the registrar error the service knows (anything else is a refusal).
@@ -89,13 +89,6 @@ def _moment(stamp: str | None) -> dt.datetime:
         raise RegistrarError("domains_registry_refused")
     moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     return moment.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
-def _add_years(moment: dt.datetime, years: int) -> dt.datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:  # 29 February
-        return moment.replace(year=moment.year + years, day=28)
 
 
 def refusal(exc: CommandException) -> RegistrarError:
@@ -219,7 +212,7 @@ class EppRegistrar:
             current = self._own(client, name).expiry_date()
             if attempt == 2 and expected and _moment(current) == expected[0]:
                 return expected[0]  # the renewal whose answer was lost was applied
-            expected[:] = [_add_years(_moment(current), years)]
+            expected[:] = [add_years(_moment(current), years)]
             client.next_trid = _trid("renew", ref)
             return _moment(client.domain.renew(name, current, years).expiry_date())
 

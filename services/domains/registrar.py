@@ -37,7 +37,7 @@ import mongoengine as me
 from pymongo import ReturnDocument
 
 from kernel import clock
-from services.domains.registry_types import Availability, RegistrarError
+from services.domains.registry_types import Availability, RegistrarError, add_years
 
 ALIAS = "domains"
 TAKEN_LABELS = frozenset({"google", "allegro", "onet", "wp", "interia", "example", "panel", "zajeta"})
@@ -140,13 +140,6 @@ def _moment(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(tzinfo=None)
 
 
-def _add_years(moment: dt.datetime, years: int) -> dt.datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:  # 29 February
-        return moment.replace(year=moment.year + years, day=28)
-
-
 class SandboxRegistrar:
     def __init__(self) -> None:
         self.slow_seconds = float(os.environ.get("SANDBOX_SLOW_SECONDS", "2"))
@@ -208,7 +201,7 @@ class SandboxRegistrar:
         if self._registered_elsewhere(name):
             raise RegistrarError("domains_taken")
         self._release_if_lapsed(name)
-        expires_at = _add_years(clock.now(), years)
+        expires_at = add_years(clock.now(), years)
         try:  # the unique name decides who gets it
             RegistryDomain(id=name, ref=ref, expires_at=_epoch(expires_at), nameservers=nameservers, locked="yes",
                            epp_code=secrets.token_urlsafe(9)).save(force_insert=True)  # fmt: skip
@@ -243,8 +236,8 @@ class SandboxRegistrar:
         done = self._done(f"transfer:{ref}")
         if not done:
             current = RegistryDomain.objects(id=name).first()
-            base = _moment(current.expires_at) if current else _add_years(_moment(transfer.requested_at), 1)
-            done = self._remember(f"transfer:{ref}", _add_years(base, 1))
+            base = _moment(current.expires_at) if current else add_years(_moment(transfer.requested_at), 1)
+            done = self._remember(f"transfer:{ref}", add_years(base, 1))
             RegistryDomain.objects(id=name).update_one(upsert=True, set__ref=ref, set__expires_at=_epoch(done),
                                                        set__locked="yes", set__away="no",
                                                        set__epp_code=secrets.token_urlsafe(9))  # fmt: skip
@@ -262,7 +255,7 @@ class SandboxRegistrar:
             return done
         self._answer(name, "renew")
         domain = self._own(name)
-        expires_at = _add_years(_moment(domain.expires_at), years)
+        expires_at = add_years(_moment(domain.expires_at), years)
         RegistryDomain.objects(id=name).update_one(set__expires_at=_epoch(expires_at))
         return self._remember(f"renew:{ref}", expires_at)
 
