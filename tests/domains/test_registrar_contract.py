@@ -14,6 +14,7 @@ import pytest
 from kernel import clock
 from services.domains.epp import EppRegistrar, EppSettings
 from services.domains.registrar import Registrar, RegistrarError, SandboxRegistrar, sandbox_epp_code
+from tests.e2e.helpers import wait_for
 from tools.epp_server import EppServer
 
 INTEGRATION = True  # the EPP registry is a server of its own
@@ -264,3 +265,19 @@ def test_epp_an_order_without_a_holder_gets_the_seller_as_registrant(epp, monkey
     epp.registrar.register(name, 1, NS, ref=f"order-{name}")
     contact = epp.server.registry.contacts[epp.server.registry.domains[name].registrant]
     assert (contact.postal[0]["name"], contact.email) == ("Panel Hosting sp. z o.o.", "domeny@panel.example.com")
+
+
+def test_epp_the_registry_approves_a_transfer_nobody_answered_in_time(tmp_path):
+    server = EppServer(tmp_path / "epp", transfer_seconds=0.5).start()
+    try:
+        registrar = EppRegistrar(epp_settings(server))
+        name = f"czeka-{uuid.uuid4().hex[:10]}.pl"
+        code = server.seed_domain(name)
+        registrar.transfer(name, code, ref="t-1")
+        assert registrar.transfer_status(name, "t-1")["status"] == "pending"
+        done = wait_for(lambda: (s := registrar.transfer_status(name, "t-1"))["status"] == "completed" and s,
+                        timeout=10, what="the registry's own approval")  # fmt: skip
+        assert registrar.still_ours(name) and done["expires_at"] > dt.datetime.now(dt.UTC).replace(tzinfo=None) + YEAR
+        assert server.registry.transfers[name].status == "serverApproved"
+    finally:
+        server.stop()
