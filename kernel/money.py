@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 CURRENCY = "PLN"
@@ -16,9 +17,11 @@ def div_half_up(numerator: int, denominator: int) -> int:
     return sign * ((abs(numerator) * 2 + denominator) // (2 * denominator))
 
 
-def vat_of(net: int, rate: int) -> int:
-    """VAT on a net amount in grosze at `rate` percent, rounded half up."""
-    return div_half_up(net * rate, 100)
+def vat_of(net: int, rate: int | str) -> int:
+    """VAT on a net amount in grosze at `rate` percent, rounded half up. A rate is a whole percent
+    (23) or, where a country has a fraction (Finland's 25.5), its decimal text ("25.5")."""
+    basis_points = int(Decimal(str(rate)) * 100)
+    return div_half_up(net * basis_points, 10_000)
 
 
 def discounted(net: int, percent: int) -> int:
@@ -51,16 +54,18 @@ def invoice_line(kind: str, description: str, params: dict[str, Any], net: int, 
 
 def totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
     """Invoice totals: sums of the rounded lines, plus a summary per VAT rate."""
-    by_rate: dict[int, dict[str, int]] = {}
+    by_rate: dict[str, dict[str, Any]] = {}
     for line in lines:
-        bucket = by_rate.setdefault(line["vat_rate"], {"vat_rate": line["vat_rate"], "net": 0, "vat": 0, "gross": 0})
+        key = f"{line['vat_rate']}|{line.get('vat_code') or ''}"  # 0% charged and "np" are different rates
+        bucket = by_rate.setdefault(key, {"vat_rate": line["vat_rate"], "net": 0, "vat": 0, "gross": 0,
+                                          **({"vat_code": line["vat_code"]} if line.get("vat_code") else {})})
         for key in ("net", "vat", "gross"):
             bucket[key] += line[key]
     return {
         "total_net": sum(line["net"] for line in lines),
         "total_vat": sum(line["vat"] for line in lines),
         "total_gross": sum(line["gross"] for line in lines),
-        "vat_summary": [by_rate[rate] for rate in sorted(by_rate)],
+        "vat_summary": sorted(by_rate.values(), key=lambda b: (Decimal(str(b["vat_rate"])), b.get("vat_code", ""))),
         "currency": CURRENCY,
     }
 

@@ -35,7 +35,7 @@ def _value(annotation: Any, metadata: tuple[Any, ...], full: bool, given: Any = 
     metadata = (*metadata, *more)
     if origin in (Union, types.UnionType):
         chosen = [a for a in args if a is not type(None)]
-        if given is ... and (not full or not chosen):
+        if given is ... and type(None) in args and (not full or not chosen):
             return None
         return _value(chosen[0], metadata, full, given)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -25,17 +25,24 @@ class InvoiceLine(Part):
     quantity: int
     unit_net: int | None = None  # lines written before it existed lack it
     net: int
-    vat_rate: int
+    vat_rate: int | str  # a whole percent, or a fraction's decimal text ("25.5", Finland through OSS)
     vat: int
     gross: int
     currency: Currency
+    # issue #16 (absent on lines written before): the unit, grosze taken off by a discount (unit_net is
+    # the price before it), the VAT rule's code ("23", "np II", "OSS", "np I"), the English text
+    unit: str | None = None
+    discount: int | None = None
+    vat_code: str | None = None
+    description_en: str | None = None
 
 
 class VatSummary(Part):
-    vat_rate: int
+    vat_rate: int | str
     net: int
     vat: int
     gross: int
+    vat_code: str | None = None
 
 
 class Buyer(Part):
@@ -95,6 +102,13 @@ class InvoiceRequest(Contract):
     due_date: IsoDateTime | None = None
     buyer: Buyer | None = None
     seller: Seller | None = None
+    # issue #16 (absent on invoices requested before): the buyer's language (pl | en), the payment method
+    # chosen, the service period, the VAT rule's note, and whether the invoice goes to KSeF
+    language: str | None = None
+    payment_method: str | None = None
+    period: dict[str, str] | None = None
+    vat_note: str | None = None
+    ksef: bool | None = None
 
 
 class OrderPlaced(InvoiceRequest):
@@ -154,6 +168,13 @@ class InvoiceIssued(Contract):
     sale_date: IsoDateTime
     due_date: IsoDateTime
     month: str
+    # issue #16 (absent on invoices requested before): the buyer's language (pl | en), the payment method
+    # chosen, the service period, the VAT rule's note, and whether the invoice goes to KSeF
+    language: str | None = None
+    payment_method: str | None = None
+    period: dict[str, str] | None = None
+    vat_note: str | None = None
+    ksef: bool | None = None
 
 
 class InvoicePaid(Contract):
@@ -307,10 +328,89 @@ class OfferSet(Contract):
     text_en: str = ""
 
 
+class KsefEvent(Contract):
+    """The KSeF side of an issued invoice or correction (issue #16; stream `ksef-<invoice_id>`)."""
+
+    account_id: str
+    invoice_id: str
+    number: str
+
+
+class KsefDocumentPrepared(KsefEvent):
+    """The FA(3) document as it is sent (the same bytes every time: KOD I hashes them)."""
+
+    TYPE = "ksef_document_prepared"
+    xml: str
+    invoice_hash: str
+    qr_link: str
+
+
+class InvoiceKsefOffline(KsefEvent):
+    """KSeF could not be reached: the invoice stands in offline mode until it is sent."""
+
+    TYPE = "invoice_ksef_offline"
+    reason: str
+    at: IsoDateTime
+
+
+class InvoiceSentToKsef(KsefEvent):
+    TYPE = "invoice_sent_to_ksef"
+    ksef_number: str
+    invoice_hash: str
+    upo: str
+    reference_number: str
+    session_reference_number: str
+    acquired_at: str
+    mode: str
+    offline: bool
+
+
+class InvoiceRejectedByKsef(KsefEvent):
+    TYPE = "invoice_rejected_by_ksef"
+    code: int
+    reason: str
+    details: list[str]
+    at: IsoDateTime
+
+
+class CorrectionIssued(Contract):
+    """A correcting invoice (stream `corrections-<YYYY-MM>`, its own gapless series KOR/<year>/<month>/<n>):
+    the corrected invoice, the reason, each changed line before and after (`after` None: taken back
+    whole), and the difference as lines and totals (negative for money given back)."""
+
+    TYPE = "correction_issued"
+    account_id: str
+    invoice_id: str
+    number: str
+    sequence: int
+    month: str
+    corrected_invoice_id: str
+    corrected_number: str
+    corrected_issue_date: IsoDateTime
+    corrected_ksef_number: str | None
+    reason: str
+    pairs: list[dict[str, Any]]
+    lines: list[InvoiceLine]
+    total_net: int
+    total_vat: int
+    total_gross: int
+    vat_summary: list[VatSummary]
+    currency: Currency
+    buyer: Buyer
+    seller: Seller
+    issue_date: IsoDateTime
+    language: str
+    vat_note: str
+    ksef: bool
+    sale_date: IsoDateTime | None = None  # the corrected invoice's
+    period: dict[str, str] | None = None
+
+
 EVENTS = by_type(
     OrderPlaced, RenewalInvoiceRequested, InvoiceIssued, InvoicePaid, InvoiceCancelled, InvoiceRefunded,
     InvoiceOverdueReminder, PaymentReceived, CreditAdded, CreditUsed, ServiceActivated, ServiceRenewed,
     ServiceSuspended, ServiceUnsuspended, ServiceTerminated, ServiceCancelled, ServiceCancellationRequested, OfferSet,
+    KsefDocumentPrepared, InvoiceKsefOffline, InvoiceSentToKsef, InvoiceRejectedByKsef, CorrectionIssued,
 )  # fmt: skip
 
 

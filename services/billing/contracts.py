@@ -24,6 +24,11 @@ from kernel.contracts.billing import (
     ServiceTerminated,
     ServiceUnsuspended,
 )
+from kernel.contracts.billing import CorrectionIssued as CorrectionIssued  # issue #16: KSeF and corrections
+from kernel.contracts.billing import InvoiceKsefOffline as InvoiceKsefOffline
+from kernel.contracts.billing import InvoiceRejectedByKsef as InvoiceRejectedByKsef
+from kernel.contracts.billing import InvoiceSentToKsef as InvoiceSentToKsef
+from kernel.contracts.billing import KsefDocumentPrepared as KsefDocumentPrepared
 
 __all__ = [
     "EVENTS",

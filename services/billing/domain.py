@@ -563,3 +563,81 @@ class Customer(Aggregate):
                     "amount_due": self.outstanding(invoice_id), "currency": CURRENCY,
                     "service_id": invoice["service_id"]}))  # fmt: skip
         return events
+
+
+# --------------------------------------------------------------------------- KSeF and corrections (issue #16)
+def ksef_stream(invoice_id: str) -> str:
+    return f"ksef-{invoice_id}"
+
+
+def corrections_stream(month: str) -> str:
+    return f"corrections-{month}"
+
+
+class KsefSubmission(Aggregate):
+    """One invoice's (or correction's) way through KSeF: its FA(3) document fixed once, then offline
+    (KSeF unreachable, sent later), sent (its KSeF number and UPO) or rejected (KSeF's reason)."""
+
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.document: dict[str, Any] | None = None
+        self.status = "new"  # new | prepared | offline | sent | rejected
+        self.ksef_number: str | None = None
+
+    def on_ksef_document_prepared(self, data: dict, _: Event) -> None:
+        self.document, self.status = data, "prepared"
+
+    def on_invoice_ksef_offline(self, data: dict, _: Event) -> None:
+        self.status = "offline"
+
+    def on_invoice_sent_to_ksef(self, data: dict, _: Event) -> None:
+        self.status, self.ksef_number = "sent", data["ksef_number"]
+
+    def on_invoice_rejected_by_ksef(self, data: dict, _: Event) -> None:
+        self.status = "rejected"
+
+    def prepare(self, document: dict[str, Any]) -> list[NewEvent]:
+        return [] if self.document else [NewEvent("ksef_document_prepared", document)]
+
+    def _about(self) -> dict[str, Any]:
+        return {k: self.document[k] for k in ("account_id", "invoice_id", "number")}
+
+    def went_offline(self, reason: str, now: dt.datetime) -> list[NewEvent]:
+        if self.status != "prepared":
+            return []
+        return [NewEvent("invoice_ksef_offline", {**self._about(), "reason": reason[:500], "at": iso(now)})]
+
+    def sent(self, result: dict[str, Any]) -> list[NewEvent]:
+        """KSeF's number and UPO; a second answer for the same document changes nothing."""
+        if self.status in ("sent", "rejected"):
+            return []
+        keys = ("ksef_number", "invoice_hash", "upo", "reference_number", "session_reference_number", "acquired_at",
+                "mode")  # fmt: skip
+        data = {**self._about(), **{k: str(result.get(k) or "") for k in keys}, "offline": self.status == "offline"}
+        return [NewEvent("invoice_sent_to_ksef", data)]
+
+    def rejected(self, code: int, reason: str, details: list[str], now: dt.datetime) -> list[NewEvent]:
+        if self.status in ("sent", "rejected"):
+            return []
+        return [NewEvent("invoice_rejected_by_ksef", {**self._about(), "code": int(code), "reason": reason[:1000],
+                                                      "details": [d[:1000] for d in details][:20], "at": iso(now)})]  # fmt: skip
+
+
+class CorrectionLedger(InvoiceLedger):
+    """One month's register of correcting invoices: their own gapless series KOR/<year>/<month>/<n>."""
+
+    @property
+    def month(self) -> str:
+        return self.stream_id.removeprefix("corrections-")
+
+    def on_correction_issued(self, data: dict, _: Event) -> None:
+        self.issued[data["invoice_id"]] = data["number"]
+
+    def issue(self, invoice_id: str, payload: dict[str, Any]) -> list[NewEvent]:
+        if invoice_id in self.issued:
+            return []
+        sequence = len(self.issued) + 1
+        year, month = self.month.split("-")
+        number = f"KOR/{year}/{month}/{sequence:04d}"
+        return [NewEvent("correction_issued", {**payload, "invoice_id": invoice_id, "number": number,
+                                               "sequence": sequence, "month": self.month})]  # fmt: skip

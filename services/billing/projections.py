@@ -58,8 +58,19 @@ class InvoiceView(me.Document):
     paid_at = me.StringField(null=True)
     payment_method = me.StringField(null=True)
     created_at = me.StringField()
-    meta = {"db_alias": ALIAS, "collection": "invoices", "indexes": [("account_id", "status"), "number", "service_id"],
-            "auto_create_index": False}  # fmt: skip
+    # issue #16: the buyer's language, the date of sale or service period, the VAT rule's note, the KSeF
+    # side {required (yes | no), status: waiting | offline | sent | rejected, ksef_number, qr_link, invoice_hash, code,
+    # reason, details}, a correction's own data {invoice_id, number, issue_date, ksef_number, reason, pairs},
+    # and an invoice's corrections (their ids)
+    language = me.StringField(default="pl")
+    sale_date = me.StringField(null=True)
+    period = me.DictField(null=True)
+    vat_note = me.StringField(default="")
+    ksef = me.DictField()
+    correction = me.DictField(null=True)
+    corrections = me.ListField(me.StringField())
+    meta = {"db_alias": ALIAS, "collection": "invoices", "indexes": [("account_id", "status"), "number", "service_id",
+            "ksef.status", "month"], "auto_create_index": False}  # fmt: skip
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -83,7 +94,22 @@ class InvoiceView(me.Document):
     def detail(self) -> dict[str, Any]:
         return {**self.summary(), "lines": [dict(line) for line in self.lines], "vat_summary": list(self.vat_summary),
                 "buyer": dict(self.buyer or {}), "seller": dict(self.seller or {}),
-                "payment_method": self.payment_method}  # fmt: skip
+                "payment_method": self.payment_method, **self.invoice_extras()}  # fmt: skip
+
+    def ksef_state(self) -> dict[str, Any]:
+        """The KSeF side as shown: `required` a boolean (stored as yes/no: the stand-in database returns
+        booleans as 1/0), `offline` too."""
+        state = dict(self.ksef or {})
+        state["required"] = state.get("required") == "yes"
+        if "offline" in state:
+            state["offline"] = bool(state["offline"])
+        return state
+
+    def invoice_extras(self) -> dict[str, Any]:
+        """What issue #16 added to an invoice's detail."""
+        return {"language": self.language or "pl", "sale_date": _iso(self.sale_date), "period": self.period or None,
+                "vat_note": self.vat_note or "", "ksef": self.ksef_state(), "correction": self.correction or None,
+                "corrections": list(self.corrections or [])}  # fmt: skip
 
 
 class OrderView(me.Document):
@@ -225,11 +251,73 @@ def _issued(event: Event) -> None:
         set__total_vat=d["total_vat"], set__total_gross=d["total_gross"], set__kind=d.get("kind"),
         set__order_id=d.get("order_id"), set__service_id=d.get("service_id"), set__month=d["month"],
         set__issue_date=ts(d["issue_date"]), set__due_date=ts(d["due_date"]),
-        set__vat_summary=d.get("vat_summary", []),
+        set__vat_summary=d.get("vat_summary", []), **_invoice_extras(d),
     )  # fmt: skip
+    InvoiceView.objects(id=d["invoice_id"], payment_method=None).update_one(set__payment_method=d.get("payment_method"))
     InvoiceView.objects(id=d["invoice_id"], status="pending").update_one(set__status="unpaid")
     InvoiceView.objects(id=d["invoice_id"], status=None).update_one(set__status="unpaid")
     _track_unpaid(d["invoice_id"])
+
+
+def _invoice_extras(d: dict[str, Any]) -> dict[str, Any]:
+    """An issued invoice's (or correction's) issue #16 fields, as the view's `set__` arguments."""
+    return {"set__language": d.get("language") or "pl", "set__sale_date": ts(d.get("sale_date")),
+            "set__period": d.get("period"), "set__vat_note": d.get("vat_note") or "",
+            "set__ksef__required": "yes" if d.get("ksef") else "no"}  # fmt: skip
+
+
+@billing.on("ksef_document_prepared")
+def _ksef_prepared(event: Event) -> None:
+    d = event.data
+    InvoiceView.objects(id=d["invoice_id"]).update_one(set__ksef__qr_link=d["qr_link"],
+                                                       set__ksef__invoice_hash=d["invoice_hash"])  # fmt: skip
+    InvoiceView.objects(id=d["invoice_id"], ksef__status=None).update_one(set__ksef__status="waiting")
+
+
+@billing.on("invoice_ksef_offline")
+def _ksef_offline(event: Event) -> None:
+    InvoiceView.objects(id=event.data["invoice_id"], ksef__status__in=[None, "waiting"]).update_one(
+        set__ksef__status="offline", set__ksef__offline_since=event.data["at"], set__ksef__reason=event.data["reason"]
+    )
+
+
+@billing.on("invoice_sent_to_ksef")
+def _ksef_sent(event: Event) -> None:
+    d = event.data
+    InvoiceView.objects(id=d["invoice_id"]).update_one(
+        set__ksef__status="sent", set__ksef__ksef_number=d["ksef_number"], set__ksef__acquired_at=d["acquired_at"],
+        set__ksef__offline=d["offline"], set__ksef__sent_at=ts(event.occurred_at),
+    )  # fmt: skip
+
+
+@billing.on("invoice_rejected_by_ksef")
+def _ksef_rejected(event: Event) -> None:
+    d = event.data
+    InvoiceView.objects(id=d["invoice_id"]).update_one(
+        set__ksef__status="rejected", set__ksef__code=d["code"], set__ksef__reason=d["reason"],
+        set__ksef__details=d["details"], set__ksef__rejected_at=d["at"],
+    )  # fmt: skip
+
+
+@billing.on("correction_issued")
+def _correction_issued(event: Event) -> None:
+    d = event.data
+    correction = {"invoice_id": d["corrected_invoice_id"], "number": d["corrected_number"],
+                  "issue_date": d["corrected_issue_date"], "ksef_number": d["corrected_ksef_number"],
+                  "reason": d["reason"], "pairs": d["pairs"]}  # fmt: skip
+    InvoiceView.objects(id=d["invoice_id"]).update_one(
+        upsert=True, set__account_id=d["account_id"], set__number=d["number"], set__kind="correction",
+        set__status="issued", set__month=d["month"], set__lines=d["lines"], set__total_net=d["total_net"],
+        set__total_vat=d["total_vat"], set__total_gross=d["total_gross"], set__vat_summary=d["vat_summary"],
+        set__buyer=d["buyer"], set__seller=d["seller"], set__issue_date=ts(d["issue_date"]),
+        set__due_date=ts(d["issue_date"]), set__correction=correction, set__created_at=ts(event.occurred_at),
+        **_invoice_extras(d),
+    )  # fmt: skip
+    # the whole list is set: the stand-in database's $addToSet does nothing on a missing field
+    corrected = InvoiceView.objects(id=d["corrected_invoice_id"]).only("corrections").first()
+    known = list(corrected.corrections or []) if corrected else []
+    if corrected and d["invoice_id"] not in known:
+        InvoiceView.objects(id=d["corrected_invoice_id"]).update_one(set__corrections=[*known, d["invoice_id"]])
 
 
 UNPAID_SETS = ("unpaid_invoice_ids", "unpaid_domain_renewal_ids")

@@ -20,17 +20,31 @@ from services.billing import cart as carts
 from services.billing import providers as providers_registry
 from services.billing import payments as providers
 from services.billing import stripe_provider
-from services.billing.app import cart, checkout, cycle, dashboard, invoices, offer, payments, renewals, services
+from services.billing.app import (
+    cart,
+    checkout,
+    corrections,
+    cycle,
+    dashboard,
+    export,
+    invoices,
+    offer,
+    payments,
+    renewals,
+    services,
+)
+from services.billing.app import ksef as ksef_sender
 from services.billing.projections import PROJECTIONS
 
 log = logging.getLogger(__name__)
 CYCLE_SECONDS = int(os.environ.get("BILLING_CYCLE_SECONDS", "300"))
+KSEF_SECONDS = float(os.environ.get("KSEF_SEND_SECONDS", "10"))
 
 
 class BillingService(EventSourcedService):
     name = "billing"
     projections = PROJECTIONS
-    documents = [catalog.Plan, carts.Cart, providers.PaymentIntent]
+    documents = [catalog.Plan, carts.Cart, providers.PaymentIntent, ksef_sender.KsefLease]
 
     accounts = ServiceRpc("accounts")
     domains = ServiceRpc("domains")
@@ -241,6 +255,38 @@ class BillingService(EventSourcedService):
     @consumes(DOMAINS, "domain_renewal_due")
     def invoice_domain_renewal(self, event: Event) -> None:
         renewals.invoice_domain_renewal(self.deps, event.data, {**app.SYSTEM_CTX, "causation_id": event.event_id})
+
+    # ------------------------------------------------------------------ KSeF, corrections, export (issue #16)
+    @timer(interval=KSEF_SECONDS)
+    def ksef_timer(self) -> None:
+        """Corrections for refunds, then every invoice waiting for KSeF, after they are issued."""
+        try:
+            self.run_invoice_documents()
+        except Exception:
+            log.exception("invoice documents run failed; the next run retries")
+
+    @rpc(actors=STAFF_OR_SYSTEM)
+    def run_invoice_documents(self) -> dict[str, int]:
+        for invoice_id in corrections.refunds_to_correct():
+            corrections.for_refund(self.deps, invoice_id, app.SYSTEM_CTX)
+        return ksef_sender.run(self.deps)
+
+    @rpc
+    def invoice_xml(self, account_id: str, invoice_id: str) -> dict[str, str]:
+        return ksef_sender.xml_of(self.deps, account_id, invoice_id)
+
+    @rpc(actors=STAFF)
+    def ksef_problems(self) -> list[dict[str, Any]]:
+        return ksef_sender.problems()
+
+    @rpc(actors=STAFF)
+    def correct_invoice(self, invoice_id: str, prices: dict[str, int], reason: str, idempotency_key: str,
+                        ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return corrections.correct_prices(self.deps, invoice_id, prices, reason, idempotency_key, ctx)
+
+    @rpc(actors=STAFF)
+    def export_invoices(self, month: str, format: str = "csv") -> dict[str, str]:
+        return export.export(self.deps, month, format)
 
     # ------------------------------------------------------------------ billing cycle and dashboard
     @timer(interval=CYCLE_SECONDS)

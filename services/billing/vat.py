@@ -79,3 +79,29 @@ def vat_country_of(number: str) -> str:
     """The country of a VAT-EU number by its prefix (EL is Greece)."""
     prefix = number.strip().upper()[:2]
     return VAT_PREFIXES.get(prefix, prefix)
+
+
+def charged_rate(rule: VatRule) -> int | str:
+    """The rate as an invoice line keeps it: a whole percent (23), or a fraction's text ("25.5")."""
+    percent = rule.percent.normalize()
+    return int(percent) if percent == percent.to_integral_value() else f"{percent:f}"
+
+
+def rate_label(vat_rate: int | str, vat_code: str | None) -> str:
+    """How a rate is printed: "23%", "25.5%", or the code where no Polish VAT is charged ("np II")."""
+    if vat_code in (EU_REVERSE_CHARGE, OUTSIDE_EU):
+        return "np."
+    return f"{vat_rate}%"
+
+
+NOTES_EN = {REVERSE_CHARGE_NOTE: "reverse charge", OUTSIDE_EU_NOTE: "not subject to VAT in Poland (art. 28b of the "
+            "Polish VAT Act)"}  # fmt: skip
+
+
+def note_in(note: str, language: str) -> str:
+    """The rule's note in the invoice's language."""
+    if language != "en" or not note:
+        return note
+    if note in NOTES_EN:
+        return NOTES_EN[note]
+    return note.replace("procedura OSS", "OSS scheme")

@@ -7,18 +7,18 @@ import re
 from typing import Any
 
 from kernel.contracts import CART_ITEM_KINDS
-from kernel.errors import CommandError, Conflict, Invalid, NotFound
+from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
 from kernel.events import new_id
 from kernel.money import discounted, invoice_line, totals
 from services.billing import cart as carts
-from services.billing import catalog
+from services.billing import catalog, vat
 from services.billing.app import Deps, invoices, offer, renewals
 from services.billing.catalog import CYCLE_NAMES, CYCLES, Plan
 from services.billing.domain import iso
 from services.billing.projections import InvoiceView
 
 DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-PRICED = ("net", "vat_rate", "vat", "gross")
+PRICED = ("net", "vat_rate", "vat", "gross", "vat_code", "discount", "unit_net")
 
 
 def view(deps: Deps, account_id: str) -> dict[str, Any]:
@@ -29,17 +29,22 @@ def view(deps: Deps, account_id: str) -> dict[str, Any]:
     except CommandError:
         percent, discount_error = 0, "invalid_discount_code"
     priced = [price_item(item, percent) for item in cart.items]
+    buyer = buyer_of(deps, account_id)
+    rule = vat.vat_rule(buyer)
+    for p in priced:
+        p["line"] = p["line"] and invoices.taxed(p["line"], rule)
     sums = totals([p["line"] for p in priced if p["line"]])
     reused_gross = sum(p["reused_invoice"]["amount_due"] for p in priced if p["reused_invoice"])
     return {"account_id": account_id, "items": [_shown(p) for p in priced], "discount_code": cart.discount_code,
-            "discount_percent": percent, "discount_error": discount_error,
+            "discount_percent": percent, "discount_error": discount_error, "vat_code": rule.code,
+            "vat_note": rule.note, "buyer_country": vat.buyer_country(buyer),
             "totals": {**sums, "total_gross": sums["total_gross"] + reused_gross, "new_gross": sums["total_gross"],
                        "renewals_gross": reused_gross}}  # fmt: skip
 
 
 def _shown(priced: dict[str, Any]) -> dict[str, Any]:
     line, reused = priced["line"], priced["reused_invoice"]
-    return {**priced["item"], **({k: line[k] for k in PRICED} if line else {}),
+    return {**priced["item"], **({k: line[k] for k in PRICED if k in line} if line else {}),
             **({"gross": reused["amount_due"], "invoice": reused} if reused else {})}  # fmt: skip
 
 
@@ -51,17 +56,28 @@ def price_item(item: dict[str, Any], percent: int) -> dict[str, Any]:
         plan = Plan.objects(id=item["params"]["plan"]).first()
         if not plan or plan.active != "yes" or item["params"]["cycle"] not in plan.prices:
             raise Conflict("invalid_input", {"items": "plan_unavailable"})
-        net = discounted(plan.prices[item["params"]["cycle"]], percent)
+        full = plan.prices[item["params"]["cycle"]]
+        net = discounted(full, percent)
         params = {**item["params"], "name": service_name(plan, item["params"].get("domain"))}
         description = _hosting_description(plan, item["params"])
+        line = {**invoice_line("hosting", description, params, net, plan.vat_rate), "unit_net": full, "discount": full - net}
         return {"item": {**public, "description": description, "discount_percent": percent},
-                "line": invoice_line("hosting", description, params, net, plan.vat_rate), "reused_invoice": None}  # fmt: skip
+                "line": line, "reused_invoice": None}  # fmt: skip
     if item.get("invoice_id"):  # a renewal (hosting or domain) billed already: its invoice is reused
         invoice = InvoiceView.objects(id=item["invoice_id"]).first()
         summary = invoice.summary() if invoice else None
         return {"item": {**public, "invoice_id": item["invoice_id"]}, "line": None, "reused_invoice": summary}
     return {"item": public, "line": invoices.quoted_line(item["kind"], item["quote"], item["params"]),
             "reused_invoice": None}  # fmt: skip
+
+
+def buyer_of(deps: Deps, account_id: str) -> dict[str, str]:
+    """The buyer as the invoice will have it; a Polish buyer while accounts does not answer (the
+    checkout asks again, and the invoice always carries the buyer's own VAT)."""
+    try:
+        return invoices.buyer(deps, account_id)
+    except Unavailable:
+        return {"country": vat.HOME}
 
 
 def add_item(deps: Deps, account_id: str, kind: str, params: Any, ctx: dict | None) -> dict[str, Any]:

@@ -83,7 +83,7 @@ def _order(deps: Deps, account_id: str, order_id: str, method: str, current: car
     }  # fmt: skip
     if lines:
         request = invoices.request(det_id("invoice", order_id), lines, invoices.buyer(deps, account_id), now,
-                                   invoices.payment_due(now))  # fmt: skip
+                                   invoices.payment_due(now), method)  # fmt: skip
         order.update(request, order_id=order_id)
     return order
 

@@ -12,10 +12,11 @@ from kernel.aggregate import execute
 from kernel.contracts import CART_ITEM_OWNERS
 from kernel.errors import Invalid, NotFound, Unavailable
 from kernel.events import command_meta
-from kernel.money import invoice_line, totals
+from kernel.money import invoice_line, totals, vat_of
 from kernel.paging import one_page, page_number
-from services.billing import pdf
+from services.billing import pdf, vat
 from services.billing.app import CONFLICT_RETRIES, Deps
+from services.billing.catalog import CYCLE_NAMES, CYCLES, Plan, add_months
 from services.billing.domain import (
     INVOICE_STATUSES,
     Customer,
@@ -33,7 +34,8 @@ from services.billing.projections import UNPAID_SETS, CustomerView, InvoiceView
 LEDGER_RETRIES = 50
 ISSUED_FIELDS = ("account_id", "order_id", "service_id", "lines", "total_net", "total_vat", "total_gross",
                  "vat_summary", "currency", "buyer", "seller", "issue_date", "sale_date", "due_date", "month",
-                 "period_due")  # fmt: skip
+                 "period_due", "language", "payment_method", "period", "vat_note", "ksef")  # fmt: skip
+UNIT = "usł."  # every line is a service
 
 
 def seller() -> dict[str, str]:
@@ -66,15 +68,76 @@ def buyer_from_profile(profile: dict[str, Any]) -> dict[str, str]:
 
 
 def buyer(deps: Deps, account_id: str) -> dict[str, str]:
-    return buyer_from_profile(deps.remote("accounts", "get_profile", account_id))
+    """The buyer block, plus `language` (the account's: the invoice's language), which `request` takes off."""
+    profile = deps.remote("accounts", "get_profile", account_id)
+    return {**buyer_from_profile(profile), "language": "en" if profile.get("language") == "en" else "pl"}
+
+
+def goes_to_ksef(buyer: dict[str, Any]) -> bool:
+    """Every invoice to a business (a buyer with a NIP or VAT number) goes to KSeF; a consumer's only
+    with KSEF_B2C=yes."""
+    return bool(vat.vat_id(buyer)) or settings.env("KSEF_B2C", "no").lower() == "yes"
+
+
+def taxed(line: dict[str, Any], rule: vat.VatRule) -> dict[str, Any]:
+    """The line with the buyer's VAT: the rate, its code, the VAT and gross on the line's net."""
+    rate = vat.charged_rate(rule)
+    amount = vat_of(line["net"], rate)
+    return {**line, "vat_rate": rate, "vat_code": rule.code, "vat": amount, "gross": line["net"] + amount}
 
 
 def request(invoice_id: str, lines: list[dict[str, Any]], buyer: dict[str, str], now: dt.datetime,
-            due: dt.datetime) -> dict[str, Any]:  # fmt: skip
-    """Everything the invoice will say, frozen now; the ledger only adds the number."""
+            due: dt.datetime, payment_method: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Everything the invoice will say, frozen now; the ledger only adds the number. The VAT is the
+    buyer's (services.billing.vat), each line gets its unit and English text, the service period
+    is the lines' own (a renewal's) or starts today."""
+    buyer = dict(buyer)
+    language = buyer.pop("language", "pl")
+    rule = vat.vat_rule(buyer)
+    lines = [taxed({"unit": UNIT, "discount": 0, **line, "description_en": line.get("description_en") or
+                    english_text(line)}, rule) for line in lines]  # fmt: skip
     return {"invoice_id": invoice_id, "lines": lines, **totals(lines), "month": month_of(now),
             "issue_date": iso(now), "sale_date": iso(now), "due_date": iso(due), "buyer": buyer,
-            "seller": seller()}  # fmt: skip
+            "seller": seller(), "language": language, "payment_method": payment_method,
+            "period": service_period(lines, now), "vat_note": rule.note, "ksef": goes_to_ksef(buyer)}  # fmt: skip
+
+
+def service_period(lines: list[dict[str, Any]], now: dt.datetime) -> dict[str, str] | None:
+    """From-to of the services billed: a renewal's period, or a new hosting's cycle from today."""
+    spans = []
+    for line in lines:
+        params = line.get("params") or {}
+        if params.get("period_from") and params.get("period_to"):
+            spans.append((params["period_from"][:10], params["period_to"][:10]))
+        elif line["kind"] == "hosting" and params.get("cycle") in CYCLES:
+            end = add_months(now, CYCLES[params["cycle"]]) - dt.timedelta(days=1)
+            spans.append((now.date().isoformat(), end.date().isoformat()))
+    if not spans:
+        return None
+    return {"from": min(s[0] for s in spans), "to": max(s[1] for s in spans)}
+
+
+def english_text(line: dict[str, Any]) -> str:
+    """The line's text in English, from what it bills (the Polish one is made where it is priced)."""
+    params, kind = line.get("params") or {}, line["kind"]
+    name = params.get("unicode_name") or params.get("domain") or ""
+    years = int(params.get("years") or 1)
+    span = f"{years} year" + ("s" if years != 1 else "")
+    if kind == "domain_registration":
+        return f"Domain registration {name} for {span}"
+    if kind == "domain_transfer":
+        return f"Domain transfer {name} (renewed for {span})"
+    if kind == "domain_renewal":
+        return f"Domain renewal {name} for {span}"
+    plan = Plan.objects(id=params.get("plan")).first() if params.get("plan") else None
+    plan_name = (plan.name.get("en") or plan.name.get("pl")) if plan else params.get("plan", "")
+    service = f"{plan_name} — {params['domain']}" if params.get("domain") else plan_name
+    cycle = params.get("cycle", "")
+    if kind == "hosting_renewal":
+        period = f", period {params.get('period_from', '')[:10]} – {params.get('period_to', '')[:10]}"
+        return f"Renewal: {service} ({CYCLE_NAMES['en'].get(cycle, cycle)}){period}"
+    months = CYCLES.get(cycle, 0)
+    return f"{service}, {CYCLE_NAMES['en'].get(cycle, cycle)} ({months} month{'s' if months != 1 else ''})"
 
 
 def payment_due(now: dt.datetime) -> dt.datetime:
@@ -159,7 +222,8 @@ def issue_for_item(deps: Deps, account_id: str, kind: str, params: Any, idempote
                  "items": [{"item_id": order_id, "kind": kind, "params": line["params"],
                             "description": line["description"]}],
                  "reused_invoice_ids": [], "total_gross": line["gross"], "placed_at": iso(now),
-                 **request(det_id("invoice", order_id), [line], buyer(deps, account_id), now, payment_due(now))}  # fmt: skip
+                 **request(det_id("invoice", order_id), [line], buyer(deps, account_id), now, payment_due(now),
+                           "bank_transfer")}  # fmt: skip
         customer, _ = execute(deps.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx),
                               retries=CONFLICT_RETRIES)  # fmt: skip
     invoice_id = customer.orders[order_id]["invoice_id"]
