@@ -305,6 +305,50 @@ class BillingClient(Client):
     def update_cart_item(self, *, account_id: str, item_id: str, cycle: str) -> dict[str, Any]:
         return self._send("update_cart_item", account_id=account_id, item_id=item_id, cycle=cycle)
 
+    # Stripe, saved cards, auto-renew, the ledger (issue #15)
+    def payment_methods(self) -> list[str]:
+        return self._send("payment_methods")
+
+    def stripe_payment_page(self, *, account_id: str, payment_id: str, email: str | None = None) -> dict[str, Any]:
+        return self._send("stripe_payment_page", account_id=account_id, payment_id=payment_id, email=email)
+
+    def stripe_confirm(self, *, account_id: str, payment_id: str, payment_method_id: str | None = None,
+                       setup_intent_id: str | None = None, save_card: bool = False) -> dict[str, Any]:  # fmt: skip
+        return self._send("stripe_confirm", account_id=account_id, payment_id=payment_id,
+                          payment_method_id=payment_method_id, setup_intent_id=setup_intent_id, save_card=save_card)  # fmt: skip
+
+    def stripe_return(self, *, account_id: str, payment_id: str) -> dict[str, Any]:
+        return self._send("stripe_return", account_id=account_id, payment_id=payment_id)
+
+    def handle_stripe_webhook(self, *, body: str, signature: str) -> dict[str, Any]:
+        return self._send("handle_stripe_webhook", body=body, signature=signature)
+
+    def list_cards(self, *, account_id: str) -> dict[str, Any]:
+        return self._send("list_cards", account_id=account_id)
+
+    def start_card_setup(self, *, account_id: str, email: str | None = None) -> dict[str, Any]:
+        return self._send("start_card_setup", account_id=account_id, email=email)
+
+    def save_card(self, *, account_id: str, setup_intent_id: str, make_default: bool = False) -> dict[str, Any]:
+        return self._send(
+            "save_card", account_id=account_id, setup_intent_id=setup_intent_id, make_default=make_default
+        )
+
+    def set_default_card(self, *, account_id: str, payment_method_id: str) -> dict[str, Any]:
+        return self._send("set_default_card", account_id=account_id, payment_method_id=payment_method_id)
+
+    def remove_card(self, *, account_id: str, payment_method_id: str) -> dict[str, Any]:
+        return self._send("remove_card", account_id=account_id, payment_method_id=payment_method_id)
+
+    def set_auto_renew(self, *, account_id: str, service_id: str, auto_renew: bool) -> dict[str, Any]:
+        return self._send("set_auto_renew", account_id=account_id, service_id=service_id, auto_renew=auto_renew)
+
+    def add_funds(self, *, account_id: str, amount: int, return_url: str | None = None) -> dict[str, Any]:
+        return self._send("add_funds", account_id=account_id, amount=amount, return_url=return_url)
+
+    def get_ledger(self, *, account_id: str) -> dict[str, Any]:
+        return self._send("get_ledger", account_id=account_id)
+
 
 class DomainsClient(Client):
     """services/domains's RPC methods the gateway calls."""

@@ -68,6 +68,10 @@ ROUTES: dict[str, tuple[tuple[str, ...] | str, str]] = {
     "invoices.pay_all": (ANY, r"/invoices/pay-all"),
     "sandbox_pay": (ANY, r"/sandbox-pay(/.*)?"),
     "payments.return": (ANY, r"/payments/return"),
+    "stripe_pay": (ANY, rf"/pay/{_ID}(/return)?"),  # issue #15: Stripe's payment page and the way back
+    "cards": (ANY, r"/(api/v1/)?billing/cards(/.*)?"),
+    "ledger.read": (READ, r"/(api/v1/)?billing/ledger"),
+    "ledger.add_funds": (ANY, r"/(api/v1/)?billing/ledger/add-funds"),
     "invoices.read": (READ, r"/(api/v1/)?invoices(/.*)?"),
     "invoices.change": (ANY, r"/(api/v1/)?invoices(/.*)?"),
     # hosting services and their renewals; renewals list hosting and domains (each kind shown only to
@@ -160,6 +164,7 @@ POLICY: dict[str | None, Grant] = {
             "billing.dashboard_summary", "support.dashboard_summary",
             "billing.get_catalog",  # the public catalogue
             "billing.handle_webhook",  # the payment provider's webhook, signed, no login
+            "billing.handle_stripe_webhook", "billing.payment_methods",  # Stripe's webhook, the methods offered
             "support.list_news", "support.get_news",
         ),
         sections=("offer", "news"),
@@ -209,17 +214,23 @@ POLICY: dict[str | None, Grant] = {
         sections=("shortcuts", "quick_domain"),  # the quick domain form searches: GET /domains/search
     ),
     "invoices.view": Grant(
-        routes=("invoices.read",),
-        calls=("billing.get_credit", "billing.list_invoices", "billing.get_invoice", "billing.invoice_pdf"),
+        routes=("invoices.read", "ledger.read"),
+        calls=("billing.get_credit", "billing.list_invoices", "billing.get_invoice", "billing.invoice_pdf",
+               "billing.get_ledger"),
         sections=("tiles.unpaid_invoices",),
         changes=(Changes(contracts.BILLING, ("order_placed", "invoice_issued", "invoice_paid", "invoice_cancelled",
                                               "invoice_refunded", "payment_received", "credit_added", "credit_used"),
                          (TILES, RENEWALS)),),
     ),
     "invoices.pay": Grant(
-        routes=("invoice.pay", "invoices.pay_all", "sandbox_pay", "payments.return", "invoices.change"),
+        routes=("invoice.pay", "invoices.pay_all", "sandbox_pay", "payments.return", "invoices.change", "stripe_pay",
+                "cards", "ledger.add_funds"),
         calls=("billing.pay_invoice", "billing.pay_all_unpaid", "billing.get_payment", "billing.sandbox_get_payment",
-               "billing.sandbox_complete"),
+               "billing.sandbox_complete",
+               # Stripe: paying, saved cards, adding funds (issue #15)
+               "billing.stripe_payment_page", "billing.stripe_confirm", "billing.stripe_return", "billing.list_cards",
+               "billing.start_card_setup", "billing.save_card", "billing.set_default_card", "billing.remove_card",
+               "billing.add_funds", "billing.get_ledger"),
     ),
     "services.view": Grant(
         routes=("renewals.list", "services.read"),
@@ -233,7 +244,8 @@ POLICY: dict[str | None, Grant] = {
     ),
     "services.manage": Grant(
         routes=("services.change",),
-        calls=("billing.get_service", "billing.request_cancellation", _adds_to_cart("hosting_renewal")),
+        calls=("billing.get_service", "billing.request_cancellation", _adds_to_cart("hosting_renewal"),
+               "billing.set_auto_renew"),
     ),
     "domains.view": Grant(
         routes=("renewals.list", "domains.search", "domains.check", "domains.read"),

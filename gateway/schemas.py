@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from gateway.inputs import Body
 
-PAYMENT_METHODS = ("bank_transfer", "card", "credit")
+PAYMENT_METHODS = ("bank_transfer", "card", "credit", "blik", "p24")  # blik, p24: with Stripe (issue #15)
 # checked by the service (its own reason code), described in the document
 PaymentMethod = Annotated[str, WithJsonSchema({"type": "string", "enum": list(PAYMENT_METHODS)})]
 

@@ -6,6 +6,7 @@ CSRF is checked for every POST by the `pages` blueprint.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
@@ -24,6 +25,8 @@ from kernel.errors import CommandError, Invalid, NotFound
 P = ParamSpec("P")
 R = TypeVar("R")
 PAYMENT_METHODS = ("card", "bank_transfer", "credit")
+if os.environ.get("PAYMENT_PROVIDER", "").strip() == "stripe":  # Stripe adds BLIK and Przelewy24 (issue #15)
+    PAYMENT_METHODS = ("card", "blik", "p24", "bank_transfer", "credit")
 INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
 SERVICE_STATUSES = ("pending", "active", "suspended", "terminated", "cancelled")
 PER_PAGE = 20
