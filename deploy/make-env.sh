@@ -15,7 +15,8 @@ random() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
   echo "RPC_SIGNING_KEYS=$(random 32)"
   echo "SANDBOX_WEBHOOK_SECRET=$(random 32)"
   echo "RABBITMQ_ADMIN_PASSWORD=$(random 24)"
-  for user in ACCOUNTS BILLING DOMAINS SUPPORT NOTIFICATIONS GATEWAY; do
+  echo "HOSTING_AGENT_KEY=$(random 32)"
+  for user in ACCOUNTS BILLING DOMAINS SUPPORT NOTIFICATIONS HOSTING GATEWAY; do
     echo "RABBITMQ_${user}_PASSWORD=$(random 24)"
   done
 } > "$env_file"

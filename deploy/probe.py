@@ -25,7 +25,7 @@ import sys
 import warnings
 from typing import Any
 
-SERVICES = ("accounts", "billing", "domains", "support", "notifications")
+SERVICES = ("accounts", "billing", "domains", "support", "notifications", "hosting")
 DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672/"
 
 

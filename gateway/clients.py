@@ -558,9 +558,28 @@ class NotificationsClient(Client):
         )
 
 
+class HostingClient(Client):
+    """services/hosting's RPC methods the gateway calls."""
+
+    service = "hosting"
+
+    def get_access(self, *, account_id: str, service_id: str) -> dict[str, Any]:
+        return self._send("get_access", account_id=account_id, service_id=service_id)
+
+    def health(self) -> dict[str, Any]:
+        return self._send("health")
+
+    def list_failures(self, *, min_attempts: int = 3) -> list[dict[str, Any]]:
+        return self._send("list_failures", min_attempts=min_attempts)
+
+    def set_password(self, *, account_id: str, service_id: str, password: str) -> dict[str, Any]:
+        return self._send("set_password", account_id=account_id, service_id=service_id, password=password)
+
+
 accounts = AccountsClient()
 billing = BillingClient()
 domains = DomainsClient()
 support = SupportClient()
 notifications = NotificationsClient()
-BY_SERVICE: dict[str, Client] = {c.service: c for c in (accounts, billing, domains, support, notifications)}
+hosting = HostingClient()
+BY_SERVICE: dict[str, Client] = {c.service: c for c in (accounts, billing, domains, support, notifications, hosting)}

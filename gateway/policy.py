@@ -154,7 +154,7 @@ POLICY: dict[str | None, Grant] = {
     ANYONE: Grant(
         routes=("contacts.accept",),
         calls=(
-            *(f"{service}.health" for service in ("accounts", "billing", "domains", "support", "notifications")),
+            *(f"{service}.health" for service in ("accounts", "billing", "domains", "support", "notifications", "hosting")),
             "accounts.authenticate", "accounts.register", "accounts.verify_email", "accounts.resend_verification",
             "accounts.login", "accounts.login_second_factor", "accounts.logout", "accounts.request_password_reset",
             "accounts.confirm_password_reset", "accounts.accept_contact_invitation", "accounts.unsubscribe",
@@ -186,7 +186,7 @@ POLICY: dict[str | None, Grant] = {
             "support.staff_queue", "support.staff_get_ticket", "support.staff_reply", "support.staff_set_status",
             "support.staff_set_priority", "support.staff_add_note", "support.staff_list_news",
             "support.staff_get_news", "support.publish_news", "support.update_news", "support.withdraw_news",
-            "notifications.send_newsletter", "notifications.newsletter_status",
+            "notifications.send_newsletter", "notifications.newsletter_status", "hosting.list_failures",
         ),
     ),
     "profile.view": Grant(
@@ -234,7 +234,7 @@ POLICY: dict[str | None, Grant] = {
     ),
     "services.view": Grant(
         routes=("renewals.list", "services.read"),
-        calls=("billing.list_services", "billing.get_service", "billing.list_renewals"),
+        calls=("billing.list_services", "billing.get_service", "billing.list_renewals", "hosting.get_access"),
         sections=("tiles.services", "active_services", "renewals"),
         changes=(Changes(contracts.BILLING, ("service_activated", "service_suspended", "service_unsuspended",
                                               "service_terminated", "service_cancelled", "service_renewed",
@@ -245,7 +245,7 @@ POLICY: dict[str | None, Grant] = {
     "services.manage": Grant(
         routes=("services.change",),
         calls=("billing.get_service", "billing.request_cancellation", _adds_to_cart("hosting_renewal"),
-               "billing.set_auto_renew"),
+               "billing.set_auto_renew", "hosting.set_password"),
     ),
     "domains.view": Grant(
         routes=("renewals.list", "domains.search", "domains.check", "domains.read"),

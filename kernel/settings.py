@@ -14,7 +14,7 @@ def env_int(name: str, default: int) -> int:
 
 
 # The services, each its own process and database (the gateway is not one of them).
-SERVICES = ("accounts", "billing", "domains", "support", "notifications")
+SERVICES = ("accounts", "billing", "domains", "support", "notifications", "hosting")
 
 AMQP_URI = env("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/")
 MONGO_URI = env("MONGO_URI", "mongodb://127.0.0.1:27017/")

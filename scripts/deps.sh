@@ -34,6 +34,18 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   fi
 fi
 
+# Hosting accounts: the local web server's own software (tools/hosting_server.py starts it, the agent needs root).
+if ! command -v nginx >/dev/null || ! command -v php-fpm8.2 >/dev/null || [ ! -x /usr/sbin/sshd ] \
+   || ! command -v mariadbd >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "==> Installing nginx, php-fpm, php-mysql, mariadb-server and openssh-server (hosting accounts)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      nginx php-fpm php-mysql mariadb-server openssh-server >/dev/null
+  else
+    echo "Hosting accounts need: sudo apt-get install -y nginx php-fpm php-mysql mariadb-server openssh-server" >&2
+  fi
+fi
+
 # DNS zones: the authoritative PowerDNS server with its SQLite backend (tools/pdns.py starts it).
 if ! command -v pdns_server >/dev/null || [ ! -f /usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql ]; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then

@@ -23,13 +23,15 @@ os.environ.setdefault("RPC_SIGNING_KEYS", uuid.uuid4().hex)
 os.environ.setdefault("MAIL_LIMIT_PER_IP", "1000000")
 # Zones the domains tests create go nowhere unless a test starts its own PowerDNS (never `make up`'s).
 os.environ.setdefault("PDNS_API_URL", "http://127.0.0.1:9")
+# Likewise hosting accounts: test stacks start no web server unless a test starts its own (tests/hosting).
+os.environ.setdefault("HOSTING_AGENT_URL", "http://127.0.0.1:9")
 
 
 # The fast tier (`make test-unit`, TEST_TIER=unit): every test that needs no server of its own, with the
 # databases in memory (mongomock) instead of the MongoDB wire-protocol server; no broker is touched.
 UNIT_TIER = os.environ.get("TEST_TIER") == "unit"
 # what makes a test an integration test: a whole stack, a broker, SMTP, a browser
-INTEGRATION_DIRS = {"e2e", "faults", "scale", "browser", "cluster"}
+INTEGRATION_DIRS = {"e2e", "faults", "scale", "browser", "cluster", "hosting"}
 INTEGRATION_FIXTURES = {"stack", "rabbit_vhost", "isolated_stack", "scaled", "browser", "amqp_uri", "smtp_sink"}
 
 

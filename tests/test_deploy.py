@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
-SERVICES = ("accounts", "billing", "domains", "support", "notifications")
+SERVICES = ("accounts", "billing", "domains", "support", "notifications", "hosting")
 WORKLOADS = (*SERVICES, "gateway")
 # The Kubernetes versions the manifests must be valid for: the oldest supported and the newest known.
 K8S_VERSIONS = ("1.30", "1.37")

@@ -19,6 +19,7 @@ SERVICE_CLASSES = {
     "domains": "services.domains.service:DomainsService",
     "support": "services.support.service:SupportService",
     "notifications": "services.notifications.service:NotificationsService",
+    "hosting": "services.hosting.service:HostingService",
 }
 
 

@@ -24,9 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from kernel.settings import SERVICES
+from tools.hosting_server import HostingServer
+from tools.hosting_server import installed as web_server_installed
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The local web server's processes (tools/hosting_server.py), stopped last-started first.
+WEB_SERVER = ("web-agent", "web-sshd", "web-nginx", "web-php", "web-mariadb")
 DEMO_EMAIL = "demo@panel.localhost"
 DEMO_PASSWORD = "Demo-Panel-2026"
 STAFF_EMAIL = "staff@panel.localhost"
@@ -67,6 +71,11 @@ class Stack:
     mongo_port: int = 27017
     pdns_dns_port: int = 5300  # PowerDNS: DNS answers, and its HTTP API the domains service drives
     pdns_api_port: int = 8081
+    # The local web server for hosting accounts (tools/hosting_server.py): nginx, SFTP, MariaDB, its agent
+    hosting_http_port: int = 8088
+    hosting_sftp_port: int = 2222
+    hosting_mysql_port: int = 3307
+    hosting_agent_port: int = 8089
     env: dict[str, str] = field(default_factory=dict)
     # `nameko run` processes per service; they compete for the same queues.
     instances: int = 1
@@ -94,6 +103,11 @@ class Stack:
         env.setdefault("RPC_SIGNING_KEYS", self._secret_key("rpc_signing_key"))
         env.setdefault("PDNS_API_URL", f"http://127.0.0.1:{self.pdns_api_port}")
         env.setdefault("PDNS_API_KEY", self._secret_key("pdns_api_key"))
+        env.setdefault("HOSTING_AGENT_URL", f"http://127.0.0.1:{self.hosting_agent_port}")
+        env.setdefault("HOSTING_AGENT_KEY", self._secret_key("hosting/agent_key"))
+        env.setdefault("HOSTING_SFTP_PORT", str(self.hosting_sftp_port))
+        env.setdefault("HOSTING_DB_PORT", str(self.hosting_mysql_port))
+        env.setdefault("HOSTING_WEB_PORT", str(self.hosting_http_port))
         env["PYTHONPATH"] = str(ROOT)
         env.update(self.env)
         return env
@@ -198,6 +212,27 @@ class Stack:
         self.start_process("pdns", pdns.argv(), env={})
         wait_until(lambda: port_open("127.0.0.1", self.pdns_api_port), 20, f"PowerDNS API on :{self.pdns_api_port}")
 
+    def hosting_server(self) -> HostingServer:
+        return HostingServer(self.var.resolve() / "hosting", self.hosting_http_port, self.hosting_sftp_port,
+                             self.hosting_mysql_port, self.hosting_agent_port)  # fmt: skip
+
+    def start_hosting(self) -> None:
+        """The local web server for hosting accounts when HOSTING_AGENT_URL is ours and not up (needs root)."""
+        server = self.hosting_server()
+        ours = self.environment()["HOSTING_AGENT_URL"].rstrip("/") == server.agent_url
+        if not ours or port_open("127.0.0.1", server.agent_port):
+            return
+        if not web_server_installed() or os.geteuid() != 0:
+            print("hosting accounts need nginx, php-fpm, mariadb-server, openssh-server and root (make deps as root):"
+                  " they stay 'w trakcie zakładania'", file=sys.stderr)  # fmt: skip
+            return
+        server.prepare()
+        for name, argv in server.processes(PYTHON).items():
+            self.start_process(name, argv, env={})
+        for name, port in server.ports().items():
+            if port:
+                wait_until(lambda p=port: port_open("127.0.0.1", p), 30, f"{name} on :{port}")
+
     def check_rabbitmq(self) -> None:
         uri = self.environment().get("AMQP_URI", "pyamqp://guest:guest@127.0.0.1:5672/").split(";")[0]
         host_port = uri.split("@")[-1].split("/")[0]
@@ -288,6 +323,7 @@ class Stack:
         self.start_mongo()
         self.start_smtp()
         self.start_pdns()
+        self.start_hosting()
         broker = self.broker_uris = self.broker_users()
         for service in SERVICES:
             for name in self.instance_names(service):
@@ -327,6 +363,7 @@ class Stack:
         for name in ("gateway", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "pdns", "mongo"):
             if self.stop_process(name):
                 stopped.append(name)
+        stopped += [name for name in WEB_SERVER if self.stop_process(name)]
         return stopped
 
 

@@ -115,6 +115,13 @@ DOMAINS = "domains"
 #   {records}, each with {account_id, domain_id, name, unicode_name}; a record is {id, name, type, ttl, value,
 #   priority?, weight?, port?, flags?, tag?}. What PowerDNS has applied is kept in the read model, not as events.
 
+HOSTING = "hosting"
+# hosting_account_requested / _created, hosting_step_failed {step, error, attempts, retry_at},
+# hosting_suspension_requested / hosting_account_suspended, hosting_unsuspension_requested / _unsuspended,
+# hosting_removal_requested {remove_at} / hosting_account_removed, hosting_plan_change_requested / _changed,
+# hosting_password_set; all {account_id, service_id, ...} on stream hosting-<service_id> (kernel/contracts/hosting.py).
+# Hosting consumes billing's service_activated / _suspended / _unsuspended / _terminated / _cancelled.
+
 SUPPORT = "support"
 # ticket_opened, ticket_replied (data.by: "customer" | "staff"), ticket_status_changed,
 # ticket_priority_changed {priority, previous_priority}, ticket_closed (data.by),

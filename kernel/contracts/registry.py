@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError, create_model
 
-from kernel.contracts import PRIVATE_FIELDS, accounts, billing, domains, notifications, support
+from kernel.contracts import PRIVATE_FIELDS, accounts, billing, domains, hosting, notifications, support
 from kernel.contracts.base import Contract, ContractError
 
 CONTRACTS: dict[tuple[str, str], type[Contract]] = {
     (module.SOURCE, event_type): model
-    for module in (accounts, billing, domains, notifications, support)
+    for module in (accounts, billing, domains, hosting, notifications, support)
     for event_type, model in module.EVENTS.items()
 }
 SOURCES = frozenset(source for source, _ in CONTRACTS)

@@ -177,4 +177,6 @@ def test_openapi_document_lists_the_endpoints(stack):
 def test_healthz_reports_every_service(stack):
     health = requests.get(f"{stack.gateway_url}/healthz", timeout=10).json()
     assert health["status"] == "up"
-    assert health["services"] == dict.fromkeys(("accounts", "billing", "domains", "support", "notifications"), "up")
+    assert health["services"] == dict.fromkeys(
+        ("accounts", "billing", "domains", "support", "notifications", "hosting"), "up"
+    )

@@ -7,7 +7,7 @@ const env = process.env;
 const members = env.MONGO_MEMBERS.split(",");
 const setName = env.MONGO_REPLICA_SET;
 const credentials = `${encodeURIComponent(env.MONGO_ROOT_USERNAME)}:${encodeURIComponent(env.MONGO_ROOT_PASSWORD)}`;
-const services = ["accounts", "billing", "domains", "support", "notifications"];
+const services = ["accounts", "billing", "domains", "support", "notifications", "hosting"];
 const tls = `tls=true&tlsCAFile=${encodeURIComponent(env.MONGO_CA_FILE)}`;
 
 function retry(what, fn) {
