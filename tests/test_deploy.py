@@ -1046,6 +1046,7 @@ def expected_reachability(overlay: str) -> dict[str, set[tuple[str, str]]]:
         expected["mailpit"] = DNS
     else:
         expected["notifications"] |= {("smtp-relay", "587/TCP")}
+        expected["billing"] |= {("internet", "443/TCP")}  # Stripe's API (issue #15, tests/test_deploy_stripe.py)
     return expected
 
 
