@@ -58,10 +58,9 @@ def _cheap_waits_in_the_unit_tier(monkeypatch):
     from argon2 import PasswordHasher
 
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    for name in ("services.accounts.service", "services.accounts.contacts"):
-        monkeypatch.setattr(importlib.import_module(name), "hasher", cheap)
-    steady = importlib.import_module("services.accounts.service")._steady.__wrapped__  # under @contextmanager
-    monkeypatch.setattr(steady, "__defaults__", (0.0,))
+    guards = importlib.import_module("services.accounts.app.guards")
+    monkeypatch.setattr(guards, "hasher", cheap)
+    monkeypatch.setattr(guards, "NEUTRAL_ANSWER_SECONDS", 0.0)
 
 
 @pytest.fixture(scope="session")
@@ -145,8 +144,30 @@ def rabbit_vhost():
     requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=auth, timeout=10)
 
 
+KSEF_NIP, KSEF_TOKEN = "5260250274", "20261202-EC-STACK-TOKEN"  # the seller's NIP (SELLER_NIP's default)
+
+
 @pytest.fixture(scope="session")
-def stack(mongo_uri, rabbit_vhost, tmp_path_factory):
+def ksef_server():
+    """tools/ksef_server.py on free ports for the stack's billing: its KSEF_* settings, and `control`."""
+    import subprocess
+    import sys
+
+    from tests.e2e.helpers import wait_for
+
+    port, control = free_port(), free_port()
+    process = subprocess.Popen([sys.executable, "-m", "tools.ksef_server", "--port", str(port), "--control-port",
+                                str(control), "--nip", KSEF_NIP, "--token", KSEF_TOKEN], cwd=ROOT)  # fmt: skip
+    wait_for(lambda: port_open("127.0.0.1", port) and port_open("127.0.0.1", control), what="the KSeF test server")
+    yield {"KSEF_API_BASE": f"http://127.0.0.1:{port}", "KSEF_QR_BASE": "https://qr-test.ksef.mf.gov.pl",
+           "KSEF_NIP": KSEF_NIP, "KSEF_TOKEN": KSEF_TOKEN, "KSEF_SEND_SECONDS": "1",
+           "control": f"http://127.0.0.1:{control}"}  # fmt: skip
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def stack(mongo_uri, rabbit_vhost, tmp_path_factory, ksef_server):
     """Every service as its own `nameko run` process and the gateway under gunicorn."""
     var = tmp_path_factory.mktemp("stack")
     clock_file = var / "clock"
@@ -166,6 +187,7 @@ def stack(mongo_uri, rabbit_vhost, tmp_path_factory):
         "GUNICORN_THREADS": "8",
         "LOG_LEVEL": "INFO",
         "PDNS_API_URL": f"http://127.0.0.1:{stack.pdns_api_port}",  # its own PowerDNS
+        **{k: v for k, v in ksef_server.items() if k.startswith("KSEF_")},  # billing sends to the KSeF test server
     }
     try:
         stack.up(seed_demo=False)

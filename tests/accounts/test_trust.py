@@ -29,7 +29,7 @@ MANAGER = {"first_name": "Marek", "last_name": "Kontakty", "email": "marek@examp
 @pytest.fixture
 def accounts(mongo_alias, monkeypatch):
     mongo_alias("accounts")
-    monkeypatch.setattr("services.accounts.service.NEUTRAL_ANSWER_SECONDS", 0)  # timing is measured end to end
+    monkeypatch.setattr("services.accounts.app.guards.NEUTRAL_ANSWER_SECONDS", 0)  # timing is measured end to end
     dispatch = RecordingDispatch()
     worker = worker_factory(AccountsService, events=recording_events_api(AccountsService, dispatch))
     worker.dispatch = dispatch
