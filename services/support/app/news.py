@@ -1,0 +1,79 @@
+"""News: staff publish (now or scheduled), change and withdraw items; customers read the published
+ones in their language, marked relevant when they concern a plan the customer holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kernel.aggregate import execute
+from kernel.errors import NotFound
+from kernel.events import new_id
+from services.support import operational as ops
+from services.support import validation as v
+from services.support.app import Deps, page, staff_meta
+from services.support.domain import News, news_stream
+from services.support.projections import EVERYONE, NewsView
+
+
+def publish(deps: Deps, title: str, body: str, language: str, concerns_plans: list[str] | None,
+            published_at: str | None, ctx: dict | None) -> dict[str, Any]:  # fmt: skip
+    """Publish (published_at in the future = scheduled); the staff view of the item."""
+    meta = staff_meta(ctx)
+    news_id = new_id()
+    execute(deps.events, News, news_stream(news_id),
+            lambda n: n.publish(title, body, language, concerns_plans, published_at), meta)  # fmt: skip
+    return news_view(news_id).public(staff=True)
+
+
+def update(deps: Deps, news_id: str, changes: dict[str, Any], ctx: dict | None) -> dict[str, Any]:
+    """Change the given fields (None = unchanged); the staff view."""
+    meta = staff_meta(ctx)
+    news_view(news_id)
+    execute(deps.events, News, news_stream(news_id), lambda n: n.update(changes), meta)
+    return news_view(news_id).public(staff=True)
+
+
+def withdraw(deps: Deps, news_id: str, ctx: dict | None) -> dict[str, Any]:
+    meta = staff_meta(ctx)
+    news_view(news_id)
+    execute(deps.events, News, news_stream(news_id), lambda n: n.withdraw(), meta)
+    return news_view(news_id).public(staff=True)
+
+
+def list_page(deps: Deps, language: str, page_number: int, per_page: int, account_id: str | None) -> dict[str, Any]:
+    """Every published item in a language, newest first. Each has `relevant`: true when it concerns
+    a plan the customer (account_id) holds; news for everybody and news without an account_id: false."""
+    held = set(ops.plans_of(account_id)) if account_id else set()
+    query = visible(deps, language, None).order_by("-published_at")
+    return page(query, page_number, per_page, lambda n: {**n.public(), "relevant": bool(held & set(n.concerns_plans))},
+                default=10)  # fmt: skip
+
+
+def get(deps: Deps, news_id: str) -> dict[str, Any]:
+    """One published item; NotFound when withdrawn or not yet published."""
+    view = news_view(news_id)
+    if view.status != "published" or view.published_at > deps.now():
+        raise NotFound("news")
+    return view.public()
+
+
+def staff_list(language: str | None, page_number: int, per_page: int) -> dict[str, Any]:
+    """Every item, withdrawn and scheduled included, newest first."""
+    query = NewsView.objects(**({"language": language} if language else {})).order_by("-published_at")
+    return page(query, page_number, per_page, lambda n: n.public(staff=True))
+
+
+def news_view(news_id: str) -> NewsView:
+    view = NewsView.objects(id=news_id).first() if isinstance(news_id, str) else None
+    if not view:
+        raise NotFound("news")
+    return view
+
+
+def visible(deps: Deps, language: str, account_id: str | None) -> Any:
+    """Published items in a language; with account_id only those for everybody or a plan the customer holds."""
+    language = language if language in v.LANGUAGES else "pl"
+    filters: dict[str, Any] = {"language": language, "status": "published", "published_at__lte": deps.now()}
+    if account_id:
+        filters["audience__in"] = [EVERYONE, *ops.plans_of(account_id)]
+    return NewsView.objects(**filters)
