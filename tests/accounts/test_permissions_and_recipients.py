@@ -8,7 +8,7 @@ import pytest
 from gateway.dashboard import hidden_sections
 from gateway.permissions import OWNER, allows, required_permission
 from services.accounts import validation as v
-from services.notifications.service import _recipients
+from services.notifications.app.mails import recipients
 
 BILLING_CONTACT = {"role": "contact", "contact_id": "c1", "permissions": ["invoices.view", "invoices.pay"]}
 OWNER_ACCOUNT = {"role": "customer", "contact_id": None, "permissions": list(v.PERMISSIONS)}
@@ -55,15 +55,15 @@ TARGET = {
 
 
 def test_mail_goes_to_the_owner_by_preference_and_to_contacts_by_category():
-    assert [r[0] for r in _recipients(TARGET, "billing", None, None)] == ["owner@example.pl", "ksiegowa@example.pl"]
+    assert [r[0] for r in recipients(TARGET, "billing", None, None)] == ["owner@example.pl", "ksiegowa@example.pl"]
     # the owner switched domain mail off; the contact still chose it
-    assert [r[0] for r in _recipients(TARGET, "domains", None, None)] == ["ksiegowa@example.pl"]
-    assert _recipients(TARGET, "domains", None, None)[0][1:] == ("en", {"first_name": "Ewa"})
-    assert [r[0] for r in _recipients(TARGET, "support", None, None)] == ["owner@example.pl"]
+    assert [r[0] for r in recipients(TARGET, "domains", None, None)] == ["ksiegowa@example.pl"]
+    assert recipients(TARGET, "domains", None, None)[0][1:] == ("en", {"first_name": "Ewa"})
+    assert [r[0] for r in recipients(TARGET, "support", None, None)] == ["owner@example.pl"]
 
 
 def test_security_mail_never_reaches_a_contact_and_legal_notices_always_reach_the_owner():
-    assert [r[0] for r in _recipients(TARGET, "security", None, None)] == ["owner@example.pl"]
+    assert [r[0] for r in recipients(TARGET, "security", None, None)] == ["owner@example.pl"]
     off = {**TARGET, "notification_preferences": {"billing": False}}
-    assert [r[0] for r in _recipients(off, "legal", None, None)] == ["owner@example.pl", "ksiegowa@example.pl"]
-    assert _recipients(TARGET, "security", "new@example.pl", "en") == [("new@example.pl", "en", {})]
+    assert [r[0] for r in recipients(off, "legal", None, None)] == ["owner@example.pl", "ksiegowa@example.pl"]
+    assert recipients(TARGET, "security", "new@example.pl", "en") == [("new@example.pl", "en", {})]

@@ -27,7 +27,7 @@ from tests.e2e.helpers import bearer, register_verified, wait_for
 from tools.cluster import Cluster
 from tools.devstack import Stack
 
-CONSUMER = "services.notifications.support_mails.on_ticket_opened"
+CONSUMER = "services.notifications.service.on_ticket_opened"
 
 
 @pytest.fixture(scope="module")

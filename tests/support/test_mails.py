@@ -1,4 +1,4 @@
-"""Support mails (services/notifications/support_mails.py) through a notifications worker on the
+"""Support mails (services/notifications/app/support_mails.py) through a notifications worker on the
 real database: who is mailed for which support event, the customer's choice honoured, news only
 to opted-in customers in its language (and plans), each mail once."""
 

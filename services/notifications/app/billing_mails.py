@@ -1,0 +1,62 @@
+"""Billing mails: invoices, payments, overdue reminders, suspension and termination.
+
+Payment mails and overdue reminders are in the "billing" category, suspension and
+unsuspension in "services" (the settings page describes that category as activation,
+renewals and suspensions); both honour the customer's choice. Two notices are "legal"
+and always go: the issued invoice (an electronically delivered VAT invoice is a document
+the buyer must receive) and the termination of a service (a contractual notice that the
+service and its data are gone).
+"""
+
+from __future__ import annotations
+
+from kernel.contracts import billing
+from kernel.events import Event
+from kernel.money import format_pln
+from services.notifications.app import Deps
+from services.notifications.app.mails import mail, target
+
+
+def _date(value: str | None) -> str:
+    return (value or "")[:10]
+
+
+def invoice_issued(deps: Deps, event: Event) -> None:
+    p: billing.InvoiceIssued = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+               "amount": format_pln(p.total_gross), "due_date": _date(p.due_date), "renewal": p.kind == "renewal"}  # fmt: skip
+    mail(deps, event, owner, "legal", "billing_invoice_issued", context)
+
+
+def invoice_paid(deps: Deps, event: Event) -> None:
+    p: billing.InvoicePaid = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+               "amount": format_pln(sum(line.gross for line in p.lines)), "paid_at": _date(p.paid_at)}  # fmt: skip
+    mail(deps, event, owner, "billing", "billing_invoice_paid", context)
+
+
+def invoice_overdue_reminder(deps: Deps, event: Event) -> None:
+    p: billing.InvoiceOverdueReminder = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+               "amount": format_pln(p.amount_due), "due_date": _date(p.due_date), "days_overdue": p.days_overdue}  # fmt: skip
+    mail(deps, event, owner, "billing", "billing_invoice_reminder", context)
+
+
+def invoice_refunded(deps: Deps, event: Event) -> None:
+    p: billing.InvoiceRefunded = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+               "amount": format_pln(p.amount)}  # fmt: skip
+    mail(deps, event, owner, "billing", "billing_invoice_refunded", context)
+
+
+def service_mail(deps: Deps, event: Event, template: str, category: str = "services") -> None:
+    """A service suspended or restored ("services"), or terminated (`category` "legal")."""
+    p: billing.ServiceEvent = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "name": p.name, "domain": p.domain or "",
+               "service_id": p.service_id, "invoice_id": getattr(p, "invoice_id", None) or ""}  # fmt: skip
+    mail(deps, event, owner, category, template, context)
