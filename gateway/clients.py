@@ -305,6 +305,24 @@ class BillingClient(Client):
     def update_cart_item(self, *, account_id: str, item_id: str, cycle: str) -> dict[str, Any]:
         return self._send("update_cart_item", account_id=account_id, item_id=item_id, cycle=cycle)
 
+    # KSeF, corrections, the accountant's export (issue #16)
+    def invoice_xml(self, *, account_id: str, invoice_id: str) -> dict[str, str]:
+        return self._send("invoice_xml", account_id=account_id, invoice_id=invoice_id)
+
+    def ksef_problems(self) -> list[dict[str, Any]]:
+        return self._send("ksef_problems")
+
+    def correct_invoice(self, *, invoice_id: str, prices: dict[str, int], reason: str,
+                        idempotency_key: str) -> dict[str, Any]:  # fmt: skip
+        return self._send("correct_invoice", invoice_id=invoice_id, prices=prices, reason=reason,
+                          idempotency_key=idempotency_key)  # fmt: skip
+
+    def export_invoices(self, *, month: str, format: str = "csv") -> dict[str, str]:
+        return self._send("export_invoices", month=month, format=format)
+
+    def run_invoice_documents(self) -> dict[str, int]:
+        return self._send("run_invoice_documents")
+
     # Stripe, saved cards, auto-renew, the ledger (issue #15)
     def payment_methods(self) -> list[str]:
         return self._send("payment_methods")

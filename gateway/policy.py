@@ -187,6 +187,7 @@ POLICY: dict[str | None, Grant] = {
             "support.staff_set_priority", "support.staff_add_note", "support.staff_list_news",
             "support.staff_get_news", "support.publish_news", "support.update_news", "support.withdraw_news",
             "notifications.send_newsletter", "notifications.newsletter_status", "hosting.list_failures",
+            "billing.ksef_problems", "billing.export_invoices", "billing.correct_invoice", "billing.run_invoice_documents",
         ),
     ),
     "profile.view": Grant(
@@ -216,7 +217,7 @@ POLICY: dict[str | None, Grant] = {
     "invoices.view": Grant(
         routes=("invoices.read", "ledger.read"),
         calls=("billing.get_credit", "billing.list_invoices", "billing.get_invoice", "billing.invoice_pdf",
-               "billing.get_ledger"),
+               "billing.get_ledger", "billing.invoice_xml"),
         sections=("tiles.unpaid_invoices",),
         changes=(Changes(contracts.BILLING, ("order_placed", "invoice_issued", "invoice_paid", "invoice_cancelled",
                                               "invoice_refunded", "payment_received", "credit_added", "credit_used"),

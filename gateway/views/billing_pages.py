@@ -17,6 +17,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from gateway import clients, i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
+from gateway.views import hosting_pages, invoice_docs
 from gateway.views.billing_api import pdf_response
 from gateway.views.pages import pages
 from kernel import settings
@@ -247,7 +248,8 @@ def billing_invoice(invoice_id: str):
     account_id = _me()
     invoice = _read(clients.billing.get_invoice, account_id=account_id, invoice_id=invoice_id)
     credit = clients.billing.get_credit(account_id=account_id)["credit"]
-    return render_template("billing/invoice.html", invoice=invoice, credit=credit, methods=PAYMENT_METHODS)
+    return render_template("billing/invoice.html", invoice=invoice, credit=credit, methods=PAYMENT_METHODS,
+                           **invoice_docs.page_extras(invoice))  # fmt: skip
 
 
 @pages.post("/invoices/<invoice_id>/pay")

@@ -23,6 +23,10 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 PL_POSTCODE_RE = re.compile(r"^\d{2}-\d{3}$")
 EU_VAT_RE = re.compile(r"^[A-Z]{2}[0-9A-Z+*]{2,13}$")
+# EU countries of COUNTRIES other than Poland and their VAT-number prefix (a VAT-EU number starts with it)
+EU_VAT_PREFIX = {c: ("EL" if c == "GR" else c) for c in ("DE", "CZ", "SK", "LT", "FR", "NL", "AT", "BE", "DK", "ES",
+                                                        "IT", "IE", "SE", "FI", "PT", "HU", "RO", "BG", "HR", "SI",
+                                                        "EE", "LV", "GR")}  # fmt: skip
 NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
 # A mail category a contact may receive needs the permission to see that part of the panel:
 # invoice mails only to whom may read the invoices, and so on.
@@ -142,6 +146,11 @@ def check_billing_address(address: dict) -> tuple[dict, dict[str, str]]:
                 errors["nip"] = "invalid_nip"
         elif not EU_VAT_RE.match(clean["nip"].replace(" ", "").upper()):
             errors["nip"] = "invalid_vat_id"
+        elif (
+            clean["country"] in EU_VAT_PREFIX
+            and clean["nip"].replace(" ", "").upper()[:2] != EU_VAT_PREFIX[clean["country"]]
+        ):
+            errors["nip"] = "vat_id_country_mismatch"  # the VAT rule (billing's vat.py) reads the country
     if len(clean["company"]) > 160:
         errors["company"] = "too_long"
     for key in ("nip", "country"):

@@ -276,7 +276,7 @@ class BillingService(EventSourcedService):
         return ksef_sender.xml_of(self.deps, account_id, invoice_id)
 
     @rpc(actors=STAFF)
-    def ksef_problems(self) -> list[dict[str, Any]]:
+    def ksef_problems(self, ctx: dict | None = None) -> list[dict[str, Any]]:
         return ksef_sender.problems()
 
     @rpc(actors=STAFF)
@@ -285,7 +285,7 @@ class BillingService(EventSourcedService):
         return corrections.correct_prices(self.deps, invoice_id, prices, reason, idempotency_key, ctx)
 
     @rpc(actors=STAFF)
-    def export_invoices(self, month: str, format: str = "csv") -> dict[str, str]:
+    def export_invoices(self, month: str, format: str = "csv", ctx: dict | None = None) -> dict[str, str]:
         return export.export(self.deps, month, format)
 
     # ------------------------------------------------------------------ billing cycle and dashboard

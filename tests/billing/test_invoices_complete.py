@@ -211,14 +211,14 @@ def test_the_months_export_for_the_accountant(billing):
     billing.run_invoice_documents()
     month = clock.now().strftime("%Y-%m")
     with pytest.raises(CommandError) as bad:
-        billing.export_invoices("2026-13", "csv")
+        billing.export_invoices("2026-13", "csv", STAFF)
     assert bad.value.fields == {"month": "invalid_month"}
-    answer = billing.export_invoices(month, "csv")
+    answer = billing.export_invoices(month, "csv", STAFF)
     rows = list(csv.DictReader(io.StringIO(base64.b64decode(answer["data"]).decode("utf-8-sig"))))
     assert [r["kind"] for r in rows] == ["order", "order", "correction"]
     assert rows[2]["corrects"] == rows[1]["number"] and rows[2]["gross"] == "-150.00"
     assert rows[0]["buyer_tax_id"] == "5260250274" and rows[1]["vat_rates"] == "np II: 0.00"
-    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(billing.export_invoices(month, "zip")["data"])))
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(billing.export_invoices(month, "zip", STAFF)["data"])))
     assert len(archive.namelist()) == 3
     for name in archive.namelist():
         fa3.validate(archive.read(name))
