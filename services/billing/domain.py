@@ -88,13 +88,15 @@ class Policy:
 class InvoiceLedger(Aggregate):
     """One month's invoice register; the sequence number is the position in the stream."""
 
+    stream_prefix = "invoices-"
+
     def __init__(self, stream_id: str):
         super().__init__(stream_id)
         self.issued: dict[str, str] = {}  # invoice_id -> number
 
     @property
     def month(self) -> str:
-        return self.stream_id.removeprefix("invoices-")
+        return self.stream_id.removeprefix(self.stream_prefix)
 
     def on_invoice_issued(self, data: dict, _: Event) -> None:
         self.issued[data["invoice_id"]] = data["number"]
@@ -102,12 +104,16 @@ class InvoiceLedger(Aggregate):
     def issue(self, invoice_id: str, payload: dict[str, Any]) -> list[NewEvent]:
         if invoice_id in self.issued:
             return []  # already issued by a concurrent or earlier attempt
-        sequence = len(self.issued) + 1
-        year, month = self.month.split("-")
-        number = f"FV/{year}/{month}/{sequence:04d}"
+        sequence, number = self.next_number("FV")
         return [
             NewEvent("invoice_issued", {**payload, "invoice_id": invoice_id, "number": number, "sequence": sequence})
         ]
+
+    def next_number(self, series: str) -> tuple[int, str]:
+        """The next position in the month's register and its number: <series>/<year>/<month>/<n>."""
+        sequence = len(self.issued) + 1
+        year, month = self.month.split("-")
+        return sequence, f"{series}/{year}/{month}/{sequence:04d}"
 
 
 # --------------------------------------------------------------------------- offer
@@ -626,18 +632,12 @@ class KsefSubmission(Aggregate):
 class CorrectionLedger(InvoiceLedger):
     """One month's register of correcting invoices: their own gapless series KOR/<year>/<month>/<n>."""
 
-    @property
-    def month(self) -> str:
-        return self.stream_id.removeprefix("corrections-")
-
-    def on_correction_issued(self, data: dict, _: Event) -> None:
-        self.issued[data["invoice_id"]] = data["number"]
+    stream_prefix = "corrections-"
+    on_correction_issued = InvoiceLedger.on_invoice_issued
 
     def issue(self, invoice_id: str, payload: dict[str, Any]) -> list[NewEvent]:
         if invoice_id in self.issued:
             return []
-        sequence = len(self.issued) + 1
-        year, month = self.month.split("-")
-        number = f"KOR/{year}/{month}/{sequence:04d}"
+        sequence, number = self.next_number("KOR")
         return [NewEvent("correction_issued", {**payload, "invoice_id": invoice_id, "number": number,
-                                               "sequence": sequence, "month": self.month})]  # fmt: skip
+                                               "sequence": sequence})]  # fmt: skip

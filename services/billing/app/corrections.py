@@ -48,7 +48,7 @@ def issue(deps: Deps, view: InvoiceView, correction_id: str, reason: str,
         "reason": reason, "pairs": pairs, "lines": lines, **totals(lines), "buyer": dict(view.buyer),
         "seller": invoices.seller(), "issue_date": iso(now), "language": view.language or "pl",
         "vat_note": view.vat_note or "", "ksef": view.ksef_state()["required"],
-        "sale_date": view.sale_date, "period": dict(view.period) if view.period else None,
+        "month": month_of(now), "sale_date": view.sale_date, "period": dict(view.period) if view.period else None,
     }  # fmt: skip
     execute(deps.events, CorrectionLedger, corrections_stream(month_of(now)),
             lambda led: led.issue(correction_id, payload), command_meta(ctx), retries=LEDGER_RETRIES)  # fmt: skip
