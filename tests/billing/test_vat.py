@@ -46,3 +46,38 @@ def test_greek_vat_numbers_start_with_el():
     assert vat.vat_country_of("EL123456789") == "GR"
     assert vat.vat_country_of("de123456789") == "DE"
     assert vat.is_eu("gr") and not vat.is_eu("EL")
+
+
+def test_a_lines_rate_is_a_whole_percent_or_a_fractions_text_and_vat_is_computed_in_basis_points():
+    from kernel.money import totals, vat_of
+
+    assert vat.charged_rate(vat.vat_rule({"country": "PL"})) == 23
+    assert vat.charged_rate(vat.vat_rule({"country": "FI"})) == "25.5"
+    assert vat.charged_rate(vat.vat_rule({"country": "DE", "nip": "DE123456789"})) == 0
+    assert (vat_of(15000, "25.5"), vat_of(15000, 23), vat_of(1, "25.5"), vat_of(3, "25.5")) == (3825, 3450, 0, 1)
+    lines = [{"vat_rate": 0, "vat_code": "np II", "net": 100, "vat": 0, "gross": 100},
+             {"vat_rate": 0, "vat_code": "np I", "net": 50, "vat": 0, "gross": 50},
+             {"vat_rate": "25.5", "vat_code": "OSS", "net": 200, "vat": 51, "gross": 251}]  # fmt: skip
+    assert [(b["vat_rate"], b.get("vat_code")) for b in totals(lines)["vat_summary"]] == [
+        (0, "np I"), (0, "np II"), ("25.5", "OSS")]  # fmt: skip
+
+
+def test_the_rate_and_note_as_an_invoice_prints_them():
+    assert [vat.rate_label(23, "23"), vat.rate_label("25.5", "OSS"), vat.rate_label(0, "np II")] == ["23%", "25.5%",
+                                                                                                     "np."]  # fmt: skip
+    assert vat.note_in(vat.REVERSE_CHARGE_NOTE, "en") == "reverse charge"
+    assert vat.note_in(vat.REVERSE_CHARGE_NOTE, "pl") == "odwrotne obciążenie"
+    assert vat.note_in(vat.vat_rule({"country": "FI"}).note, "en") == "VAT FI 25.5% (OSS scheme)"
+
+
+@pytest.mark.parametrize(("country", "number", "error"), [
+    ("DE", "DE123456789", None), ("GR", "EL123456789", None), ("DE", "FR12345678901", "vat_id_country_mismatch"),
+    ("GR", "GR123456789", "vat_id_country_mismatch"), ("US", "12-3456789", "invalid_vat_id"),
+    ("GB", "GB123456789", None), ("PL", "5260250274", None)])  # fmt: skip
+def test_the_billing_address_asks_for_what_the_vat_rule_needs(country, number, error):
+    from services.accounts.validation import check_billing_address
+
+    address = {"company": "Firma", "nip": number, "street": "Ulica 1", "postcode": "00-001" if country == "PL" else "1",
+               "city": "Miasto", "country": country}  # fmt: skip
+    _, errors = check_billing_address(address)
+    assert errors.get("billing_address.nip") == error
