@@ -67,8 +67,8 @@ def for_refund(deps: Deps, invoice_id: str, ctx: dict | None) -> dict[str, Any]:
 
 def refunds_to_correct() -> list[str]:
     """Refunded invoices without their correction yet (the timer issues them)."""
-    found = InvoiceView.objects(status="refunded", kind__ne="correction").only("id", "corrections")
-    return [v.id for v in found if not v.corrections]
+    found = InvoiceView.objects(status="refunded", corrections__exists=False).only("id", "kind")  # set once corrected
+    return [v.id for v in found if v.kind != "correction"]
 
 
 def correct_prices(deps: Deps, invoice_id: str, prices: Any, reason: Any, key: Any,
