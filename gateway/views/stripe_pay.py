@@ -257,7 +257,7 @@ def api_ledger():
 @api.post("/billing/ledger/add-funds")
 @token_required
 def api_add_funds():
-    data = _fields("amount", optional=("return_url",), types={"amount": int, "return_url": str})
+    data = _fields("amount", types={"amount": int})  # back to the panel's return page (no address from outside)
     return _api_call(clients.billing.add_funds, **data)
 
 
@@ -296,6 +296,6 @@ PATHS["/billing/ledger"] = {
                _obj("entries", entries={"type": "array"}, credit={"type": "integer"}), errors=("503",))
 }  # fmt: skip
 PATHS["/billing/ledger/add-funds"] = {
-    "post": _op("Add funds to credit by card (body: amount in grosze, return_url): the payment page to go to",
+    "post": _op("Add funds to credit by card (body: amount in grosze): the payment page to go to",
                 "200", _obj("redirect_url", redirect_url=STRING), errors=("400", "422", "503"))
 }  # fmt: skip

@@ -178,8 +178,9 @@ def own_card(account_id: str, payment_method_id: Any) -> Any:
 
 
 def finish_setup(account_id: str, setup_intent_id: Any, make_default: bool = False) -> dict[str, Any]:
-    """The card a SetupIntent of this account collected, attached to its customer (saved); a
-    SetupIntent of someone else, or not succeeded, is refused."""
+    """The card a SetupIntent of this account collected, attached to its customer (saved; with
+    `make_default` the one automatic renewals are charged to); a SetupIntent of someone else, or not
+    succeeded, is refused."""
     found = StripeCustomer.objects(id=account_id).first()
     if not found or not isinstance(setup_intent_id, str) or not setup_intent_id.startswith("seti_"):
         raise Invalid("invalid_input", {"setup_intent_id": "invalid"})
@@ -197,7 +198,7 @@ def finish_setup(account_id: str, setup_intent_id: Any, make_default: bool = Fal
         except stripe.StripeError as exc:
             log.warning("stripe attach failed: %r", exc)
             raise Unavailable("payment_provider_unavailable") from None
-    if make_default or not found.default_payment_method:
+    if make_default:
         StripeCustomer.objects(id=account_id).update_one(set__default_payment_method=method.id)
     return card_of(method)
 

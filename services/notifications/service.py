@@ -86,6 +86,14 @@ class NotificationsService(EventSourcedService):
     def on_invoice_refunded(self, event: Event) -> None:
         billing_mails.invoice_refunded(self.deps, event)
 
+    @consumes("billing", "auto_charge_failed")
+    def on_auto_charge_failed(self, event: Event) -> None:
+        billing_mails.auto_charge_failed(self.deps, event)
+
+    @consumes("billing", "card_expiring")
+    def on_card_expiring(self, event: Event) -> None:
+        billing_mails.card_expiring(self.deps, event)
+
     @consumes("billing", "service_suspended")
     def on_service_suspended(self, event: Event) -> None:
         billing_mails.service_mail(self.deps, event, "billing_service_suspended")

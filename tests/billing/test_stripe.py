@@ -99,6 +99,7 @@ def test_an_invoice_paid_by_card_once_though_its_event_comes_too(billing_stripe,
     assert billing_stripe.handle_stripe_webhook(body, signature)["status"] == "duplicate"  # the same event again
     assert len(published.of("payment_received")) == 1
     assert billing_stripe.get_payment(account, payment_id)["all_paid"] is True
+    assert billing_stripe.list_cards(account)["cards"] == []  # not asked to be saved: used once
 
 
 def test_a_declined_card_leaves_the_invoice_unpaid_and_a_retry_pays_it(billing_stripe, peer, published):

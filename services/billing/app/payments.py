@@ -197,6 +197,8 @@ def stripe_confirm(deps: Deps, account_id: str, payment_id: str, payment_method_
         stripe_pay.own_card(account_id, payment_method_id)  # a saved card: it must be this account's
     result = stripe_pay.confirm_card(session, payment_method_id, off_session=False)
     settle(deps, session.reload(), result)
+    if setup_intent_id and not save_card and result["status"] != "requires_action":
+        stripe_pay.remove_card(account_id, payment_method_id)  # used once, not kept
     return {**result, "payment_id": session.id, "return_url": session.return_url}
 
 

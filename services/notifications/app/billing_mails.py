@@ -53,6 +53,24 @@ def invoice_refunded(deps: Deps, event: Event) -> None:
     mail(deps, event, owner, "billing", "billing_invoice_refunded", context)
 
 
+def auto_charge_failed(deps: Deps, event: Event) -> None:
+    """A saved card refused for an automatic renewal (issue #15): the pay link, and the next try if any."""
+    p: billing.AutoChargeFailed = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "number": p.number, "invoice_id": p.invoice_id,
+               "amount": format_pln(p.amount), "reason": p.code, "next_retry_at": _date(p.next_retry_at)}  # fmt: skip
+    mail(deps, event, owner, "billing", "billing_auto_charge_failed", context)
+
+
+def card_expiring(deps: Deps, event: Event) -> None:
+    """The default card expires before a renewal it would pay (issue #15)."""
+    p: billing.CardExpiring = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "brand": p.brand.upper(), "last4": p.last4,
+               "expiry": f"{p.exp_month:02d}/{p.exp_year}", "renews_on": _date(p.renews_on)}  # fmt: skip
+    mail(deps, event, owner, "billing", "billing_card_expiring", context)
+
+
 def service_mail(deps: Deps, event: Event, template: str, category: str = "services") -> None:
     """A service suspended or restored ("services"), or terminated (`category` "legal")."""
     p: billing.ServiceEvent = event.payload
