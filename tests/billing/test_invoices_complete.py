@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime as dt
 import io
 import zipfile
 from typing import Any
@@ -222,3 +223,19 @@ def test_the_months_export_for_the_accountant(billing):
     assert len(archive.namelist()) == 3
     for name in archive.namelist():
         fa3.validate(archive.read(name))
+
+
+def test_a_renewal_invoice_names_its_period_and_an_english_one_its_line_in_english(billing, clock_file):
+    billing.add_credit("de-company", 100_000, STAFF)
+    order(billing, "de-company", "renewal-key-1", method="credit")
+    [service] = billing.list_services("de-company")["items"]
+    due = dt.datetime.fromisoformat(service["next_due_date"].removesuffix("Z"))
+    clock.advance((due - clock.now()).total_seconds() - 13 * 86400)
+    assert billing.run_billing_cycle()["renewals_requested"] == 1
+    [renewal] = [i for i in billing.list_invoices("de-company")["items"] if i["kind"] == "renewal"]
+    invoice = billing.get_invoice("de-company", renewal["invoice_id"])
+    assert invoice["period"]["from"] == due.date().isoformat() and invoice["total_vat"] == 0  # reverse charge again
+    text = pdf_text(billing, "de-company", renewal["invoice_id"])
+    assert f"Service period: {invoice['period']['from']} – {invoice['period']['to']}" in text
+    assert "Renewal: Hosting Start — firma.pl (yearly), period" in text and "Odnowienie" not in text
+    fa3.validate(xml_of(billing, "de-company", renewal["invoice_id"]))
