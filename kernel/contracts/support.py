@@ -1,5 +1,5 @@
 """What the support service publishes. Streams `ticket-<ticket_id>` (every ticket event names the
-ticket: account_id, ticket_id, number, subject) and `news-<news_id>`. Staff commands carry
+ticket: account_id, ticket_id, number, subject), `news-<news_id>` and `kb-<slug>` (knowledge-base articles). Staff commands carry
 meta.actor = {type: "staff", id: <the staff member's account id>}.
 """
 
@@ -112,7 +112,41 @@ class NewsWithdrawn(Contract):
     language: Language
 
 
+class KbVersion(Part):
+    """One language's version of a knowledge-base article."""
+
+    language: Language
+    title: str
+    body: str  # Markdown
+    body_html: str  # rendered and sanitised
+
+
+class KbArticlePublished(Contract):
+    """An article written: status "published" (customers see it) or "draft" (staff only, until an update
+    publishes it). Every article has a Polish version; the English one is optional."""
+
+    TYPE = "kb_article_published"
+    slug: str
+    category: Literal["domains", "hosting", "email", "billing", "account"]
+    status: Literal["published", "draft"]
+    versions: list[KbVersion]
+
+
+class KbArticleUpdated(KbArticlePublished):
+    """The whole new version, and which fields changed."""
+
+    TYPE = "kb_article_updated"
+    changed: list[Literal["category", "status", "versions"]]
+
+
+class KbArticleWithdrawn(Contract):
+    """Taken out of the knowledge base for good (its slug stays taken)."""
+
+    TYPE = "kb_article_withdrawn"
+    slug: str
+
+
 EVENTS = by_type(
     TicketOpened, TicketReplied, TicketStatusChanged, TicketClosed, TicketPriorityChanged, TicketNoteAdded,
-    NewsPublished, NewsUpdated, NewsWithdrawn,
+    NewsPublished, NewsUpdated, NewsWithdrawn, KbArticlePublished, KbArticleUpdated, KbArticleWithdrawn,
 )  # fmt: skip

@@ -5,6 +5,9 @@ this module is the support service's own place to look. A new event type is decl
 from kernel.contracts.support import (
     EVENTS,
     SOURCE,
+    KbArticlePublished,
+    KbArticleUpdated,
+    KbArticleWithdrawn,
     NewsPublished,
     NewsUpdated,
     NewsWithdrawn,
@@ -28,4 +31,7 @@ __all__ = [
     "NewsPublished",
     "NewsUpdated",
     "NewsWithdrawn",
+    "KbArticlePublished",
+    "KbArticleUpdated",
+    "KbArticleWithdrawn",
 ]

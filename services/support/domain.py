@@ -244,3 +244,84 @@ class News(Aggregate):
             return []
         return [NewEvent("news_withdrawn", {"news_id": self.news_id, "title": self.fields["title"],
                                             "language": self.fields["language"]})]  # fmt: skip
+
+
+# --- knowledge base -----------------------------------------------------------------
+def kb_stream(slug: str) -> str:
+    return f"kb-{slug}"
+
+
+def check_article(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate the given article fields (category, status, versions); cleaned values or Invalid
+    naming every field at once."""
+    clean: dict[str, Any] = {}
+    errors: dict[str, str | None] = {}
+    if "category" in fields:
+        errors["category"] = v.check_choice(fields["category"], v.KB_CATEGORIES, "invalid_category")
+        clean["category"] = fields["category"]
+    if "status" in fields:
+        errors["status"] = v.check_choice(fields["status"], v.KB_STATUSES, "invalid_status")
+        clean["status"] = fields["status"]
+    if "versions" in fields:
+        clean["versions"], version_errors = v.check_versions(fields["versions"])
+        errors.update(version_errors)
+    _raise_if({k: code for k, code in errors.items() if code})
+    return clean
+
+
+def rendered(versions: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    """The versions as the events carry them: Polish first, each with its sanitised HTML."""
+    return [{"language": language, "title": versions[language]["title"], "body": versions[language]["body"],
+             "body_html": render_markdown(versions[language]["body"])}
+            for language in v.LANGUAGES if language in versions]  # fmt: skip
+
+
+class Article(Aggregate):
+    """A knowledge-base article on `kb-<slug>`: the slug is its id, so it is taken once."""
+
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        self.fields: dict[str, Any] = {}
+        self.withdrawn = False
+
+    @property
+    def slug(self) -> str:
+        return self.stream_id.removeprefix("kb-")
+
+    def on_kb_article_published(self, data: dict, _: Event) -> None:
+        versions = {x["language"]: {"title": x["title"], "body": x["body"]} for x in data["versions"]}
+        self.fields = {"category": data["category"], "status": data["status"], "versions": versions}
+
+    on_kb_article_updated = on_kb_article_published
+
+    def on_kb_article_withdrawn(self, data: dict, _: Event) -> None:
+        self.withdrawn = True
+
+    def write(self, category: str, status: str, versions: dict[str, Any]) -> list[NewEvent]:
+        if self.exists:
+            raise Conflict("kb_slug_taken")
+        _raise_if({"slug": code} if (code := v.check_slug(self.slug)) else {})
+        clean = check_article({"category": category, "status": status, "versions": versions})
+        data = {"slug": self.slug, "category": clean["category"], "status": clean["status"],
+                "versions": rendered(clean["versions"])}  # fmt: skip
+        return [NewEvent("kb_article_published", data)]
+
+    def update(self, changes: dict[str, Any]) -> list[NewEvent]:
+        """Only the given fields change (None = unchanged); the event carries the whole new article."""
+        if not self.exists:
+            raise NotFound("kb_article")
+        if self.withdrawn:
+            raise Conflict("kb_article_withdrawn")
+        clean = check_article({k: value for k, value in changes.items() if value is not None})
+        changed = sorted(k for k, value in clean.items() if value != self.fields.get(k))
+        if not changed:
+            return []
+        fields = {**self.fields, **clean}
+        data = {"slug": self.slug, "category": fields["category"], "status": fields["status"],
+                "versions": rendered(fields["versions"]), "changed": changed}  # fmt: skip
+        return [NewEvent("kb_article_updated", data)]
+
+    def withdraw(self) -> list[NewEvent]:
+        if not self.exists:
+            raise NotFound("kb_article")
+        return [] if self.withdrawn else [NewEvent("kb_article_withdrawn", {"slug": self.slug})]

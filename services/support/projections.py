@@ -15,6 +15,7 @@ import mongoengine as me
 
 from kernel.events import Event
 from kernel.projections import Projection
+from services.support import kb_search
 from services.support import validation as v
 
 ALIAS = "support"
@@ -141,8 +142,40 @@ class NewsView(me.Document):
         return out
 
 
+class KbEntry(me.Document):
+    """One language version of a knowledge-base article (id "<slug>:<language>"), with the prefixes of
+    its words for the search (services.support.kb_search)."""
+
+    id = me.StringField(primary_key=True)
+    slug = me.StringField(required=True)
+    language = me.StringField(required=True)
+    category = me.StringField(required=True)
+    status = me.StringField(required=True, choices=("published", "draft", "withdrawn"))
+    title = me.StringField(required=True)
+    title_folded = me.StringField(required=True)  # the list's order
+    body = me.StringField(required=True)
+    body_html = me.StringField(required=True)
+    prefixes = me.ListField(me.StringField())
+    created_at = me.DateTimeField()
+    updated_at = me.DateTimeField()
+    meta = {"db_alias": ALIAS, "collection": "kb_entries",
+            "indexes": [("language", "status", "category", "title_folded"), ("language", "status", "prefixes"), "slug"],
+            "auto_create_index": False}  # fmt: skip
+
+    def summary(self) -> dict[str, Any]:
+        return {"slug": self.slug, "language": self.language, "category": self.category, "title": self.title,
+                "updated_at": iso(self.updated_at)}  # fmt: skip
+
+    def public(self, staff: bool = False) -> dict[str, Any]:
+        out = {**self.summary(), "body_html": self.body_html}
+        if staff:
+            out.update(body=self.body, status=self.status)
+        return out
+
+
 tickets = Projection("tickets", ALIAS, [TicketView, TicketEntry])
 news = Projection("news", ALIAS, [NewsView])
+kb = Projection("kb", ALIAS, [KbEntry])
 
 
 def _actor(event: Event) -> dict[str, Any]:
@@ -244,4 +277,28 @@ def _news_withdrawn(event: Event) -> None:
         _replace(view)
 
 
-PROJECTIONS = [tickets, news]
+@kb.on("kb_article_published", "kb_article_updated")
+def _kb_written(event: Event) -> None:
+    d = event.data
+    languages = [x["language"] for x in d["versions"]]
+    for version in d["versions"]:
+        entry_id = f"{d['slug']}:{version['language']}"
+        before = KbEntry.objects(id=entry_id).first()
+        entry = KbEntry(
+            id=entry_id, slug=d["slug"], language=version["language"], category=d["category"], status=d["status"],
+            title=version["title"], title_folded=kb_search.fold(version["title"]), body=version["body"],
+            body_html=version["body_html"], prefixes=kb_search.prefixes(f"{version['title']} {version['body']}"),
+            created_at=before.created_at if before else event.occurred_at, updated_at=event.occurred_at,
+        )  # fmt: skip
+        _replace(entry)
+    KbEntry.objects(slug=d["slug"], language__nin=languages).delete()
+
+
+@kb.on("kb_article_withdrawn")
+def _kb_withdrawn(event: Event) -> None:
+    for entry in KbEntry.objects(slug=event.data["slug"]):
+        entry.status, entry.updated_at = "withdrawn", event.occurred_at
+        _replace(entry)
+
+
+PROJECTIONS = [tickets, news, kb]

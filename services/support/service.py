@@ -1,5 +1,5 @@
 """Support's entrypoints: tickets and their attachments, the staff desk, news (seed sections 5, 8
-and 9). Each method hands its arguments to the application layer (`services.support.app`).
+and 9), the knowledge base (section 10's guide). Each method hands its arguments to the application layer (`services.support.app`).
 
 Customer RPCs take the account_id the gateway authenticated and answer NotFound for anything that
 belongs to another account. Staff RPCs are admitted by the kernel only with a signed staff actor,
@@ -17,7 +17,7 @@ from kernel.events import Event
 from kernel.service import EventSourcedService, consumes
 from services.support import operational as ops
 from services.support.app import attachments as files
-from services.support.app import dashboard, desk, news, tickets
+from services.support.app import dashboard, desk, kb, news, tickets
 from services.support.app import plans as held
 from services.support.projections import PROJECTIONS
 
@@ -127,6 +127,46 @@ class SupportService(EventSourcedService):
     @rpc(actors=STAFF)
     def staff_get_news(self, news_id: str) -> dict[str, Any]:
         return news.news_view(news_id).public(staff=True)
+
+    # --- knowledge base ---------------------------------------------------------
+    @rpc(actors=STAFF)
+    def write_article(self, slug: str, category: str, status: str, versions: dict,
+                      ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return kb.write(self.deps, slug, category, status, versions, ctx)
+
+    @rpc(actors=STAFF)
+    def update_article(self, slug: str, category: str | None = None, status: str | None = None,
+                       versions: dict | None = None, ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return kb.update(self.deps, slug, {"category": category, "status": status, "versions": versions}, ctx)
+
+    @rpc(actors=STAFF)
+    def withdraw_article(self, slug: str, ctx: dict | None = None) -> dict[str, Any]:
+        return kb.withdraw(self.deps, slug, ctx)
+
+    @rpc(actors=STAFF)
+    def staff_list_articles(self, page: int = 1, per_page: int = 50) -> dict[str, Any]:
+        return kb.staff_list(page, per_page)
+
+    @rpc(actors=STAFF)
+    def staff_get_article(self, slug: str) -> dict[str, Any]:
+        return kb.staff_get(slug)
+
+    @rpc
+    def list_articles(self, language: str = "pl", category: str | None = None, page: int = 1,
+                      per_page: int = 50) -> dict[str, Any]:  # fmt: skip
+        return kb.list_page(language, category, page, per_page)
+
+    @rpc
+    def get_article(self, slug: str, language: str = "pl") -> dict[str, Any]:
+        return kb.get(slug, language)
+
+    @rpc
+    def search_articles(self, query: str, language: str = "pl", limit: int = 10) -> dict[str, Any]:
+        return kb.search(query, language, limit)
+
+    @rpc(actors=SYSTEM)
+    def seed_help_articles(self, ctx: dict | None = None) -> dict[str, int]:
+        return {"added": kb.seed_defaults(self.deps, ctx)}
 
     @rpc(actors=SYSTEM)
     def accounts_with_plans(self, plans: list[str]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 DEPARTMENTS = ("technical", "billing", "sales")
@@ -94,3 +95,44 @@ def page_args(page: Any, per_page: Any, default: int = 20, maximum: int = 100) -
     except (TypeError, ValueError):
         per_page = default
     return page, per_page
+
+
+# --- knowledge base ---------------------------------------------------------------
+KB_CATEGORIES = ("domains", "hosting", "email", "billing", "account")
+KB_STATUSES = ("published", "draft")
+KB_SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+KB_SLUG_MAX = 100
+KB_TITLE_MAX = 200
+KB_BODY_MAX = 100_000
+
+
+def check_slug(value: Any) -> str | None:
+    """Lower-case letters, digits and single hyphens: the article's address /help/<slug>."""
+    if value is None or value == "":
+        return "required"
+    if not isinstance(value, str) or len(value) > KB_SLUG_MAX or not KB_SLUG.fullmatch(value):
+        return "invalid_slug"
+    return None
+
+
+def check_versions(value: Any) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """{"pl": {title, body}, "en": {title, body}}: Polish required, English optional (an empty English
+    title and body = none). The cleaned versions and the field errors (e.g. "title_en": "required")."""
+    if not isinstance(value, dict) or set(value) - set(LANGUAGES):
+        return {}, {"versions": "invalid_versions"}
+    clean: dict[str, dict[str, str]] = {}
+    errors: dict[str, str] = {}
+    for language in LANGUAGES:
+        given = value.get(language) or {}
+        if not isinstance(given, dict):
+            errors[f"title_{language}"] = "invalid_type"
+            continue
+        title, body = given.get("title") or "", given.get("body") or ""
+        if language != "pl" and not (str(title).strip() or str(body).strip()):
+            continue
+        for field, text, maximum in (("title", title, KB_TITLE_MAX), ("body", body, KB_BODY_MAX)):
+            if code := check_text(text, maximum):
+                errors[f"{field}_{language}"] = code
+        if isinstance(title, str) and isinstance(body, str):
+            clean[language] = {"title": title.strip(), "body": body}
+    return clean, errors

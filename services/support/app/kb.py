@@ -1,0 +1,160 @@
+"""The knowledge base: staff write articles (Markdown, a Polish and optionally an English version, a
+category, published or draft) and withdraw them; everybody reads the published ones in their language,
+by category or by a search (services.support.kb_search)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kernel.aggregate import execute
+from kernel.errors import Conflict, NotFound
+from services.support import kb_search
+from services.support import validation as v
+from services.support.app import Deps, invalid, page, staff_meta
+from services.support.domain import Article, kb_stream
+from services.support.projections import KbEntry
+
+SEARCH_LIMIT = 20
+
+
+def write(deps: Deps, slug: str, category: str, status: str, versions: dict[str, Any],
+          ctx: dict | None) -> dict[str, Any]:  # fmt: skip
+    """A new article under /help/<slug> (a slug already used, even withdrawn: Conflict kb_slug_taken)."""
+    if code := v.check_slug(slug):
+        raise invalid("slug", code)
+    execute(deps.events, Article, kb_stream(slug), lambda a: a.write(category, status, versions), staff_meta(ctx))
+    return staff_get(slug)
+
+
+def update(deps: Deps, slug: str, changes: dict[str, Any], ctx: dict | None) -> dict[str, Any]:
+    staff_get(slug)
+    execute(deps.events, Article, kb_stream(slug), lambda a: a.update(changes), staff_meta(ctx))
+    return staff_get(slug)
+
+
+def withdraw(deps: Deps, slug: str, ctx: dict | None) -> dict[str, Any]:
+    staff_get(slug)
+    execute(deps.events, Article, kb_stream(slug), lambda a: a.withdraw(), staff_meta(ctx))
+    return staff_get(slug)
+
+
+def staff_get(slug: str) -> dict[str, Any]:
+    """Every version of an article, whatever its status: {slug, category, status, versions: {pl, en?}}."""
+    entries = list(KbEntry.objects(slug=slug)) if isinstance(slug, str) else []
+    if not entries:
+        raise NotFound("kb_article")
+    first = entries[0]
+    return {"slug": slug, "category": first.category, "status": first.status,
+            "updated_at": first.public()["updated_at"],
+            "versions": {e.language: e.public(staff=True) for e in entries}}  # fmt: skip
+
+
+def staff_list(page_number: int, per_page: int) -> dict[str, Any]:
+    """Every article (drafts and withdrawn ones too), by its Polish title."""
+    query = KbEntry.objects(language="pl").order_by("title_folded")
+    return page(query, page_number, per_page, lambda e: {**e.summary(), "status": e.status})
+
+
+def _published(language: str) -> Any:
+    return KbEntry.objects(language=language if language in v.LANGUAGES else "pl", status="published")
+
+
+def list_page(language: str, category: str | None, page_number: int, per_page: int) -> dict[str, Any]:
+    """Published articles in a language, by title; `categories`: each category with its count."""
+    if category and category not in v.KB_CATEGORIES:
+        raise invalid("category", "invalid_category")
+    everything = _published(language)
+    counts = {c: everything.filter(category=c).count() for c in v.KB_CATEGORIES}
+    query = (everything.filter(category=category) if category else everything).order_by("title_folded")
+    result = page(query, page_number, per_page, KbEntry.summary)
+    return {**result, "categories": [{"category": c, "count": n} for c, n in counts.items() if n]}
+
+
+def get(slug: str, language: str) -> dict[str, Any]:
+    """A published article in the language asked for, or in the other one when it has no such version
+    (`language` says which one it is); NotFound for drafts, withdrawn and unknown slugs."""
+    entries = {e.language: e for e in KbEntry.objects(slug=slug, status="published")} if isinstance(slug, str) else {}
+    found = entries.get(language) or next(iter(entries.values()), None)
+    if found is None:
+        raise NotFound("kb_article")
+    return found.public()
+
+
+def search(query: str, language: str, limit: int = SEARCH_LIMIT) -> dict[str, Any]:
+    """Published articles in a language whose title or body has every word of the query (prefixes of
+    words, diacritics folded), best first: see services.support.kb_search."""
+    if not isinstance(query, str) or len(query) > 200:
+        raise invalid("q", "invalid_query")
+    words = kb_search.query_words(query)
+    if not words:
+        return {"items": [], "words": []}
+    found = list(_published(language).filter(prefixes__all=words))
+    found.sort(key=lambda e: kb_search.rank(words, e.title, e.body))
+    limit = min(max(int(limit), 1), SEARCH_LIMIT) if isinstance(limit, int) else SEARCH_LIMIT
+    return {"items": [e.summary() for e in found[:limit]], "words": words}
+
+
+# --- the default articles: `make up` seeds them (tools/seed.py), each once ---------------------------
+DOMAINS_GUIDE = "rejestracja-i-transfer-domen"
+DEFAULT_ARTICLES: list[dict[str, Any]] = [
+    {
+        "slug": DOMAINS_GUIDE,
+        "category": "domains",
+        "status": "published",
+        "versions": {
+            "pl": {
+                "title": "Rejestracja i przeniesienie domeny",
+                "body": (
+                    "## Rejestracja nowej domeny\n\n"
+                    "1. Wpisz nazwę w polu **Szybkie dodawanie domeny** na pulpicie albo na stronie "
+                    "[wyszukiwania domen](/domains/search). Polskie litery są dozwolone (np. *żółw.pl*).\n"
+                    "2. Jeśli domena jest wolna, wybierz okres rejestracji (1-10 lat) i dodaj ją do koszyka.\n"
+                    "3. Zapłać fakturę: domena zostanie zarejestrowana zaraz po zaksięgowaniu płatności, "
+                    "a potwierdzenie przyjdzie e-mailem.\n\n"
+                    "## Przeniesienie domeny od innego rejestratora\n\n"
+                    "1. U obecnego rejestratora zdejmij blokadę transferu i pobierz **kod AuthInfo** (kod EPP).\n"
+                    "2. Otwórz [przeniesienie domeny](/domains/transfer), wpisz nazwę domeny i kod.\n"
+                    "3. Po opłaceniu faktury wysyłamy wniosek o transfer. Trwa on zwykle do 5 dni; "
+                    "domena działa przez cały czas, a okres ważności przedłuża się o rok.\n\n"
+                    "## Najczęstsze problemy\n\n"
+                    "- **Nieprawidłowy kod AuthInfo**: poproś obecnego rejestratora o nowy kod.\n"
+                    "- **Domena zarejestrowana niedawno** (mniej niż 60 dni temu) zwykle nie może jeszcze "
+                    "zmienić rejestratora.\n\n"
+                    "Brak odpowiedzi na Twoje pytanie? [Napisz do nas](/tickets/new)."
+                ),
+            },
+            "en": {
+                "title": "Registering and transferring a domain",
+                "body": (
+                    "## Registering a new domain\n\n"
+                    "1. Type the name into **Quick domain** on the dashboard or on the "
+                    "[domain search](/domains/search) page. Polish letters are allowed (e.g. *żółw.pl*).\n"
+                    "2. If the domain is free, choose the registration period (1-10 years) and add it to the cart.\n"
+                    "3. Pay the invoice: the domain is registered as soon as the payment is booked, and a "
+                    "confirmation comes by e-mail.\n\n"
+                    "## Transferring a domain from another registrar\n\n"
+                    "1. At your current registrar, remove the transfer lock and get the **AuthInfo code** (EPP code).\n"
+                    "2. Open [domain transfer](/domains/transfer), type the domain name and the code.\n"
+                    "3. Once the invoice is paid we request the transfer. It usually takes up to 5 days; the "
+                    "domain keeps working all the time and its expiry moves one year on.\n\n"
+                    "## Common problems\n\n"
+                    "- **Wrong AuthInfo code**: ask your current registrar for a new one.\n"
+                    "- **A domain registered recently** (less than 60 days ago) usually cannot change registrar yet.\n\n"
+                    "Found no answer? [Write to us](/tickets/new)."
+                ),
+            },
+        },
+    },
+]
+
+
+def seed_defaults(deps: Deps, ctx: dict | None) -> int:
+    """Write the default articles that do not exist yet (never touching staff edits); how many were written."""
+    added = 0
+    for article in DEFAULT_ARTICLES:
+        try:
+            write(deps, article["slug"], article["category"], article["status"], article["versions"], ctx)
+        except Conflict:
+            continue
+        added += 1
+    return added
