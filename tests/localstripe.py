@@ -9,7 +9,6 @@ localstripe posts each event once, a second after it happens, signed like Stripe
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
@@ -20,21 +19,12 @@ from pathlib import Path
 
 import requests
 
+from tests.e2e.helpers import wait_for
 from tools.devstack import ROOT
 
 SECRET_KEY = "sk_test_panel_localstripe"  # noqa: S105 - localstripe takes any sk_ key
 PUBLISHABLE_KEY = "pk_test_panel_localstripe"
 WEBHOOK_SECRET = "whsec_panel_localstripe"  # noqa: S105 - test value
-
-
-def wait_until(condition, timeout: float = 15, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _answers(base: str) -> bool:
@@ -53,7 +43,7 @@ def localstripe(port: int, workdir: Path) -> Iterator[str]:
                                cwd=workdir, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(base) or process.poll() is not None, what="localstripe to answer")
+        wait_for(lambda: _answers(base) or process.poll() is not None, 15, "localstripe to answer")
         assert process.poll() is None, (workdir / "localstripe.log").read_text()
         yield base
     finally:
@@ -130,15 +120,11 @@ class WebhookInbox:
         return found
 
     def wait(self, event_type: str, timeout: float = 10, **about: str) -> tuple[str, str]:
-        return wait_until(lambda: (self.of(event_type, **about) or [None])[0], timeout, f"{event_type} {about}")
+        return wait_for(lambda: (self.of(event_type, **about) or [None])[0], timeout, f"{event_type} {about}")
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def test_var() -> Path:
-    return Path(os.environ.get("TEST_VAR", ROOT / "var" / "test"))
 
 
 def sign(body: str, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:

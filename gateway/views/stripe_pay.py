@@ -34,15 +34,12 @@ blueprint = Blueprint("stripe_hooks", __name__)
 STRIPE_ORIGINS = "https://js.stripe.com https://api.stripe.com https://hooks.stripe.com"
 
 
-@blueprint.app_context_processor
-def payment_method_labels() -> dict[str, Any]:
-    """`method_label(m)`: a payment method's name on the pages; the card is Stripe's or the sandbox's."""
+@blueprint.app_template_global()
+def method_label(method: str) -> str:
+    """A payment method's name on the pages (a template global, so imported macros see it too): the
+    card is Stripe's with PAYMENT_PROVIDER=stripe, else the sandbox's."""
     stripe = os.environ.get("PAYMENT_PROVIDER", "").strip() == "stripe"
-
-    def method_label(method: str) -> str:
-        return i18n.t("billing_pay_method_card" if stripe and method == "card" else f"billing_method_{method}")
-
-    return {"method_label": method_label}
+    return i18n.t("billing_pay_method_card" if stripe and method == "card" else f"billing_method_{method}")
 
 
 def _me() -> str:
