@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -35,12 +36,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pymysql
+import requests
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from tools.hosting_server import SFTP_GROUP, SUSPENDED_GROUP, WEB_USER
@@ -51,6 +54,9 @@ MAX_AGE = 60
 USERNAME = re.compile(r"^[a-z][a-z0-9]{2,15}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 MAX_BODY = 64 * 1024
+# Every vhost answers with the version of its configuration, so the agent knows when a reload took effect.
+CONFIG_HEADER = "X-Hosting-Config"
+RELOAD_SECONDS = 10
 
 
 def serializer(key: str) -> URLSafeTimedSerializer:
@@ -118,6 +124,8 @@ class Agent:
         for path in (self.nginx_sites / f"{user}.conf", self.pools / f"{user}.conf"):
             path.unlink(missing_ok=True)
         self._reload()
+        if isinstance(p.get("domain"), str):
+            self._wait_served(domain_of(p), None)
         with self._db() as db:
             kill_sessions(db, user)
             db.execute(f"DROP DATABASE IF EXISTS `{user}_web`")
@@ -201,6 +209,9 @@ php_admin_value[upload_max_filesize] = {limits["upload_mb"]}M
 php_admin_value[post_max_size] = {limits["upload_mb"]}M
 """)  # fmt: skip
         self._reload()
+        socket, deadline = php / f"{user}.sock", time.monotonic() + RELOAD_SECONDS
+        while not socket.exists() and time.monotonic() < deadline:  # PHP-FPM opens the pool's socket after a reload
+            time.sleep(0.05)
 
     def _write_vhost(self, user: str, domain: str, limits: dict[str, int], suspended: bool) -> None:
         listen, names = f"{self.address}:{self.http_port}", f"{domain} www.{domain}"
@@ -219,9 +230,26 @@ php_admin_value[post_max_size] = {limits["upload_mb"]}M
     fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
     fastcgi_pass unix:{self.dir / "php" / user}.sock;
   }}"""
-        conf = f"# hosting account {user}\nserver {{\n  listen {listen};\n  server_name {names};\n{body}\n}}\n"
+        version = hashlib.sha256(f"{names}\n{body}".encode()).hexdigest()[:12]
+        conf = (f"# hosting account {user}\nserver {{\n  listen {listen};\n  server_name {names};\n"
+                f"  add_header {CONFIG_HEADER} {version} always;\n{body}\n}}\n")  # fmt: skip
         write_if_changed(self.nginx_sites / f"{user}.conf", conf)
         self._reload()
+        self._wait_served(domain, version)
+
+    def _wait_served(self, domain: str, version: str | None) -> None:
+        """Until nginx answers for `domain` with this configuration (None: with no vhost of ours): a reload is
+        taken up by new workers while the old ones finish, so the change is confirmed by asking."""
+        deadline = time.monotonic() + RELOAD_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                answer = requests.get(f"http://{self.address}:{self.http_port}/", headers={"Host": domain}, timeout=2)
+                if answer.headers.get(CONFIG_HEADER) == version:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"nginx did not serve the new configuration of {domain} within {RELOAD_SECONDS} s")
 
     def _reload(self) -> None:
         """nginx and PHP-FPM read their configuration again (gracefully: running requests finish)."""

@@ -114,6 +114,7 @@ error_log {d}/error.log;
 events {{ worker_connections 256; }}
 http {{
   include /etc/nginx/mime.types;
+  charset utf-8;
   access_log {d}/access.log;
 {temps}
   server {{ listen {self.address}:{self.http_port} default_server; return 404; }}

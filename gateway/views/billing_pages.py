@@ -18,6 +18,7 @@ from gateway import clients, i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.views import hosting_pages, invoice_docs
+from gateway.views import hosting_pages
 from gateway.views.billing_api import pdf_response
 from gateway.views.pages import pages
 from kernel import settings
@@ -289,7 +290,8 @@ def billing_services():
 @page_login_required
 def billing_service(service_id: str):
     service = _read(clients.billing.get_service, account_id=_me(), service_id=service_id)
-    return render_template("billing/service.html", service=service, form={"when": "end_of_period"}, errors={})
+    return render_template("billing/service.html", service=service, form={"when": "end_of_period"}, errors={},
+                           hosting=hosting_pages.access(service))  # fmt: skip
 
 
 @pages.post("/services/<service_id>/cancel")

@@ -10,6 +10,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import paramiko
 import pymysql
@@ -95,13 +96,12 @@ def local_server() -> Iterator[LocalServer]:
     finally:
         for name in reversed(list(server.processes())):
             running.stop(name)
-        _remove_users(directory)
+        remove_users(server.sites)
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _remove_users(directory) -> None:
-    """Linux users a failed test left behind on this machine (their chroots are under `directory`)."""
-    sites = directory / "sites"
+def remove_users(sites: Path) -> None:
+    """Linux users a failed test left behind on this machine (their chroots are under `sites`)."""
     for chroot in sites.iterdir() if sites.exists() else ():
         if linux_user_exists(chroot.name):
             subprocess.run(["userdel", chroot.name], capture_output=True)

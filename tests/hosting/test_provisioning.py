@@ -61,17 +61,17 @@ def activate(hosting, service_id: str | None = None) -> tuple[str, str, str]:
     return service_id, message["data"]["domain"], username_for(service_id)
 
 
-def refused_sftp(local_server, user: str) -> bool:
+def refused_sftp(local_server, user: str, password: str = PASSWORD) -> bool:
     try:
-        local_server.sftp(user, PASSWORD).close()
+        local_server.sftp(user, password).close()
     except (paramiko.AuthenticationException, paramiko.SSHException):
         return True
     return False
 
 
-def refused_database(local_server, user: str) -> bool:
+def refused_database(local_server, user: str, password: str = PASSWORD) -> bool:
     try:
-        local_server.database(user, PASSWORD, f"{user}_web").close()
+        local_server.database(user, password, f"{user}_web").close()
     except pymysql.OperationalError:
         return True
     return False

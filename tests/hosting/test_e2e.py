@@ -1,0 +1,153 @@
+"""The whole panel with its own local web server (the way `make up` starts both): a person orders
+"Hosting Start" for a domain and pays with the sandbox card; the service page shows the access
+details, the password set there opens SFTP and the database, and the file uploaded is the site
+nginx serves for that domain. Unpaid renewal: suspended (page, SFTP, database refused); paid:
+back. Cancelled: nothing left on the server. The agent down while the account is created: the
+page says it is delayed, and once the agent is back there is one account."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+
+import pytest
+
+from tests.conftest import TEST_VAR, free_port
+from tests.e2e.helpers import wait_for
+from tests.e2e.test_billing_pages import SERVICE_LINK_RE, Person, advance_clock, run_billing_cycle, wait_paid
+from tests.hosting.conftest import LocalServer, linux_user_exists, remove_users
+from tests.hosting.test_provisioning import refused_database, refused_sftp
+from tools.devstack import Stack
+
+PASSWORD = "Moje-Haslo-Hostingu-1"
+STATE_RE = re.compile(r'data-hosting-state="([a-z_]+)"')
+
+
+@pytest.fixture(scope="module")
+def panel(mongo_uri, rabbit_vhost):
+    """A stack of its own whose `make up` path starts its own web server (ports and a directory under
+    TEST_VAR: sshd refuses chroots under /tmp)."""
+    var = (TEST_VAR / f"hosting-e2e-{uuid.uuid4().hex[:8]}").resolve()
+    stack = Stack(var=var, gateway_port=free_port(), smtp_port=free_port(), hosting_http_port=free_port(),
+                  hosting_sftp_port=free_port(), hosting_mysql_port=free_port(), hosting_agent_port=free_port())  # fmt: skip
+    stack.clock_file = var / "clock"
+    var.mkdir(parents=True)
+    stack.clock_file.write_text("0")
+    prefix = f"t{uuid.uuid4().hex[:6]}_"
+    stack.env = {
+        "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{rabbit_vhost}", "MONGO_URI": mongo_uri,
+        "DB_PREFIX": prefix, "CLOCK_FILE": str(stack.clock_file), "SECRET_KEY": uuid.uuid4().hex,
+        "OUTBOX_GRACE_SECONDS": "1", "GUNICORN_WORKERS": "1",
+        "HOSTING_AGENT_URL": f"http://127.0.0.1:{stack.hosting_agent_port}",  # ours: `up` starts the web server
+        "HOSTING_TERMINATE_DELAY_HOURS": "0", "HOSTING_RETRY_SECONDS": "1",
+    }  # fmt: skip
+    try:
+        stack.up(seed_demo=False)
+        yield stack
+    finally:
+        stack.down()
+        stack.remove_broker_users()
+        _drop(mongo_uri, prefix)
+        remove_users(stack.hosting_server().sites)
+        shutil.rmtree(var, ignore_errors=True)
+
+
+def _drop(mongo_uri: str, prefix: str) -> None:
+    import pymongo
+
+    client = pymongo.MongoClient(mongo_uri)
+    for name in client.list_database_names():
+        if name.startswith(prefix):
+            client.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def web(panel) -> LocalServer:
+    return LocalServer(panel.hosting_server(), panel)
+
+
+def order_hosting(panel, domain: str) -> tuple[Person, str]:
+    person = Person(panel)
+    person.add_plan(domain=domain)
+    wait_paid(person, person.pay_on_sandbox(person.checkout("card")))
+    return person, SERVICE_LINK_RE.search(person.get("/services").text).group(1)
+
+
+def hosting_state(person: Person, service_id: str) -> str:
+    found = STATE_RE.search(person.get(f"/services/{service_id}").text)
+    return found.group(1) if found else ""
+
+
+def details(page: str) -> dict[str, str]:
+    sftp = re.search(r'data-hosting="sftp">([^<]+):(\d+), [^<]*<code>([^<]+)</code>', page)
+    database = re.search(r'data-hosting="database"><code>([^<]+)</code>, [^<]*<code>([^<]+)</code>', page)
+    return {"sftp_port": sftp.group(2), "user": sftp.group(3), "database": database.group(1),
+            "database_user": database.group(2)}  # fmt: skip
+
+
+def set_password(person: Person, service_id: str, password: str, repeated: str | None = None) -> str:
+    page = f"/services/{service_id}"
+    return person.post(f"{page}/hosting/password", {"password": password, "password_repeat": repeated or password},
+                       form_page=page).text  # fmt: skip
+
+
+def test_a_paid_plan_is_a_site_with_sftp_and_a_database_suspended_restored_and_removed(panel, web):
+    person, service_id = order_hosting(panel, "moja-strona.example.pl")
+    wait_for(lambda: hosting_state(person, service_id) == "active", 30, "the hosting account created")
+    page = person.get(f"/services/{service_id}").text
+    found = details(page)
+    assert found["sftp_port"] == str(panel.hosting_sftp_port) and found["database"] == f"{found['user']}_web"
+    assert f"http://moja-strona.example.pl:{panel.hosting_http_port}/" in page and "Ustaw hasło" in page
+    user = found["user"]
+
+    assert "Hasła się różnią." in set_password(person, service_id, PASSWORD, "inne-haslo-123")
+    assert "od 10 do 128 znaków" in set_password(person, service_id, "krotkie")
+    assert "Nowe hasło do SFTP i bazy danych jest ustawione." in set_password(person, service_id, PASSWORD)
+    web.upload(user, PASSWORD, "index.html", "<h1>Strona Łucji</h1>".encode())
+    assert web.page("moja-strona.example.pl").text == "<h1>Strona Łucji</h1>"
+    with web.database(user, PASSWORD, found["database"]) as db, db.cursor() as cursor:
+        cursor.execute("CREATE TABLE wpisy (id INT)")
+    assert re.search(r"MB z 10\xa0?240 MB|MB z 10 240 MB", person.get(f"/services/{service_id}").text)
+
+    advance_clock(panel, 20)  # within RENEWAL_DAYS of the due date: the renewal invoice
+    run_billing_cycle(panel)
+    advance_clock(panel, 20)  # unpaid, past the grace period: billing suspends the service
+    run_billing_cycle(panel)
+    person.log_in_again()
+    wait_for(lambda: hosting_state(person, service_id) == "suspended", 30, "the hosting account suspended")
+    suspended = web.page("moja-strona.example.pl")
+    assert suspended.status_code == 503 and "Konto zawieszone" in suspended.text
+    assert refused_sftp(web, user, PASSWORD) and refused_database(web, user, PASSWORD)
+
+    paying = person.post("/invoices/pay-all", {"payment_method": "card"}, form_page="/invoices?status=unpaid",
+                         allow_redirects=False)  # fmt: skip
+    wait_paid(person, person.pay_on_sandbox(paying))
+    wait_for(lambda: hosting_state(person, service_id) == "active", 30, "the hosting account restored")
+    assert web.page("moja-strona.example.pl").text == "<h1>Strona Łucji</h1>"
+    web.database(user, PASSWORD, found["database"]).close()
+
+    person.post(f"/services/{service_id}/cancel", {"when": "immediate", "confirm": "on"},
+                form_page=f"/services/{service_id}")  # fmt: skip
+    wait_for(lambda: not linux_user_exists(user), 30, "the Linux user removed")
+    assert web.page("moja-strona.example.pl").status_code == 404
+    assert web.root_sql("SHOW DATABASES LIKE %s", found["database"]) == []
+    assert web.root_sql("SELECT user FROM mysql.user WHERE user = %s", user) == []
+    assert not (web.server.sites / user).exists()
+
+
+def test_an_agent_down_while_the_account_is_created_delays_it_then_creates_one(panel, web):
+    web.stop("web-agent")
+    try:
+        person, service_id = order_hosting(panel, "opozniona.example.pl")
+        wait_for(lambda: hosting_state(person, service_id) == "delayed", 30, "the delay shown")
+        assert "opóźnione — pracujemy nad tym" in person.get(f"/services/{service_id}").text
+    finally:
+        web.start("web-agent")
+    wait_for(lambda: hosting_state(person, service_id) == "active", 60, "the account created after the agent is back")
+    user = details(person.get(f"/services/{service_id}").text)["user"]
+    assert web.root_sql("SELECT COUNT(*) FROM mysql.user WHERE user = %s", user) == [(1,)]
+    assert len(list(web.server.sites.glob(f"{user}*"))) == 1
+    set_password(person, service_id, PASSWORD)
+    web.upload(user, PASSWORD, "index.html", b"po awarii agenta")
+    assert web.page("opozniona.example.pl").text == "po awarii agenta"
