@@ -550,6 +550,35 @@ class SupportClient(Client):
     def withdraw_news(self, *, news_id: str) -> dict[str, Any]:
         return self._send("withdraw_news", news_id=news_id)
 
+    # --- the knowledge base (issue #18) ---
+    def list_articles(
+        self, *, language: str = "pl", category: str | None = None, page: int = 1, per_page: int = 50
+    ) -> dict[str, Any]:
+        return self._send("list_articles", language=language, category=category, page=page, per_page=per_page)
+
+    def get_article(self, *, slug: str, language: str = "pl") -> dict[str, Any]:
+        return self._send("get_article", slug=slug, language=language)
+
+    def search_articles(self, *, query: str, language: str = "pl", limit: int = 10) -> dict[str, Any]:
+        return self._send("search_articles", query=query, language=language, limit=limit)
+
+    def staff_list_articles(self, *, page: int = 1, per_page: int = 50) -> dict[str, Any]:
+        return self._send("staff_list_articles", page=page, per_page=per_page)
+
+    def staff_get_article(self, *, slug: str) -> dict[str, Any]:
+        return self._send("staff_get_article", slug=slug)
+
+    def write_article(self, *, slug: str, category: str, status: str, versions: dict) -> dict[str, Any]:
+        return self._send("write_article", slug=slug, category=category, status=status, versions=versions)
+
+    def update_article(
+        self, *, slug: str, category: str | None = None, status: str | None = None, versions: dict | None = None
+    ) -> dict[str, Any]:
+        return self._send("update_article", slug=slug, category=category, status=status, versions=versions)
+
+    def withdraw_article(self, *, slug: str) -> dict[str, Any]:
+        return self._send("withdraw_article", slug=slug)
+
 
 class NotificationsClient(Client):
     """services/notifications's RPC methods the gateway calls."""

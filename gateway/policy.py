@@ -166,6 +166,7 @@ POLICY: dict[str | None, Grant] = {
             "billing.handle_webhook",  # the payment provider's webhook, signed, no login
             "billing.handle_stripe_webhook", "billing.payment_methods",  # Stripe's webhook, the methods offered
             "support.list_news", "support.get_news",
+            "support.list_articles", "support.get_article", "support.search_articles",  # the knowledge base: public
         ),
         sections=("offer", "news"),
         changes=(
@@ -186,6 +187,8 @@ POLICY: dict[str | None, Grant] = {
             "support.staff_queue", "support.staff_get_ticket", "support.staff_reply", "support.staff_set_status",
             "support.staff_set_priority", "support.staff_add_note", "support.staff_list_news",
             "support.staff_get_news", "support.publish_news", "support.update_news", "support.withdraw_news",
+            "support.staff_list_articles", "support.staff_get_article", "support.write_article",
+            "support.update_article", "support.withdraw_article",
             "notifications.send_newsletter", "notifications.newsletter_status", "hosting.list_failures",
             "billing.ksef_problems", "billing.export_invoices", "billing.correct_invoice", "billing.run_invoice_documents",
         ),

@@ -133,3 +133,34 @@ class Checkout(Request):
 
 class PayInvoice(Request):
     payment_method: PaymentMethod
+
+
+# --- the knowledge base (staff; issue #18) ------------------------------------------------------------
+KbCategory = Annotated[str, WithJsonSchema({"type": "string", "enum": ["domains", "hosting", "email", "billing",
+                                                                       "account"]})]  # fmt: skip
+KbStatus = Annotated[str, WithJsonSchema({"type": "string", "enum": ["published", "draft"]})]
+
+
+class KbVersion(Body):
+    title: str
+    body: str = Field(description="Markdown; rendered and sanitised (no scripts, links http/https/mailto only)")
+
+
+class KbVersions(Body):
+    pl: KbVersion = Field(description="the Polish version (required)")
+    en: KbVersion | None = Field(None, description="the English version (optional)")
+
+
+class KbArticle(Request):
+    slug: str = Field(description="the address /help/<slug>: lower-case letters, digits, single hyphens; taken once")
+    category: KbCategory
+    status: KbStatus = Field("published", description="draft: staff only until an update publishes it")
+    versions: KbVersions
+
+
+class KbArticleChange(Request):
+    """Only the fields sent change; `versions` replaces both versions (an English one left out is removed)."""
+
+    category: KbCategory = None
+    status: KbStatus = None
+    versions: KbVersions | None = None

@@ -333,11 +333,12 @@ class Stack:
                                        "--bind", f"127.0.0.1:{self.gateway_port}", "gateway.wsgi:app"])  # fmt: skip
         health = self.wait_healthy()
         if seed_demo:
-            from tools.seed import seed_demo_account, seed_demo_offer, seed_staff_account
+            from tools.seed import seed_demo_account, seed_demo_offer, seed_help_articles, seed_staff_account
 
             seed_demo_account(self.gateway_url, self.var / "mail", DEMO_EMAIL, DEMO_PASSWORD)
             seed_staff_account(self.gateway_url, STAFF_EMAIL, STAFF_PASSWORD, self.environment(), ROOT)
             seed_demo_offer(self.environment())
+            seed_help_articles(self.environment())
         return health
 
     def health(self) -> dict | None:

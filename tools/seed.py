@@ -90,3 +90,13 @@ def seed_demo_offer(env: dict[str, str]) -> None:
             title_en="Hosting Start 20% off",
             text_en="With the code JESIEN20 you pay 20% less for the first period.",
         )  # fmt: skip
+
+
+def seed_help_articles(env: dict[str, str]) -> None:
+    """The knowledge base's default articles (section 10's guide on registering and transferring domains),
+    written by support once; articles staff already wrote or changed are left alone."""
+    from kernel import settings
+    from kernel.caller import rpc_proxy
+
+    with rpc_proxy(env.get("AMQP_URI", settings.AMQP_URI), {"type": "system", "id": "seed"}, timeout=30) as cluster:
+        cluster.support.seed_help_articles()
