@@ -24,11 +24,14 @@ from kernel.contracts.billing import (
     ServiceTerminated,
     ServiceUnsuspended,
 )
+from kernel.contracts.billing import AutoChargeFailed as AutoChargeFailed  # issue #15: automatic renewal charges
+from kernel.contracts.billing import CardExpiring as CardExpiring
 from kernel.contracts.billing import CorrectionIssued as CorrectionIssued  # issue #16: KSeF and corrections
 from kernel.contracts.billing import InvoiceKsefOffline as InvoiceKsefOffline
 from kernel.contracts.billing import InvoiceRejectedByKsef as InvoiceRejectedByKsef
 from kernel.contracts.billing import InvoiceSentToKsef as InvoiceSentToKsef
 from kernel.contracts.billing import KsefDocumentPrepared as KsefDocumentPrepared
+from kernel.contracts.billing import ServiceAutoRenewSet as ServiceAutoRenewSet  # issue #15
 
 __all__ = [
     "EVENTS",
