@@ -10,7 +10,15 @@ from kernel.app import Deps, Remote
 from kernel.caller import STAFF, ServiceRpc, rpc
 from kernel.events import Event
 from kernel.service import EventSourcedService, consumes
-from services.notifications.app import account_mails, billing_mails, domain_mails, mailbox, newsletter, support_mails
+from services.notifications.app import (
+    account_mails,
+    billing_mails,
+    domain_mails,
+    hosting_mails,
+    mailbox,
+    newsletter,
+    support_mails,
+)
 from services.notifications.projections import PROJECTIONS
 
 # Seconds a call to accounts or support may take (as long as a ServiceRpc waits by default).
@@ -105,6 +113,11 @@ class NotificationsService(EventSourcedService):
     @consumes("billing", "service_terminated")
     def on_service_terminated(self, event: Event) -> None:
         billing_mails.service_mail(self.deps, event, "billing_service_terminated", category="legal")
+
+    # --- hosting events (issue #21) ---------------------------------------------
+    @consumes("hosting", "hosting_account_created")
+    def on_hosting_account_created(self, event: Event) -> None:
+        hosting_mails.account_created(self.deps, event)
 
     # --- domain events -------------------------------------------------------
     @consumes("domains", "domain_registered")

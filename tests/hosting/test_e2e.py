@@ -19,6 +19,7 @@ from tests.e2e.test_billing_pages import SERVICE_LINK_RE, Person, advance_clock,
 from tests.hosting.conftest import LocalServer, linux_user_exists, remove_users
 from tests.hosting.test_provisioning import refused_database, refused_sftp
 from tools.devstack import Stack
+from tools.seed import mail_text, wait_for_mail
 
 PASSWORD = "Moje-Haslo-Hostingu-1"
 STATE_RE = re.compile(r'data-hosting-state="([a-z_]+)"')
@@ -100,6 +101,9 @@ def test_a_paid_plan_is_a_site_with_sftp_and_a_database_suspended_restored_and_r
     assert found["sftp_port"] == str(panel.hosting_sftp_port) and found["database"] == f"{found['user']}_web"
     assert f"http://moja-strona.example.pl:{panel.hosting_http_port}/" in page and "Ustaw hasło" in page
     user = found["user"]
+    welcome = mail_text(wait_for_mail(panel.var / "mail", person.email, "Hosting gotowy: moja-strona.example.pl"))
+    assert user in welcome and found["database"] in welcome and f"/services/{service_id}#hosting-password" in welcome
+    assert "hasł" in welcome.lower() and PASSWORD not in welcome  # a link to set it, never a password
 
     assert "Hasła się różnią." in set_password(person, service_id, PASSWORD, "inne-haslo-123")
     assert "od 10 do 128 znaków" in set_password(person, service_id, "krotkie")
