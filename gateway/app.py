@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway import clients, i18n, inputs, rpc, views
-from gateway.auth import csrf_token
+from gateway.auth import csrf_token, load_account
 from gateway.errors import error_response, status_of
 from kernel import settings
 from kernel.errors import CommandError, NotFound
@@ -35,9 +35,8 @@ def create_app() -> Flask:
         MAX_CONTENT_LENGTH=30 * 1024 * 1024,
         JSON_SORT_KEYS=False,
     )
-    app.jinja_env.globals.update(t=i18n.t, csrf_token=csrf_token, money=i18n.money, datetime_text=i18n.datetime_text,
-                                 date_text=i18n.date_text,
-                                 languages=i18n.LANGUAGES)  # fmt: skip
+    app.jinja_env.globals.update(t=i18n.t, csrf_token=csrf_token, languages=i18n.LANGUAGES, **i18n.template_helpers())
+    app.jinja_env.filters.update(i18n.FILTERS)
 
     @app.before_request
     def pick_language() -> None:
@@ -102,6 +101,18 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
+def _error_page(code: str, status: int):
+    """The error page with the header and navigation of whoever is logged in (a 404 never reached a view)."""
+    if "account" not in g:
+        try:
+            g.account = load_account(session.get("token"))
+        except rpc.ServiceUnavailable:
+            g.account = None
+        if g.account:
+            g.language = g.account.get("language") or g.language
+    return render_template("error.html", code=code), status
+
+
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CommandError)
     def command_error(exc: CommandError):
@@ -111,7 +122,7 @@ def _register_error_handlers(app: Flask) -> None:
     def not_found(exc: NotFound):
         if _wants_json():
             return error_response(404, exc.code)
-        return render_template("error.html", code="not_found"), 404
+        return _error_page("not_found", 404)
 
     @app.errorhandler(rpc.ServiceUnavailable)
     def unavailable(exc: rpc.ServiceUnavailable):
@@ -129,7 +140,7 @@ def _register_error_handlers(app: Flask) -> None:
         }.get(exc.code or 500, "invalid_input")
         if _wants_json():
             return error_response(exc.code or 500, code)
-        return render_template("error.html", code=code), exc.code
+        return _error_page(code, exc.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

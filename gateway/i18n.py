@@ -12,17 +12,24 @@ from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
 from babel.support import Translations
-from flask import g, request
+from flask import g, request, url_for
+from markupsafe import Markup, escape
+
+from kernel.settings import env
 
 LANGUAGES = ("pl", "en")
 LOCALES = {"pl": "pl_PL", "en": "en_GB"}
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
+DATE_FORMAT = "medium"  # one date format per language, on every page: date_text and datetime_text
+# The brand in the header: BRAND_NAME ("" = the panel's name in the page's language), BRAND_LOGO_URL ("" = ours)
+BRAND_NAME = env("BRAND_NAME", "")
+BRAND_LOGO_URL = env("BRAND_LOGO_URL", "")
 
 
 def _load(language: str) -> tuple[Translations, frozenset[str]]:
@@ -59,6 +66,8 @@ def t(key: str, language: str | None = None, **values) -> str:
     if not key:  # gettext("") is the catalogue's header
         return key
     text = _CATALOGUES[language or current_language()][0].gettext(key)
+    if any(isinstance(value, Markup) for value in values.values()):  # e.g. money_html: the rest escaped
+        return escape(text).format(**values)
     return text.format(**values) if values else text
 
 
@@ -73,6 +82,11 @@ def money(grosze: int, currency: str = "PLN", language: str | None = None) -> st
     return format_currency(Decimal(grosze) / 100, currency, locale=locale)  # exact: never a float
 
 
+def money_html(grosze: int, currency: str = "PLN", language: str | None = None) -> Markup:
+    """The amount for a page: one unbreakable piece (class "money"), "zł" never on a line of its own."""
+    return Markup('<span class="money">{}</span>').format(money(grosze, currency, language))
+
+
 def number(value: float, language: str | None = None) -> str:
     return format_decimal(value, locale=LOCALES[language or current_language()])
 
@@ -82,7 +96,9 @@ def datetime_text(value: str | dt.datetime | None, language: str | None = None) 
         return ""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value.rstrip("Z"))
-    return format_datetime(value, "short", locale=LOCALES[language or current_language()])
+    locale = LOCALES[language or current_language()]
+    # the same date as date_text, then the time: "2 gru 2026, 10:00", "2 Dec 2026, 10:00"
+    return f"{format_date(value, DATE_FORMAT, locale=locale)}, {format_time(value, 'short', locale=locale)}"
 
 
 def date_text(value: str | dt.date | None, language: str | None = None) -> str:
@@ -93,4 +109,17 @@ def date_text(value: str | dt.date | None, language: str | None = None) -> str:
         value = dt.date.fromisoformat(value[:10])
     elif isinstance(value, dt.datetime):
         value = value.date()
-    return format_date(value, "medium", locale=LOCALES[language or current_language()])
+    return format_date(value, DATE_FORMAT, locale=LOCALES[language or current_language()])
+
+
+def brand() -> dict[str, str]:
+    """The header's brand: its name and logo address (BRAND_NAME, BRAND_LOGO_URL, else the panel's)."""
+    return {"name": BRAND_NAME or t("app_name"), "logo": BRAND_LOGO_URL or url_for("static", filename="logo.svg")}
+
+
+def template_helpers() -> dict:
+    """What every template may call: money (as HTML), dates, the brand; the same as filters in FILTERS."""
+    return {"money": money_html, "date_text": date_text, "datetime_text": datetime_text, "brand": brand}
+
+
+FILTERS = {"money": money_html, "date": date_text, "datetime": datetime_text}

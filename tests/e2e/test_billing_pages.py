@@ -124,9 +124,9 @@ def test_person_orders_a_plan_and_pays_with_the_sandbox_card(stack):
     assert added.status_code == 200 and added.url.endswith("/cart") and "Dodano do koszyka." in added.text
     item_id = re.search(r"/cart/items/([0-9a-f-]+)/cycle", added.text).group(1)
     yearly = person.post(f"/cart/items/{item_id}/cycle", {"cycle": "yearly"}, form_page="/cart")
-    assert 'data-total="net">150,00' in yearly.text.replace("\xa0", " ")
+    assert 'data-total="net"><span class="money">150,00' in yearly.text.replace("\xa0", " ")
     monthly = person.post(f"/cart/items/{item_id}/cycle", {"cycle": "monthly"}, form_page="/cart")
-    assert 'data-total="gross"><strong>18,45' in monthly.text
+    assert 'data-total="gross"><strong><span class="money">18,45' in monthly.text
 
     redirect = person.checkout("card")
     assert "/sandbox-pay/" in redirect.headers["Location"]
@@ -357,6 +357,6 @@ def test_the_demo_offer_code_gives_its_discount_in_the_cart(stack):
     person.add_plan()
     discounted = person.post("/cart/discount", {"discount_code": "jesien20"}, form_page="/cart")
     assert "Kod rabatowy zastosowany." in discounted.text and "Rabat 20% (kod JESIEN20)" in discounted.text
-    assert 'data-total="net">12,00' in discounted.text.replace("\xa0", " ")
+    assert 'data-total="net"><span class="money">12,00' in discounted.text.replace("\xa0", " ")
     removed = person.post("/cart/discount", {"discount_code": "JESIEN20", "remove": "1"}, form_page="/cart")
-    assert 'data-total="net">15,00' in removed.text.replace("\xa0", " ")
+    assert 'data-total="net"><span class="money">15,00' in removed.text.replace("\xa0", " ")
