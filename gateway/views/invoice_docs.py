@@ -8,23 +8,24 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import segno
-from babel import Locale
-from flask import Response, g, render_template, request
+from flask import Response, flash, g, redirect, render_template, request, url_for
 
-from gateway import clients, rpc
+from gateway import clients, i18n, rpc
 from gateway.auth import page_login_required
 from gateway.views.api import api, token_required
 from gateway.views.billing_api import _READ, PATHS, _account_id, _op
 from gateway.views.pages import pages
 from gateway.views.staff import blueprint as staff
+from kernel import countries
+from kernel.errors import CommandError, NotFound
 
 EXPORT_FORMATS = ("csv", "zip")
-# the billing address form's countries (services/accounts/validation.py COUNTRIES)
-COUNTRIES = ("PL", "DE", "CZ", "SK", "LT", "UA", "GB", "FR", "NL", "AT", "BE", "DK", "ES", "IT", "IE", "SE", "NO", "FI",
-             "PT", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "GR", "CH", "US", "CA")  # fmt: skip
+CORRECTION_FIELDS = ("number", "line", "unit_net", "reason")
 
 
 def file_response(result: dict[str, Any], default_type: str) -> Response:
@@ -59,19 +60,14 @@ def billing_invoice_xml(invoice_id: str):
 
 def country_name(code: str | None) -> str:
     """ "PL" -> "Polska" / "Poland", in the page's language."""
-    code = (code or "PL").upper()
-    return Locale(g.language if g.get("language") in ("pl", "en") else "pl").territories.get(code, code)
+    return countries.country_name(code or "PL", g.get("language") or "pl")
 
 
 @pages.app_context_processor
 def country_choices() -> dict[str, Any]:
-    """`countries()` in templates: (code, name in the page's language), Poland first, then by name."""
-
-    def countries() -> list[tuple[str, str]]:
-        named = sorted(((code, country_name(code)) for code in COUNTRIES[1:]), key=lambda pair: pair[1])
-        return [("PL", country_name("PL")), *named]
-
-    return {"countries": countries}
+    """`countries()` in templates: every ISO 3166 country (code, name in the page's language), Poland first,
+    then by name (kernel.countries, the list accounts accepts)."""
+    return {"countries": lambda: countries.country_choices(g.get("language") or "pl")}
 
 
 def page_extras(invoice: dict[str, Any]) -> dict[str, Any]:
@@ -82,9 +78,46 @@ def page_extras(invoice: dict[str, Any]) -> dict[str, Any]:
 
 @staff.get("/invoices")
 def invoices():
+    return _desk({}, {}, 200)
+
+
+def _desk(form: dict[str, str], errors: dict[str, str], status: int):
     month = request.args.get("month") or dt.date.today().strftime("%Y-%m")
+    shown = {k: v for k, v in errors.items() if k in CORRECTION_FIELDS}
+    error = next((v for k, v in errors.items() if k not in CORRECTION_FIELDS), None)  # not one of the form's fields
     return render_template("staff/invoices.html", problems=clients.billing.ksef_problems(), month=month,
-                           formats=EXPORT_FORMATS)  # fmt: skip
+                           formats=EXPORT_FORMATS, form=form, errors=shown, error=error, key=uuid.uuid4().hex), status  # fmt: skip
+
+
+def grosze(text: str) -> int | None:
+    """ "100,00" or "100.5" zł -> grosze; None for anything else (negative, more than two decimals)."""
+    try:
+        amount = Decimal(text.strip().replace(" ", "").replace(",", "."))
+    except InvalidOperation:
+        return None
+    cents = amount * 100
+    return int(cents) if amount.is_finite() and cents >= 0 and cents == cents.to_integral_value() else None
+
+
+@staff.post("/invoices/correct")
+def correct_invoice():
+    """A price corrected by staff: the invoice (by number), the line, its new unit net price, the reason."""
+    form = {k: request.form.get(k, "") for k in (*CORRECTION_FIELDS, "key")}
+    price = grosze(form["unit_net"])
+    if price is None:
+        return _desk(form, {"unit_net": i18n.t("invalid_amount")}, 422)
+    try:
+        made = clients.billing.correct_invoice(invoice_id=form["number"], prices={form["line"].strip(): price},
+                                               reason=form["reason"], idempotency_key=form["key"])  # fmt: skip
+    except NotFound:
+        return _desk(form, {"number": i18n.t("not_found")}, 422)
+    except CommandError as exc:
+        errors = {("line" if k == "prices" else k): i18n.t(c) for k, c in exc.fields.items()} or {
+            "number": i18n.t(exc.code)
+        }
+        return _desk(form, errors, 422)
+    flash(i18n.t("staff_correction_issued", number=made["number"]), "success")
+    return redirect(url_for("staff.invoices"))
 
 
 @staff.get("/invoices/export")

@@ -87,7 +87,7 @@ def _date(value: str | None) -> str:
 
 
 def country_name(code: str, language: str) -> str:
-    """"PL" -> "Polska" / "Poland"."""
+    """ "PL" -> "Polska" / "Poland"."""
     code = (code or "PL").upper()
     return Locale(language).territories.get(code, code)
 
@@ -242,7 +242,9 @@ def _correction(pdf: FPDF, invoice: dict[str, Any], words: dict[str, str], langu
 
 def _by_rate(pdf: FPDF, invoice: dict[str, Any], words: dict[str, str]) -> None:
     pdf.set_font("DejaVu", "B", 8)
-    _row(pdf, words["by_rate"] if invoice.get("kind") != "correction" else f"{words['by_rate']} ({words['difference']})")
+    _row(
+        pdf, words["by_rate"] if invoice.get("kind") != "correction" else f"{words['by_rate']} ({words['difference']})"
+    )
     pdf.set_font("DejaVu", "", 8)
     with pdf.table(col_widths=(30, 40, 40, 40), text_align="RIGHT", line_height=4, width=150, align="LEFT") as table:
         head = table.row()
@@ -300,10 +302,21 @@ def _ksef(pdf: FPDF, invoice: dict[str, Any], words: dict[str, str]) -> None:
     else:
         _row(pdf, words["ksef_waiting"])
     if ksef.get("qr_link"):
-        pdf.set_font("DejaVu", "", 7)
         top = pdf.get_y()
         pdf.image(qr_png(ksef["qr_link"]), x=10, y=top, w=30, h=30)
-        pdf.set_xy(42, top + 4)
+        pdf.set_xy(42, top + 10)
+        pdf.set_font("DejaVu", "", 8)
         label = ksef["ksef_number"] if ksef.get("ksef_number") else "OFFLINE"
-        pdf.multi_cell(150, 4, f"{words['qr']}: {label}\n{ksef['qr_link']}", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_y(top + 32)
+        pdf.cell(150, 5, f"{words['qr']}: {label}")
+        pdf.set_xy(10, top + 31)
+        _one_line(pdf, ksef["qr_link"])
+
+
+def _one_line(pdf: FPDF, text: str, width: float = 190) -> None:
+    """`text` on one line (a link must not break), in the largest font up to 8 pt that fits."""
+    size = 8.0
+    pdf.set_font("DejaVu", "", size)
+    while size > 4 and pdf.get_string_width(text) > width:
+        size -= 0.5
+        pdf.set_font("DejaVu", "", size)
+    pdf.cell(width, 4, text, new_x="LMARGIN", new_y="NEXT")

@@ -22,7 +22,6 @@ from tests.billing.conftest import STAFF, customer
 from tests.billing.helpers import billing_worker
 from tests.billing.helpers import profile as polish_company
 
-NBSP = "\u00a0"
 PROFILES = {
     "de-company": {"language": "en", "address": {"company": "Kunde GmbH", "nip": "DE123456789",
                                                 "street": "Hauptstraße 1", "postcode": "10115", "city": "Berlin",

@@ -7,6 +7,7 @@ a rejected one is on the staff desk with KSeF's reason; a refund's correction re
 from __future__ import annotations
 
 import io
+import re
 import uuid
 
 import pytest
@@ -17,7 +18,7 @@ from pypdf import PdfReader
 from kernel.caller import SignedClusterRpcProxy
 from services.billing import fa3
 from tests.e2e.helpers import bearer, register_verified, wait_for
-from tests.e2e.test_staff_desk import staff, staff_browser  # noqa: F401 (fixture)
+from tests.e2e.test_staff_desk import post_form, staff, staff_browser  # noqa: F401 (fixture)
 from tests.e2e.test_support_pages import login_browser
 
 COMPANY = {"company": "Drukarnia Łódzka sp. z o.o.", "nip": "111-111-11-11", "street": "ul. Piotrkowska 100",
@@ -186,3 +187,29 @@ def test_the_cart_shows_reverse_charge_and_eu_consumer_vat(stack):
     mismatch = requests.patch(f"{base}/api/v1/profile", headers=bearer(token), timeout=15,
                               json={"billing_address": {**address, "nip": "DE123456789"}})  # fmt: skip
     assert mismatch.status_code == 422 and "vat_id_country_mismatch" in mismatch.text
+
+
+def test_staff_correct_a_price_on_the_desk(stack, business, ksef, staff):  # noqa: F811
+    invoice_id = order(stack, business)
+    invoice = ksef_state(stack, business, invoice_id, "sent")
+    desk = staff_browser(stack, staff)
+    page_url = f"{stack.gateway_url}/staff/invoices"
+    key = re.search(r'name="key" value="([0-9a-f]{32})"', desk.get(page_url, timeout=15).text).group(1)
+    form = {"number": invoice["number"], "line": "1", "unit_net": "abc", "reason": "Cena promocyjna nie naliczona",
+            "key": key}  # fmt: skip
+    bad = post_form(desk, page_url, f"{page_url}/correct", form)
+    assert (
+        bad.status_code == 422 and 'id="e-unit_net"' in bad.text and 'value="Cena promocyjna nie naliczona"' in bad.text
+    )
+    wrong_line = post_form(desk, page_url, f"{page_url}/correct", {**form, "unit_net": "100,00", "line": "9"})
+    assert wrong_line.status_code == 422 and 'id="e-line"' in wrong_line.text
+    done = post_form(desk, page_url, f"{page_url}/correct", {**form, "unit_net": "100,00"})
+    assert done.status_code == 200 and "Wystawiono fakturę korygującą KOR/" in done.text
+
+    def corrected() -> list | None:
+        return api(stack, business, f"/invoices/{invoice_id}").json().get("corrections") or None
+
+    [correction_id] = wait_for(corrected, timeout=40, what="the correction")
+    correction = ksef_state(stack, business, correction_id, "sent")
+    assert (correction["total_net"], correction["total_vat"]) == (-5000, -1150)
+    assert correction["correction"]["reason"] == "Cena promocyjna nie naliczona"

@@ -22,7 +22,9 @@ MONEY = ("unit_net", "discount", "net", "vat", "gross")
 
 
 def corrected_invoice(invoice_id: Any) -> InvoiceView:
-    view = InvoiceView.objects(id=invoice_id).first() if isinstance(invoice_id, str) else None
+    """The invoice to correct, by its id or its number (staff know invoices by number)."""
+    found = InvoiceView.objects(id=invoice_id).first() if isinstance(invoice_id, str) else None
+    view = found or (InvoiceView.objects(number=invoice_id.strip()).first() if isinstance(invoice_id, str) else None)
     if not view or not view.number or view.kind == "correction":
         raise NotFound("invoice")
     return view
