@@ -12,16 +12,18 @@ import shutil
 import uuid
 
 import pytest
+import requests
 
 from tests.conftest import TEST_VAR, free_port
-from tests.e2e.helpers import wait_for
+from tests.e2e.helpers import csrf, wait_for
 from tests.e2e.test_billing_pages import SERVICE_LINK_RE, Person, advance_clock, run_billing_cycle, wait_paid
 from tests.hosting.conftest import LocalServer, linux_user_exists, remove_users
 from tests.hosting.test_provisioning import refused_database, refused_sftp
-from tools.devstack import Stack
-from tools.seed import mail_text, wait_for_mail
+from tools.devstack import ROOT, Stack
+from tools.seed import mail_text, seed_staff_account, wait_for_mail
 
 PASSWORD = "Moje-Haslo-Hostingu-1"
+STAFF_PASSWORD = "Obsluga-Hostingu-2026"
 STATE_RE = re.compile(r'data-hosting-state="([a-z_]+)"')
 
 
@@ -146,12 +148,34 @@ def test_an_agent_down_while_the_account_is_created_delays_it_then_creates_one(p
         person, service_id = order_hosting(panel, "opozniona.example.pl")
         wait_for(lambda: hosting_state(person, service_id) == "delayed", 30, "the delay shown")
         assert "opóźnione — pracujemy nad tym" in person.get(f"/services/{service_id}").text
+        staff = staff_session(panel)
+        listed = f'data-hosting-failure="{service_id}"'
+        wait_for(lambda: listed in staff_failures(panel, staff), 60, "the failing creation listed for staff")
+        assert "hosting_server_unreachable" in staff_failures(panel, staff)
+        assert person.get("/staff/hosting").status_code == 404  # the desk is for staff only
     finally:
         web.start("web-agent")
     wait_for(lambda: hosting_state(person, service_id) == "active", 60, "the account created after the agent is back")
+    assert listed not in staff_failures(panel, staff)
     user = details(person.get(f"/services/{service_id}").text)["user"]
     assert web.root_sql("SELECT COUNT(*) FROM mysql.user WHERE user = %s", user) == [(1,)]
     assert len(list(web.server.sites.glob(f"{user}*"))) == 1
     set_password(person, service_id, PASSWORD)
     web.upload(user, PASSWORD, "index.html", b"po awarii agenta")
     assert web.page("opozniona.example.pl").text == "po awarii agenta"
+
+
+def staff_session(panel) -> requests.Session:
+    """A member of staff, made with the staff command and logged in on the shared login page."""
+    email, browser = f"staff-{uuid.uuid4().hex[:8]}@panel.localhost", requests.Session()
+    seed_staff_account(panel.gateway_url, email, STAFF_PASSWORD, panel.environment(), ROOT)
+    page = browser.get(f"{panel.gateway_url}/login", timeout=30)
+    browser.post(f"{panel.gateway_url}/login", data={"csrf_token": csrf(page.text), "email": email,
+                                                      "password": STAFF_PASSWORD}, timeout=30)  # fmt: skip
+    return browser
+
+
+def staff_failures(panel, staff: requests.Session) -> str:
+    page = staff.get(f"{panel.gateway_url}/staff/hosting", timeout=30)
+    assert page.status_code == 200 and "Hosting: nieudane kroki" in page.text
+    return page.text
