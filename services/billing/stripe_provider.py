@@ -102,6 +102,7 @@ class StripeCustomer(me.Document):
     id = me.StringField(primary_key=True)  # account id
     customer_id = me.StringField(required=True)
     default_payment_method = me.StringField(null=True)
+    default_card = me.DictField()  # its brand, last4 and expiry: the billing cycle needs no call to Stripe
     meta = {"db_alias": ALIAS, "collection": "stripe_customers", "auto_create_index": False}
 
 
@@ -154,7 +155,14 @@ def cards(account_id: str) -> dict[str, Any]:
 
 
 def default_card(account_id: str) -> dict[str, Any] | None:
-    return next((c for c in cards(account_id)["cards"] if c["default"]), None)
+    """The card automatic renewals are charged to, as stored when it was made the default."""
+    found = StripeCustomer.objects(id=account_id).first()
+    return dict(found.default_card) if found and found.default_payment_method and found.default_card else None
+
+
+def _make_default(account_id: str, method: Any) -> None:
+    StripeCustomer.objects(id=account_id).update_one(set__default_payment_method=method.id,
+                                                     set__default_card=card_of(method))  # fmt: skip
 
 
 def start_setup(account_id: str, email: str | None = None) -> dict[str, Any]:
@@ -199,20 +207,21 @@ def finish_setup(account_id: str, setup_intent_id: Any, make_default: bool = Fal
             log.warning("stripe attach failed: %r", exc)
             raise Unavailable("payment_provider_unavailable") from None
     if make_default:
-        StripeCustomer.objects(id=account_id).update_one(set__default_payment_method=method.id)
+        _make_default(account_id, method)
     return card_of(method)
 
 
 def set_default(account_id: str, payment_method_id: Any) -> dict[str, Any]:
-    method = own_card(account_id, payment_method_id)
-    StripeCustomer.objects(id=account_id).update_one(set__default_payment_method=method.id)
+    _make_default(account_id, own_card(account_id, payment_method_id))
     return cards(account_id)
 
 
 def remove_card(account_id: str, payment_method_id: Any) -> dict[str, Any]:
     method = own_card(account_id, payment_method_id)
     _call("detach", client().v1.payment_methods.detach, method.id)
-    StripeCustomer.objects(id=account_id, default_payment_method=method.id).update_one(set__default_payment_method=None)
+    StripeCustomer.objects(id=account_id, default_payment_method=method.id).update_one(
+        set__default_payment_method=None, set__default_card={}
+    )
     return cards(account_id)
 
 

@@ -334,3 +334,39 @@ def test_without_the_keys_the_stripe_provider_does_not_start(monkeypatch):
     monkeypatch.setenv("PAYMENT_PROVIDER", "paypal")
     with pytest.raises(RuntimeError, match="stripe or sandbox"):
         stripe_provider.check_configuration()
+
+
+def test_a_domain_renewal_invoice_is_charged_to_the_default_card(billing_stripe, peer, published):
+    """Domains asks for a renewal invoice only while the domain's own auto-renew is on: billing charges
+    it to the default card on its next cycle; a hosting service with auto-renew off is not charged."""
+    base, _ = peer
+    account = _account()
+    result = _ordered(billing_stripe, account)
+    assert _pay_with(billing_stripe, base, account, result["payment"]["payment_id"], VISA, save=True)["status"] == (
+        "succeeded"
+    )
+    billing_stripe.domains.quote_cart_item.return_value = {
+        "description": "Odnowienie domeny firma.pl na 1 rok", "net": 8900, "vat_rate": 23, "currency": "PLN",
+        "params": {"domain_id": "d1", "domain": "firma.pl", "years": 1}}  # fmt: skip
+    invoice = billing_stripe.issue_item_invoice(account, "domain_renewal", {"domain_id": "d1", "years": 1},
+                                                f"renew:d1:{uuid.uuid4().hex}", STAFF)  # fmt: skip
+    assert billing_stripe.run_billing_cycle()["auto_charges"] == 1
+    assert billing_stripe.get_invoice(account, invoice["invoice_id"])["status"] == "paid"
+    [charged] = [m["data"] for m in published.of("payment_received")][1:]
+    assert charged["invoice_ids"] == [invoice["invoice_id"]] and charged["amount"] == invoice["total_gross"]
+
+
+def test_an_automatic_charge_stripe_did_not_answer_is_sent_again(billing_stripe, peer, published, monkeypatch,
+                                                                  clock_file):  # fmt: skip
+    base, _ = peer
+    account = _account()
+    service = _service_with_saved_card(billing_stripe, base, account, VISA)
+    _to_renewal(service)
+    monkeypatch.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    assert billing_stripe.run_billing_cycle()["errors"] == 1
+    [unsent] = payments.PaymentIntent.objects(account_id=account, off_session=True)
+    assert (unsent.status, unsent.provider_ref) == ("created", None)
+    monkeypatch.setenv("STRIPE_API_BASE", base)
+    assert billing_stripe.run_billing_cycle()["auto_charges"] == 1  # the same attempt, the same key
+    assert [s.id for s in payments.PaymentIntent.objects(account_id=account, off_session=True)] == [unsent.id]
+    assert _session(unsent.id).status == "succeeded" and not published.of("auto_charge_failed")

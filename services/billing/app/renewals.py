@@ -198,19 +198,17 @@ def auto_charges(deps: Deps, customer: Customer, numbers: dict[str, str], now: d
 def auto_charge(deps: Deps, customer: Customer, invoice_id: str, number: str, card: dict[str, Any],
                 now: dt.datetime) -> int:  # fmt: skip
     """One off-session attempt when it is due: its session id is derived from (invoice, attempt), so
-    two cycles at once make one attempt (and Stripe sees one idempotency key)."""
+    two cycles at once make one attempt (and Stripe sees one idempotency key). An attempt whose
+    request never got Stripe's answer (Stripe unreachable) is sent again, with the same key."""
     attempts = list(PaymentIntent.objects(off_session=True, invoice_ids=invoice_id).order_by("created_at"))
-    if any(a.status in ("created", "succeeded") for a in attempts):
-        return 0  # under way, or paid
-    days, tried = retry_days(), len(attempts)
-    first = parse(attempts[0].created_at) if attempts else now
-    if tried > len(days) or (tried and now < first + dt.timedelta(days=days[tried - 1])):
+    unsent = [a for a in attempts if a.status == "created" and not a.provider_ref]
+    if any(a.status == "succeeded" or (a.status == "created" and a.provider_ref) for a in attempts):
+        return 0  # paid, or Stripe is deciding
+    days = retry_days()
+    session = unsent[0] if unsent else _next_attempt(customer, invoice_id, number, attempts, days, now)
+    if session is None:
         return 0
-    request = PaymentRequest(customer.account_id, [invoice_id], customer.outstanding(invoice_id), [number], None,
-                             det_id("autocharge", invoice_id, str(tried)))  # fmt: skip
-    session = stripe_provider.open_session(request, "card", off_session=True)
-    if session.status != "created" or session.provider_ref:
-        return 0  # another run made this attempt
+    tried = attempts.index(session) if session in attempts else len(attempts)
     result = stripe_provider.confirm_card(session, card["payment_method_id"], off_session=True)
     payments.settle(deps, session, result)
     if result["status"] == "failed":
@@ -221,6 +219,19 @@ def auto_charge(deps: Deps, customer: Customer, invoice_id: str, number: str, ca
         execute(deps.events, Customer, customer.stream_id, lambda c: c.charge_failed(failure),
                 command_meta(payments.STRIPE_CTX, causation_id=session.id), retries=CONFLICT_RETRIES)  # fmt: skip
     return 1
+
+
+def _next_attempt(customer: Customer, invoice_id: str, number: str, attempts: list[PaymentIntent],
+                  days: tuple[int, ...], now: dt.datetime) -> PaymentIntent | None:  # fmt: skip
+    """The next attempt's session when it is due (the first at once, then PAYMENT_RETRY_DAYS after the
+    first), or None."""
+    tried = len(attempts)
+    if tried > len(days) or (tried and now < parse(attempts[0].created_at) + dt.timedelta(days=days[tried - 1])):
+        return None
+    request = PaymentRequest(customer.account_id, [invoice_id], customer.outstanding(invoice_id), [number], None,
+                             det_id("autocharge", invoice_id, str(tried)))  # fmt: skip
+    session = stripe_provider.open_session(request, "card", off_session=True)
+    return session if session.status == "created" and not session.provider_ref else None
 
 
 def card_expires(card: dict[str, Any]) -> dt.datetime:
