@@ -163,7 +163,8 @@ def buyer_party(buyer: dict[str, Any]) -> InvoiceParty:
         identifier = PartyIdentifier.eu_vat(prefix, number.removeprefix(prefix))
     else:
         identifier = PartyIdentifier.foreign(number, country_code=country)
-    return InvoiceParty(name=buyer["name"], identifier=identifier, address=_address(buyer), contacts=contacts)
+    address = _address(buyer) if buyer.get("street") else None  # a consumer may have given none (Adres is optional)
+    return InvoiceParty(name=buyer["name"], identifier=identifier, address=address, contacts=contacts)
 
 
 def payment_terms(payment: dict[str, Any]) -> PaymentTerms:

@@ -180,3 +180,9 @@ def test_validation_is_offline(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     fa3.validate(fa3.build(invoice(buyer=DE_CONSUMER, lines=[line(24000, rate="19", vat=4560)])))
+
+
+def test_a_consumer_who_gave_no_address_is_a_buyer_without_one():
+    root = parsed(invoice(buyer={**PL_CONSUMER, "street": "", "postcode": "", "city": ""}))
+    assert text(root, "//f:Podmiot2/f:DaneIdentyfikacyjne/f:Nazwa") == ["Jan Kowalski"]
+    assert root.xpath("//f:Podmiot2/f:Adres", namespaces=NS) == []
