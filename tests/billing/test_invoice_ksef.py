@@ -101,3 +101,39 @@ def test_a_refunds_correction_refers_to_the_ksef_number_and_goes_to_ksef(billing
     ns = {"f": fa3.NAMESPACE}
     assert root.xpath("//f:DaneFaKorygowanej/f:NrKSeFFaKorygowanej/text()", namespaces=ns) == [
         invoice["ksef"]["ksef_number"]]  # fmt: skip
+
+
+GREEN_SEND = """
+import eventlet
+eventlet.monkey_patch()
+import sys, time
+from services.billing.app import ksef as sender  # hides trio from httpcore, as billing does
+from services.billing import fa3, ksef
+from tests.billing.test_fa3 import invoice
+config = ksef.Settings(api_base=sys.argv[1], qr_base="https://qr-test.ksef.mf.gov.pl", nip=sys.argv[2],
+                       token=sys.argv[3], timeout=5, verdict_within=10, poll_every=0.05)
+ticks = []
+def tick():
+    while True:
+        ticks.append(time.monotonic())
+        eventlet.sleep(0.005)
+eventlet.spawn_n(tick)
+eventlet.sleep(0)
+before = len(ticks)
+sent = ksef.send(fa3.build(invoice(number="FV/GREEN/1")), config=config)
+print(sent["ksef_number"], len(ticks) - before)
+"""
+
+
+def test_ksef_client_sends_green_under_eventlet_without_blocking_the_hub(server):  # noqa: F811
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", GREEN_SEND, f"http://127.0.0.1:{server.port}", NIP, TOKEN],
+                          cwd=root, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    number, ticks = done.stdout.split()
+    assert is_valid_ksef_number(number)
+    assert int(ticks) >= 5, "other greenlets ran while the invoice was sent"
