@@ -126,10 +126,23 @@ class AccountsClient(Client):
         return self._send("logout", token=token)
 
     def register(
-        self, *, email: str, password: str, first_name: str, last_name: str, language: str = "pl"
+        self,
+        *,
+        email: str,
+        password: str,
+        first_name: str,
+        last_name: str,
+        language: str = "pl",
+        password_repeat: str | None = None,
     ) -> dict[str, str]:
         return self._send(
-            "register", email=email, password=password, first_name=first_name, last_name=last_name, language=language
+            "register",
+            email=email,
+            password=password,
+            first_name=first_name,
+            last_name=last_name,
+            language=language,
+            password_repeat=password_repeat,
         )
 
     def remove_contact(self, *, account_id: str, contact_id: str) -> dict:

@@ -26,6 +26,12 @@ blueprint = Blueprint("staff_help", __name__, url_prefix="/staff/help")
 blueprint.before_request(staff_only)
 
 
+@pages.app_template_global()
+def file_size(size: int) -> str:
+    """An attachment's size in KiB, written the page's way: "0,1 KiB" in Polish, "0.1 KiB" in English."""
+    return f"{i18n.number(round(size / 1024, 1))} KiB"
+
+
 def _reader() -> None:
     """Whoever is logged in (for the header and their language); the pages are open to everybody."""
     g.account = load_account(session.get("token")) if session.get("token") else None

@@ -45,12 +45,9 @@ def register():
         return render_template("register.html", form={"language": g.language}, errors={})
     form = {k: request.form.get(k, "") for k in ("email", "first_name", "last_name", "language")}
     password, repeat = request.form.get("password", ""), request.form.get("password_repeat", "")
-    if password != repeat:
-        return _form_error(
-            "register.html", CommandError("invalid_input", {"password_repeat": "password_mismatch"}), form
-        )
     try:  # a known address gets the same answer; the mail sent to it says it already has an account
-        clients.accounts.register(email=form["email"], password=password, first_name=form["first_name"], last_name=form["last_name"], language=form["language"] or g.language)  # fmt: skip
+        # the service checks every field, the repeated password too: all the errors at once
+        clients.accounts.register(email=form["email"], password=password, first_name=form["first_name"], last_name=form["last_name"], language=form["language"] or g.language, password_repeat=repeat)  # fmt: skip
     except CommandError as exc:
         return _form_error("register.html", exc, form)
     return render_template("message.html", message=i18n.t("registered_check_mail_any", email=form["email"].strip()),

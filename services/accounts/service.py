@@ -37,8 +37,8 @@ class AccountsService(EventSourcedService):
     # --- registration and verification -------------------------------------
     @rpc
     def register(self, email: str, password: str, first_name: str, last_name: str,
-                 language: str = "pl", ctx: dict | None = None) -> dict[str, str]:  # fmt: skip
-        return registration.register(self.deps, email, password, first_name, last_name, language, ctx)
+                 language: str = "pl", ctx: dict | None = None, password_repeat: str | None = None) -> dict[str, str]:  # fmt: skip
+        return registration.register(self.deps, email, password, first_name, last_name, language, ctx, password_repeat)
 
     @rpc
     def verify_email(self, token: str, ctx: dict | None = None) -> dict[str, str]:

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Callable
 
 from kernel import contracts
+from kernel.countries import ISO_3166
 
 LANGUAGES = ("pl", "en")
 CATEGORIES = ("billing", "services", "domains", "support", "security")
@@ -14,14 +15,14 @@ CATEGORIES = ("billing", "services", "domains", "support", "security")
 MANDATORY_CATEGORIES = ("security",)
 PERMISSIONS = contracts.CONTACT_PERMISSIONS
 CONTACT_CATEGORIES = contracts.CONTACT_MAIL_CATEGORIES
-COUNTRIES = (
-    "PL", "DE", "CZ", "SK", "LT", "UA", "GB", "FR", "NL", "AT", "BE", "DK", "ES", "IT", "IE", "SE", "NO",
-    "FI", "PT", "HU", "RO", "BG", "HR", "SI", "EE", "LV", "GR", "CH", "US", "CA",
-)  # fmt: skip
+COUNTRIES = ISO_3166  # stored as the ISO 3166-1 alpha-2 code
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 PHONE_RE = re.compile(r"^\+?[0-9 ()-]{7,20}$")
 PL_POSTCODE_RE = re.compile(r"^\d{2}-\d{3}$")
+# what may separate a Polish postcode's digits as typed: "00-916", "00 916", "00–916", "00916"
+POSTCODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015]")
+NIP_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015.]")
 EU_VAT_RE = re.compile(r"^[A-Z]{2}[0-9A-Z+*]{2,13}$")
 # EU countries of COUNTRIES other than Poland and their VAT-number prefix (a VAT-EU number starts with it)
 EU_VAT_PREFIX = {c: ("EL" if c == "GR" else c) for c in ("DE", "CZ", "SK", "LT", "FR", "NL", "AT", "BE", "DK", "ES",
@@ -99,20 +100,42 @@ def check_phone(value: str) -> str | None:
     return None if PHONE_RE.match(value) else "invalid_phone"
 
 
+def check_repeat(password: str, repeat: str | None) -> str | None:
+    """A form's password typed twice: None when not asked (the API) or the same."""
+    return None if repeat is None or repeat == password else "password_mismatch"
+
+
 def check_language(value: str) -> str | None:
     return None if value in LANGUAGES else "invalid_language"
 
 
 def nip_digits(value: str) -> str:
-    return re.sub(r"[\s-]", "", value or "").upper().removeprefix("PL")
+    """A NIP as typed ("PL 526-000-12-46", "526.000.12.46") without its separators and "PL" prefix."""
+    return NIP_SEPARATORS.sub("", value or "").upper().removeprefix("PL")
+
+
+def check_nip(value: str) -> str | None:
+    """None for a valid Polish NIP; else what is wrong: invalid_nip (other than digits), nip_length (not
+    10 digits), nip_checksum (10 digits whose check digit does not match)."""
+    digits = nip_digits(value)
+    if not digits.isascii() or not digits.isdigit():
+        return "invalid_nip"
+    if len(digits) != 10:
+        return "nip_length"
+    checksum = sum(int(d) * w for d, w in zip(digits, NIP_WEIGHTS, strict=False)) % 11
+    return None if checksum != 10 and checksum == int(digits[9]) else "nip_checksum"
 
 
 def is_valid_nip(value: str) -> bool:
-    digits = nip_digits(value)
-    if not re.fullmatch(r"\d{10}", digits):
-        return False
-    checksum = sum(int(d) * w for d, w in zip(digits, NIP_WEIGHTS, strict=False)) % 11
-    return checksum != 10 and checksum == int(digits[9])
+    return check_nip(value) is None
+
+
+def normalize_postcode(value: str, country: str) -> str:
+    """A Polish postcode typed as five digits, with a space or any dash between, becomes 00-916."""
+    digits = POSTCODE_SEPARATORS.sub("", value)
+    if country == "PL" and len(digits) == 5 and digits.isascii() and digits.isdigit():
+        return f"{digits[:2]}-{digits[2:]}"
+    return value
 
 
 def check_billing_address(address: dict) -> tuple[dict, dict[str, str]]:
@@ -125,10 +148,12 @@ def check_billing_address(address: dict) -> tuple[dict, dict[str, str]]:
             errors[key] = "invalid_type"
         elif value and has_bad_characters(value):
             errors[key] = "invalid_characters"
-    if errors:
-        return {}, {f"billing_address.{k}": v for k, v in errors.items()}
+    if errors:  # the other fields are still checked: every error at once
+        clean, more = check_billing_address({k: x for k, x in address.items() if k not in errors})
+        return {}, {**more, **{f"billing_address.{k}": x for k, x in errors.items()}}
     clean = {k: (address.get(k) or "").strip() for k in keys}
     clean["country"] = clean["country"].upper() or "PL"
+    clean["postcode"] = normalize_postcode(clean["postcode"], clean["country"])
     for key in ("street", "postcode", "city"):
         if not clean[key]:
             errors[key] = "required"
@@ -140,10 +165,10 @@ def check_billing_address(address: dict) -> tuple[dict, dict[str, str]]:
         errors["postcode"] = "invalid_postcode"
     if clean["nip"]:
         if clean["country"] == "PL":
-            if is_valid_nip(clean["nip"]):
-                clean["nip"] = nip_digits(clean["nip"])
+            if code := check_nip(clean["nip"]):
+                errors["nip"] = code
             else:
-                errors["nip"] = "invalid_nip"
+                clean["nip"] = nip_digits(clean["nip"])
         elif not EU_VAT_RE.match(clean["nip"].replace(" ", "").upper()):
             errors["nip"] = "invalid_vat_id"
         elif (

@@ -14,9 +14,11 @@ from services.accounts.projections import AccountToken, AccountView
 
 
 def register(deps: Deps, email: str, password: str, first_name: str, last_name: str, language: str,
-             ctx: dict | None) -> dict[str, str]:  # fmt: skip
+             ctx: dict | None, password_repeat: str | None = None) -> dict[str, str]:  # fmt: skip
+    """Every field's error at once (the form's repeated password too, when given)."""
     email = v.normalize_email(email)
     checks = {"email": v.check_email(email), "password": v.check_password(password),
+              "password_repeat": v.check_repeat(password, password_repeat),
               "first_name": v.check_name(first_name), "last_name": v.check_name(last_name),
               "language": v.check_language(language)}  # fmt: skip
     raise_if({field: code for field, code in checks.items() if code})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kernel import idn
 from kernel.contracts import CART_ITEM_KINDS
 from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
 from kernel.events import new_id
@@ -118,7 +119,7 @@ def hosting_params(params: dict[str, Any], current: dict[str, Any] | None = None
     cycle = merged.get("cycle")
     if cycle not in CYCLES or (plan and cycle not in plan.prices):
         errors["cycle"] = "invalid_cycle"
-    domain = (merged.get("domain") or "").strip().lower().rstrip(".")
+    domain = idn.ascii_name(merged.get("domain") or "")  # "żółw.pl" as typed: stored in ASCII (punycode)
     if domain and not DOMAIN_RE.match(domain):
         errors["domain"] = "invalid_domain"
     if errors:
