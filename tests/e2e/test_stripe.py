@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from tests.conftest import RABBIT_API, free_port
-from tests.e2e.helpers import csrf, wait_for
+from tests.e2e.helpers import bearer, csrf, register_verified, wait_for
 from tests.e2e.test_billing_pages import Person, advance_clock, run_billing_cycle
 from tests.localstripe import confirm_card_setup, localstripe, register_webhook, sign, stripe_env
 from tools.devstack import Stack
@@ -135,3 +135,32 @@ def test_the_next_renewal_is_charged_to_the_saved_card(stripe_stack):
                  "the service renewed by the automatic charge")  # fmt: skip
     finally:
         stripe_stack.clock_file.write_text(before)
+
+
+def test_the_api_lists_cards_and_the_ledger_and_names_bad_fields(stripe_stack):
+    base = stripe_stack.gateway_url
+    _, token = register_verified(base, stripe_stack.var / "mail")
+    headers = bearer(token)
+    assert requests.get(f"{base}/api/v1/billing/cards", headers=headers, timeout=30).json() == {
+        "cards": [], "default_payment_method": None}  # fmt: skip
+    setup = requests.post(f"{base}/api/v1/billing/cards/setup", headers=headers, json={}, timeout=30).json()
+    assert confirm_card_setup(stripe_stack.stripe_base, setup["client_secret"], VISA).ok
+    saved = requests.post(f"{base}/api/v1/billing/cards", headers=headers, timeout=30,
+                          json={"setup_intent_id": setup["setup_intent_id"], "make_default": True})  # fmt: skip
+    assert saved.status_code == 200 and saved.json()["last4"] == "4242"
+    [card] = requests.get(f"{base}/api/v1/billing/cards", headers=headers, timeout=30).json()["cards"]
+    assert card["default"] and (card["brand"], card["exp_year"]) == ("visa", 2030)
+    small = requests.post(f"{base}/api/v1/billing/ledger/add-funds", headers=headers, json={"amount": 5}, timeout=30)
+    assert small.status_code == 422 and small.json()["error"]["fields"]["amount"]["code"] == "invalid_amount"
+    started = requests.post(f"{base}/api/v1/billing/ledger/add-funds", headers=headers, json={"amount": 5000},
+                            timeout=30)  # fmt: skip
+    assert started.status_code == 200 and "/pay/" in started.json()["redirect_url"]
+    switch = requests.post(f"{base}/api/v1/services/nope/auto-renew", headers=headers, json={"auto_renew": "yes"},
+                           timeout=30)  # fmt: skip
+    assert switch.status_code == 422 and switch.json()["error"]["fields"]["auto_renew"]["code"] == "invalid_type"
+    assert requests.post(f"{base}/api/v1/services/nope/auto-renew", headers=headers, json={"auto_renew": True},
+                         timeout=30).status_code == 404  # fmt: skip
+    removed = requests.delete(f"{base}/api/v1/billing/cards/{card['payment_method_id']}", headers=headers, timeout=30)
+    assert removed.status_code == 200 and removed.json()["cards"] == []
+    ledger = requests.get(f"{base}/api/v1/billing/ledger", headers=headers, timeout=30).json()
+    assert ledger == {**ledger, "entries": [], "credit": 0}
