@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import functools
 import hmac
+import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import Response, abort, g, redirect, request, session, url_for
+from pymongo.errors import PyMongoError
 
-from gateway import clients
+from gateway import clients, readmodel
+from gateway.caller import request_correlation
+
+log = logging.getLogger(__name__)
+COMMAND_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def bearer_token() -> str | None:
@@ -20,16 +27,58 @@ def bearer_token() -> str | None:
 
 
 def load_account(token: str | None) -> dict[str, Any] | None:
-    """The account behind a token, asked once per request (the permission check
-    and the view both need it)."""
+    """The account behind a token, once per request (the permission check and the view both need it):
+    from the gateway's session view (gateway.readmodel, kept current by accounts' events), else asked
+    of accounts and remembered there. `g.session_pending`: this session's commands the dashboard view
+    may not have applied yet."""
     if not token:
         return None
     cached = g.get("_authenticated")
     if cached and cached[0] == token:
         return cached[1]
-    account = clients.accounts.authenticate(token=token)
+    known = _session_view(token)
+    g.session_pending = list((known or {}).get("pending") or [])
+    account = known["account"] if known else _ask_accounts(token)
     g._authenticated = (token, account)
     return account
+
+
+def _session_view(token: str) -> dict[str, Any] | None:
+    try:
+        return readmodel.session(token)
+    except PyMongoError as exc:  # the gateway's database is away: accounts answers instead
+        log.warning("session view unavailable: %r", exc)
+        return None
+
+
+def _ask_accounts(token: str) -> dict[str, Any] | None:
+    asked_at = time.time()
+    account = clients.accounts.authenticate(token=token)
+    if account:
+        try:
+            readmodel.remember_session(token, account, asked_at)
+            g.session_pending = readmodel.pending_of(token)
+        except PyMongoError as exc:
+            log.warning("session view not updated: %r", exc)
+    return account
+
+
+def current_token() -> str | None:
+    """The token this request was authenticated with."""
+    cached = g.get("_authenticated")
+    return cached[0] if cached and cached[1] else None
+
+
+def note_command(response: Response) -> Response:
+    """After a command that went through, remember its correlation id in the session view: this session's
+    next dashboard waits (a bounded few ms) for the dashboard view to have applied its events."""
+    token = current_token()
+    if token and request.method in COMMAND_METHODS and response.status_code < 400 and "correlation_id" in g:
+        try:
+            readmodel.note_command(token, request_correlation())
+        except PyMongoError as exc:
+            log.warning("command not noted for read-your-writes: %r", exc)
+    return response
 
 
 def page_login_required(view: Callable) -> Callable:

@@ -24,5 +24,12 @@ def request_ctx() -> dict[str, Any]:
         "actor": actor,
         "ip": request.remote_addr,
         "user_agent": request.headers.get("User-Agent", "")[:200],
-        "correlation_id": request.headers.get("X-Request-Id") or new_id(),
+        "correlation_id": request_correlation(),
     }
+
+
+def request_correlation() -> str:
+    """One correlation id for every call of this request (the gateway's view waits for its events)."""
+    if "correlation_id" not in g:
+        g.correlation_id = request.headers.get("X-Request-Id") or new_id()
+    return g.correlation_id

@@ -1,4 +1,11 @@
-"""The dashboard: one parallel fan-out to the services, ten seed sections back.
+"""The dashboard: read from the gateway's dashboard view, else one parallel fan-out to the services.
+
+The view (gateway.readmodel, kept by `python -m gateway.readmodel` from every service's events) is one
+query. A page falls back to asking the services when the view does not know the account yet, or has not
+applied this session's latest command within DASHBOARD_VIEW_WAIT_MS (read your own writes); what they
+answer is stored in the view. A section whose service is away (the view process has not seen it answer
+for a few seconds, or it failed to answer the fan-out) is shown as last known, with `known_at` saying
+since when, as long as the view has it.
 
 A service that is down or slow costs only its own sections: they are listed in
 `unavailable`; sections whose feature is not built yet are in `not_built`. A
@@ -9,11 +16,19 @@ contact sees only the sections their permissions allow: the others are listed in
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import time
 from typing import Any
 
-from gateway import clients, policy, rpc
+from flask import g
+from pymongo.errors import PyMongoError
+
+from gateway import policy, readmodel, rpc
+from gateway.auth import current_token
 from gateway.permissions import Forbidden, Permission, allows, visible_renewals
+from gateway.readmodel.refresh import CALLS
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +39,11 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "domains": ("tiles.domains",),
     "support": ("tiles.tickets", "recent_tickets", "news"),
 }
+
+# source -> the service that answers it
+SERVICE_OF = {"contacts": "accounts", "billing": "billing", "domains": "domains", "support": "support"}
+VIEW_WAIT_SECONDS = float(os.environ.get("DASHBOARD_VIEW_WAIT_MS", "200")) / 1000
+POLL_SECONDS = 0.005
 
 # section -> the permission a contact needs to see it (the others are for everyone): gateway/policy.py
 SECTION_PERMISSIONS: dict[str, Permission] = policy.section_permissions()
@@ -41,22 +61,21 @@ def hidden_sections(account: dict[str, Any]) -> list[str]:
 def build(account: dict[str, Any]) -> dict[str, Any]:
     account_id, language = account["account_id"], account.get("language", "pl")
     hidden = hidden_sections(account)
-    calls = {
-        "contacts": lambda: clients.start(clients.accounts.list_contacts, account_id=account_id),
-        "billing": lambda: clients.start(clients.billing.dashboard_summary, account_id=account_id),
-        "domains": lambda: clients.start(clients.domains.dashboard_summary, account_id=account_id),
-        "support": lambda: clients.start(clients.support.dashboard_summary, account_id=account_id, language=language),
-    }
-    visible = {}
-    for source, start in calls.items():
-        if set(SOURCES[source]) <= set(hidden):
-            continue
-        try:
-            visible[source] = start()
-        except Forbidden:  # the service-call table says no: its sections are hidden, not an error
-            log.warning("dashboard: %s refused by the service-call table; its sections are hidden", source)
-            hidden = sorted({*hidden, *SOURCES[source]})
-    results, failures = rpc.gather(visible)
+    keys = {source: readmodel.source_key(source, language) for source in SOURCES
+            if not set(SOURCES[source]) <= set(hidden)}  # fmt: skip
+    pending = list(g.get("session_pending") or [])
+    view = _caught_up_view(account_id, list(keys.values()), pending)
+    if view is not None:
+        results = {source: view["sources"][key]["data"] for source, key in keys.items()}
+        failures: dict[str, str] = {}
+        known = {source: view["sources"][key]["sent_at"] for source, key in keys.items()
+                 if SERVICE_OF[source] in readmodel.away_services()}  # fmt: skip
+        served_from = "view"
+    else:
+        served_from = "services"
+        results, failures, hidden, known = _ask_services(account_id, keys, hidden)
+    if pending and not failures:
+        _clear_pending(pending)
     d = _assemble(account, results, failures)
     for section in hidden:
         group, _, key = section.partition(".")
@@ -66,7 +85,68 @@ def build(account: dict[str, Any]) -> dict[str, Any]:
             d[section] = {} if section == "profile" else []
     d["hidden"] = hidden
     d["greeting_name"] = (account.get("contact") or {}).get("first_name") or account.get("first_name")
+    d["known_sections"] = sorted(section for source in known for section in SOURCES[source])
+    d["known_at"] = _iso(min(known.values())) if known else None
+    d["served_from"] = served_from  # "view": the gateway's dashboard view; "services": the fan-out
     return d
+
+
+def _caught_up_view(account_id: str, keys: list[str], pending: list[str]) -> dict[str, Any] | None:
+    """The account's view once it holds every source and has applied this session's commands (waiting at
+    most VIEW_WAIT_SECONDS for that), else None: ask the services."""
+    deadline = time.monotonic() + VIEW_WAIT_SECONDS
+    try:
+        while True:
+            view = readmodel.view(account_id)
+            if not view or any(key not in (view.get("sources") or {}) for key in keys):
+                return None
+            if set(pending) <= set(view.get("applied") or ()):
+                return view
+            if time.monotonic() >= deadline:
+                log.info("dashboard view of %s not caught up within %.0f ms", account_id, VIEW_WAIT_SECONDS * 1000)
+                return None
+            time.sleep(POLL_SECONDS)
+    except PyMongoError as exc:
+        log.warning("dashboard view unavailable: %r", exc)
+        return None
+
+
+def _ask_services(account_id: str, keys: dict[str, str], hidden: list[str]):
+    """The fan-out: (results, failures, hidden, known). What the services answer is stored in the view; a
+    source that failed is taken from the view, if it has it, as known at its time."""
+    visible, sent_at = {}, time.time()
+    for source, key in keys.items():
+        try:
+            visible[source] = CALLS[key](account_id)
+        except Forbidden:  # the service-call table says no: its sections are hidden, not an error
+            log.warning("dashboard: %s refused by the service-call table; its sections are hidden", source)
+            hidden = sorted({*hidden, *SOURCES[source]})
+    results, failures = rpc.gather(visible)
+    known: dict[str, float] = {}
+    try:
+        readmodel.record(account_id, {keys[source]: data for source, data in results.items()}, sent_at)
+        if failures:
+            stored = (readmodel.view(account_id) or {}).get("sources") or {}
+            for source in [s for s in failures if keys[s] in stored]:
+                results[source] = stored[keys[source]]["data"]
+                known[source] = stored[keys[source]]["sent_at"]
+                del failures[source]
+    except PyMongoError as exc:
+        log.warning("dashboard view not updated: %r", exc)
+    return results, failures, hidden, known
+
+
+def _clear_pending(pending: list[str]) -> None:
+    token = current_token()
+    if token:
+        try:
+            readmodel.clear_pending(token, pending)
+        except PyMongoError as exc:
+            log.warning("pending commands not cleared: %r", exc)
+
+
+def _iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _assemble(account: dict[str, Any], results: dict[str, Any], failures: dict[str, str]) -> dict[str, Any]:

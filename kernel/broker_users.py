@@ -67,7 +67,7 @@ def _alternatives(*names: str) -> str:
 def permissions(user: str) -> dict[str, Any]:
     """The vhost rights (configure/write/read regexes) and the topic rights on `nameko-rpc` of `user`."""
     if user == "gateway":
-        own = ["nameko-rpc", r"rpc\.reply-standalone_rpc_proxy-.*", r"amq\.gen-.*"]
+        own = ["nameko-rpc", r"rpc\.reply-standalone_rpc_proxy-.*", r"amq\.gen-.*", "gateway-view"]
         return {
             "configure": _alternatives(*own),
             "write": _alternatives(*own),

@@ -331,6 +331,8 @@ class Stack:
         gunicorn = str(Path(PYTHON).parent / "gunicorn")
         self.start_process("gateway", env=self._broker_env(broker, "gateway"), argv=[gunicorn, "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
                                        "--bind", f"127.0.0.1:{self.gateway_port}", "gateway.wsgi:app"])  # fmt: skip
+        # the gateway's view process (gateway/readmodel): the dashboard and session views, from every service's events
+        self.start_process("gateway-view", [PYTHON, "-m", "gateway.readmodel"], self._broker_env(broker, "gateway"))
         health = self.wait_healthy()
         if seed_demo:
             from tools.seed import seed_demo_account, seed_demo_offer, seed_help_articles, seed_staff_account
@@ -361,7 +363,7 @@ class Stack:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in ("gateway", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "pdns", "mongo"):
+        for name in ("gateway", "gateway-view", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "pdns", "mongo"):
             if self.stop_process(name):
                 stopped.append(name)
         stopped += [name for name in WEB_SERVER if self.stop_process(name)]

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 from flask import Blueprint, Response, abort, g, render_template, request, session
 
 from gateway import live
-from gateway.auth import load_account, page_login_required
+from gateway.auth import load_account, note_command, page_login_required
 from gateway.dashboard import build as build_dashboard
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("live", __name__)
+# every command a session makes is noted for its next dashboard (read your own writes: gateway/dashboard.py)
+blueprint.after_app_request(note_command)
 
 # Dashboard sections a fragment may contain; each is gateway/templates/dashboard/_<name>.html.
 SECTIONS = ("profile", "contacts", "shortcuts", "offer", "tiles", "active_services", "renewals", "news",
