@@ -34,6 +34,17 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   fi
 fi
 
+# Accessibility checks in the browser tests: axe-core from npm, pinned by package-lock.json (node_modules/).
+AXE_PINNED=$(sed -n 's/.*"axe-core": "\(.*\)".*/\1/p' package.json)
+if ! grep -qs "\"version\": \"$AXE_PINNED\"" node_modules/axe-core/package.json; then
+  if command -v npm >/dev/null; then
+    echo "==> npm packages (axe-core for the browser tests, pinned by package-lock.json)"
+    npm ci --no-audit --no-fund --silent
+  else
+    echo "The browser tests need npm for axe-core: sudo apt-get install -y npm" >&2
+  fi
+fi
+
 # Hosting accounts: the local web server's own software (tools/hosting_server.py starts it, the agent needs root).
 if ! command -v nginx >/dev/null || ! command -v php-fpm8.2 >/dev/null || [ ! -x /usr/sbin/sshd ] \
    || ! command -v mariadbd >/dev/null; then

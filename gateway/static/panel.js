@@ -17,7 +17,8 @@
       box.checked = !box.checked;
       button.setAttribute("aria-expanded", String(box.checked));
     });
-    label.replaceWith(button);
+    label.after(button);
+    label.hidden = true; // kept: it still names the checkbox the button now drives
     box.hidden = true;
   }
 

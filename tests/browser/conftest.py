@@ -72,3 +72,10 @@ def browser(request) -> Iterator:
         yield driver
     finally:
         driver.quit()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from tests.browser.axe import COUNTS, summary
+
+    if COUNTS.pages:
+        terminalreporter.write_line(summary())

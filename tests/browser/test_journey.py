@@ -1,5 +1,5 @@
 """A person in a real Chromium: register, verify by mail, log in, section 1, order and pay, live tiles, a ticket,
-the language; every page checked at phone and desktop width for horizontal overflow."""
+the language; every page checked at phone and desktop width for horizontal overflow and with axe-core (WCAG 2.1 AA)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
+from tests.browser import axe
 from tests.browser.conftest import DESKTOP, PHONE
 from tests.e2e.helpers import PASSWORD, VERIFY_RE, token_from_mail, wait_for
 
@@ -66,7 +67,8 @@ return Array.from(document.querySelectorAll("input, select, textarea"))
 
 
 def _fits(driver, step: str) -> None:
-    """Every field labelled; no horizontal overflow at phone or desktop width; a screenshot of each."""
+    """Every field labelled; no horizontal overflow at phone or desktop width, no serious or critical axe-core
+    violation at either; a screenshot of each."""
     assert driver.execute_script(UNLABELLED_JS) == [], f"{step}: fields without a label"
     for width, height in (PHONE, DESKTOP):
         driver.set_window_size(width, height)
@@ -77,6 +79,7 @@ def _fits(driver, step: str) -> None:
             "const e = document.documentElement; return [e.scrollWidth, e.clientWidth]"
         )
         assert scroll <= client <= inner, f"{step} at {width}px is {scroll}px wide (room: {client}px)"
+        axe.check(driver, step)
         driver.shots(f"{step}-{width}")
 
 
