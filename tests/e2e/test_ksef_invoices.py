@@ -143,7 +143,7 @@ def test_a_rejected_invoice_is_shown_to_staff_with_ksefs_reason(stack, business,
     assert bad.status_code == 422
 
 
-def test_a_refund_yields_a_correction_referring_to_the_invoice(stack, business, ksef, staff):  # noqa: F811
+def test_a_refund_yields_a_correction_referring_to_the_invoice(stack, company, business, ksef, staff):  # noqa: F811
     invoice_id = order(stack, business)
     invoice = ksef_state(stack, business, invoice_id, "sent")
     staff_ctx = {"actor": {"type": "staff", "id": staff["account_id"]}}
@@ -165,6 +165,13 @@ def test_a_refund_yields_a_correction_referring_to_the_invoice(stack, business, 
     assert f"Numer KSeF faktury korygowanej: {invoice['ksef']['ksef_number']}" in text
     fa3.validate(api(stack, business, f"/invoices/{correction_id}/xml").content)
     assert len(ksef.received(correction["number"])) == 1
+    person = login_browser(stack.gateway_url, company[0])
+    listed = person.get(f"{stack.gateway_url}/invoices", timeout=15)
+    assert listed.status_code == 200 and correction["number"] in listed.text and "korekta" in listed.text
+    page = person.get(f"{stack.gateway_url}/invoices/{correction_id}", timeout=15)
+    assert page.status_code == 200 and f"Korekta faktury nr {invoice['number']}" in page.text
+    corrected_page = person.get(f"{stack.gateway_url}/invoices/{invoice_id}", timeout=15).text
+    assert f'href="/invoices/{correction_id}"' in corrected_page
 
 
 def test_the_cart_shows_reverse_charge_and_eu_consumer_vat(stack):
