@@ -254,12 +254,18 @@ php_admin_value[post_max_size] = {limits["upload_mb"]}M
     def _reload(self) -> None:
         """nginx and PHP-FPM read their configuration again (gracefully: running requests finish)."""
         run("nginx", "-c", str(self.dir / "nginx" / "nginx.conf"), "-t", "-q")
+        old_workers = children(master(self.dir / "nginx" / "nginx.pid"))
         for pid_file, sig in ((self.dir / "nginx" / "nginx.pid", signal.SIGHUP),
                               (self.dir / "php" / "php-fpm.pid", signal.SIGUSR2)):  # fmt: skip
             try:
-                os.kill(int(pid_file.read_text().strip()), sig)
-            except (FileNotFoundError, ValueError, ProcessLookupError) as exc:
+                os.kill(master(pid_file), sig)
+            except ProcessLookupError as exc:
                 raise RuntimeError(f"cannot reload {pid_file.parent.name}: {exc}") from None
+        # nginx's old workers stop taking connections once the new ones run; until they are gone one of
+        # them may still answer with the old configuration
+        deadline = time.monotonic() + RELOAD_SECONDS
+        while any(alive(pid) for pid in old_workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _db(self) -> Any:
         connection = pymysql.connect(unix_socket=str(self.dir / "mysql" / "mysqld.sock"), user="root", autocommit=True)
@@ -319,6 +325,26 @@ def limits_of(p: dict[str, Any]) -> dict[str, int]:
         if type(value) is not int or not low <= value <= high:
             raise Refused(400, error="invalid", field=f"limits.{name}")
     return {name: given[name] for name in LIMITS}
+
+
+def master(pid_file: Path) -> int:
+    try:
+        return int(pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError) as exc:
+        raise RuntimeError(f"{pid_file.parent.name} is not running: {exc}") from None
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(line) for line in found.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def exists(user: str) -> bool:

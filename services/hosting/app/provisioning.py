@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+from kernel.dates import iso
 from kernel.events import Event
 from services.hosting import plans
 from services.hosting.app import Deps, do, load, spec
@@ -94,7 +95,8 @@ def _failed(account: HostingAccount, step: str, exc: ServerError, now: dt.dateti
 def retry_due(deps: Deps) -> dict[str, int]:
     """Converge every account with a step waiting whose time has come."""
     now = deps.now()
-    waiting = [v.id for v in HostingView.objects(due="yes").only("id")]
+    waiting = [v.id for v in HostingView.objects(due="yes", retry_at=None).only("id")]
+    waiting += [v.id for v in HostingView.objects(due="yes", retry_at__lte=iso(now)).only("id")]  # ISO text sorts
     taken = [service_id for service_id in waiting if load(deps, service_id).due(now)]
     settled = 0
     for service_id in taken:
