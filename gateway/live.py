@@ -89,9 +89,11 @@ class Hub:
         self._by_account: dict[str, set[Subscription]] = {}
         self.stopping = threading.Event()
 
-    def subscribe(self, account_id: str, permissions: list[str] | None = None) -> Subscription | None:
-        """A new subscription, or None when this process already serves MAX_STREAMS."""
-        subscription = Subscription(account_id, permissions)
+    def subscribe(self, account_id: str, permissions: list[str] | None = None,
+                  kind: type[Subscription] | None = None) -> Subscription | None:  # fmt: skip
+        """A new subscription (of `kind`: gateway/live_asgi.py's wakes a coroutine), or None when this process
+        already serves MAX_STREAMS."""
+        subscription = (kind or Subscription)(account_id, permissions)
         with self._lock:
             if sum(len(subs) for subs in self._by_account.values()) >= MAX_STREAMS:
                 return None

@@ -46,6 +46,12 @@ def nameko_command(service: str) -> list[str]:
     return ["-m", "nameko", "run", entry, "--config", f"services/{service}/config.yml"]
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -71,6 +77,7 @@ class Stack:
     mongo_port: int = 27017
     pdns_dns_port: int = 5300  # PowerDNS: DNS answers, and its HTTP API the domains service drives
     pdns_api_port: int = 8081
+    live_port: int = 0  # the live-stream process (gateway/live_asgi.py); 0: a free one at start
     # The local web server for hosting accounts (tools/hosting_server.py): nginx, SFTP, MariaDB, its agent
     hosting_http_port: int = 8088
     hosting_sftp_port: int = 2222
@@ -333,6 +340,10 @@ class Stack:
                                        "--bind", f"127.0.0.1:{self.gateway_port}", "gateway.wsgi:app"])  # fmt: skip
         # the gateway's view process (gateway/readmodel): the dashboard and session views, from every service's events
         self.start_process("gateway-view", [PYTHON, "-m", "gateway.readmodel"], self._broker_env(broker, "gateway"))
+        # live streams for everyone (gateway/live_asgi.py): an asyncio process for /live/events
+        self.live_port = self.live_port or _free_port()
+        self.start_process("gateway-live", env=self._broker_env(broker, "gateway"), argv=[gunicorn, "-c", str(ROOT / "gateway" / "gunicorn_live.py"),
+                           "--bind", f"127.0.0.1:{self.live_port}", "gateway.live_asgi:app"])  # fmt: skip
         health = self.wait_healthy()
         if seed_demo:
             from tools.seed import seed_demo_account, seed_demo_offer, seed_help_articles, seed_staff_account
@@ -363,7 +374,7 @@ class Stack:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in ("gateway", "gateway-view", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "pdns", "mongo"):
+        for name in ("gateway", "gateway-view", "gateway-live", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "pdns", "mongo"):
             if self.stop_process(name):
                 stopped.append(name)
         stopped += [name for name in WEB_SERVER if self.stop_process(name)]
