@@ -17,6 +17,8 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 
 from gateway import clients, i18n, rpc
 from gateway.auth import page_login_required
+from gateway.errors import ApiError
+from gateway.policy import is_staff
 from gateway.views.api import api, token_required
 from gateway.views.billing_api import _READ, PATHS, _account_id, _op
 from gateway.views.pages import pages
@@ -126,3 +128,33 @@ def export_invoices():
     answer = clients.billing.export_invoices(month=request.args.get("month", ""),
                                              format=request.args.get("format", "csv"))  # fmt: skip
     return file_response(answer, "application/octet-stream")
+
+
+# --- the same for staff tools over the API (a staff member's bearer token; 404 for anyone else) ---------
+def _staff_api() -> None:
+    if not is_staff(g.account):
+        raise ApiError(404, "not_found")
+
+
+@api.get("/staff/invoices/export")
+@token_required
+def export_invoices_api():
+    """?month=YYYY-MM&format=csv|zip: the month's invoices and corrections for the accountant."""
+    _staff_api()
+    answer = clients.billing.export_invoices(month=request.args.get("month", ""),
+                                             format=request.args.get("format", "csv"))  # fmt: skip
+    return file_response(answer, "application/octet-stream")
+
+
+@api.get("/staff/invoices/ksef-problems")
+@token_required
+def ksef_problems_api():
+    """Invoices KSeF rejected (its code, reason, details) or holds offline."""
+    _staff_api()
+    return {"items": clients.billing.ksef_problems()}
+
+
+PATHS["/staff/invoices/export"] = {"get": _op("Staff: a month's invoices and corrections, CSV or a zip of FA(3) "
+                                              "documents (query: month, format)", "200", errors=("404", "422"))}  # fmt: skip
+PATHS["/staff/invoices/ksef-problems"] = {"get": _op("Staff: invoices KSeF rejected or holds offline", "200",
+                                                     errors=("404",))}  # fmt: skip

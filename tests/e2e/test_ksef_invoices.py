@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import uuid
+import zipfile
 
 import pytest
 import requests
@@ -18,7 +19,7 @@ from pypdf import PdfReader
 from kernel.caller import SignedClusterRpcProxy
 from services.billing import fa3
 from tests.e2e.helpers import bearer, register_verified, wait_for
-from tests.e2e.test_staff_desk import post_form, staff, staff_browser  # noqa: F401 (fixture)
+from tests.e2e.test_staff_desk import STAFF_PASSWORD, post_form, staff, staff_browser  # noqa: F401 (fixture)
 from tests.e2e.test_support_pages import login_browser
 
 COMPANY = {"company": "Drukarnia Łódzka sp. z o.o.", "nip": "111-111-11-11", "street": "ul. Piotrkowska 100",
@@ -141,6 +142,18 @@ def test_a_rejected_invoice_is_shown_to_staff_with_ksefs_reason(stack, business,
     assert "rejected" in exported.content.decode("utf-8-sig")
     bad = desk.get(f"{stack.gateway_url}/staff/invoices/export", params={"month": "2026-13"}, timeout=30)
     assert bad.status_code == 422
+    login = requests.post(f"{stack.gateway_url}/api/v1/auth/login", timeout=15,
+                          json={"email": staff["email"], "password": STAFF_PASSWORD})  # fmt: skip
+    staff_token = login.json()["token"]
+    problems = api(stack, staff_token, "/staff/invoices/ksef-problems").json()["items"]
+    assert [(p["number"], p["ksef"]["code"]) for p in problems if p["invoice_id"] == invoice_id] == [
+        (invoice["number"], 450)]  # fmt: skip
+    archive = requests.get(f"{stack.gateway_url}/api/v1/staff/invoices/export", headers=bearer(staff_token),
+                           params={"month": month, "format": "zip"}, timeout=30)  # fmt: skip
+    assert archive.status_code == 200 and archive.headers["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as documents:
+        fa3.validate(documents.read(f"{invoice['number'].replace('/', '-')}.xml"))
+    assert api(stack, business, "/staff/invoices/export?month=" + month).status_code == 404  # customers: no such thing
 
 
 def test_a_refund_yields_a_correction_referring_to_the_invoice(stack, company, business, ksef, staff):  # noqa: F811
