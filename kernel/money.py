@@ -56,9 +56,9 @@ def totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
     """Invoice totals: sums of the rounded lines, plus a summary per VAT rate."""
     by_rate: dict[str, dict[str, Any]] = {}
     for line in lines:
-        key = f"{line['vat_rate']}|{line.get('vat_code') or ''}"  # 0% charged and "np" are different rates
-        bucket = by_rate.setdefault(key, {"vat_rate": line["vat_rate"], "net": 0, "vat": 0, "gross": 0,
-                                          **({"vat_code": line["vat_code"]} if line.get("vat_code") else {})})
+        rate = f"{line['vat_rate']}|{line.get('vat_code') or ''}"  # 0% charged and "np" are different rates
+        code = {"vat_code": line["vat_code"]} if line.get("vat_code") else {}
+        bucket = by_rate.setdefault(rate, {"vat_rate": line["vat_rate"], "net": 0, "vat": 0, "gross": 0, **code})
         for key in ("net", "vat", "gross"):
             bucket[key] += line[key]
     return {

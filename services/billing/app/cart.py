@@ -61,7 +61,8 @@ def price_item(item: dict[str, Any], percent: int) -> dict[str, Any]:
         net = discounted(full, percent)
         params = {**item["params"], "name": service_name(plan, item["params"].get("domain"))}
         description = _hosting_description(plan, item["params"])
-        line = {**invoice_line("hosting", description, params, net, plan.vat_rate), "unit_net": full, "discount": full - net}
+        line = invoice_line("hosting", description, params, net, plan.vat_rate)
+        line.update(unit_net=full, discount=full - net)  # the price before the discount, and what it took off
         return {"item": {**public, "description": description, "discount_percent": percent},
                 "line": line, "reused_invoice": None}  # fmt: skip
     if item.get("invoice_id"):  # a renewal (hosting or domain) billed already: its invoice is reused
