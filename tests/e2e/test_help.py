@@ -4,19 +4,16 @@ through the desk and the API, the new-ticket form's suggestions and section 10's
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 import requests
 
 from kernel.caller import rpc_proxy
 from tests.e2e.helpers import bearer, csrf, unique_email
+from tests.e2e.test_staff_desk import STAFF_PASSWORD
+from tests.e2e.test_staff_desk import staff as staff  # noqa: F401 (a fixture)
 from tests.e2e.test_support_pages import customer, login_browser
-from tools.devstack import ROOT
 
 GUIDE = "rejestracja-i-transfer-domen"
-STAFF_PASSWORD = "Baza-Wiedzy-Obsluga-2026"
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +21,6 @@ def seeded(stack) -> list[dict]:
     """The default articles, seeded twice the way `make up` does it: written once."""
     with rpc_proxy(stack.environment()["AMQP_URI"], {"type": "system", "id": "seed"}, timeout=30) as cluster:
         return [cluster.support.seed_help_articles(), cluster.support.seed_help_articles()]
-
-
-@pytest.fixture(scope="module")
-def staff(stack) -> dict[str, str]:
-    email = unique_email("kbstaff")
-    argv = [sys.executable, "-m", "services.accounts.staff", "create", "--email", email, "--first-name", "Ola",
-            "--last-name", "Wiedza"]  # fmt: skip
-    created = subprocess.run(argv, env={**stack.environment(), "STAFF_PASSWORD": STAFF_PASSWORD}, cwd=ROOT,
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    login = requests.post(f"{stack.gateway_url}/api/v1/auth/login", json={"email": email, "password": STAFF_PASSWORD},
-                          timeout=15)  # fmt: skip
-    assert login.status_code == 200, login.text
-    return {"email": email, "token": login.json()["token"]}
 
 
 def test_the_guide_is_seeded_once_and_read_by_anybody_in_both_languages(stack, seeded):
@@ -69,7 +52,10 @@ def test_search_on_the_page_and_through_the_api(stack, seeded):
     wrong = requests.get(f"{base}/api/v1/help", params={"category": "weather"}, timeout=15)
     assert wrong.status_code == 422 and "category" in wrong.json()["error"]["fields"]
     listed = requests.get(f"{base}/api/v1/help", params={"category": "domains", "language": "pl"}, timeout=15).json()
-    assert GUIDE in [a["slug"] for a in listed["items"]] and {"category": "domains"}.items() <= listed["categories"][0].items()
+    assert (
+        GUIDE in [a["slug"] for a in listed["items"]]
+        and {"category": "domains"}.items() <= listed["categories"][0].items()
+    )
     document = requests.get(f"{base}/api/v1/openapi.json", timeout=15).json()
     assert document["paths"]["/help/search"]["get"]["security"] == []
     assert "KbArticle" in document["components"]["schemas"]
@@ -80,6 +66,9 @@ def test_staff_write_through_the_api_customers_cannot(stack, staff):
     body = {"slug": slug, "category": "email", "status": "draft",
             "versions": {"pl": {"title": "Skrzynka pocztowa w Thunderbirdzie", "body": "Ustaw **IMAP**."}}}  # fmt: skip
     _, token, _ = customer(stack)
+    login = requests.post(f"{base}/api/v1/auth/login", json={"email": staff["email"], "password": STAFF_PASSWORD},
+                          timeout=15)  # fmt: skip
+    staff = {**staff, "token": login.json()["token"]}
     assert requests.post(f"{base}/api/v1/help", json=body, headers=bearer(token), timeout=15).status_code == 404
     bad = requests.post(f"{base}/api/v1/help", json={**body, "slug": 7, "category": None}, headers=bearer(staff["token"]),
                         timeout=15)  # fmt: skip

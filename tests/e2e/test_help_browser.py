@@ -5,29 +5,17 @@ phone and desktop width. Screenshots in var/screenshots/<test name>/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from selenium.webdriver.common.by import By
 
 from kernel.caller import rpc_proxy
 from tests.browser import axe
-from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, Shots, _driver
+from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import browser as browser  # noqa: F401 (a fixture: headless Chromium)
 from tests.e2e.helpers import PASSWORD, register_verified, wait_for
-from tests.e2e.test_help import GUIDE, STAFF_PASSWORD
-from tests.e2e.test_help import staff as staff  # noqa: F401 (the module's staff fixture)
-
-
-@pytest.fixture
-def browser(request) -> Iterator:
-    driver = _driver()
-    driver.implicitly_wait(0)
-    driver.set_page_load_timeout(30)
-    driver.shots = Shots(driver, SCREENSHOTS / request.node.name)
-    try:
-        yield driver
-    finally:
-        driver.quit()
+from tests.e2e.test_help import GUIDE
+from tests.e2e.test_staff_desk import STAFF_PASSWORD
+from tests.e2e.test_staff_desk import staff as staff  # noqa: F401 (a fixture: a staff login)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +34,7 @@ def _login(browser, base: str, address: str, password: str) -> None:
 
 
 def _check(browser, step: str) -> None:
+    """axe-core at phone and desktop width, a screenshot of each."""
     for width, height in (PHONE, DESKTOP):
         browser.set_window_size(width, height)
         wait_for(lambda w=width: browser.execute_script("return window.innerWidth") == w, what=f"{width}px")
