@@ -233,3 +233,18 @@ def test_staff_correct_a_price_on_the_desk(stack, business, ksef, staff):  # noq
     correction = ksef_state(stack, business, correction_id, "sent")
     assert (correction["total_net"], correction["total_vat"]) == (-5000, -1150)
     assert correction["correction"]["reason"] == "Cena promocyjna nie naliczona"
+
+
+def test_an_english_eu_business_sees_its_reverse_charged_invoice_in_english(stack, ksef):
+    base = stack.gateway_url
+    email, token = register_verified(base, stack.var / "mail", language="en")
+    address = {"company": "Kunde GmbH", "nip": "DE123456789", "street": "Hauptstraße 1", "postcode": "10115",
+               "city": "Berlin", "country": "DE"}  # fmt: skip
+    assert requests.patch(f"{base}/api/v1/profile", headers=bearer(token), json={"billing_address": address},
+                          timeout=15).status_code == 200  # fmt: skip
+    invoice_id = order(stack, token)
+    invoice = ksef_state(stack, token, invoice_id, "sent")  # a business abroad: its invoice goes to KSeF too
+    page = login_browser(base, email).get(f"{base}/invoices/{invoice_id}", timeout=15).text
+    assert "Hosting Start, yearly (12 months)" in page and "np. ·" in page and "Germany" in page
+    text = pdf_text(stack, token, invoice_id)
+    assert f"VAT invoice no. {invoice['number']}" in text and "reverse charge" in text and "Faktura" not in text
