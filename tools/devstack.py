@@ -110,6 +110,7 @@ class Stack:
         env.setdefault("RPC_SIGNING_KEYS", self._secret_key("rpc_signing_key"))
         env.setdefault("PDNS_API_URL", f"http://127.0.0.1:{self.pdns_api_port}")
         env.setdefault("PDNS_API_KEY", self._secret_key("pdns_api_key"))
+        env.setdefault("CLOCK_FILE", str(self.var / "clock"))  # kernel.clock: real time plus the offset in it (0)
         env.setdefault("HOSTING_AGENT_URL", f"http://127.0.0.1:{self.hosting_agent_port}")
         env.setdefault("HOSTING_AGENT_KEY", self._secret_key("hosting/agent_key"))
         env.setdefault("HOSTING_SFTP_PORT", str(self.hosting_sftp_port))
@@ -346,12 +347,22 @@ class Stack:
                            "--bind", f"127.0.0.1:{self.live_port}", "gateway.live_asgi:app"])  # fmt: skip
         health = self.wait_healthy()
         if seed_demo:
-            from tools.seed import seed_demo_account, seed_demo_offer, seed_help_articles, seed_staff_account
+            from tools.seed import (
+                seed_demo_account,
+                seed_demo_content,
+                seed_demo_offer,
+                seed_help_articles,
+                seed_staff_account,
+            )
 
             seed_demo_account(self.gateway_url, self.var / "mail", DEMO_EMAIL, DEMO_PASSWORD)
             seed_staff_account(self.gateway_url, STAFF_EMAIL, STAFF_PASSWORD, self.environment(), ROOT)
             seed_demo_offer(self.environment())
             seed_help_articles(self.environment())
+            # the demo's services, domains, invoices, tickets, contact and news; the first plan ordered in the past
+            # on the stack's shared clock, so it is due for renewal now ("Odnów teraz")
+            seed_demo_content(self.gateway_url, self.var / "mail", (DEMO_EMAIL, DEMO_PASSWORD),
+                              (STAFF_EMAIL, STAFF_PASSWORD), Path(self.environment()["CLOCK_FILE"]))  # fmt: skip
         return health
 
     def health(self) -> dict | None:
