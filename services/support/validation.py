@@ -102,6 +102,7 @@ KB_CATEGORIES = ("domains", "hosting", "email", "billing", "account")
 KB_STATUSES = ("published", "draft")
 KB_SLUG = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
 KB_SLUG_MAX = 100
+KB_RESERVED = ("search",)  # /api/v1/help/search is the search, not an article
 KB_TITLE_MAX = 200
 KB_BODY_MAX = 100_000
 
@@ -110,7 +111,7 @@ def check_slug(value: Any) -> str | None:
     """Lower-case letters, digits and single hyphens: the article's address /help/<slug>."""
     if value is None or value == "":
         return "required"
-    if not isinstance(value, str) or len(value) > KB_SLUG_MAX or not KB_SLUG.fullmatch(value):
+    if not isinstance(value, str) or len(value) > KB_SLUG_MAX or not KB_SLUG.fullmatch(value) or value in KB_RESERVED:
         return "invalid_slug"
     return None
 

@@ -53,9 +53,10 @@ def test_every_field_error_at_once(support):
                                                                "en": {"title": "Only a title"}}, ctx=staff())  # fmt: skip
     assert err.value.fields == {"category": "invalid_category", "status": "invalid_status", "title_pl": "required",
                                 "body_pl": "required", "body_en": "required"}  # fmt: skip
-    with pytest.raises(CommandError) as err:
-        write(support, slug="Zła Nazwa")
-    assert err.value.fields == {"slug": "invalid_slug"}
+    for slug in ("Zła Nazwa", "a--b", "-a", "search", "x" * 101):
+        with pytest.raises(CommandError) as err:
+            write(support, slug=slug)
+        assert err.value.fields == {"slug": "invalid_slug"}, slug
 
 
 def test_slug_taken_once_even_after_withdrawal(support):
