@@ -7,6 +7,7 @@ import os
 import socket
 import statistics
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +38,11 @@ def table(rows: list[Row]) -> str:
     lines = ["| " + " | ".join(c) + " |" for c in cells]
     lines.insert(1, "|" + "|".join("---" for _ in header) + "|")
     return "\n".join(lines)
+
+
+def progress(text: str) -> None:
+    """A line on stderr while the benchmark seeds and measures (the table comes on stdout)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -10,16 +10,36 @@ import uuid
 from pathlib import Path
 
 import mongoengine as me
+from pymongo import monitoring
 
 from bench.common import Row, dropped_afterwards, free_port, prefix, start_nx
 from kernel import db
 from kernel.aggregate import Aggregate
-from kernel.events import Event
+from kernel.dependencies import EventsApi
+from kernel.events import Event, NewEvent
 from kernel.eventstore import EventStore
 from kernel.projections import Projection
 from tools.devstack import Stack
 
 ALIAS = "benchstore"
+
+
+class CommandCounter(monitoring.CommandListener):
+    """Counts the database commands (round trips) this process sends."""
+
+    count = 0
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        CommandCounter.count += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+monitoring.register(CommandCounter())  # every client made after this, kernel.db's included
 
 
 class Ledger(Aggregate):
@@ -116,6 +136,8 @@ def _run(mongo_uri: str, events: int, rebuild_events: int) -> list[Row]:
         db.connect(ALIAS, mongo_uri, f"{db_prefix}store")
         store = EventStore(ALIAS)
         store.ensure_indexes()
+        ledger_view.reset()
+        rows.append(round_trips(store))
         seed(store, 1, events)
         stream = "ledger-0"
         raw, _ = _timed(lambda: list(store.Commit._get_collection().find({"stream_id": stream}).sort("version", 1)))
@@ -161,3 +183,29 @@ def _run(mongo_uri: str, events: int, rebuild_events: int) -> list[Row]:
         ]  # fmt: skip
         db.disconnect(ALIAS)
     return rows
+
+
+def _counted(step) -> int:
+    before = CommandCounter.count
+    step()
+    return CommandCounter.count - before
+
+
+def round_trips(store: EventStore, events: int = 200) -> Row:
+    """Database round trips per event on the kernel's paths: stored (EventStore.append, one event a commit),
+    projected (Projection.apply, one handler writing once), published (mark_published), consumed (the
+    consumer's processed marker, EventsApi.first_time)."""
+    api = EventsApi(ALIAS, store, [ledger_view], dispatch=None)
+    stored = projected = published = consumed = 0
+    for i in range(events):
+        new = [NewEvent("line_added", {"line_id": f"l{i}", "amount": 1, "running_total": 1})]
+        appended: list[Event] = []
+        stored += _counted(lambda: appended.extend(store.append(f"trips-{i}", 0, new, {})))  # noqa: B023
+        projected += _counted(lambda: ledger_view.apply(appended[0], store))  # noqa: B023
+        published += _counted(lambda: store.mark_published(appended))  # noqa: B023
+        consumed += _counted(lambda: api.first_time("bench.consumer", appended[0].event_id))  # noqa: B023
+    total = (stored + projected + published + consumed) / events
+    return Row("event pipeline", f"database round trips per event ({events} events, one per commit)",
+               f"{total:.1f}: stored {stored / events:.1f}, projected {projected / events:.1f}, "
+               f"published {published / events:.1f}, consumed {consumed / events:.1f}",
+               "", "counted with a pymongo command listener; the projection's handler writes once")  # fmt: skip

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import requests
 
+from bench.common import progress
 from kernel.caller import SignedClusterRpcProxy
 from tools.devstack import Stack, wait_until
 from tools.seed import seed_demo_account
@@ -57,8 +58,11 @@ def seed(stack: Stack, services: int = 50, invoices: int = 200, tickets: int = 3
             }
             _api(http, "POST", f"{base}/cart/items", json=item)
             method = "credit" if i < services else "bank_transfer"
+            if i % 50 == 0:
+                progress(f"seeding the heavy account: order {i + 1} of {invoices - 1}")
             _api(http, "POST", f"{base}/cart/checkout", json={"payment_method": method},
                  headers={"Idempotency-Key": f"heavy-{account_id}-{i}"})  # fmt: skip
+        progress(f"seeding the heavy account: {tickets} tickets, {news} news")
         for i in range(tickets):
             _api(http, "POST", f"{base}/tickets", json={"department": "technical", "priority": "medium",
                  "subject": f"Zgłoszenie {i}", "message": "Strona działa wolno od rana."})  # fmt: skip
