@@ -5,6 +5,8 @@ language switch."""
 
 from __future__ import annotations
 
+import json
+
 import requests
 
 from tests.e2e.helpers import bearer, csrf, unique_email
@@ -75,7 +77,8 @@ def test_polish_letters_in_the_hosting_orders_domain(stack):
     item = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "monthly", "domain": "Żółw.pl"}}
     added = requests.post(f"{stack.gateway_url}/api/v1/cart/items", headers=bearer(token), json=item, timeout=15)
     assert added.status_code == 201, added.text
-    assert "xn--w-uga1v8h.pl" in added.text
+    assert "xn--w-uga1v8h.pl" in added.text  # what hosting is set up for
+    assert "Hosting Start — żółw.pl" in json.dumps(added.json(), ensure_ascii=False)  # what the customer reads
     bad = {**item, "params": {**item["params"], "domain": "zła nazwa.pl"}}
     refused = requests.post(f"{stack.gateway_url}/api/v1/cart/items", headers=bearer(token), json=bad, timeout=15)
     assert refused.status_code == 422 and refused.json()["error"]["fields"]["domain"]["code"] == "invalid_domain"

@@ -166,7 +166,7 @@ def apply_discount_code(deps: Deps, account_id: str, code: str | None) -> dict[s
 
 def service_name(plan: Plan, domain: str | None) -> str:
     name = plan.name.get("pl") or plan.id
-    return f"{name} — {domain}" if domain else name
+    return f"{name} — {idn.unicode_name(domain)}" if domain else name  # people read żółw.pl, not xn--
 
 
 def _hosting_description(plan: Plan, params: dict[str, Any]) -> str:
