@@ -155,16 +155,6 @@ class Page:
         return self
 
 
-def _until(check, what: str, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise TimeoutError(f"the demo seed waited {timeout}s for {what}")
-
-
 def _buy(api: Api, items: list[dict], method: str, key: str) -> None:
     """Put the items in the cart and check out; a card payment is made on the sandbox provider's page."""
     for item in items:
@@ -195,10 +185,12 @@ class Clock:
 
 def seed_demo_content(base_url: str, mail_dir: Path, demo: tuple[str, str], staff: tuple[str, str],
                       clock_file: Path | None) -> None:  # fmt: skip
-    """Fill the demo account once, each part only when it is missing: a hosting plan ordered 20 days ago (so due
-    for renewal, with "Odnów teraz") with its domain, both paid by card; a second plan by bank transfer (an unpaid
-    invoice); two tickets, one answered by staff; a contact who can log in; news. Without `clock_file` (a stack
-    without CLOCK_FILE) the first plan is ordered today and is not due yet."""
+    """Fill the demo account once, each part only when it is missing: two hosting plans and a domain ordered 20 days
+    ago and paid by card (the monthly plan is due for renewal: "Odnów teraz"); a third plan by bank transfer (an
+    unpaid invoice); two tickets, one answered by staff; a contact who can log in; news. Without `clock_file` (a
+    stack without CLOCK_FILE) the plans are ordered today and none is due yet."""
+    from tools.devstack import wait_until
+
     api = Api(base_url, *demo)
     api("PATCH", "/profile", json={"phone": "+48 600 700 800", "billing_address": DEMO_ADDRESS})
     if not api.items("/services"):
@@ -209,11 +201,15 @@ def seed_demo_content(base_url: str, mail_dir: Path, demo: tuple[str, str], staf
                            {"kind": "hosting", "params": {"plan": "hosting-pro", "cycle": "yearly", "domain": f"firma-{suffix}.pl"}},
                            {"kind": "domain_registration", "params": {"domain": f"demo-{suffix}.pl", "years": 1}}],
                  "card", f"demo-first-{suffix}")  # fmt: skip
-            _until(lambda: sum(s["status"] == "active" for s in earlier.items("/services")) >= 2, "both plans active")
+            wait_until(
+                lambda: sum(s["status"] == "active" for s in earlier.items("/services")) >= 2,
+                TIMEOUT,
+                "both plans active",
+            )
         api = Api(base_url, *demo)
         _buy(api, [{"kind": "hosting", "params": {"plan": "hosting-biznes", "cycle": "yearly", "domain": f"sklep-{suffix}.pl"}}],
              "bank_transfer", f"demo-second-{suffix}")  # fmt: skip
-        _until(lambda: api.items("/invoices", status="unpaid"), "the unpaid invoice")
+        wait_until(lambda: api.items("/invoices", status="unpaid"), TIMEOUT, "the unpaid invoice")
     _seed_tickets(api, staff)
     _seed_contact(api, base_url, mail_dir, demo[1])
     _seed_news(base_url, staff)
