@@ -33,3 +33,25 @@ OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 3)
 
 def database_name(service: str) -> str:
     return f"{DB_PREFIX}{service}"
+
+
+# --- the sandbox card provider: for development only --------------------------
+# Its built-in webhook secret is published with the code, so outside development (PANEL_ENV) billing
+# refuses to start with it and the gateway hides the sandbox's pages.
+DEV_WEBHOOK_SECRET = "dev-sandbox-webhook-secret"  # noqa: S105 - development default, refused outside development
+
+
+def panel_env() -> str:
+    return os.environ.get("PANEL_ENV", "development").strip() or "development"
+
+
+def sandbox_refusal() -> str | None:
+    """Why the sandbox provider may not run here, or None: outside development it needs a
+    webhook secret of its own."""
+    if panel_env() == "development":
+        return None
+    secret = os.environ.get("SANDBOX_WEBHOOK_SECRET", "").strip()
+    if not secret or secret == DEV_WEBHOOK_SECRET:
+        return (f"PANEL_ENV={panel_env()}: set SANDBOX_WEBHOOK_SECRET to a secret of your own; the sandbox card "
+                "provider does not run with the built-in development secret, which anyone can read in the code")  # fmt: skip
+    return None

@@ -22,7 +22,7 @@ from gateway import clients
 from gateway.auth import check_csrf
 from gateway.errors import error_response, status_of
 from kernel.errors import CommandError, NotFound
-from services.billing.payments import sandbox_refusal
+from kernel.settings import sandbox_refusal
 
 blueprint = Blueprint("sandbox", __name__)
 

@@ -44,13 +44,13 @@ from nameko.extensions import DependencyProvider
 from kernel import clock, settings
 from kernel.errors import CommandError, Conflict, Invalid, NotFound
 from kernel.events import new_id
+from kernel.settings import DEV_WEBHOOK_SECRET, panel_env, sandbox_refusal  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 ALIAS = "billing"
 WEBHOOK_PATH = "/payments/sandbox/webhook"
 # Delivery attempts after 0, 1, 2, 4, 8, 16 and 32 seconds, like a real provider's retries.
 WEBHOOK_RETRY_DELAYS = (0, 1, 2, 4, 8, 16, 32)
-DEV_WEBHOOK_SECRET = "dev-sandbox-webhook-secret"  # noqa: S105 - development default, refused outside development
 # A webhook signed longer ago (or further ahead) than this is refused: a captured one cannot be replayed later.
 WEBHOOK_TOLERANCE_SECONDS = 300
 # A payment session not paid within this time can no longer be paid (a new one is started instead).
@@ -59,24 +59,8 @@ SIGNATURE_RE = re.compile(r"^t=(\d{1,12}),v1=([0-9a-f]{64})$")
 EVENT_TYPES = ("payment.succeeded", "payment.failed")
 
 
-def panel_env() -> str:
-    return os.environ.get("PANEL_ENV", "development").strip() or "development"
-
-
 def webhook_secret() -> bytes:
     return os.environ.get("SANDBOX_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET).encode()
-
-
-def sandbox_refusal() -> str | None:
-    """Why the sandbox provider may not run here, or None: outside development it needs a
-    webhook secret of its own (the built-in one is published with the code)."""
-    if panel_env() == "development":
-        return None
-    secret = os.environ.get("SANDBOX_WEBHOOK_SECRET", "").strip()
-    if not secret or secret == DEV_WEBHOOK_SECRET:
-        return (f"PANEL_ENV={panel_env()}: set SANDBOX_WEBHOOK_SECRET to a secret of your own; the sandbox card "
-                "provider does not run with the built-in development secret, which anyone can read in the code")  # fmt: skip
-    return None
 
 
 def check_configuration() -> None:
