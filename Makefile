@@ -40,8 +40,8 @@ staff: ## create a staff account: make staff EMAIL=ola@firma.pl [FIRST=Ola LAST=
 bench: deps ## figures with their baselines (own stack, nx-27017 and vhost; needs wrk): make bench [ARGS="--only dashboard"]
 	$(PY) -m bench $(ARGS)
 
-rebuild: ## rebuild a service's read models: make rebuild SERVICE=accounts
-	$(PY) -m kernel rebuild $(SERVICE)
+rebuild: ## rebuild a service's read models: make rebuild SERVICE=accounts (SERVICE=gateway: the gateway's views)
+	$(PY) -m $(if $(filter gateway,$(SERVICE)),gateway.readmodel rebuild,kernel rebuild $(SERVICE))
 
 backup: ## every service's event commits and the support attachments to var/backups/panel-backup-<UTC time>.tar.gz (safe while serving)
 	$(PY) -m tools.backup backup

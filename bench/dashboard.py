@@ -81,6 +81,7 @@ def heavy_stack():
         finally:
             stack.stop_process("baseline-static_app")
             stack.stop_process("baseline-template_app")
+            stack.stop_process("gateway-fanout")
             stack.down()
 
 
@@ -105,6 +106,17 @@ def start_baseline(stack: Stack, account, module: str) -> int:
     stack.start_process(f"baseline-{module}", [gunicorn, "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
                                                "--bind", f"127.0.0.1:{port}", f"bench.{module}:app"])  # fmt: skip
     wait_until(lambda: port_open("127.0.0.1", port), 30, f"the baseline gunicorn ({module})")
+    return port
+
+
+def start_fanout_gateway(stack: Stack) -> int:
+    """A second gateway like the first but with DASHBOARD_VIEW=off: every page asks the four services (before)."""
+    port = free_port()
+    gunicorn = str(Path(os.sys.executable).parent / "gunicorn")
+    env = {**stack._broker_env(stack.broker_uris, "gateway"), "DASHBOARD_VIEW": "off"}
+    stack.start_process("gateway-fanout", env=env, argv=[gunicorn, "-c", str(ROOT / "gateway" / "gunicorn.conf.py"),
+                                                         "--bind", f"127.0.0.1:{port}", "gateway.wsgi:app"])  # fmt: skip
+    wait_until(lambda: port_open("127.0.0.1", port), 30, "the fan-out gateway")
     return port
 
 
@@ -133,17 +145,22 @@ def run(seconds: int = 10, levels: tuple[int, ...] = LEVELS) -> list[Row]:
         store_baseline_document(stack, account)
         static_port = start_baseline(stack, account, "static_app")
         template_port = start_baseline(stack, account, "template_app")
+        fanout_port = start_fanout_gateway(stack)
         seeded = ", ".join(f"{v} {k}" for k, v in account.counts.items())
         rows = []
         for connections in levels:
-            progress(f"dashboard: {connections} clients, {seconds} s each: the view, one document + template, static")
+            progress(
+                f"dashboard: {connections} clients, {seconds} s each: the view, the fan-out, one document + template, static"
+            )
             dash = wrk(f"{stack.gateway_url}/", connections, seconds, cookie)
+            before = wrk(f"http://127.0.0.1:{fanout_port}/", connections, seconds, cookie)
             base = wrk(f"http://127.0.0.1:{template_port}/bench-baseline", connections, seconds, cookie)
             static = wrk(f"http://127.0.0.1:{static_port}/", connections, seconds)
             rows.append(Row(
                 "dashboard", f"{connections} clients, {seconds} s (page {len(html) // 1024} KiB)", _figure(dash),
                 f"one document + template: {_figure(base)}; pre-rendered: {static['rps']:.0f} req/s",
-                (seeded + "; " if connections == levels[0] else "") + f"{dash['rps'] / base['rps']:.0%} of the baseline rate",
+                (seeded + "; " if connections == levels[0] else "") + f"{dash['rps'] / base['rps']:.0%} of the baseline "
+                f"rate; before (the RPC fan-out, same run): {_figure(before)}",
             ))  # fmt: skip
         rows += live_rows(stack, account)
         return rows

@@ -12,7 +12,7 @@ from pathlib import Path
 import mongoengine as me
 from pymongo import monitoring
 
-from bench.common import Row, dropped_afterwards, free_port, prefix, start_nx
+from bench.common import Row, dropped_afterwards, free_port, prefix, progress, start_nx
 from kernel import db
 from kernel.aggregate import Aggregate
 from kernel.dependencies import EventsApi
@@ -137,6 +137,7 @@ def _run(mongo_uri: str, events: int, rebuild_events: int) -> list[Row]:
         store = EventStore(ALIAS)
         store.ensure_indexes()
         ledger_view.reset()
+        progress("event store: round trips per event, then loading and rebuilding")
         rows.append(round_trips(store))
         seed(store, 1, events)
         stream = "ledger-0"

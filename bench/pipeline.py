@@ -21,7 +21,7 @@ import pika
 import pymongo
 import requests
 
-from bench.common import GUEST, RABBIT_API, Row, free_port, median, percentile, start_nx, vhost
+from bench.common import GUEST, RABBIT_API, Row, free_port, median, percentile, progress, start_nx, vhost
 from kernel.caller import SignedClusterRpcProxy
 from tools.devstack import Stack, wait_until
 
@@ -109,7 +109,9 @@ def run(events: int = 2000, concurrency: int = 20) -> list[Row]:
                 stack.start_process(key, [sys.executable, "-m", "nameko", "run", f"bench.pipeline_services:{cls}",
                                           "--config", "bench/pipeline.yml"])  # fmt: skip
             wait_until(lambda: _consumers(name) > 0, 60, "the benchmark consumer")
+            progress(f"event pipeline: {events:,} commands through the kernel, {concurrency} in flight")
             ours = kernel_pipeline(stack, mongo_uri, events, concurrency)
+            progress(f"event pipeline: {events:,} raw confirmed publishes with pika (the baseline)")
             raw = pika_baseline(name, events)
         finally:
             for key in SERVICES:
