@@ -162,7 +162,7 @@ def run(seconds: int = 10, levels: tuple[int, ...] = LEVELS) -> list[Row]:
                 (seeded + "; " if connections == levels[0] else "") + f"{dash['rps'] / base['rps']:.0%} of the baseline "
                 f"rate; before (the RPC fan-out, same run): {_figure(before)}",
             ))  # fmt: skip
-        rows += live_rows(stack, account)
+        rows += live_rows(stack, account, cookie)
         return rows
 
 

@@ -70,12 +70,9 @@ async def _measure(stack: Stack, cookie: str, token: str, streams: int) -> dict:
     }
 
 
-def live_rows(stack: Stack, account, streams: int = STREAMS) -> list[Row]:
-    from bench.dashboard import login_cookie
-    from bench.heavy import PASSWORD
-
+def live_rows(stack: Stack, account, cookie: str, streams: int = STREAMS) -> list[Row]:
+    """`cookie`: the account's page session (`panel_session=...`)."""
     progress(f"live: opening {streams} streams on one live process")
-    cookie, _ = login_cookie(stack.gateway_url, account.email, PASSWORD)
     m = asyncio.run(_measure(stack, cookie, account.token, streams))
     within = sum(1 for d in m["got"] if d <= 1.0)
     return [Row(

@@ -32,7 +32,7 @@ from typing import Any
 import pika
 import pika.exceptions
 
-from gateway import live, readmodel, rpc
+from gateway import clients, live, readmodel, rpc
 from gateway.readmodel.refresh import SERVICE_SOURCES, ask
 from kernel import settings
 
@@ -84,7 +84,7 @@ def apply(service: str, message: dict[str, Any]) -> bool:
 
 def check_services() -> None:
     """Every service's health, asked in parallel; those that answered are seen now."""
-    pending = {service: rpc.start(service, "health") for service in settings.SERVICES}
+    pending = {service: clients.start(clients.BY_SERVICE[service].health) for service in settings.SERVICES}
     answers, _ = rpc.gather(pending)
     now = time.time()
     for service in answers:
