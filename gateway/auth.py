@@ -44,22 +44,26 @@ def load_account(token: str | None) -> dict[str, Any] | None:
 
 
 def _session_view(token: str) -> dict[str, Any] | None:
+    if not readmodel.available():
+        return None
     try:
         return readmodel.session(token)
     except PyMongoError as exc:  # the gateway's database is away: accounts answers instead
         log.warning("session view unavailable: %r", exc)
+        readmodel.mark_down()
         return None
 
 
 def _ask_accounts(token: str) -> dict[str, Any] | None:
     asked_at = time.time()
     account = clients.accounts.authenticate(token=token)
-    if account:
+    if account and readmodel.available():
         try:
             readmodel.remember_session(token, account, asked_at)
             g.session_pending = readmodel.pending_of(token)
         except PyMongoError as exc:
             log.warning("session view not updated: %r", exc)
+            readmodel.mark_down()
     return account
 
 
@@ -73,7 +77,8 @@ def note_command(response: Response) -> Response:
     """After a command that went through, remember its correlation id in the session view: this session's
     next dashboard waits (a bounded few ms) for the dashboard view to have applied its events."""
     token = current_token()
-    if token and request.method in COMMAND_METHODS and response.status_code < 400 and "correlation_id" in g:
+    if (token and request.method in COMMAND_METHODS and response.status_code < 400 and "correlation_id" in g
+            and readmodel.available()):  # fmt: skip
         try:
             readmodel.note_command(token, request_correlation())
         except PyMongoError as exc:

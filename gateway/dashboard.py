@@ -65,7 +65,7 @@ def build(account: dict[str, Any]) -> dict[str, Any]:
     keys = {source: readmodel.source_key(source, language) for source in SOURCES
             if not set(SOURCES[source]) <= set(hidden)}  # fmt: skip
     pending = list(g.get("session_pending") or [])
-    view = _caught_up_view(account_id, list(keys.values()), pending) if VIEW_ON else None
+    view = _caught_up_view(account_id, list(keys.values()), pending) if VIEW_ON and readmodel.available() else None
     if view is not None:
         results = {source: view["sources"][key]["data"] for source, key in keys.items()}
         failures: dict[str, str] = {}
@@ -109,6 +109,7 @@ def _caught_up_view(account_id: str, keys: list[str], pending: list[str]) -> dic
             time.sleep(POLL_SECONDS)
     except PyMongoError as exc:
         log.warning("dashboard view unavailable: %r", exc)
+        readmodel.mark_down()
         return None
 
 
@@ -124,6 +125,8 @@ def _ask_services(account_id: str, keys: dict[str, str], hidden: list[str]):
             hidden = sorted({*hidden, *SOURCES[source]})
     results, failures = rpc.gather(visible)
     known: dict[str, float] = {}
+    if not readmodel.available():
+        return results, failures, hidden, known
     try:
         readmodel.record(account_id, {keys[source]: data for source, data in results.items()}, sent_at)
         if failures:
@@ -134,6 +137,7 @@ def _ask_services(account_id: str, keys: dict[str, str], hidden: list[str]):
                 del failures[source]
     except PyMongoError as exc:
         log.warning("dashboard view not updated: %r", exc)
+        readmodel.mark_down()
     return results, failures, hidden, known
 
 

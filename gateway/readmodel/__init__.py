@@ -51,6 +51,21 @@ def database() -> Any:
     return _clients[pid][settings.database_name("gateway")]
 
 
+_down_until = 0.0
+DOWN_SECONDS = 30.0
+
+
+def available() -> bool:
+    """False for DOWN_SECONDS after the database failed a request: pages then ask the services at once
+    instead of each waiting for the server selection timeout."""
+    return time.monotonic() >= _down_until
+
+
+def mark_down() -> None:
+    global _down_until
+    _down_until = time.monotonic() + DOWN_SECONDS
+
+
 def source_key(source: str, language: str) -> str:
     return f"support_{language if language in LANGUAGES else 'pl'}" if source == "support" else source
 

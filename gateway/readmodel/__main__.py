@@ -38,6 +38,8 @@ from kernel import settings
 
 log = logging.getLogger("gateway.readmodel")
 QUEUE = "gateway-view"
+SELF = "gateway-view"
+HEALTHY_SECONDS = 10
 WORKERS = int(os.environ.get("GATEWAY_VIEW_WORKERS", "4"))
 PREFETCH = 4 * WORKERS
 RETRY_PAUSE = 1.0
@@ -94,6 +96,7 @@ def check_services() -> None:
 def watch_services(stop: threading.Event) -> None:
     while not stop.wait(1.0):
         try:
+            readmodel.saw(SELF, time.time())  # the process's own heartbeat (`python -m gateway.readmodel health`)
             check_services()
         except Exception:  # never let the watcher die: pages would take every service as away
             log.exception("health check failed")
@@ -171,19 +174,27 @@ def rebuild() -> int:
     return 1 if failed else 0
 
 
+def health() -> int:
+    """0 while the view process beat within HEALTHY_SECONDS (a container's health check), else 1."""
+    seen = readmodel.database()["services_seen"].find_one({"_id": SELF}) or {}
+    return 0 if time.time() - seen.get("ok_at", 0) < HEALTHY_SECONDS else 1
+
+
 def ask_keys() -> list[str]:
     return [key for keys in SERVICE_SOURCES.values() for key in keys]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gateway.readmodel")
-    parser.add_argument("command", nargs="?", default="run", choices=("run", "rebuild"))
+    parser.add_argument("command", nargs="?", default="run", choices=("run", "rebuild", "health"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("pika").setLevel(logging.WARNING)
     readmodel.ensure_indexes()
     if args.command == "rebuild":
         return rebuild()
+    if args.command == "health":
+        return health()
     consumer = ViewConsumer()
     signal.signal(signal.SIGTERM, lambda *_: consumer.stop.set())
     consumer.run()

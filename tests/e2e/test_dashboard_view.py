@@ -190,3 +190,25 @@ def test_a_rebuild_gives_the_view_the_live_path_gave(stack):
     assert {k: v for k, v in _dashboard(base, token).items() if k != "served_from"} == {
         k: v for k, v in live.items() if k != "served_from"
     }
+
+
+def test_a_gateway_database_that_failed_is_left_alone_for_a_while(monkeypatch):
+    """After one failed read the session view is skipped (accounts answers) instead of every request
+    waiting for the database's server selection timeout."""
+    from pymongo.errors import ServerSelectionTimeoutError
+
+    from gateway import auth, readmodel
+
+    asked: list[str] = []
+
+    def failing(token: str) -> None:
+        asked.append(token)
+        raise ServerSelectionTimeoutError("away")
+
+    monkeypatch.setattr(readmodel, "session", failing)
+    monkeypatch.setattr(readmodel, "_down_until", 0.0)
+    assert auth._session_view("t1") is None and asked == ["t1"]
+    assert not readmodel.available()
+    assert auth._session_view("t2") is None and asked == ["t1"]  # not asked again while marked down
+    monkeypatch.setattr(readmodel, "_down_until", 0.0)
+    assert readmodel.available()
