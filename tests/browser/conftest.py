@@ -44,7 +44,7 @@ class Shots:
         return path
 
 
-def _driver(language: str = "pl"):
+def _driver(language: str = "pl", javascript: bool = True):
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
     if missing:
         pytest.fail(f"browser tests need Debian's Chromium and its driver ({', '.join(missing)} missing): "
@@ -58,7 +58,10 @@ def _driver(language: str = "pl"):
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--disable-extensions", f"--lang={language}", "--window-size={},{}".format(*DESKTOP)):  # fmt: skip
         options.add_argument(argument)
-    options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    prefs = {"intl.accept_languages": language}
+    if not javascript:  # a person with scripts off: the pages must work without them
+        prefs["profile.managed_default_content_settings.javascript"] = 2
+    options.add_experimental_option("prefs", prefs)
     return webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
 
 

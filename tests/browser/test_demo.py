@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 import requests
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
 from tests.browser import axe
-from tests.browser.conftest import DESKTOP, PHONE
+from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, Shots, _driver
 from tests.e2e.helpers import PASSWORD, wait_for
 from tools.devstack import ROOT
 from tools.seed import DEMO_CONTACT, Api, seed_demo_account, seed_demo_content, seed_demo_offer, seed_staff_account
@@ -52,7 +53,15 @@ def _login(browser, base: str, address: str, password: str) -> None:
 def _language(browser, code: str) -> None:
     browser.set_window_size(*DESKTOP)
     browser.find_element(By.CSS_SELECTOR, f'button[name="language"][value="{code}"]').click()
-    wait_for(lambda: browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == code, what=code)
+    wait_for(lambda: _page_language(browser) == code, what=code)
+
+
+def _page_language(browser) -> str | None:
+    """The page's language; None while the page is being replaced (an element just found may be gone)."""
+    try:
+        return browser.execute_script("return document.documentElement.lang")
+    except WebDriverException:
+        return None
 
 
 def _check(browser, step: str) -> None:
@@ -142,3 +151,33 @@ def test_axe_finds_what_it_must(stack, browser):
     found = {v["id"]: v["impact"] for v in axe.run(browser, "spoiled")["violations"]}
     assert {"html-has-lang", "button-name", "color-contrast"} <= set(found), found
     assert {found["html-has-lang"], found["button-name"], found["color-contrast"]} <= set(axe.FAILING)
+
+
+def _menu_opens(browser, base: str, person: tuple[str, str], scripts: bool) -> None:
+    _login(browser, base, *person)
+    browser.set_window_size(*PHONE)
+    nav = browser.find_element(By.ID, "topnav")
+    wait_for(lambda: not nav.is_displayed(), what="the menu folded on a phone")
+    toggle = browser.find_element(By.CSS_SELECTOR, "button.nav-toggle-label" if scripts else "label.nav-toggle-label")
+    assert toggle.is_displayed() and not browser.find_element(By.ID, "nav-toggle").is_displayed()
+    browser.shots("menu-closed")
+    toggle.click()
+    wait_for(nav.is_displayed, what="the menu open")
+    assert nav.find_element(By.CSS_SELECTOR, 'a[href="/invoices"]').is_displayed()
+    if scripts:  # (axe needs the page's scripts: it checks the open menu only here)
+        assert toggle.get_attribute("aria-expanded") == "true"
+        axe.check(browser, "menu-open")
+    browser.shots("menu-open")
+    browser.set_window_size(*DESKTOP)
+    wait_for(lambda: nav.is_displayed() and not toggle.is_displayed(), what="the menu as a row on a desktop")
+
+
+def test_the_phone_menu_opens_with_and_without_javascript(stack, demo, browser):
+    _menu_opens(browser, stack.gateway_url, demo["person"], scripts=True)
+    plain = _driver(javascript=False)
+    plain.shots = Shots(plain, SCREENSHOTS / "test_the_phone_menu_without_javascript")
+    try:
+        assert plain.execute_script("return 1") == 1  # the test's own scripts still run
+        _menu_opens(plain, stack.gateway_url, demo["person"], scripts=False)
+    finally:
+        plain.quit()
