@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 from kernel.settings import SERVICES
 from tools.hosting_server import HostingServer
 from tools.hosting_server import installed as web_server_installed
+from tools.waiting import port_open, wait_until  # noqa: F401 (tests and tools import them from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -50,23 +50,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @dataclass
@@ -385,7 +368,15 @@ class Stack:
 
     def down(self) -> list[str]:
         stopped = []
-        for name in ("gateway", "gateway-view", "gateway-live", *(n for s in SERVICES for n in self.instance_names(s)), "smtp", "pdns", "mongo"):
+        for name in (
+            "gateway",
+            "gateway-view",
+            "gateway-live",
+            *(n for s in SERVICES for n in self.instance_names(s)),
+            "smtp",
+            "pdns",
+            "mongo",
+        ):
             if self.stop_process(name):
                 stopped.append(name)
         stopped += [name for name in WEB_SERVER if self.stop_process(name)]

@@ -189,7 +189,7 @@ def seed_demo_content(base_url: str, mail_dir: Path, demo: tuple[str, str], staf
     ago and paid by card (the monthly plan is due for renewal: "Odnów teraz"); a third plan by bank transfer (an
     unpaid invoice); two tickets, one answered by staff; a contact who can log in; news. Without `clock_file` (a
     stack without CLOCK_FILE) the plans are ordered today and none is due yet."""
-    from tools.devstack import wait_until
+    from tools.waiting import wait_until
 
     api = Api(base_url, *demo)
     api("PATCH", "/profile", json={"phone": "+48 600 700 800", "billing_address": DEMO_ADDRESS})
