@@ -138,7 +138,7 @@ def _run(mongo_uri: str, events: int, rebuild_events: int) -> list[Row]:
         store.ensure_indexes()
         ledger_view.reset()
         progress("event store: round trips per event, then loading and rebuilding")
-        rows.append(round_trips(store))
+        rows += round_trips(store)
         seed(store, 1, events)
         stream = "ledger-0"
         raw, _ = _timed(lambda: list(store.Commit._get_collection().find({"stream_id": stream}).sort("version", 1)))
@@ -192,21 +192,33 @@ def _counted(step) -> int:
     return CommandCounter.count - before
 
 
-def round_trips(store: EventStore, events: int = 200) -> Row:
-    """Database round trips per event on the kernel's paths: stored (EventStore.append, one event a commit),
-    projected (Projection.apply, one handler writing once), published (mark_published), consumed (the
-    consumer's processed marker, EventsApi.first_time)."""
+def round_trips(store: EventStore, events: int = 200, per_commit: int = 5) -> list[Row]:
+    """Database round trips per event on the kernel's paths: stored (EventStore.append), projected
+    (one projection whose handler writes once), published (mark_published), consumed (the consumer's
+    processed marker, EventsApi.first_time); with one event a commit, and with `per_commit` events a commit
+    projected event by event (before) and as one commit (now: Projection.apply_all)."""
     api = EventsApi(ALIAS, store, [ledger_view], dispatch=None)
-    stored = projected = published = consumed = 0
-    for i in range(events):
-        new = [NewEvent("line_added", {"line_id": f"l{i}", "amount": 1, "running_total": 1})]
-        appended: list[Event] = []
-        stored += _counted(lambda: appended.extend(store.append(f"trips-{i}", 0, new, {})))  # noqa: B023
-        projected += _counted(lambda: ledger_view.apply(appended[0], store))  # noqa: B023
-        published += _counted(lambda: store.mark_published(appended))  # noqa: B023
-        consumed += _counted(lambda: api.first_time("bench.consumer", appended[0].event_id))  # noqa: B023
-    total = (stored + projected + published + consumed) / events
-    return Row("event pipeline", f"database round trips per event ({events} events, one per commit)",
-               f"{total:.1f}: stored {stored / events:.1f}, projected {projected / events:.1f}, "
-               f"published {published / events:.1f}, consumed {consumed / events:.1f}",
-               "", "counted with a pymongo command listener; the projection's handler writes once")  # fmt: skip
+    rows = []
+    for size, batched in ((1, True), (per_commit, False), (per_commit, True)):
+        stored = projected = published = consumed = 0
+        for i in range(events // size):
+            new = [NewEvent("line_added", {"line_id": f"l{i}.{j}", "amount": 1, "running_total": j})
+                   for j in range(size)]  # fmt: skip
+            appended: list[Event] = []
+            stream = f"trips-{size}-{batched}-{i}"
+            stored += _counted(lambda: appended.extend(store.append(stream, 0, new, {})))  # noqa: B023
+            if batched:
+                projected += _counted(lambda: ledger_view.apply_all(appended, store))  # noqa: B023
+            else:
+                projected += _counted(lambda: [ledger_view.apply(e, store) for e in appended])  # noqa: B023
+            published += _counted(lambda: store.mark_published(appended))  # noqa: B023
+            consumed += _counted(lambda: [api.first_time("bench.consumer", e.event_id) for e in appended])  # noqa: B023
+        n = events // size * size
+        total = (stored + projected + published + consumed) / n
+        how = "one event a commit" if size == 1 else f"{size} events a commit, " + (
+            "projected as one commit (now)" if batched else "projected event by event (before)")  # fmt: skip
+        rows.append(Row("event pipeline", f"database round trips per event, {how}",
+                        f"{total:.1f}: stored {stored / n:.1f}, projected {projected / n:.1f}, "
+                        f"published {published / n:.1f}, consumed {consumed / n:.1f}",
+                        "", "pymongo command listener; the projection's handler writes once per event"))  # fmt: skip
+    return rows
