@@ -18,7 +18,6 @@ from gateway import clients, i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.views import hosting_pages, invoice_docs
-from gateway.views import hosting_pages
 from gateway.views.billing_api import pdf_response
 from gateway.views.pages import pages
 from kernel import settings

@@ -15,11 +15,10 @@ from kernel.contracts import DOMAINS
 from kernel.events import Event
 from kernel.money import CURRENCY
 from kernel.service import EventSourcedService, consumes
-from services.billing import app, catalog
+from services.billing import app, catalog, stripe_provider
 from services.billing import cart as carts
-from services.billing import providers as providers_registry
 from services.billing import payments as providers
-from services.billing import stripe_provider
+from services.billing import providers as providers_registry
 from services.billing.app import (
     cart,
     checkout,
