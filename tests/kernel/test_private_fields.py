@@ -69,12 +69,14 @@ def _every_account_event() -> dict[str, list[dict]]:
 
 # --- the declared list ----------------------------------------------------------
 def _every_domain_transfer_event() -> dict[str, list[dict]]:
-    """What a Domain stores on the transfer path, where the EPP code travels: ordered, requested,
+    """What a Domain stores on the transfer path, where the EPP code and the registrant (holder) travel: ordered, requested,
     rejected (wrong code), requested again with a new code."""
     stored: dict[str, list[dict]] = {}
     transfer = Domain("domain-d-1")
     details = {"account_id": "a-1", "name": "example.pl", "unicode_name": "example.pl", "tld": "pl",
-               "kind": "transfer", "years": 1, "invoice_id": "i-1", "epp_code": "Old-Code-1"}  # fmt: skip
+               "kind": "transfer", "years": 1, "invoice_id": "i-1", "epp_code": "Old-Code-1",
+               "holder": {"name": "Jan Kowalski", "person": "Jan Kowalski", "company": "", "nip": "", "street": "ul. Polna 1",
+                          "postcode": "00-001", "city": "Warszawa", "country": "PL", "email": "jan@example.pl"}}  # fmt: skip
     _apply(transfer, transfer.order(details), stored)
     _apply(transfer, transfer.request("i-1"), stored)
     _apply(transfer, transfer.transfer_rejected("domains_invalid_epp_code"), stored)
