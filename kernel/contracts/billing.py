@@ -12,6 +12,8 @@ from kernel.contracts.base import Contract, Currency, IsoDateTime, Part, by_type
 
 SOURCE = BILLING
 ItemKind = Literal[CART_ITEM_KINDS]  # type: ignore[valid-type]
+# an invoice line may also bill a plan change (issue #18: an upgrade's prorated difference)
+LineKind = Literal[(*CART_ITEM_KINDS, "hosting_plan_change")]  # type: ignore[valid-type]
 InvoiceKind = Literal["order", "renewal"]
 
 
@@ -19,7 +21,7 @@ class InvoiceLine(Part):
     """`params` are what the owning service needs (hosting: plan, cycle, domain; domain_registration:
     domain, years; domain_transfer: domain, epp_code; *_renewal: service_id or domain_id, ...)."""
 
-    kind: ItemKind
+    kind: LineKind
     description: str
     params: dict[str, Any]
     quantity: int
@@ -304,7 +306,7 @@ class ServiceTerminated(ServiceEvent):
 
 class ServiceCancelled(ServiceEvent):
     TYPE = "service_cancelled"
-    reason: Literal["customer", "end_of_period"]
+    reason: Literal["customer", "end_of_period", "withdrawal"]
 
 
 class ServiceCancellationRequested(ServiceEvent):
@@ -450,3 +452,34 @@ class CardExpiring(Contract):
 
 
 EVENTS.update(by_type(ServiceAutoRenewSet, AutoChargeFailed, CardExpiring))
+
+
+# --- issue #18: the service's lifecycle on its page
+class ServicePlanChanged(ServiceEvent):
+    """The service moved to `plan` from `previous_plan`: an upgrade once its prorated invoice is paid
+    (`invoice_id`), a downgrade at once with the difference credited (`amount`, gross grosze). Hosting
+    may consume it to resize the account."""
+
+    TYPE = "service_plan_changed"
+    previous_plan: str
+    direction: Literal["upgrade", "downgrade"]
+    amount: int
+    currency: Currency
+    invoice_id: str | None = None
+    changed_at: IsoDateTime
+
+
+class ServiceWithdrawn(ServiceEvent):
+    """A consumer withdrew from the contract within 14 days (EU right of withdrawal): the service ends,
+    the unused part (`refund`, gross grosze) is given back through `correction_id` to `refund_method`."""
+
+    TYPE = "service_withdrawn"
+    invoice_id: str
+    correction_id: str
+    refund: int
+    currency: Currency
+    refund_method: Literal["credit", "card"]
+    withdrawn_at: IsoDateTime
+
+
+EVENTS.update(by_type(ServicePlanChanged, ServiceWithdrawn))

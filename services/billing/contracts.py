@@ -32,6 +32,8 @@ from kernel.contracts.billing import InvoiceRejectedByKsef as InvoiceRejectedByK
 from kernel.contracts.billing import InvoiceSentToKsef as InvoiceSentToKsef
 from kernel.contracts.billing import KsefDocumentPrepared as KsefDocumentPrepared
 from kernel.contracts.billing import ServiceAutoRenewSet as ServiceAutoRenewSet  # issue #15
+from kernel.contracts.billing import ServicePlanChanged as ServicePlanChanged  # issue #18: the lifecycle
+from kernel.contracts.billing import ServiceWithdrawn as ServiceWithdrawn
 
 __all__ = [
     "EVENTS",

@@ -36,13 +36,14 @@ from kernel.aggregate import Aggregate
 from kernel.dates import iso, parse  # noqa: F401 (billing modules import them from here)
 from kernel.errors import CommandError, Conflict, Invalid, NotFound, PaymentRequired
 from kernel.events import Event, NewEvent
-from kernel.money import CURRENCY
+from kernel.money import CURRENCY, div_half_up
 from services.billing.catalog import CYCLES, add_months
 
 NAMESPACE = uuid.UUID("6f1d2c1e-7a4b-4b8e-9d7c-2f0a1b3c4d5e")
 SERVICE_STATUSES = ("pending", "active", "suspended", "terminated", "cancelled")
 INVOICE_STATUSES = ("unpaid", "paid", "cancelled", "refunded")
 LIVE = ("active", "suspended")
+WITHDRAWAL_DAYS = 14  # a consumer's right of withdrawal from a distance contract (EU, from 19 June 2026)
 
 
 def det_id(*parts: str) -> str:
@@ -292,6 +293,12 @@ class Customer(Aggregate):
     def on_service_cancellation_requested(self, data: dict, _: Event) -> None:
         self.services[data["service_id"]]["cancel_at_period_end"] = True
 
+    def on_service_plan_changed(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["plan"] = data["plan"]
+
+    def on_service_withdrawn(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]]["withdrawn"] = True
+
     # --- helpers ----------------------------------------------------------
     def outstanding(self, invoice_id: str) -> int:
         invoice = self.invoices[invoice_id]
@@ -465,6 +472,8 @@ class Customer(Aggregate):
             "kind": invoice["kind"], "service_id": invoice["service_id"]})]  # fmt: skip
         if invoice["kind"] == "order":
             for index, line in enumerate(invoice["lines"]):
+                if line["kind"] == "hosting_plan_change":
+                    events += self._upgrade_paid(line, invoice_id, now)
                 if line["kind"] != "hosting":
                     continue
                 params = line["params"]
@@ -510,7 +519,9 @@ class Customer(Aggregate):
                                                                    "exp_month", "exp_year")}})]  # fmt: skip
 
     # --- decisions: lifecycle ------------------------------------------------
-    def request_cancellation(self, service_id: str, when: str, now: dt.datetime) -> list[NewEvent]:
+    def request_cancellation(self, service_id: str, when: str, now: dt.datetime, unused: int = 0) -> list[NewEvent]:
+        """End of period (no money back) or at once: then `unused` (the current period's unused part,
+        gross) is credited."""
         service = self.services.get(service_id)
         if not service:
             raise NotFound("service")
@@ -521,10 +532,80 @@ class Customer(Aggregate):
         events: list[NewEvent] = []
         if when == "immediate":
             events.append(NewEvent("service_cancelled", {**self._service_data(service), "reason": "customer"}))
+            if unused > 0:
+                events.append(self._credit(unused, "cancellation", reference=service_id))
         elif not service["cancel_at_period_end"]:
             events.append(NewEvent("service_cancellation_requested", {
                 **self._service_data(service), "effective_at": iso(service["next_due_date"])}))  # fmt: skip
         # An unpaid renewal for a period that will not come is withdrawn.
+        for invoice_id in service["renewal_invoices"].values():
+            if self.invoices[invoice_id]["status"] == "unpaid" and self.invoices[invoice_id]["paid"] == 0:
+                events.append(self._cancel_invoice(invoice_id, "service_cancelled"))
+        return events
+
+    def _credit(self, amount: int, reason: str, **about: str) -> NewEvent:
+        return NewEvent("credit_added", {"account_id": self.account_id, "amount": amount, "currency": CURRENCY,
+                                         "reason": reason, "balance": self.credit + amount, **about})  # fmt: skip
+
+    def _live_service(self, service_id: str) -> dict[str, Any]:
+        service = self.services.get(service_id)
+        if not service:
+            raise NotFound("service")
+        if service["status"] not in LIVE:
+            raise Conflict("service_not_active")
+        return service
+
+    def change_plan(self, service_id: str, plan: str, credit: int, now: dt.datetime) -> list[NewEvent]:
+        """A downgrade: the plan changes at once, the prorated difference (`credit`, gross) is credited."""
+        service = self._live_service(service_id)
+        if plan == service["plan"]:
+            raise Conflict("same_plan", {"plan": "same_plan"})
+        events = [self._credit(credit, "plan_change", reference=service_id)] if credit > 0 else []
+        events.append(NewEvent("service_plan_changed", {
+            **self._service_data(service), "plan": plan, "previous_plan": service["plan"], "direction": "downgrade",
+            "amount": credit, "currency": CURRENCY, "invoice_id": None, "changed_at": iso(now)}))  # fmt: skip
+        return events
+
+    def _upgrade_paid(self, line: dict[str, Any], invoice_id: str, now: dt.datetime) -> list[NewEvent]:
+        """An upgrade takes effect when its invoice is paid, if the service is still on the plan it left."""
+        params = line["params"]
+        service = self.services.get(params.get("service_id") or "")
+        if not service or service["status"] not in LIVE or service["plan"] != params.get("previous_plan"):
+            return []
+        return [NewEvent("service_plan_changed", {
+            **self._service_data(service), "plan": params["plan"], "previous_plan": service["plan"],
+            "direction": "upgrade", "amount": line["gross"], "currency": CURRENCY, "invoice_id": invoice_id,
+            "changed_at": iso(now)})]  # fmt: skip
+
+    def withdrawal_refused(self, service_id: str, now: dt.datetime) -> str | None:
+        """Why the account cannot withdraw from the service (None: it can): a business buyer (a NIP on the
+        order's invoice), more than WITHDRAWAL_DAYS since the order, or the service no longer live."""
+        service = self.services.get(service_id)
+        order = self.orders.get(service.get("order_id") or "") if service else None
+        if not service or not order:
+            return "not_withdrawable"
+        if (order.get("buyer") or {}).get("nip"):
+            return "business_buyer"
+        if service["status"] not in LIVE or service.get("withdrawn"):
+            return "service_not_active"
+        if now > parse(order["placed_at"]) + dt.timedelta(days=WITHDRAWAL_DAYS):
+            return "withdrawal_period_over"
+        return None
+
+    def withdraw(self, service_id: str, refund: dict[str, Any], now: dt.datetime) -> list[NewEvent]:
+        """The consumer withdraws: the service ends, `refund` {invoice_id, correction_id, amount, method}
+        is recorded (credited when the method is credit), unpaid renewals are withdrawn."""
+        refused = self.withdrawal_refused(service_id, now)
+        if refused:
+            raise Conflict(refused)
+        service = self.services[service_id]
+        events = [NewEvent("service_withdrawn", {
+            **self._service_data(service), "invoice_id": refund["invoice_id"],
+            "correction_id": refund["correction_id"], "refund": refund["amount"], "currency": CURRENCY,
+            "refund_method": refund["method"], "withdrawn_at": iso(now)}),
+            NewEvent("service_cancelled", {**self._service_data(service), "reason": "withdrawal"})]  # fmt: skip
+        if refund["amount"] > 0 and refund["method"] == "credit":
+            events.append(self._credit(refund["amount"], "withdrawal", invoice_id=refund["invoice_id"]))
         for invoice_id in service["renewal_invoices"].values():
             if self.invoices[invoice_id]["status"] == "unpaid" and self.invoices[invoice_id]["paid"] == 0:
                 events.append(self._cancel_invoice(invoice_id, "service_cancelled"))
@@ -569,6 +650,18 @@ class Customer(Aggregate):
                     "amount_due": self.outstanding(invoice_id), "currency": CURRENCY,
                     "service_id": invoice["service_id"]}))  # fmt: skip
         return events
+
+
+def period_days(next_due: dt.datetime, cycle: str, now: dt.datetime) -> tuple[int, int]:
+    """(days left, days in the period) of the period ending `next_due`, in whole calendar days."""
+    start = add_months(next_due, -CYCLES[cycle])
+    total = (next_due.date() - start.date()).days
+    return max(0, min(total, (next_due.date() - now.date()).days)), total
+
+
+def prorated(amount: int, left: int, total: int) -> int:
+    """`amount` for `left` of `total` days, rounded half up on grosze like kernel.money."""
+    return div_half_up(amount * left, total) if total else 0
 
 
 # --------------------------------------------------------------------------- KSeF and corrections (issue #16)

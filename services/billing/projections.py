@@ -433,6 +433,13 @@ def _cancellation_requested(event: Event) -> None:
     ServiceView.objects(id=event.data["service_id"]).update_one(set__cancel_at_period_end="yes")
 
 
+@billing.on("service_plan_changed")
+def _plan_changed(event: Event) -> None:
+    ServiceView.objects(id=event.data["service_id"]).update_one(
+        set__plan=event.data["plan"], set__updated_at=ts(event.occurred_at)
+    )
+
+
 @billing.on("service_auto_renew_set")
 def _auto_renew(event: Event) -> None:
     ServiceView.objects(id=event.data["service_id"]).update_one(

@@ -240,7 +240,17 @@ class BillingService(EventSourcedService):
 
     @rpc
     def get_service(self, account_id: str, service_id: str) -> dict[str, Any]:
-        return services.detail(account_id, service_id)
+        return services.with_terms(self.deps, account_id, service_id)
+
+    @rpc
+    def change_service_plan(self, account_id: str, service_id: str, plan: str,
+                            ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return services.change_plan(self.deps, account_id, service_id, plan, ctx)
+
+    @rpc
+    def withdraw_from_service(self, account_id: str, service_id: str, confirm: bool = False,
+                              ctx: dict | None = None) -> dict[str, Any]:  # fmt: skip
+        return services.withdraw(self.deps, account_id, service_id, confirm, ctx)
 
     @rpc
     def request_cancellation(self, account_id: str, service_id: str, when: str = "end_of_period",
