@@ -43,6 +43,7 @@ K8S = DEPLOY / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
 SERVICES = ("accounts", "billing", "domains", "support", "notifications", "hosting")
 WORKLOADS = (*SERVICES, "gateway")
+DATABASE_USERS = WORKLOADS  # one per service and one for the gateway's processes (its own views, issue #17)
 # The Kubernetes versions the manifests must be valid for: the oldest supported and the newest known.
 K8S_VERSIONS = ("1.30", "1.37")
 SETTINGS = (
@@ -777,17 +778,14 @@ def test_no_uri_of_a_workload_is_plain(overlay):
         assert env["AMQP_URI"]["value"].startswith("amqps://") and ":5671/" in env["AMQP_URI"]["value"]
         assert env["SSL_CERT_FILE"]["value"] == "/etc/panel-ca/ca.crt", f"{name} must trust the namespace CA"
         assert any(m["mountPath"] == "/etc/panel-ca" for m in container["volumeMounts"])
-        if name in SERVICES:
-            uri = env["MONGO_URI"]["value"]
-            assert uri.startswith("mongodb://$(MONGO_USERNAME):$(MONGO_PASSWORD)@"), uri
-            query = dict(item.split("=", 1) for item in uri.split("?", 1)[1].split("&"))
-            assert query["tls"] == "true" and query["tlsCAFile"] == "/etc/panel-ca/ca.crt", uri
-            assert query["authSource"] == "admin" and query["replicaSet"] == "rs0"
-            refs = {v["name"]: v["valueFrom"]["secretKeyRef"]["name"] for v in container["env"]
-                    if "secretKeyRef" in v.get("valueFrom", {})}  # fmt: skip
-            assert refs["MONGO_USERNAME"] == refs["MONGO_PASSWORD"] == f"mongodb-user-{name}"
-        else:
-            assert "MONGO_URI" not in env, "the gateway has no database"
+        uri = env["MONGO_URI"]["value"]
+        assert uri.startswith("mongodb://$(MONGO_USERNAME):$(MONGO_PASSWORD)@"), uri
+        query = dict(item.split("=", 1) for item in uri.split("?", 1)[1].split("&"))
+        assert query["tls"] == "true" and query["tlsCAFile"] == "/etc/panel-ca/ca.crt", uri
+        assert query["authSource"] == "admin" and query["replicaSet"] == "rs0"
+        refs = {v["name"]: v["valueFrom"]["secretKeyRef"]["name"] for v in container["env"]
+                if "secretKeyRef" in v.get("valueFrom", {})}  # fmt: skip
+        assert refs["MONGO_USERNAME"] == refs["MONGO_PASSWORD"] == f"mongodb-user-{name}"
     # (the mongo-init script's URIs are checked in test_one_database_user_per_service_limited_to_its_own_database)
     text = yaml.safe_dump_all([d for d in docs if not d["metadata"]["name"].startswith("mongo-init-script")])
     assert not re.search(r"\b(py)?amqp://", text), "a plain AMQP URI is left"
@@ -821,13 +819,13 @@ def test_one_database_user_per_service_limited_to_its_own_database(overlay):
     refs = {
         v["name"]: v["valueFrom"]["secretKeyRef"] for v in container["env"] if "secretKeyRef" in v.get("valueFrom", {})
     }
-    for name in SERVICES:
+    for name in DATABASE_USERS:
         for key in ("username", "password"):
             assert refs[f"MONGO_{name.upper()}_{key.upper()}"] == {"name": f"mongodb-user-{name}", "key": key}
     assert not [k for k in refs if "APP" in k], "no shared application user any more"
     script = (K8S / "base" / "init-replica-set.js").read_text()
     services = json.loads(re.search(r"const services = (\[.*?\]);", script).group(1))
-    assert services == list(SERVICES)
+    assert services == list(DATABASE_USERS)
     grants = re.findall(r"role: \"(\w+)\", db: `([^`]+)`", script)
     assert grants == [("readWrite", "${env.DB_PREFIX}${service}")], "each user: readWrite on its own database only"
     assert "const roles = [{ role" in script, "one role per user, not the list of every database"
@@ -847,7 +845,7 @@ def _literals(overlay: str, generator: str) -> dict[str, str]:
 
 def test_development_credentials_are_distinct_per_process():
     users = {n: _literals("development", f"rabbitmq-user-{n}") for n in WORKLOADS}
-    databases = {n: _literals("development", f"mongodb-user-{n}") for n in SERVICES}
+    databases = {n: _literals("development", f"mongodb-user-{n}") for n in DATABASE_USERS}
     for table in (users, databases):
         assert all(set(v) == {"username", "password"} for v in table.values())
         assert len({v["username"] for v in table.values()}) == len(table), "a user shared by two processes"
@@ -911,8 +909,8 @@ def test_overlay_says_which_environment_it_is(overlay, environment):
 # the built overlay, the broker's pods (made by the operator) and pods outside the namespace.
 NAME = "app.kubernetes.io/name"
 PROBE_PORTS = ((5671, "TCP"), (5672, "TCP"), (15671, "TCP"), (15672, "TCP"), (27017, "TCP"), (8000, "TCP"),
-               (53, "UDP"), (53, "TCP"), (587, "TCP"), (1025, "TCP"), (8025, "TCP"), (4369, "TCP"), (25672, "TCP"),
-               (35672, "TCP"), (80, "TCP"), (443, "TCP"))  # fmt: skip
+               (8001, "TCP"), (53, "UDP"), (53, "TCP"), (587, "TCP"), (1025, "TCP"), (8025, "TCP"), (4369, "TCP"),
+               (25672, "TCP"), (35672, "TCP"), (80, "TCP"), (443, "TCP"))  # fmt: skip
 RABBITMQ_POD = {NAME: "rabbitmq", "app.kubernetes.io/component": "rabbitmq", "app.kubernetes.io/part-of": "rabbitmq"}
 # Outside the namespace: (namespace, labels), named for the expectations below.
 OUTSIDE = {
@@ -1031,12 +1029,13 @@ CLUSTERING = {("rabbitmq", p) for p in ("4369/TCP", "25672/TCP", "35672/TCP")}
 def expected_reachability(overlay: str) -> dict[str, set[tuple[str, str]]]:
     broker, database = {("rabbitmq", "5671/TCP")}, {("mongo", "27017/TCP")}
     expected = {name: broker | database | DNS for name in SERVICES}
-    expected["gateway"] = broker | DNS
+    for name in ("gateway", "gateway-view", "gateway-live"):  # the gateway's views in its own database (issue #17)
+        expected[name] = broker | database | DNS
     expected["mongo-init"] = database | DNS
     expected["mongo"] = DNS  # replication to the other members: same pod name in this model
     expected["rabbitmq"] = DNS  # clustering to the other nodes: same pod name in this model
     expected["intruder"] = DNS  # any pod of the namespace may resolve names, nothing more
-    expected["ingress-controller"] = {("gateway", "8000/TCP")}
+    expected["ingress-controller"] = {("gateway", "8000/TCP"), ("gateway-live", "8001/TCP")}
     expected["rabbitmq-operator"] = {("rabbitmq", "15671/TCP")}
     expected["powerdns"] = DNS  # its own paths (DNS in, API from domains) are checked in tests/test_deploy_dns.py
     expected["kube-dns"] = expected["smtp-relay"] = expected["elsewhere"] = expected["internet"] = set()
@@ -1074,7 +1073,7 @@ def test_only_the_gateway_admits_traffic_from_outside_the_namespace(overlay):
     namespace, policies, pods = network(overlay)
     admitted = {destination for source, paths in reachable(overlay).items() if pods[source]["namespace"] != namespace
                 for destination, _ in paths}  # fmt: skip
-    assert admitted == {"gateway", "rabbitmq"}, admitted
+    assert admitted == {"gateway", "gateway-live", "rabbitmq"}, admitted
     assert {p for s, paths in reachable(overlay).items() for d, p in paths if d == "rabbitmq"
             and pods[s]["namespace"] != namespace} == {"15671/TCP"}, "only the operators' management API"  # fmt: skip
 

@@ -1,13 +1,14 @@
 // Run by the mongo-init Job: `mongosh --nodb --file init-replica-set.js`. Idempotent.
 // Environment: MONGO_MEMBERS (host:port,...), MONGO_REPLICA_SET, MONGO_ROOT_USERNAME,
 // MONGO_ROOT_PASSWORD, MONGO_CA_FILE (TLS), DB_PREFIX, and for each service
-// MONGO_<SERVICE>_USERNAME / MONGO_<SERVICE>_PASSWORD: its own user, readWrite on
-// ${DB_PREFIX}<service> only (least privilege: no service can read another's data).
+// MONGO_<SERVICE>_USERNAME / MONGO_<SERVICE>_PASSWORD (and MONGO_GATEWAY_*: the gateway's processes): its own
+// user, readWrite on ${DB_PREFIX}<service> only (least privilege: no service can read another's data).
 const env = process.env;
 const members = env.MONGO_MEMBERS.split(",");
 const setName = env.MONGO_REPLICA_SET;
 const credentials = `${encodeURIComponent(env.MONGO_ROOT_USERNAME)}:${encodeURIComponent(env.MONGO_ROOT_PASSWORD)}`;
-const services = ["accounts", "billing", "domains", "support", "notifications", "hosting"];
+// the gateway's own database holds its dashboard and session views (gateway/readmodel, issue #17)
+const services = ["accounts", "billing", "domains", "support", "notifications", "hosting", "gateway"];
 const tls = `tls=true&tlsCAFile=${encodeURIComponent(env.MONGO_CA_FILE)}`;
 
 function retry(what, fn) {
