@@ -50,11 +50,6 @@ PROFILE = {
         "mailing_list": {"type": "boolean"},
     },
 }
-PROFILE_PATCH = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {k: v for k, v in PROFILE["properties"].items() if k not in ("account_id", "email_verified")},
-}
 
 
 COMPONENTS: dict[str, dict[str, Any]] = {}  # components/schemas: the declared models (gateway/schemas.py)
@@ -165,7 +160,11 @@ PATHS: dict[str, dict[str, Any]] = {
             "Personal data, billing address, notification preferences, mailing list", "200", PROFILE, errors=("503",)
         ),
         "patch": _op(
-            "Change any of them; all or nothing", "200", PROFILE, PROFILE_PATCH, errors=("400", "409", "422", "503")
+            "Change any of them; all or nothing",
+            "200",
+            PROFILE,
+            schemas.ProfileChange,
+            errors=("400", "409", "422", "503"),
         ),
     },
     "/dashboard": {

@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
-from gateway.inputs import Body
+from gateway.inputs import Address, Attachment, Body, MailPreferences
+from kernel.contracts import CONTACT_MAIL_CATEGORIES, CONTACT_PERMISSIONS
 
 PAYMENT_METHODS = ("bank_transfer", "card", "credit", "blik", "p24")  # blik, p24: with Stripe (issue #15)
 # checked by the service (its own reason code), described in the document
@@ -164,3 +165,104 @@ class KbArticleChange(Request):
     category: KbCategory = None
     status: KbStatus = None
     versions: KbVersions | None = None
+
+
+# --- profile and contacts (an unknown key is refused by name) ---------------------------------------
+class Change(Body):
+    """A whole JSON body of a change: strict types, every key optional, an unknown key refused by name."""
+
+
+class ProfileChange(Change):
+    """Only the fields sent change; all or nothing. A new e-mail address needs `current_password` (and `code` when
+    two-factor login is on)."""
+
+    first_name: str = None
+    last_name: str = None
+    email: str = None
+    phone: str = None
+    language: Language = None
+    billing_address: Address = None
+    notification_preferences: MailPreferences = None
+    mailing_list: bool = None
+    current_password: str = None
+    code: str = None
+
+
+ContactPermissions = Annotated[list[str], WithJsonSchema(
+    {"type": "array", "items": {"type": "string", "enum": list(CONTACT_PERMISSIONS)}})]  # fmt: skip
+ContactCategories = Annotated[list[str], WithJsonSchema(
+    {"type": "array", "items": {"type": "string", "enum": list(CONTACT_MAIL_CATEGORIES)}})]  # fmt: skip
+
+
+class ContactChange(Change):
+    first_name: str = None
+    last_name: str = None
+    phone: str = None
+    language: Language = None
+    address: Address = None
+    permissions: ContactPermissions = None
+    categories: ContactCategories = None
+
+
+class NewContact(ContactChange):
+    """first_name, last_name and email are checked by the accounts service. With login: true the contact gets an
+    invitation mail."""
+
+    email: str = None
+    login: bool = None
+
+
+# --- account ----------------------------------------------------------------------------------------
+class Code(Request):
+    code: str = Field(description="from the authenticator app (or a recovery code)")
+
+
+class PasswordChange(Request):
+    current_password: str
+    new_password: Password
+    code: str = Field(None, description="required when two-factor login is on")
+
+
+# --- support: tickets (JSON; the same fields as multipart/form-data with files) ----------------------
+Department = Annotated[str, WithJsonSchema({"type": "string", "enum": ["technical", "billing", "sales"]})]
+Priority = Annotated[str, WithJsonSchema({"type": "string", "enum": ["low", "medium", "high", "urgent"]})]
+Related = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^(service|domain):.+$"})]
+
+
+class Reply(Request):
+    message: str
+    attachments: list[Attachment] = Field(None, description="files in base64")
+
+
+class NewTicket(Reply):
+    department: Department
+    priority: Priority
+    subject: str
+    related: Related = Field(None, description="one of the account's own services (service:<service_id>) or domains "
+                                               "(domain:<domain_id>); anything else is refused (422, fields.related)")  # fmt: skip
+
+
+# --- domains and DNS ----------------------------------------------------------------------------------
+Nameservers = Annotated[list[str], WithJsonSchema(
+    {"type": "array", "minItems": 2, "maxItems": 13, "items": {"type": "string"}})]  # fmt: skip
+DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA")
+
+
+class DomainChange(Change):
+    """Nameservers (2-13 host names), registrar lock or auto-renew; at least one; all or nothing."""
+
+    nameservers: Nameservers = None
+    locked: bool = None
+    auto_renew: bool = None
+
+
+class DnsRecord(Change):
+    type: Annotated[str, WithJsonSchema({"type": "string", "enum": list(DNS_TYPES)})]
+    name: str = Field(None, description="relative to the zone; @ is the apex; Unicode allowed")
+    ttl: Annotated[int, WithJsonSchema({"type": "integer", "minimum": 60, "maximum": 86400})] = None
+    value: str = Field(None, description="address, target host name, text or CAA value")
+    priority: int = None
+    weight: int = None
+    port: int = None
+    flags: int = None
+    tag: Annotated[str, WithJsonSchema({"type": "string", "enum": ["issue", "issuewild", "iodef"]})] = None

@@ -100,3 +100,49 @@ def test_the_same_models_validate_the_bodies(api):
             {"account_id": "a1", "payment_method": "card", "idempotency_key": "k1", "return_url": None},
         ),
     ]
+
+
+REFUSED = [
+    # (method, path, body, {field: reason}): unknown keys refused by name, wrong types named, nothing called
+    ("PATCH", "/profile", {"first_name": "A", "colour": "red", "billing_address": {"city": 5}},
+     {"colour": "unknown_field", "billing_address.city": "invalid_type"}),
+    ("POST", "/contacts", {"email": "a@b.pl", "login": "yes", "permissions": ["billing", 5]},
+     {"login": "invalid_type", "permissions": "invalid_type"}),
+    ("PATCH", "/contacts/c1", {"email": "a@b.pl"}, {"email": "unknown_field"}),
+    ("PATCH", "/domains/d1", {"nameservers": [5, 6], "owner": "x"}, {"nameservers": "invalid_type",
+                                                                      "owner": "unknown_field"}),
+    ("PATCH", "/domains/d1", {}, {"nameservers": "required"}),
+    ("POST", "/domains/d1/dns/records", {"name": "@", "ttl": "60", "colour": "red"},
+     {"type": "required"}),
+    ("PUT", "/domains/d1/dns/records/r1", {"type": "A", "ttl": "60", "colour": "red"},
+     {"ttl": "invalid_type", "colour": "unknown_field"}),
+    ("POST", "/tickets", {"department": "technical", "priority": "low", "subject": "s"}, {"message": "required"}),
+    ("POST", "/tickets/t1/replies", {"message": "m", "attachments": [{"filename": 5, "data_base64": "eA=="}]},
+     {"attachments.filename": "invalid_type"}),
+    ("POST", "/account/password", {"current_password": "x", "new_password": 5}, {"new_password": "invalid_type"}),
+    ("POST", "/account/two-factor/confirm", {"code": 123456}, {"code": "invalid_type"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "path", "body", "fields"), REFUSED, ids=[f"{r[0]} {r[1]}" for r in REFUSED])
+def test_the_remaining_bodies_are_validated_by_their_models(api, method, path, body, fields):
+    client, made = api
+    answer = client.open(f"/api/v1{path}", method=method, json=body, headers={"Authorization": "Bearer t"})
+    assert answer.status_code == 422, answer.get_json()
+    assert {k: v["code"] for k, v in answer.get_json()["error"]["fields"].items()} == fields
+    assert made == []
+
+
+def test_the_remaining_bodies_are_described_by_their_models(document):
+    refs = {(path, method): _body_schema(document, path, method) for path, method in (
+        ("/profile", "patch"), ("/contacts", "post"), ("/contacts/{contact_id}", "patch"),
+        ("/domains/{domain_id}", "patch"), ("/domains/{domain_id}/dns/records", "post"),
+        ("/account/password", "post"), ("/tickets", "post"))}  # fmt: skip
+    assert all(set(ref) == {"$ref"} for ref in refs.values()), refs
+    components = document["components"]["schemas"]
+    assert components["DnsRecord"]["additionalProperties"] is False and components["DnsRecord"]["required"] == ["type"]
+    assert components["ProfileChange"]["additionalProperties"] is False
+    assert {"current_password", "code", "billing_address"} <= set(components["ProfileChange"]["properties"])
+    form = document["paths"]["/tickets"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["attachments"]["items"]["format"] == "binary"
+    assert set(form["required"]) == {"department", "priority", "subject", "message"}

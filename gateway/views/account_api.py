@@ -7,29 +7,14 @@ from __future__ import annotations
 from flask import g, jsonify
 
 from gateway import clients, inputs, schemas
-from gateway.errors import ApiError
 from gateway.export import gather_export
 from gateway.openapi import ERRORS, PATHS, STRING, _obj, _op
-from gateway.views.api import api, body, token_required
+from gateway.views.api import api, token_required
 from kernel.contracts import CONTACT_MAIL_CATEGORIES, CONTACT_PERMISSIONS
-
-CONTACT_KEYS = ("first_name", "last_name", "email", "phone", "language", "address", "login", "permissions",
-                "categories")  # fmt: skip
 
 
 def _account_id() -> str:
     return g.account["account_id"]
-
-
-CONTACT_TYPES = {"address": inputs.Address, "login": bool, "permissions": list[str], "categories": list[str]}
-
-
-def _contact_body(allowed: tuple[str, ...]) -> dict:
-    data = body(optional=allowed, types=CONTACT_TYPES)
-    unknown = {k: "unknown_field" for k in data if k not in allowed}
-    if unknown:
-        raise ApiError(422, "invalid_input", unknown)
-    return data
 
 
 # --- contacts ---------------------------------------------------------------
@@ -42,7 +27,7 @@ def list_contacts():
 @api.post("/contacts")
 @token_required
 def add_contact():
-    data = _contact_body(CONTACT_KEYS)
+    data = inputs.json_model(schemas.NewContact)
     return jsonify(clients.accounts.add_contact(account_id=_account_id(), data=data)), 201
 
 
@@ -55,7 +40,7 @@ def get_contact(contact_id: str):
 @api.patch("/contacts/<contact_id>")
 @token_required
 def update_contact(contact_id: str):
-    data = _contact_body(tuple(k for k in CONTACT_KEYS if k not in ("email", "login")))
+    data = inputs.json_model(schemas.ContactChange)
     return jsonify(clients.accounts.update_contact(account_id=_account_id(), contact_id=contact_id, changes=data))
 
 
@@ -98,14 +83,14 @@ def two_factor_start():
 @api.post("/account/two-factor/confirm")
 @token_required
 def two_factor_confirm():
-    data = body("code")
+    data = inputs.json_model(schemas.Code)
     return jsonify(clients.accounts.confirm_two_factor(account_id=_account_id(), code=data["code"]))
 
 
 @api.post("/account/two-factor/disable")
 @token_required
 def two_factor_disable():
-    data = body("code")
+    data = inputs.json_model(schemas.Code)
     return jsonify(clients.accounts.disable_two_factor(account_id=_account_id(), code=data["code"]))
 
 
@@ -113,7 +98,7 @@ def two_factor_disable():
 @token_required
 def change_password():
     """A new password: the current one (and a code when two-factor login is on) first; the other sessions end."""
-    data = body("current_password", "new_password", optional=("code",))
+    data = inputs.json_model(schemas.PasswordChange)
     return jsonify(clients.accounts.change_password(account_id=_account_id(), current_password=data["current_password"], new_password=data["new_password"], code=data.get("code") or None, keep_session_id=g.account.get("session_id")))  # fmt: skip
 
 
@@ -159,7 +144,7 @@ def account_export():
 @api.post("/unsubscribe")
 def unsubscribe():
     """The signed token from a newsletter's link; no login."""
-    data = body("token")
+    data = inputs.json_model(schemas.Token)
     return jsonify(clients.accounts.unsubscribe(token=data["token"]))
 
 
@@ -169,11 +154,10 @@ _PERMISSIONS = {"type": "array", "items": {"type": "string", "enum": list(CONTAC
 _CATEGORIES = {"type": "array", "items": {"type": "string", "enum": list(CONTACT_MAIL_CATEGORIES)}}
 _ADDRESS = {"type": "object", "properties": {k: STRING for k in ("company", "nip", "street", "postcode", "city",
                                                                  "country")}}  # fmt: skip
-_CONTACT_FIELDS = {"first_name": STRING, "last_name": STRING, "phone": STRING, "address": _ADDRESS,
-                   "language": {"type": "string", "enum": ["pl", "en"]}, "permissions": _PERMISSIONS,
-                   "categories": _CATEGORIES}  # fmt: skip
 CONTACT = _obj("contact_id", "email", "permissions", "categories", contact_id=STRING, email=STRING,
-               login={"type": "boolean"}, active={"type": "boolean"}, **_CONTACT_FIELDS)  # fmt: skip
+               login={"type": "boolean"}, active={"type": "boolean"}, first_name=STRING, last_name=STRING,
+               phone=STRING, address=_ADDRESS, language={"type": "string", "enum": ["pl", "en"]},
+               permissions=_PERMISSIONS, categories=_CATEGORIES)  # fmt: skip
 _PAGE = _obj("items", "total", items={"type": "array"}, total={"type": "integer"}, page={"type": "integer"},
              per_page={"type": "integer"})  # fmt: skip
 _WRITE = ("400", "403", "404", "409", "422", "503")
@@ -200,13 +184,12 @@ PATHS["/contacts"] = {
                errors=_READ),
     "post": _op("Add a contact; with login: true they get an invitation mail. Permissions: "
                 f"{', '.join(CONTACT_PERMISSIONS)}; categories: {', '.join(CONTACT_MAIL_CATEGORIES)}", "201", CONTACT,
-                _obj("first_name", "last_name", "email", email=STRING, login={"type": "boolean"}, **_CONTACT_FIELDS),
-                errors=_WRITE),
+                schemas.NewContact, errors=_WRITE),
 }  # fmt: skip
 PATHS["/contacts/{contact_id}"] = {
     "get": _op("One contact", "200", CONTACT, errors=_READ),
     "patch": _op("Change a contact's data, permissions or mail categories", "200", CONTACT,
-                 {"type": "object", "additionalProperties": False, "properties": _CONTACT_FIELDS}, errors=_WRITE),
+                 schemas.ContactChange, errors=_WRITE),
     "delete": _op("Remove a contact; their sessions end at once", "200", errors=_READ),
 }  # fmt: skip
 PATHS["/contacts/{contact_id}/invitation"] = {
@@ -222,15 +205,14 @@ PATHS["/account/two-factor"] = {"post": _op("Start two-factor set-up: secret, ot
                                             errors=("403", "409", "503"))}  # fmt: skip
 PATHS["/account/two-factor/confirm"] = {"post": _op(
     "Turn two-factor login on with a code; the recovery codes are shown this once", "200",
-    _obj("recovery_codes", recovery_codes=_LIST), _obj("code", code=STRING), errors=_WRITE)}  # fmt: skip
+    _obj("recovery_codes", recovery_codes=_LIST), schemas.Code, errors=_WRITE)}  # fmt: skip
 PATHS["/account/two-factor/disable"] = {"post": _op("Turn two-factor login off with a code or a recovery code", "200",
-                                                    None, _obj("code", code=STRING),
+                                                    None, schemas.Code,
                                                     errors=("400", "403", "409", "422", "429", "503"))}  # fmt: skip
 PATHS["/account/password"] = {"post": _op(
     "Change the password: the current one, and a code from the authenticator app when two-factor login is on; "
     "every other session of the owner ends", "200", _obj("sessions_ended", sessions_ended={"type": "integer"}),
-    _obj("current_password", "new_password", current_password=STRING,
-         new_password={"type": "string", "minLength": 10, "maxLength": 128}, code=STRING),
+    schemas.PasswordChange,
     errors=("400", "403", "422", "429", "503"))}  # fmt: skip
 # Registration answers the same for a new and a known address: nothing in it tells which.
 PATHS["/auth/register"]["post"]["summary"] = (
@@ -239,10 +221,6 @@ PATHS["/auth/register"]["post"]["summary"] = (
 PATHS["/auth/register"]["post"]["responses"]["201"]["content"]["application/json"]["schema"] = _obj(
     "status", status={"type": "string", "enum": ["check_mail"]})  # fmt: skip
 PATHS["/auth/register"]["post"]["responses"].pop("409", None)
-# A new e-mail address needs the current password (and a code when two-factor login is on).
-_PROFILE_PATCH = PATHS["/profile"]["patch"]["requestBody"]["content"]["application/json"]
-_PROFILE_PATCH["schema"] = {**_PROFILE_PATCH["schema"], "properties": {
-    **_PROFILE_PATCH["schema"]["properties"], "current_password": STRING, "code": STRING}}  # fmt: skip
 PATHS["/profile"]["patch"]["responses"].setdefault("429", ERRORS["429"])
 PATHS["/account/sessions"] = {"get": _op("Active sessions of the owner", "200",
                                          _obj("items", items={"type": "array"}), errors=_READ)}  # fmt: skip
@@ -262,5 +240,5 @@ PATHS["/account/export"] = {
     )
 }
 PATHS["/unsubscribe"] = {"post": _op("Leave the mailing list with the signed token from a newsletter", "200",
-                                     _obj("email", email=STRING), _obj("token", token=STRING), auth=False,
+                                     _obj("email", email=STRING), schemas.Token, auth=False,
                                      errors=("400", "422", "503"))}  # fmt: skip

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, g, jsonify
 
@@ -19,12 +18,6 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 @api.errorhandler(ApiError)
 def api_error(exc: ApiError):
     return error_response(status_of(exc), exc.code, exc.fields)
-
-
-def body(*required: str, optional: tuple[str, ...] = (), types: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The JSON object sent, the named fields type-checked at the edge: strings unless `types`
-    says otherwise (gateway.inputs.json_fields; 400 invalid_json, 422 naming each field)."""
-    return inputs.json_fields(*required, optional=optional, types=types)
 
 
 def token_required(view: Callable) -> Callable:
@@ -101,12 +94,8 @@ def password_reset_confirm():
 
 
 # --- profile (section 1) and dashboard -------------------------------------
-PROFILE_KEYS = ("first_name", "last_name", "email", "phone", "language", "billing_address", "notification_preferences",
-                "mailing_list")  # fmt: skip
 # the current password (and a code when two-factor login is on): asked when the e-mail address changes
 REAUTH_KEYS = ("current_password", "code")
-PROFILE_TYPES = {"billing_address": inputs.Address, "notification_preferences": inputs.MailPreferences,
-                 "mailing_list": bool}  # fmt: skip
 
 
 @api.get("/profile")
@@ -118,10 +107,7 @@ def get_profile():
 @api.patch("/profile")
 @token_required
 def patch_profile():
-    data = body(optional=(*PROFILE_KEYS, *REAUTH_KEYS), types=PROFILE_TYPES)
-    unknown = {k: "unknown_field" for k in data if k not in PROFILE_KEYS and k not in REAUTH_KEYS}
-    if unknown:
-        raise ApiError(422, "invalid_input", unknown)
+    data = inputs.json_model(schemas.ProfileChange)
     proof = {k: data.pop(k) for k in REAUTH_KEYS if k in data}  # a new e-mail needs them; the rest does not
     updated = clients.accounts.update_settings(account_id=g.account["account_id"], changes=data, **proof,
                                                keep_session_id=g.account.get("session_id"))  # fmt: skip

@@ -9,14 +9,10 @@ from flask import g, jsonify
 from pydantic import Field
 
 from gateway import clients, rpc
-from gateway.errors import ApiError
 from gateway.inputs import json_model
 from gateway.openapi import PATHS, STRING, _obj, _op
-from gateway.schemas import Request
-from gateway.views.api import api, body, token_required
-
-FIELDS = ("name", "type", "ttl", "value", "priority", "weight", "port", "flags", "tag")
-TYPES = {"ttl": int, "priority": int, "weight": int, "port": int, "flags": int}
+from gateway.schemas import DnsRecord, Request
+from gateway.views.api import api, token_required
 
 
 def _account_id() -> str:
@@ -24,11 +20,7 @@ def _account_id() -> str:
 
 
 def _record() -> dict:
-    data = body("type", optional=tuple(f for f in FIELDS if f != "type"), types=TYPES)
-    unknown = {k: "unknown_field" for k in data if k not in FIELDS}
-    if unknown:
-        raise ApiError(422, "invalid_input", unknown)
-    return data
+    return json_model(DnsRecord)
 
 
 @api.get("/domains/<domain_id>/dns")
@@ -69,13 +61,6 @@ def dns_export(domain_id: str):
 
 # --- OpenAPI ----------------------------------------------------------------
 _INT = {"type": "integer"}
-_KINDS = ["A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA"]
-_RECORD_IN = {"type": "object", "additionalProperties": False, "required": ["type"], "properties": {
-    "name": {**STRING, "description": "relative to the zone; @ is the apex; Unicode allowed"},
-    "type": {"type": "string", "enum": _KINDS}, "ttl": {"type": "integer", "minimum": 60, "maximum": 86400},
-    "value": {**STRING, "description": "address, target host name, text or CAA value"},
-    "priority": _INT, "weight": _INT, "port": _INT, "flags": _INT,
-    "tag": {"type": "string", "enum": ["issue", "issuewild", "iodef"]}}}  # fmt: skip
 _RECORD = _obj("id", "name", "type", "ttl", "content", id=STRING, name=STRING, unicode_name=STRING, type=STRING,
                ttl=_INT, value=STRING, content=STRING, fqdn=STRING, unicode_fqdn=STRING)  # fmt: skip
 _ZONE = _obj("domain_id", "name", "records", "status", domain_id=STRING, name=STRING, unicode_name=STRING,
@@ -87,9 +72,9 @@ _CHANGE = ("400", "404", "409", "422", "503")
 PATHS["/domains/{domain_id}/dns"] = {"get": _op("The domain's DNS zone (created with the defaults on first use); "
                                                 "status pending while PowerDNS has not applied the last change",
                                                 "200", _ZONE, errors=("404", "409", "503"))}  # fmt: skip
-PATHS["/domains/{domain_id}/dns/records"] = {"post": _op("Add a record", "201", _ZONE, _RECORD_IN, errors=_CHANGE)}
+PATHS["/domains/{domain_id}/dns/records"] = {"post": _op("Add a record", "201", _ZONE, DnsRecord, errors=_CHANGE)}
 PATHS["/domains/{domain_id}/dns/records/{record_id}"] = {
-    "put": _op("Replace a record", "200", _ZONE, _RECORD_IN, errors=_CHANGE),
+    "put": _op("Replace a record", "200", _ZONE, DnsRecord, errors=_CHANGE),
     "delete": _op("Delete a record", "200", _ZONE, errors=("404", "409", "503")),
 }
 PATHS["/domains/{domain_id}/dns/reset"] = {"post": _op("Put the default records back", "200", _ZONE,

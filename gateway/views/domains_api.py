@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from flask import g, jsonify
 
-from gateway import clients, inputs
+from gateway import clients, inputs, schemas
 from gateway.errors import ApiError
 from gateway.openapi import PATHS, STRING, _obj, _op
-from gateway.views.api import api, body, token_required
+from gateway.views.api import api, token_required
 
 STATUSES = ("pending", "pending_registration", "pending_transfer", "active", "grace_period", "redemption", "expired",
             "transferred_away", "cancelled")  # fmt: skip
-PATCH_KEYS = ("nameservers", "locked", "auto_renew")
-PATCH_TYPES = {"nameservers": list[str], "locked": bool, "auto_renew": bool}
 
 
 def _account_id() -> str:
@@ -52,10 +50,9 @@ def domains_get(domain_id: str):
 @api.patch("/domains/<domain_id>")
 @token_required
 def domains_patch(domain_id: str):
-    data = body(optional=PATCH_KEYS, types=PATCH_TYPES)
-    unknown = {k: "unknown_field" for k in data if k not in PATCH_KEYS}
-    if unknown or not data:
-        raise ApiError(422, "invalid_input", unknown or {"nameservers": "required"})
+    data = inputs.json_model(schemas.DomainChange)
+    if not data:
+        raise ApiError(422, "invalid_input", {"nameservers": "required"})
     return jsonify(clients.domains.update_domain(account_id=_account_id(), domain_id=domain_id, changes=data))
 
 
@@ -77,9 +74,6 @@ _RESULT = _obj("name", "unicode_name", "tld", "available", "prices", name=STRING
                prices=_obj("register", "transfer", "renew",
                            **{k: {"type": "integer", "description": "net grosze per year"}
                               for k in ("register", "transfer", "renew")}))  # fmt: skip
-_PATCH = {"type": "object", "additionalProperties": False, "properties": {
-    "nameservers": {"type": "array", "minItems": 2, "maxItems": 13, "items": STRING}, "locked": _BOOL,
-    "auto_renew": _BOOL}}  # fmt: skip
 
 PATHS["/domains/check"] = {"get": _op("Availability and prices of a name, or of a label under every TLD we sell "
                                       "(query: name)", "200", _obj("results", query=STRING,
@@ -92,7 +86,7 @@ PATHS["/domains"] = {"get": _op("The account's domains (query: page, per_page, s
 PATHS["/domains/{domain_id}"] = {
     "get": _op("One domain", "200", _DOMAIN, errors=("404", "503")),
     "patch": _op("Change nameservers (2-13 host names), registrar lock or auto-renew; all or nothing", "200",
-                 _DOMAIN, _PATCH, errors=("400", "404", "409", "422", "503")),
+                 _DOMAIN, schemas.DomainChange, errors=("400", "404", "409", "422", "503")),
 }  # fmt: skip
 PATHS["/domains/{domain_id}/epp-code"] = {"get": _op("Reveal the EPP (auth) code to move the domain elsewhere", "200",
                                                      _obj("epp_code", domain_id=STRING, name=STRING, epp_code=STRING),

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from gateway import clients, inputs, rpc
+from gateway import clients, inputs, rpc, schemas
 from gateway.errors import ApiError
-from gateway.openapi import PATHS, STRING, _obj, _op
-from gateway.views.api import api, body, token_required
+from gateway.openapi import PATHS, STRING, _obj, _op, schema_of
+from gateway.views.api import api, token_required
 from gateway.views.support_pages import attachment_response, chosen_related, related_choices, uploaded_files
 
 # which list of related_choices a related value's kind comes from
@@ -26,15 +26,16 @@ def _account_id() -> str:
     return g.account["account_id"]
 
 
-def _fields_and_files(*required: str, optional: tuple[str, ...] = ()) -> tuple[dict, list | None]:
-    """The named fields and the attachments, from a multipart form or a JSON body."""
+def _fields_and_files(model: type[schemas.Request]) -> tuple[dict, list | None]:
+    """The model's fields and the attachments, from a multipart form or a JSON body."""
     if request.mimetype == "multipart/form-data":
-        data = {name: request.form.get(name) for name in (*required, *optional)}
-        missing = {name: "required" for name in required if data[name] is None}
+        names = [name for name in model.model_fields if name != "attachments"]
+        data = {name: request.form.get(name) for name in names}
+        missing = {name: "required" for name in names if model.model_fields[name].is_required() and data[name] is None}
         if missing:
             raise ApiError(422, "invalid_input", missing)
         return data, uploaded_files()
-    data = body(*required, optional=(*optional, "attachments"), types={"attachments": list[inputs.Attachment]})
+    data = inputs.json_model(model)
     return data, data.get("attachments")
 
 
@@ -65,7 +66,7 @@ def list_tickets():
 @token_required
 @inputs.json_limit(ATTACHMENTS_JSON_MAX_BYTES)
 def open_ticket():
-    data, files = _fields_and_files("department", "priority", "subject", "message", optional=("related",))
+    data, files = _fields_and_files(schemas.NewTicket)
     related = _related(_account_id(), data.get("related"))
     ticket = clients.support.open_ticket(account_id=_account_id(), department=data["department"], priority=data["priority"], subject=data["subject"], message=data["message"], related=related, attachments=files)  # fmt: skip
     return jsonify(ticket), 201
@@ -81,7 +82,7 @@ def get_ticket(ticket_id: str):
 @token_required
 @inputs.json_limit(ATTACHMENTS_JSON_MAX_BYTES)
 def reply_ticket(ticket_id: str):
-    data, files = _fields_and_files("message")
+    data, files = _fields_and_files(schemas.Reply)
     reply = clients.support.reply(
         account_id=_account_id(), ticket_id=ticket_id, message=data["message"], attachments=files
     )
@@ -118,37 +119,30 @@ _RELATED = {"type": ["object", "null"], "description": "The service or domain th
             "properties": {"kind": {"type": "string", "enum": ["service", "domain"]}, "id": STRING, "name": STRING}}  # fmt: skip
 _TICKET = _obj("ticket_id", "number", "status", ticket_id=STRING, number=STRING, subject=STRING, department=STRING,
                priority=STRING, status=STRING, related=_RELATED, messages={"type": "array"})  # fmt: skip
-_OPEN = _obj("department", "priority", "subject", "message",
-             department={"type": "string", "enum": ["technical", "billing", "sales"]},
-             priority={"type": "string", "enum": ["low", "medium", "high", "urgent"]}, subject=STRING, message=STRING,
-             related={"type": "string", "pattern": "^(service|domain):.+$",
-                      "description": "Optional: one of the account's own services (service:<service_id>) or domains "
-                                     "(domain:<domain_id>); anything else is refused (422, fields.related)"})  # fmt: skip
-
 _FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
-_JSON_FILES = {"type": "array", "items": _obj("filename", "data_base64", filename=STRING, data_base64=STRING)}
 
 
-def _with_files(fields: dict) -> dict:
-    """A request body as JSON (attachments base64) or multipart/form-data (attachments as files)."""
-    as_json = {**fields, "properties": {**fields["properties"], "attachments": _JSON_FILES}}
-    as_form = {**fields, "properties": {**fields["properties"], "attachments": _FILES}}
-    return {"required": True, "content": {"application/json": {"schema": as_json},
+def _with_files(model: type[schemas.Request]) -> dict:
+    """A request body as JSON (attachments base64) or multipart/form-data (the same fields, attachments as files)."""
+    as_form = model.model_json_schema()
+    as_form.pop("$defs", None)
+    as_form["properties"]["attachments"] = _FILES
+    return {"required": True, "content": {"application/json": {"schema": schema_of(model)},
                                           "multipart/form-data": {"schema": as_form}}}  # fmt: skip
 
 
 PATHS["/tickets"] = {
     "get": _op("The account's tickets, most recently updated first (query: status, department, page, per_page)",
                "200", _PAGE, errors=("422", "503")),
-    "post": {**_op("Open a ticket (attachments as multipart files or base64 in JSON)", "201", _TICKET, _OPEN),
-             "requestBody": _with_files(_OPEN)},
+    "post": {**_op("Open a ticket (attachments as multipart files or base64 in JSON)", "201", _TICKET),
+             "requestBody": _with_files(schemas.NewTicket)},
 }  # fmt: skip
 PATHS["/tickets/{ticket_id}"] = {"get": _op("A ticket and its conversation", "200", _TICKET, errors=("404", "503"))}
 PATHS["/tickets/{ticket_id}/replies"] = {
     "post": {
         **_op("Answer a ticket (a closed one is reopened); attachments as multipart files or base64 in JSON", "201",
               _TICKET, errors=("400", "404", "422", "503")),
-        "requestBody": _with_files(_obj("message", message=STRING)),
+        "requestBody": _with_files(schemas.Reply),
     }
 }  # fmt: skip
 _DOWNLOAD = _op("Download an attachment of the account's ticket (always as an attachment)", "200",
