@@ -283,6 +283,12 @@ class BillingClient(Client):
     def request_cancellation(self, *, account_id: str, service_id: str, when: str = "end_of_period") -> dict[str, Any]:
         return self._send("request_cancellation", account_id=account_id, service_id=service_id, when=when)
 
+    def change_service_plan(self, *, account_id: str, service_id: str, plan: str) -> dict[str, Any]:
+        return self._send("change_service_plan", account_id=account_id, service_id=service_id, plan=plan)
+
+    def withdraw_from_service(self, *, account_id: str, service_id: str, confirm: bool = False) -> dict[str, Any]:
+        return self._send("withdraw_from_service", account_id=account_id, service_id=service_id, confirm=confirm)
+
     def sandbox_complete(self, *, payment_id: str, outcome: str = "success") -> dict[str, Any]:
         return self._send("sandbox_complete", payment_id=payment_id, outcome=outcome)
 

@@ -242,14 +242,17 @@ POLICY: dict[str | None, Grant] = {
         sections=("tiles.services", "active_services", "renewals"),
         changes=(Changes(contracts.BILLING, ("service_activated", "service_suspended", "service_unsuspended",
                                               "service_terminated", "service_cancelled", "service_renewed",
-                                              "service_cancellation_requested", "renewal_invoice_requested"),
+                                              "service_cancellation_requested", "renewal_invoice_requested",
+                                              "service_plan_changed", "service_withdrawn"),
                          (TILES, SERVICES, RENEWALS)),),
         renewals=("hosting_renewal",),
     ),
     "services.manage": Grant(
         routes=("services.change",),
         calls=("billing.get_service", "billing.request_cancellation", _adds_to_cart("hosting_renewal"),
-               "billing.set_auto_renew", "hosting.set_password"),
+               "billing.set_auto_renew", "hosting.set_password",
+               # the lifecycle on the service's page (issue #18)
+               "billing.change_service_plan", "billing.withdraw_from_service"),
     ),
     "domains.view": Grant(
         routes=("renewals.list", "domains.search", "domains.check", "domains.read"),

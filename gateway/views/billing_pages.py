@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlencode
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from gateway import clients, i18n, inputs, permissions, rpc
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
+from gateway.openapi import PATHS, _op
 from gateway.views import hosting_pages, invoice_docs
+from gateway.views.api import api, token_required
 from gateway.views.billing_api import pdf_response
 from gateway.views.pages import pages
 from kernel import settings
@@ -296,20 +298,103 @@ def billing_service(service_id: str):
 @pages.post("/services/<service_id>/cancel")
 @page_login_required
 def billing_service_cancel(service_id: str):
-    account_id = _me()
     form = {"when": request.form.get("when", ""), "confirm": "confirm" in request.form}
+    done = "billing_cancelled_now" if form["when"] == "immediate" else "billing_cancel_requested"
+    return _service_action(service_id, form, done, clients.billing.request_cancellation, when=form["when"])
+
+
+@pages.post("/services/<service_id>/plan")
+@page_login_required
+def billing_service_plan(service_id: str):
+    """Another plan: an upgrade's prorated invoice to pay (the plan changes when it is paid), a downgrade's
+    difference credited at once; the amounts are on the page before this is confirmed."""
+    form = {"plan": request.form.get("plan", ""), "confirm": "plan_confirm" in request.form, "when": "end_of_period"}
+    changed = _service_call(service_id, form, "plan_confirm", clients.billing.change_service_plan, plan=form["plan"])
+    if not isinstance(changed, dict):
+        return changed
+    if changed["invoice"]:
+        flash(i18n.t("billing_plan_upgrade_invoiced", amount=i18n.money(changed["invoice"]["total_gross"])), "success")
+        return redirect(url_for("pages.billing_invoice", invoice_id=changed["invoice"]["invoice_id"]))
+    flash(i18n.t("billing_plan_downgraded", amount=i18n.money(changed["change"]["gross"])), "success")
+    return redirect(url_for("pages.billing_service", service_id=service_id))
+
+
+@pages.get("/services/<service_id>/withdraw")
+@page_login_required
+def billing_service_withdraw_confirm(service_id: str):
+    """The withdrawal's confirmation step: what comes back and how, then one button."""
+    service = _read(clients.billing.get_service, account_id=_me(), service_id=service_id)
+    return render_template("billing/withdraw.html", service=service, errors={})
+
+
+@pages.post("/services/<service_id>/withdraw")
+@page_login_required
+def billing_service_withdraw(service_id: str):
+    try:
+        if "confirm" not in request.form:
+            raise Invalid("invalid_input", {"confirm": "billing_confirm_required"})
+        clients.billing.withdraw_from_service(account_id=_me(), service_id=service_id, confirm=True)
+    except NotFound:
+        abort(404)
+    except CommandError as exc:
+        service = _read(clients.billing.get_service, account_id=_me(), service_id=service_id)
+        return render_template("billing/withdraw.html", service=service, errors=field_messages(exc.fields),
+                               error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
+    flash(i18n.t("billing_withdrawn"), "success")
+    return redirect(url_for("pages.billing_service", service_id=service_id))
+
+
+def _service_call(service_id: str, form: dict[str, Any], confirm_field: str, call: Callable[..., Any],
+                  **arguments: Any) -> Any:  # fmt: skip
+    """The call's answer, or the service page again with the errors (the confirmation box unticked)."""
+    account_id = _me()
     try:
         if not form["confirm"]:
-            raise Invalid("invalid_input", {"confirm": "billing_confirm_required"})
-        clients.billing.request_cancellation(account_id=account_id, service_id=service_id, when=form["when"])
+            raise Invalid("invalid_input", {confirm_field: "billing_confirm_required"})
+        return call(account_id=account_id, service_id=service_id, **arguments)
     except NotFound:
         abort(404)
     except CommandError as exc:
         service = _read(clients.billing.get_service, account_id=account_id, service_id=service_id)
         return render_template("billing/service.html", service=service, form=form, errors=field_messages(exc.fields),
-                               error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
-    flash(i18n.t("billing_cancelled_now" if form["when"] == "immediate" else "billing_cancel_requested"), "success")
+                               error=i18n.t(exc.code), hosting=hosting_pages.access(service)), status_of(exc)  # fmt: skip
+
+
+def _service_action(service_id: str, form: dict[str, Any], done: str, call: Callable[..., Any], **arguments: Any):
+    answer = _service_call(service_id, form, "confirm", call, **arguments)
+    if not isinstance(answer, dict):
+        return answer
+    flash(i18n.t(done), "success")
     return redirect(url_for("pages.billing_service", service_id=service_id))
+
+
+@api.post("/services/<service_id>/plan")
+@token_required
+def api_service_plan(service_id: str):
+    """Change the service's plan (body: plan): an upgrade answers with its invoice, a downgrade with none."""
+    plan = inputs.json_fields("plan")["plan"]
+    return jsonify(clients.billing.change_service_plan(account_id=g.account["account_id"], service_id=service_id,
+                                                       plan=plan))  # fmt: skip
+
+
+@api.post("/services/<service_id>/withdraw")
+@token_required
+def api_service_withdraw(service_id: str):
+    """A consumer's withdrawal within 14 days (body: confirm true): the correction and the refund."""
+    confirm = inputs.json_fields("confirm", types={"confirm": bool})["confirm"]
+    return jsonify(clients.billing.withdraw_from_service(account_id=g.account["account_id"], service_id=service_id,
+                                                         confirm=confirm))  # fmt: skip
+
+
+PATHS["/services/{service_id}/plan"] = {
+    "post": _op("Change a service's plan (body: plan): the prorated difference for the rest of the period is "
+                "invoiced (upgrade, effective when paid) or credited (downgrade, at once)", "200",
+                errors=("400", "404", "409", "422", "503"))
+}  # fmt: skip
+PATHS["/services/{service_id}/withdraw"] = {
+    "post": _op("A consumer withdraws from the contract within 14 days of the order (body: confirm true): a "
+                "correcting invoice and the unused part credited", "200", errors=("400", "404", "409", "422", "503"))
+}  # fmt: skip
 
 
 # --- renewals ---------------------------------------------------------------------

@@ -114,6 +114,10 @@ class NotificationsService(EventSourcedService):
     def on_service_terminated(self, event: Event) -> None:
         billing_mails.service_mail(self.deps, event, "billing_service_terminated", category="legal")
 
+    @consumes("billing", "service_withdrawn")
+    def on_service_withdrawn(self, event: Event) -> None:  # the acknowledgement the withdrawal right asks for
+        billing_mails.service_mail(self.deps, event, "billing_service_withdrawn", category="legal")
+
     # --- hosting events (issue #21) ---------------------------------------------
     @consumes("hosting", "hosting_account_created")
     def on_hosting_account_created(self, event: Event) -> None:

@@ -61,7 +61,10 @@ def request_cancellation(deps: Deps, account_id: str, service_id: str, when: str
 
 def with_terms(deps: Deps, account_id: str, service_id: str) -> dict[str, Any]:
     """The service (detail) with `terms`: the money of each lifecycle action, said before confirming."""
-    return {**detail(account_id, service_id), "terms": _terms(deps, account_id, service_id)}
+    service = detail(account_id, service_id)
+    plan = Plan.objects(id=service["plan"]).first()
+    names = plan.name if plan else {"pl": service["plan"], "en": service["plan"]}
+    return {**service, "plan_name": names, "terms": _terms(deps, account_id, service_id)}
 
 
 def _service(deps: Deps, account_id: str, service_id: str) -> tuple[Customer, dict[str, Any]]:
