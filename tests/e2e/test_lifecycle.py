@@ -49,7 +49,7 @@ def test_an_upgrade_shows_its_prorated_amount_and_is_invoiced(stack):
 
     unconfirmed = person.post(f"/services/{service_id}/plan", {"plan": "hosting-biznes"},
                               form_page=f"/services/{service_id}")  # fmt: skip
-    assert unconfirmed.status_code == 422 and 'id="e-plan-confirm"' in unconfirmed.text
+    assert unconfirmed.status_code == 422 and 'id="e-plan_confirm"' in unconfirmed.text
     invoiced = person.post(f"/services/{service_id}/plan", {"plan": "hosting-biznes", "plan_confirm": "on"},
                            form_page=f"/services/{service_id}")  # fmt: skip
     assert "/invoices/" in invoiced.url and 'data-invoice-status="unpaid"' in invoiced.text
