@@ -30,28 +30,6 @@ ERROR = {
         }
     },
 }
-ADDRESS = {
-    "type": "object",
-    "properties": {k: {"type": "string"} for k in ("company", "nip", "street", "postcode", "city", "country")},
-}
-CATEGORIES = ("billing", "services", "domains", "support", "security")
-PROFILE = {
-    "type": "object",
-    "properties": {
-        "account_id": {"type": "string"},
-        "email": {"type": "string", "format": "email"},
-        "email_verified": {"type": "boolean"},
-        "first_name": {"type": "string"},
-        "last_name": {"type": "string"},
-        "phone": {"type": "string"},
-        "language": {"type": "string", "enum": ["pl", "en"]},
-        "billing_address": ADDRESS,
-        "notification_preferences": {"type": "object", "properties": {c: {"type": "boolean"} for c in CATEGORIES}},
-        "mailing_list": {"type": "boolean"},
-    },
-}
-
-
 COMPONENTS: dict[str, dict[str, Any]] = {}  # components/schemas: the declared models (gateway/schemas.py)
 _REF = "#/components/schemas/{model}"
 
@@ -67,6 +45,13 @@ def schema_of(model: type[BaseModel] | TypeAdapter) -> dict[str, Any]:
     COMPONENTS.update(schema.pop("$defs", {}))
     COMPONENTS[model.__name__] = schema
     return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _schema(model: dict | type[BaseModel] | None) -> dict[str, Any]:
+    """A response body's schema: a declared model's $ref (gateway/schemas.py), or a hand-written one."""
+    if model is None:
+        return {"type": "object"}
+    return model if isinstance(model, dict) else schema_of(model)
 
 
 def _json(schema: dict) -> dict:
@@ -86,13 +71,13 @@ ERRORS = {code: {"description": text, **_json(ERROR)} for code, text in (
 )}  # fmt: skip
 
 
-def _op(summary: str, ok: str, ok_schema: dict | None = None,
+def _op(summary: str, ok: str, response_model: dict | type[BaseModel] | None = None,
         request: dict | type[BaseModel] | TypeAdapter | None = None, auth: bool = True,
         errors: tuple[str, ...] = ("400", "422", "503")) -> dict[str, Any]:  # fmt: skip
     op: dict[str, Any] = {
         "summary": summary,
         "responses": {
-            ok: {"description": "OK", **_json(ok_schema or {"type": "object"})},
+            ok: {"description": "OK", **_json(_schema(response_model))},
             **{e: ERRORS[e] for e in errors},
         },
     }
@@ -157,12 +142,15 @@ PATHS: dict[str, dict[str, Any]] = {
     },  # fmt: skip
     "/profile": {
         "get": _op(
-            "Personal data, billing address, notification preferences, mailing list", "200", PROFILE, errors=("503",)
+            "Personal data, billing address, notification preferences, mailing list",
+            "200",
+            schemas.Profile,
+            errors=("503",),
         ),
         "patch": _op(
             "Change any of them; all or nothing",
             "200",
-            PROFILE,
+            schemas.Profile,
             schemas.ProfileChange,
             errors=("400", "409", "422", "503"),
         ),
@@ -171,28 +159,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": _op(
             "Every dashboard section in one call",
             "200",
-            _obj(
-                "profile",
-                "tiles",
-                "unavailable",
-                profile=PROFILE,
-                contacts={"type": "array"},
-                shortcuts={"type": "array"},
-                offer={"type": ["object", "null"]},
-                tiles=_obj(
-                    "services",
-                    "domains",
-                    "unpaid_invoices",
-                    "tickets",
-                    **{k: {"type": ["integer", "null"]} for k in ("services", "domains", "unpaid_invoices", "tickets")},
-                ),
-                active_services={"type": "array"},
-                renewals={"type": "array"},
-                news={"type": "array"},
-                recent_tickets={"type": "array"},
-                unavailable={"type": "array", "items": STRING},
-                not_built={"type": "array", "items": STRING},
-            ),
+            schemas.Dashboard,
             errors=("503",),
         )
     },  # fmt: skip

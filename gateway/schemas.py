@@ -8,7 +8,7 @@ A cart item is a discriminated union on `kind` (kernel.contracts CART_ITEM_KINDS
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
@@ -266,3 +266,214 @@ class DnsRecord(Change):
     port: int = None
     flags: int = None
     tag: Annotated[str, WithJsonSchema({"type": "string", "enum": ["issue", "issuewild", "iodef"]})] = None
+
+
+# --- responses: models that only describe answers in the document (gateway.openapi `_op(response_model)`) --
+class Answer(BaseModel):
+    """An answer body as the services give it: the fields listed are described; an answer may carry more."""
+
+
+Text = str | None  # a text a service leaves empty as null (an ISO date not set yet, an optional id)
+
+
+class Page(Answer):
+    items: list[dict[str, Any]]
+    total: int = None
+    page: int = None
+    per_page: int = None
+    pages: int = None
+
+
+class PostalAddress(Address):
+    model_config = ConfigDict(extra="ignore")  # as answered: more keys may come
+
+
+class Preferences(MailPreferences):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Profile(Answer):
+    """Every key is present in GET /profile; on the dashboard a hidden profile is {}."""
+
+    account_id: str = None
+    email: str = None
+    email_verified: bool = None
+    first_name: str = None
+    last_name: str = None
+    phone: str = None
+    language: Language = None
+    billing_address: PostalAddress = None
+    notification_preferences: Preferences = None
+    mailing_list: bool = None
+
+
+class Contact(Answer):
+    contact_id: str
+    email: str
+    permissions: ContactPermissions
+    categories: ContactCategories
+    first_name: str = None
+    last_name: str = None
+    phone: str = None
+    language: Language = None
+    address: PostalAddress = None
+    login: bool = None
+    active: bool = None
+
+
+class Contacts(Answer):
+    items: list[Contact]
+
+
+class InvoiceSummary(Answer):
+    invoice_id: str
+    number: Text = Field(None, description="null until the invoice is numbered")
+    kind: Text = Field(None, description="order | renewal")
+    status: str = Field(description="unpaid | paid | cancelled | refunded")
+    order_id: Text = None
+    service_id: Text = None
+    total_net: int = Field(description="grosze")
+    total_vat: int
+    total_gross: int
+    paid_amount: int
+    amount_due: int
+    currency: str
+    issue_date: Text = None
+    due_date: Text = None
+    paid_at: Text = None
+
+
+class InvoicePage(Page):
+    items: list[InvoiceSummary]
+
+
+class Invoice(InvoiceSummary):
+    lines: list[dict[str, Any]]
+    vat_summary: list[dict[str, Any]]
+    buyer: dict[str, Any]
+    seller: dict[str, Any]
+    payment_method: Text = None
+    language: str = None
+    sale_date: Text = None
+    period: dict[str, Any] | None = None
+    vat_note: str = None
+    ksef: dict[str, Any] = None
+    correction: dict[str, Any] | None = None
+    corrections: list[str] = None
+
+
+class ServiceSummary(Answer):
+    service_id: str
+    name: Text = None
+    plan: Text = None
+    domain: Text = None
+    cycle: Text = None
+    status: Text = None
+    next_due_date: Text = None
+    cancel_at_period_end: bool
+    auto_renew: bool
+    activated_at: Text = None
+
+
+class ServicePage(Page):
+    items: list[ServiceSummary]
+
+
+class Service(ServiceSummary):
+    invoices: list[InvoiceSummary] = Field(description="the order's and the renewals' invoices, newest first")
+
+
+class Cart(Answer):
+    items: list[dict[str, Any]] = Field(description="each item with its kind, params and price")
+    totals: dict[str, Any] = Field(description="total_net, total_vat, total_gross (grosze), vat_summary, ...")
+    discount_code: Text = None
+    discount_percent: int = None
+    discount_error: Text = None
+    vat_code: Text = None
+    vat_note: Text = None
+    buyer_country: str = None
+
+
+DOMAIN_STATUSES = ("pending", "pending_registration", "pending_transfer", "active", "grace_period", "redemption",
+                   "expired", "transferred_away", "cancelled")  # fmt: skip
+
+
+class Domain(Answer):
+    domain_id: str
+    name: str
+    unicode_name: str
+    status: Annotated[str, WithJsonSchema({"type": "string", "enum": list(DOMAIN_STATUSES)})]
+    tld: str = None
+    expires_at: Annotated[Text, WithJsonSchema({"type": ["string", "null"], "format": "date-time"})] = None
+    nameservers: list[str] = None
+    locked: bool = None
+    auto_renew: bool = None
+    failure: dict[str, Any] | None = None
+
+
+class DomainPage(Page):
+    items: list[Domain]
+
+
+class DnsRecordAnswer(Answer):
+    id: str
+    name: str
+    type: str
+    ttl: int
+    content: str
+    unicode_name: str = None
+    value: str = None
+    fqdn: str = None
+    unicode_fqdn: str = None
+
+
+class Zone(Answer):
+    domain_id: str
+    name: str
+    records: list[DnsRecordAnswer]
+    status: Annotated[str, WithJsonSchema({"type": "string", "enum": ["applied", "pending"]})] = Field(
+        description="pending while PowerDNS has not applied the last change"
+    )
+    unicode_name: str = None
+    nameservers: list[str] = None
+    version: int = None
+    applied_version: int = None
+    types: list[str] = None
+
+
+class TicketRelated(Answer):
+    kind: Annotated[str, WithJsonSchema({"type": "string", "enum": ["service", "domain"]})] = None
+    id: str = None
+    name: str = None
+
+
+class Ticket(Answer):
+    ticket_id: str
+    number: str
+    status: str
+    subject: str = None
+    department: str = None
+    priority: str = None
+    related: TicketRelated | None = Field(None, description="The service or domain the ticket concerns")
+    messages: list[dict[str, Any]] = None
+
+
+class Tiles(Answer):
+    services: int | None
+    domains: int | None
+    unpaid_invoices: int | None
+    tickets: int | None
+
+
+class Dashboard(Answer):
+    profile: Profile
+    tiles: Tiles
+    unavailable: list[str] = Field(description="sections whose service did not answer")
+    contacts: list[Any] = None
+    shortcuts: list[Any] = None
+    offer: dict[str, Any] | None = None
+    active_services: list[Any] = None
+    renewals: list[Any] = None
+    news: list[Any] = None
+    recent_tickets: list[Any] = None
+    not_built: list[str] = None

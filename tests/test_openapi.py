@@ -3,6 +3,7 @@ models validate what the views receive."""
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
 from gateway import rpc, schemas
@@ -146,3 +147,45 @@ def test_the_remaining_bodies_are_described_by_their_models(document):
     form = document["paths"]["/tickets"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert form["properties"]["attachments"]["items"]["format"] == "binary"
     assert set(form["required"]) == {"department", "priority", "subject", "message"}
+
+
+ANSWERS = [
+    ("/profile", "get", "200", "Profile"), ("/profile", "patch", "200", "Profile"),
+    ("/dashboard", "get", "200", "Dashboard"), ("/contacts", "post", "201", "Contact"),
+    ("/contacts/{contact_id}", "get", "200", "Contact"), ("/invoices", "get", "200", "InvoicePage"),
+    ("/invoices/{invoice_id}", "get", "200", "Invoice"), ("/services", "get", "200", "ServicePage"),
+    ("/services/{service_id}", "get", "200", "Service"), ("/domains", "get", "200", "DomainPage"),
+    ("/domains/{domain_id}", "patch", "200", "Domain"), ("/tickets", "post", "201", "Ticket"),
+    ("/tickets/{ticket_id}", "get", "200", "Ticket"), ("/cart/items", "get", "200", "Cart"),
+    ("/domains/{domain_id}/dns", "get", "200", "Zone"), ("/domains/{domain_id}/dns/records", "post", "201", "Zone"),
+]  # fmt: skip
+
+
+def test_the_main_answers_are_described_by_models(document):
+    for path, method, status, model in ANSWERS:
+        answer = document["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+        assert answer == {"$ref": f"#/components/schemas/{model}"}, (path, method)
+    components = document["components"]["schemas"]
+    assert components["InvoicePage"]["properties"]["items"]["items"] == {"$ref": "#/components/schemas/InvoiceSummary"}
+    assert components["Dashboard"]["properties"]["profile"] == {"$ref": "#/components/schemas/Profile"}
+    assert {"anyOf": [{"type": "string"}, {"type": "null"}]}.items() <= components["InvoiceSummary"]["properties"][
+        "paid_at"].items()  # fmt: skip
+
+
+def _conforms(document: dict, model: str, answer: dict) -> None:
+    """`answer` is valid for the document's component `model` (its $refs resolved within the document)."""
+    schema = {**document["components"]["schemas"][model], "components": document["components"]}
+    jsonschema.Draft202012Validator(schema).validate(answer)
+
+
+def test_the_invoice_and_service_models_name_what_billing_answers(document):
+    from services.billing.projections import InvoiceView, ServiceView
+
+    invoice = InvoiceView(id="i1", account_id="a1", status="unpaid", lines=[{"net": 1}])
+    assert set(invoice.summary()) == set(schemas.InvoiceSummary.model_fields)
+    _conforms(document, "Invoice", invoice.detail())  # a new invoice: no number, no dates yet (nulls)
+    service = ServiceView(id="s1", account_id="a1").public()
+    assert set(schemas.ServiceSummary.model_fields) <= set(service)
+    _conforms(document, "Service", {**service, "invoices": [invoice.summary()]})
+    with pytest.raises(jsonschema.ValidationError):
+        _conforms(document, "Service", {**service, "auto_renew": "no"})

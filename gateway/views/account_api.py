@@ -150,14 +150,6 @@ def unsubscribe():
 
 # --- OpenAPI --------------------------------------------------------------------
 _LIST = {"type": "array", "items": STRING}
-_PERMISSIONS = {"type": "array", "items": {"type": "string", "enum": list(CONTACT_PERMISSIONS)}}
-_CATEGORIES = {"type": "array", "items": {"type": "string", "enum": list(CONTACT_MAIL_CATEGORIES)}}
-_ADDRESS = {"type": "object", "properties": {k: STRING for k in ("company", "nip", "street", "postcode", "city",
-                                                                 "country")}}  # fmt: skip
-CONTACT = _obj("contact_id", "email", "permissions", "categories", contact_id=STRING, email=STRING,
-               login={"type": "boolean"}, active={"type": "boolean"}, first_name=STRING, last_name=STRING,
-               phone=STRING, address=_ADDRESS, language={"type": "string", "enum": ["pl", "en"]},
-               permissions=_PERMISSIONS, categories=_CATEGORIES)  # fmt: skip
 _PAGE = _obj("items", "total", items={"type": "array"}, total={"type": "integer"}, page={"type": "integer"},
              per_page={"type": "integer"})  # fmt: skip
 _WRITE = ("400", "403", "404", "409", "422", "503")
@@ -180,15 +172,15 @@ PATHS["/auth/login/second-factor"] = {
     )
 }
 PATHS["/contacts"] = {
-    "get": _op("Contacts of the account (section 2)", "200", _obj("items", items={"type": "array", "items": CONTACT}),
+    "get": _op("Contacts of the account (section 2)", "200", schemas.Contacts,
                errors=_READ),
     "post": _op("Add a contact; with login: true they get an invitation mail. Permissions: "
-                f"{', '.join(CONTACT_PERMISSIONS)}; categories: {', '.join(CONTACT_MAIL_CATEGORIES)}", "201", CONTACT,
+                f"{', '.join(CONTACT_PERMISSIONS)}; categories: {', '.join(CONTACT_MAIL_CATEGORIES)}", "201", schemas.Contact,
                 schemas.NewContact, errors=_WRITE),
 }  # fmt: skip
 PATHS["/contacts/{contact_id}"] = {
-    "get": _op("One contact", "200", CONTACT, errors=_READ),
-    "patch": _op("Change a contact's data, permissions or mail categories", "200", CONTACT,
+    "get": _op("One contact", "200", schemas.Contact, errors=_READ),
+    "patch": _op("Change a contact's data, permissions or mail categories", "200", schemas.Contact,
                  schemas.ContactChange, errors=_WRITE),
     "delete": _op("Remove a contact; their sessions end at once", "200", errors=_READ),
 }  # fmt: skip

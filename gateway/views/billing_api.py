@@ -133,21 +133,18 @@ def list_renewals():
 
 
 # --- OpenAPI ----------------------------------------------------------------
-_PAGE = _obj("items", items={"type": "array"}, total={"type": "integer"}, page={"type": "integer"},
-             per_page={"type": "integer"}, pages={"type": "integer"})  # fmt: skip
-_CART = _obj("items", items={"type": "array"}, totals={"type": "object"}, discount_code={"type": ["string", "null"]})
 _PAYMENT_METHOD = {"type": "string", "enum": ["bank_transfer", "card", "credit"]}
 _READ = ("404", "503")
 
 PATHS["/catalog"] = {"get": _op("Hosting plans with cycles and net prices", "200",
                                 _obj("plans", plans={"type": "array"}, currency=STRING), errors=("503",))}  # fmt: skip
 PATHS["/cart/items"] = {
-    "get": _op("The cart with prices and totals", "200", _CART, errors=("503",)),
+    "get": _op("The cart with prices and totals", "200", schemas.Cart, errors=("503",)),
     "post": _op("Add an item: its kind and the params of that kind (404: a renewal of a service or domain "
-                "that is not the account's)", "201", _CART, schemas.CartItem,
+                "that is not the account's)", "201", schemas.Cart, schemas.CartItem,
                 errors=("400", "404", "409", "422", "503")),
 }  # fmt: skip
-PATHS["/cart/items/{item_id}"] = {"delete": _op("Remove an item from the cart", "200", _CART, errors=_READ)}
+PATHS["/cart/items/{item_id}"] = {"delete": _op("Remove an item from the cart", "200", schemas.Cart, errors=_READ)}
 PATHS["/cart/checkout"] = {
     "post": _op("Place the order and issue its invoice; the same Idempotency-Key gives the same order", "200",
                 _obj("order_id", "invoice_id", "payment", order_id=STRING, invoice_id={"type": ["string", "null"]},
@@ -155,18 +152,18 @@ PATHS["/cart/checkout"] = {
                 schemas.Checkout,
                 errors=("400", "409", "422", "503"))
 }  # fmt: skip
-PATHS["/invoices"] = {"get": _op("Invoices, newest first (query: status, page, per_page)", "200", _PAGE,
+PATHS["/invoices"] = {"get": _op("Invoices, newest first (query: status, page, per_page)", "200", schemas.InvoicePage,
                                  errors=("422", "503"))}  # fmt: skip
-PATHS["/invoices/{invoice_id}"] = {"get": _op("One invoice with its lines", "200", errors=_READ)}
+PATHS["/invoices/{invoice_id}"] = {"get": _op("One invoice with its lines", "200", schemas.Invoice, errors=_READ)}
 PATHS["/invoices/{invoice_id}/pdf"] = {"get": _op("The invoice as a PDF attachment (application/pdf)", "200",
                                                   errors=_READ)}  # fmt: skip
 PATHS["/invoices/{invoice_id}/pay"] = {
     "post": _op("Start paying an unpaid invoice", "200", _obj("method", "status", method=STRING, status=STRING),
                 schemas.PayInvoice, errors=("400", "404", "422", "503"))
 }  # fmt: skip
-PATHS["/services"] = {"get": _op("The account's services by name (query: status, page, per_page)", "200", _PAGE,
+PATHS["/services"] = {"get": _op("The account's services by name (query: status, page, per_page)", "200", schemas.ServicePage,
                                  errors=("422", "503"))}  # fmt: skip
-PATHS["/services/{service_id}"] = {"get": _op("One service with its invoices", "200", errors=_READ)}
+PATHS["/services/{service_id}"] = {"get": _op("One service with its invoices", "200", schemas.Service, errors=_READ)}
 PATHS["/renewals"] = {"get": _op("Services due for renewal soon, with their renewal invoice", "200",
                                  _obj("items", items={"type": "array"}, renewal_days={"type": "integer"}),
                                  errors=("503",))}  # fmt: skip

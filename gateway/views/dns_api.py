@@ -11,7 +11,7 @@ from pydantic import Field
 from gateway import clients, rpc
 from gateway.inputs import json_model
 from gateway.openapi import PATHS, STRING, _obj, _op
-from gateway.schemas import DnsRecord, Request
+from gateway.schemas import DnsRecord, Request, Zone
 from gateway.views.api import api, token_required
 
 
@@ -61,23 +61,17 @@ def dns_export(domain_id: str):
 
 # --- OpenAPI ----------------------------------------------------------------
 _INT = {"type": "integer"}
-_RECORD = _obj("id", "name", "type", "ttl", "content", id=STRING, name=STRING, unicode_name=STRING, type=STRING,
-               ttl=_INT, value=STRING, content=STRING, fqdn=STRING, unicode_fqdn=STRING)  # fmt: skip
-_ZONE = _obj("domain_id", "name", "records", "status", domain_id=STRING, name=STRING, unicode_name=STRING,
-             nameservers={"type": "array", "items": STRING}, records={"type": "array", "items": _RECORD},
-             version=_INT, applied_version=_INT, status={"type": "string", "enum": ["applied", "pending"]},
-             types={"type": "array", "items": STRING})  # fmt: skip
 _CHANGE = ("400", "404", "409", "422", "503")
 
 PATHS["/domains/{domain_id}/dns"] = {"get": _op("The domain's DNS zone (created with the defaults on first use); "
                                                 "status pending while PowerDNS has not applied the last change",
-                                                "200", _ZONE, errors=("404", "409", "503"))}  # fmt: skip
-PATHS["/domains/{domain_id}/dns/records"] = {"post": _op("Add a record", "201", _ZONE, DnsRecord, errors=_CHANGE)}
+                                                "200", Zone, errors=("404", "409", "503"))}  # fmt: skip
+PATHS["/domains/{domain_id}/dns/records"] = {"post": _op("Add a record", "201", Zone, DnsRecord, errors=_CHANGE)}
 PATHS["/domains/{domain_id}/dns/records/{record_id}"] = {
-    "put": _op("Replace a record", "200", _ZONE, DnsRecord, errors=_CHANGE),
-    "delete": _op("Delete a record", "200", _ZONE, errors=("404", "409", "503")),
+    "put": _op("Replace a record", "200", Zone, DnsRecord, errors=_CHANGE),
+    "delete": _op("Delete a record", "200", Zone, errors=("404", "409", "503")),
 }
-PATHS["/domains/{domain_id}/dns/reset"] = {"post": _op("Put the default records back", "200", _ZONE,
+PATHS["/domains/{domain_id}/dns/reset"] = {"post": _op("Put the default records back", "200", Zone,
                                                        errors=("404", "409", "503"))}  # fmt: skip
 PATHS["/domains/{domain_id}/dns/export"] = {"get": _op("The zone as an RFC 1035 zone file", "200",
                                                        _obj("text", domain_id=STRING, name=STRING, filename=STRING,

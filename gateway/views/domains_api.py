@@ -64,11 +64,6 @@ def domains_epp_code(domain_id: str):
 
 # --- OpenAPI ----------------------------------------------------------------
 _BOOL = {"type": "boolean"}
-_DOMAIN = _obj("domain_id", "name", "unicode_name", "status", domain_id=STRING, name=STRING, unicode_name=STRING,
-               tld=STRING, status={"type": "string", "enum": list(STATUSES)},
-               expires_at={"type": ["string", "null"], "format": "date-time"},
-               nameservers={"type": "array", "items": STRING}, locked=_BOOL, auto_renew=_BOOL,
-               failure={"type": ["object", "null"]})  # fmt: skip
 _RESULT = _obj("name", "unicode_name", "tld", "available", "prices", name=STRING, unicode_name=STRING, tld=STRING,
                available=_BOOL, premium=_BOOL, vat_rate={"type": "integer"}, currency=STRING,
                prices=_obj("register", "transfer", "renew",
@@ -80,13 +75,11 @@ PATHS["/domains/check"] = {"get": _op("Availability and prices of a name, or of 
                                                                     results={"type": "array", "items": _RESULT}),
                                       errors=("422", "503"))}  # fmt: skip
 PATHS["/domains"] = {"get": _op("The account's domains (query: page, per_page, status, q)", "200",
-                                _obj("items", items={"type": "array", "items": _DOMAIN}, total={"type": "integer"},
-                                     page={"type": "integer"}, per_page={"type": "integer"},
-                                     pages={"type": "integer"}), errors=("422", "503"))}  # fmt: skip
+                                schemas.DomainPage, errors=("422", "503"))}  # fmt: skip
 PATHS["/domains/{domain_id}"] = {
-    "get": _op("One domain", "200", _DOMAIN, errors=("404", "503")),
+    "get": _op("One domain", "200", schemas.Domain, errors=("404", "503")),
     "patch": _op("Change nameservers (2-13 host names), registrar lock or auto-renew; all or nothing", "200",
-                 _DOMAIN, schemas.DomainChange, errors=("400", "404", "409", "422", "503")),
+                 schemas.Domain, schemas.DomainChange, errors=("400", "404", "409", "422", "503")),
 }  # fmt: skip
 PATHS["/domains/{domain_id}/epp-code"] = {"get": _op("Reveal the EPP (auth) code to move the domain elsewhere", "200",
                                                      _obj("epp_code", domain_id=STRING, name=STRING, epp_code=STRING),

@@ -115,10 +115,6 @@ def list_news():
 # --- OpenAPI ----------------------------------------------------------------
 _PAGE = _obj("items", items={"type": "array"}, total={"type": "integer"}, page={"type": "integer"},
              per_page={"type": "integer"}, pages={"type": "integer"})  # fmt: skip
-_RELATED = {"type": ["object", "null"], "description": "The service or domain the ticket concerns",
-            "properties": {"kind": {"type": "string", "enum": ["service", "domain"]}, "id": STRING, "name": STRING}}  # fmt: skip
-_TICKET = _obj("ticket_id", "number", "status", ticket_id=STRING, number=STRING, subject=STRING, department=STRING,
-               priority=STRING, status=STRING, related=_RELATED, messages={"type": "array"})  # fmt: skip
 _FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
 
 
@@ -134,14 +130,16 @@ def _with_files(model: type[schemas.Request]) -> dict:
 PATHS["/tickets"] = {
     "get": _op("The account's tickets, most recently updated first (query: status, department, page, per_page)",
                "200", _PAGE, errors=("422", "503")),
-    "post": {**_op("Open a ticket (attachments as multipart files or base64 in JSON)", "201", _TICKET),
+    "post": {**_op("Open a ticket (attachments as multipart files or base64 in JSON)", "201", schemas.Ticket),
              "requestBody": _with_files(schemas.NewTicket)},
 }  # fmt: skip
-PATHS["/tickets/{ticket_id}"] = {"get": _op("A ticket and its conversation", "200", _TICKET, errors=("404", "503"))}
+PATHS["/tickets/{ticket_id}"] = {
+    "get": _op("A ticket and its conversation", "200", schemas.Ticket, errors=("404", "503"))
+}
 PATHS["/tickets/{ticket_id}/replies"] = {
     "post": {
         **_op("Answer a ticket (a closed one is reopened); attachments as multipart files or base64 in JSON", "201",
-              _TICKET, errors=("400", "404", "422", "503")),
+              schemas.Ticket, errors=("400", "404", "422", "503")),
         "requestBody": _with_files(schemas.Reply),
     }
 }  # fmt: skip
@@ -150,7 +148,7 @@ _DOWNLOAD = _op("Download an attachment of the account's ticket (always as an at
 _DOWNLOAD["responses"]["200"] = {"description": "The file, as Content-Disposition: attachment",
                                  "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}  # fmt: skip
 PATHS["/tickets/{ticket_id}/attachments/{attachment_id}"] = {"get": _DOWNLOAD}
-PATHS["/tickets/{ticket_id}/close"] = {"post": _op("Close a ticket", "200", _TICKET, errors=("404", "503"))}
+PATHS["/tickets/{ticket_id}/close"] = {"post": _op("Close a ticket", "200", schemas.Ticket, errors=("404", "503"))}
 _NEWS_ITEM = _obj("news_id", "title", "published_at", "relevant", news_id=STRING, title=STRING, body=STRING,
                   body_html=STRING, language=STRING, concerns_plans={"type": "array", "items": STRING},
                   published_at=STRING, updated_at=STRING,

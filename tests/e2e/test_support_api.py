@@ -125,10 +125,12 @@ def test_a_ticket_concerns_the_accounts_own_service_and_never_anothers(stack):
         assert field["code"] in ("invalid_related_id", "invalid_type") and field["message"], related
     assert _get(base, stranger, "/tickets").json()["total"] == 0
 
-    schema = requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()["paths"]["/tickets"]["post"]
+    document = requests.get(f"{base}/api/v1/openapi.json", timeout=10).json()
+    schema, models = document["paths"]["/tickets"]["post"], document["components"]["schemas"]
+    resolved = lambda s: models[s["$ref"].rsplit("/", 1)[1]] if "$ref" in s else s  # noqa: E731
     for content in schema["requestBody"]["content"].values():
-        assert "related" in content["schema"]["properties"]
-    assert "related" in schema["responses"]["201"]["content"]["application/json"]["schema"]["properties"]
+        assert "related" in resolved(content["schema"])["properties"]
+    assert "related" in resolved(schema["responses"]["201"]["content"]["application/json"]["schema"])["properties"]
 
 
 def test_a_ticket_only_contact_is_offered_none_of_the_owners_services_to_link(stack):

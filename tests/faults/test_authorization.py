@@ -22,9 +22,12 @@ HOSTING = {"kind": "hosting", "params": {"plan": "hosting-start", "cycle": "mont
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
-def example(schema: dict[str, Any]) -> Any:
+def example(schema: dict[str, Any], components: dict[str, Any] | None = None) -> Any:
     """A small value its schema accepts, so validation passes and the id is what is judged:
-    required properties, plus optional ones that cannot be invalid (booleans, enums)."""
+    required properties, plus optional ones that cannot be invalid (booleans, enums). A $ref is
+    looked up in `components` (the document's components/schemas)."""
+    if "$ref" in schema:
+        return example((components or {})[schema["$ref"].rsplit("/", 1)[1]], components)
     kind = schema.get("type")
     if "enum" in schema:
         return schema["enum"][0]
@@ -32,9 +35,9 @@ def example(schema: dict[str, Any]) -> Any:
         properties = schema.get("properties", {})
         names = [n for n, p in properties.items() if n in schema.get("required", []) or p.get("type") == "boolean"
                  or "enum" in p]  # fmt: skip
-        return {name: example(properties[name]) for name in names}
+        return {name: example(properties[name], components) for name in names}
     if kind == "array":
-        return [example(schema.get("items", {})) for _ in range(schema.get("minItems", 0))]
+        return [example(schema.get("items", {}), components) for _ in range(schema.get("minItems", 0))]
     if kind == "integer":
         return max(1, schema.get("minimum", 1))
     if kind == "boolean":
@@ -116,7 +119,7 @@ def test_every_endpoint_with_an_id_answers_404_to_another_account(stack):
             if method not in operations:
                 continue
             schema = (operations[method].get("requestBody") or {}).get("content", {}).get("application/json", {})
-            body = example(schema.get("schema", {})) if schema else None
+            body = example(schema.get("schema", {}), document["components"]["schemas"]) if schema else None
             response = requests.request(method, url, headers=bearer(intruder), json=body, timeout=30)
             tried.append(f"{method.upper()} {path}")
             assert response.status_code == 404, f"{method.upper()} {path}: {response.status_code} {response.text}"
