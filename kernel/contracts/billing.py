@@ -480,6 +480,7 @@ class ServiceWithdrawn(ServiceEvent):
     currency: Currency
     refund_method: Literal["credit", "card"]
     withdrawn_at: IsoDateTime
+    refund_id: str | None = None  # Stripe's, when the card was refunded
 
 
 EVENTS.update(by_type(ServicePlanChanged, ServiceWithdrawn))

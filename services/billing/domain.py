@@ -593,8 +593,8 @@ class Customer(Aggregate):
         return None
 
     def withdraw(self, service_id: str, refund: dict[str, Any], now: dt.datetime) -> list[NewEvent]:
-        """The consumer withdraws: the service ends, `refund` {invoice_id, correction_id, amount, method}
-        is recorded (credited when the method is credit), unpaid renewals are withdrawn."""
+        """The consumer withdraws: the service ends, `refund` {invoice_id, correction_id, amount, method,
+        refund_id} is recorded (credited when the method is credit), unpaid renewals are withdrawn."""
         refused = self.withdrawal_refused(service_id, now)
         if refused:
             raise Conflict(refused)
@@ -602,7 +602,7 @@ class Customer(Aggregate):
         events = [NewEvent("service_withdrawn", {
             **self._service_data(service), "invoice_id": refund["invoice_id"],
             "correction_id": refund["correction_id"], "refund": refund["amount"], "currency": CURRENCY,
-            "refund_method": refund["method"], "withdrawn_at": iso(now)}),
+            "refund_method": refund["method"], "withdrawn_at": iso(now), "refund_id": refund.get("refund_id")}),
             NewEvent("service_cancelled", {**self._service_data(service), "reason": "withdrawal"})]  # fmt: skip
         if refund["amount"] > 0 and refund["method"] == "credit":
             events.append(self._credit(refund["amount"], "withdrawal", invoice_id=refund["invoice_id"]))

@@ -13,6 +13,7 @@ from kernel.errors import CommandError
 from tests.billing.conftest import STAFF, customer
 from tests.billing.helpers import profile
 from tests.billing.test_service import order_plan, pay_by_card
+from tests.billing.test_stripe import VISA, _ordered, _pay_with, billing_stripe, peer  # noqa: F401 (fixtures)
 
 DAY = 86_400
 START = dt.datetime(2027, 3, 1, 10, 0)  # a monthly period 1 March - 1 April: 31 days
@@ -171,3 +172,17 @@ def test_a_business_buyer_has_no_withdrawal(billing, at_start):
     with pytest.raises(CommandError) as refused:
         billing.withdraw_from_service("a1", service_id, True, customer("a1"))
     assert refused.value.code == "business_buyer"
+
+
+def test_a_withdrawal_paid_by_card_goes_back_to_the_card(billing_stripe, peer, published, at_start):  # noqa: F811
+    consumer(billing_stripe, "c2")
+    result = _ordered(billing_stripe, "c2")
+    assert _pay_with(billing_stripe, peer[0], "c2", result["payment"]["payment_id"], VISA)["status"] == "succeeded"
+    [service] = billing_stripe.list_services("c2")["items"]
+    clock.advance(10 * DAY)
+    done = billing_stripe.withdraw_from_service("c2", service["service_id"], True, customer("c2"))
+    assert done["refund"] == 1250 and done["correction"]["total_gross"] == -1250
+    [withdrawn] = events_of(billing_stripe, "c2", "service_withdrawn")
+    assert withdrawn["refund_method"] == "card" and withdrawn["refund_id"].startswith("re_")
+    assert billing_stripe.get_credit("c2")["credit"] == 0  # the money went to the card, not to credit
+    assert published.of("invoice_refunded") == []  # the invoice itself is not refunded whole

@@ -11,7 +11,7 @@ from typing import Any
 import eventlet
 
 from kernel.aggregate import execute
-from kernel.errors import CommandError, Conflict, Invalid, NotFound
+from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
 from kernel.events import command_meta, new_id
 from kernel.money import CURRENCY
 from services.billing import payments as providers
@@ -297,9 +297,24 @@ def _refund_to_card(deps: Deps, view: InvoiceView, session: providers.PaymentInt
     return InvoiceView.objects(id=view.id).first().detail()
 
 
+def refund_part_to_card(invoice_id: str, account_id: str, amount: int, key: str) -> str | None:
+    """Give `amount` of the Stripe payment that paid the invoice back to the card (a withdrawal's unused
+    part, issue #18), once per `key`: Stripe's refund id, or None when no Stripe payment paid it."""
+    session = _stripe_session_of(invoice_id)
+    if session is None:
+        return None
+    refunded = stripe_pay.refund(session, amount, key, {"invoice_id": invoice_id, "account_id": account_id,
+                                                        "part": "withdrawal"})  # fmt: skip
+    if refunded.status != "succeeded":
+        raise Unavailable("card_refund_failed")
+    return refunded.id
+
+
 def _apply_refund(deps: Deps, refund_obj: dict[str, Any], ctx: dict | None = None) -> bool:
     """A Stripe refund of ours (its metadata names the invoice; the account is the invoice's) recorded
-    once: the invoice refunded to the card."""
+    once: the invoice refunded to the card. A part refunded (a withdrawal) is recorded by its own path."""
+    if (refund_obj.get("metadata") or {}).get("part"):
+        return False
     invoice_id = (refund_obj.get("metadata") or {}).get("invoice_id")
     view = InvoiceView.objects(id=invoice_id).first() if isinstance(invoice_id, str) else None
     if not view or not view.number:

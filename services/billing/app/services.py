@@ -11,7 +11,7 @@ from kernel.errors import Conflict, Invalid, NotFound
 from kernel.events import command_meta
 from kernel.money import invoice_line, vat_of
 from kernel.paging import one_page, page_number
-from services.billing.app import CONFLICT_RETRIES, Deps, corrections, invoices
+from services.billing.app import CONFLICT_RETRIES, Deps, corrections, invoices, payments
 from services.billing.catalog import Plan
 from services.billing.domain import (
     SERVICE_STATUSES,
@@ -178,7 +178,8 @@ def _withdrawal_refund(customer: Customer, service: dict[str, Any],
 
 def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: dict | None) -> dict[str, Any]:
     """A consumer's withdrawal within 14 days of the order (`confirm` must be true): a correcting invoice
-    takes the unused part of the service's line back, that sum is credited, the service ends."""
+    takes the unused part of the service's line back, that sum goes back to the card that paid through
+    Stripe or else to credit, the service ends."""
     if confirm is not True:
         raise Invalid("invalid_input", {"confirm": "required"})
     customer, service = _service(deps, account_id, service_id)
@@ -194,8 +195,11 @@ def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: di
     reason = WITHDRAWAL_REASON[language if language in WITHDRAWAL_REASON else "pl"]
     correction = corrections.issue(deps, view, det_id("correction", invoice_id, "withdrawal", service_id), reason,
                                    [{"before": dict(line), "after": after}], ctx)  # fmt: skip
+    refund_id = (
+        payments.refund_part_to_card(invoice_id, account_id, refund, f"withdrawal-{service_id}") if refund else None
+    )
     refund_data = {"invoice_id": invoice_id, "correction_id": correction["invoice_id"], "amount": refund,
-                   "method": "credit"}  # fmt: skip
+                   "method": "card" if refund_id else "credit", "refund_id": refund_id}  # fmt: skip
     execute(deps.events, Customer, customer_stream(account_id), lambda c: c.withdraw(service_id, refund_data, now),
             command_meta(ctx), retries=CONFLICT_RETRIES)  # fmt: skip
     return {**detail(account_id, service_id), "correction": correction, "refund": refund}
