@@ -534,6 +534,7 @@ class Customer(Aggregate):
             events.append(NewEvent("service_cancelled", {**self._service_data(service), "reason": "customer"}))
             if unused > 0:
                 events.append(self._credit(unused, "cancellation", reference=service_id))
+            events += self._pending_upgrades(service_id)
         elif not service["cancel_at_period_end"]:
             events.append(NewEvent("service_cancellation_requested", {
                 **self._service_data(service), "effective_at": iso(service["next_due_date"])}))  # fmt: skip
@@ -561,13 +562,22 @@ class Customer(Aggregate):
         if plan == service["plan"]:
             raise Conflict("same_plan", {"plan": "same_plan"})
         events = [self._credit(credit, "plan_change", reference=service_id)] if credit > 0 else []
+        events += self._pending_upgrades(service_id)
         events.append(NewEvent("service_plan_changed", {
             **self._service_data(service), "plan": plan, "previous_plan": service["plan"], "direction": "downgrade",
             "amount": credit, "currency": CURRENCY, "invoice_id": None, "changed_at": iso(now)}))  # fmt: skip
         return events
 
+    def _pending_upgrades(self, service_id: str) -> list[NewEvent]:
+        """Withdraw the service's unpaid upgrade invoices: its plan or life changed first."""
+        return [self._cancel_invoice(i["invoice_id"], "plan_changed") for i in self.invoices.values()
+                if i["status"] == "unpaid" and i["paid"] == 0 and any(
+                    line["kind"] == "hosting_plan_change" and line["params"].get("service_id") == service_id
+                    for line in i["lines"])]  # fmt: skip
+
     def _upgrade_paid(self, line: dict[str, Any], invoice_id: str, now: dt.datetime) -> list[NewEvent]:
-        """An upgrade takes effect when its invoice is paid, if the service is still on the plan it left."""
+        """An upgrade takes effect when its invoice is paid, if the service is still on the plan it left
+        (a downgrade, a cancellation, a withdrawal or another upgrade asked for withdraw its invoice)."""
         params = line["params"]
         service = self.services.get(params.get("service_id") or "")
         if not service or service["status"] not in LIVE or service["plan"] != params.get("previous_plan"):
@@ -576,6 +586,10 @@ class Customer(Aggregate):
             **self._service_data(service), "plan": params["plan"], "previous_plan": service["plan"],
             "direction": "upgrade", "amount": line["gross"], "currency": CURRENCY, "invoice_id": invoice_id,
             "changed_at": iso(now)})]  # fmt: skip
+
+    def withdraw_upgrades(self, service_id: str) -> list[NewEvent]:
+        """Before another upgrade is invoiced: the one still unpaid is withdrawn (one pending at a time)."""
+        return self._pending_upgrades(service_id)
 
     def withdrawal_refused(self, service_id: str, now: dt.datetime) -> str | None:
         """Why the account cannot withdraw from the service (None: it can): a business buyer (a NIP on the
@@ -606,6 +620,7 @@ class Customer(Aggregate):
             NewEvent("service_cancelled", {**self._service_data(service), "reason": "withdrawal"})]  # fmt: skip
         if refund["amount"] > 0 and refund["method"] == "credit":
             events.append(self._credit(refund["amount"], "withdrawal", invoice_id=refund["invoice_id"]))
+        events += self._pending_upgrades(service_id)
         for invoice_id in service["renewal_invoices"].values():
             if self.invoices[invoice_id]["status"] == "unpaid" and self.invoices[invoice_id]["paid"] == 0:
                 events.append(self._cancel_invoice(invoice_id, "service_cancelled"))

@@ -186,3 +186,14 @@ def test_a_withdrawal_paid_by_card_goes_back_to_the_card(billing_stripe, peer, p
     assert withdrawn["refund_method"] == "card" and withdrawn["refund_id"].startswith("re_")
     assert billing_stripe.get_credit("c2")["credit"] == 0  # the money went to the card, not to credit
     assert published.of("invoice_refunded") == []  # the invoice itself is not refunded whole
+
+
+def test_one_upgrade_waits_at_a_time_and_a_cancellation_withdraws_it(billing, at_start):
+    service_id = active_service(billing, "a1")
+    to_biznes = billing.change_service_plan("a1", service_id, "hosting-biznes", customer("a1"))["invoice"]
+    to_pro = billing.change_service_plan("a1", service_id, "hosting-pro", customer("a1"))["invoice"]
+    assert billing.get_invoice("a1", to_biznes["invoice_id"])["status"] == "cancelled"
+    assert billing.get_invoice("a1", to_pro["invoice_id"])["status"] == "unpaid"
+    billing.request_cancellation("a1", service_id, "immediate", customer("a1"))
+    assert billing.get_invoice("a1", to_pro["invoice_id"])["status"] == "cancelled"
+    assert events_of(billing, "a1", "service_plan_changed") == []

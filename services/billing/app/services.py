@@ -156,6 +156,8 @@ def _upgrade_invoice(deps: Deps, account_id: str, service_id: str, change: dict[
                  "reused_invoice_ids": [], "total_gross": line["gross"], "placed_at": iso(now),
                  **invoices.request(det_id("invoice", order_id), [line], invoices.buyer(deps, account_id), now,
                                     invoices.payment_due(now), "bank_transfer")}  # fmt: skip
+        execute(deps.events, Customer, stream, lambda c: c.withdraw_upgrades(service_id), command_meta(ctx),
+                retries=CONFLICT_RETRIES)  # fmt: skip
         customer, _ = execute(deps.events, Customer, stream, lambda c: c.place_order(order), command_meta(ctx),
                               retries=CONFLICT_RETRIES)  # fmt: skip
     invoice_id = customer.orders[order_id]["invoice_id"]
