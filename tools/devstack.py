@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kernel.settings import SERVICES
-from tools.hosting_server import HostingServer
+from tools.hosting_server import HostingServer, directory_for
 from tools.hosting_server import installed as web_server_installed
 from tools.waiting import port_open, wait_until  # noqa: F401 (tests and tools import them from here)
 
@@ -95,13 +95,21 @@ class Stack:
         env.setdefault("PDNS_API_KEY", self._secret_key("pdns_api_key"))
         env.setdefault("CLOCK_FILE", str(self.var / "clock"))  # kernel.clock: real time plus the offset in it (0)
         env.setdefault("HOSTING_AGENT_URL", f"http://127.0.0.1:{self.hosting_agent_port}")
-        env.setdefault("HOSTING_AGENT_KEY", self._secret_key("hosting/agent_key"))
+        env.setdefault("HOSTING_AGENT_KEY", self._hosting_agent_key())
         env.setdefault("HOSTING_SFTP_PORT", str(self.hosting_sftp_port))
         env.setdefault("HOSTING_DB_PORT", str(self.hosting_mysql_port))
         env.setdefault("HOSTING_WEB_PORT", str(self.hosting_http_port))
         env["PYTHONPATH"] = str(ROOT)
         env.update(self.env)
         return env
+
+    def _hosting_agent_key(self) -> str:
+        """The local web server's agent key, kept in the server's directory (the agent reads it there); a
+        process that may not write there (not root: no local web server either) gets one of var/'s own."""
+        try:
+            return self.hosting_server().key()
+        except OSError:
+            return self._secret_key("hosting_agent_key")
 
     def _secret_key(self, name: str = "secret_key") -> str:
         """A random key generated once into var/ (a deployment sets its own in the environment)."""
@@ -204,7 +212,7 @@ class Stack:
         wait_until(lambda: port_open("127.0.0.1", self.pdns_api_port), 20, f"PowerDNS API on :{self.pdns_api_port}")
 
     def hosting_server(self) -> HostingServer:
-        return HostingServer(self.var.resolve() / "hosting", self.hosting_http_port, self.hosting_sftp_port,
+        return HostingServer(directory_for(self.var), self.hosting_http_port, self.hosting_sftp_port,
                              self.hosting_mysql_port, self.hosting_agent_port)  # fmt: skip
 
     def start_hosting(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import grp
+import hashlib
 import os
 import shutil
 import subprocess
@@ -30,12 +31,20 @@ SUSPENDED_PAGE = """<!doctype html>
 <body><h1>Konto zawieszone</h1><p>Ta strona jest chwilowo niedostępna.</p>
 <h1>Account suspended</h1><p>This site is temporarily unavailable.</p></body></html>
 """
+# Where local servers keep their files. sshd chroots need root-owned parents that are not group- or
+# world-writable, and MariaDB's and nginx's users must reach the files: a checkout under /tmp or in a
+# private (0700) directory gives neither, so the servers live here, not in the checkout's var/.
+HOSTING_SERVER_ROOT = Path(os.environ.get("HOSTING_SERVER_ROOT", "/var/lib/panel-hosting"))
+
+
+def directory_for(var: Path) -> Path:
+    """The server directory of the stack whose own files are in `var` (one per stack)."""
+    return HOSTING_SERVER_ROOT / hashlib.sha256(str(var.resolve()).encode()).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
 class HostingServer:
-    """Where everything of one local server lives. Chroot directories must have only root-owned,
-    not group- or world-writable parents (sshd's rule), so `directory` must not be under /tmp."""
+    """Where everything of one local server lives (see HOSTING_SERVER_ROOT for why not in the checkout)."""
 
     directory: Path
     http_port: int = 8088
@@ -76,6 +85,7 @@ class HostingServer:
 
     def key(self) -> str:
         if not self.key_file.exists():
+            self.key_file.parent.mkdir(parents=True, exist_ok=True)
             self.key_file.write_text(os.urandom(32).hex())
             self.key_file.chmod(0o600)
         return self.key_file.read_text().strip()

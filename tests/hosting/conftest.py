@@ -1,5 +1,5 @@
 """A real local web server for the hosting tests (tools/hosting_server.py: nginx, PHP-FPM, MariaDB,
-sshd for SFTP and the agent, on free ports, in a directory under TEST_VAR: sshd refuses chroots under
+sshd for SFTP and the agent, on free ports, in a directory under HOSTING_SERVER_ROOT (sshd refuses chroots under
 the world-writable /tmp), and what the tests use to look at it as a customer would."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pymysql
 import pytest
 import requests
 
-from tests.conftest import TEST_VAR, free_port
+from tests.conftest import free_port
 from tools.devstack import Stack, port_open, wait_until
-from tools.hosting_server import HostingServer, installed
+from tools.hosting_server import HOSTING_SERVER_ROOT, HostingServer, installed
 
 
 @dataclass
@@ -84,7 +84,7 @@ def linux_user_exists(name: str) -> bool:
 def local_server() -> Iterator[LocalServer]:
     if not installed():
         pytest.fail("the hosting tests need nginx, php-fpm, mariadb-server and openssh-server: run `make deps` as root")
-    directory = (TEST_VAR / f"hosting-{uuid.uuid4().hex[:8]}").resolve()
+    directory = HOSTING_SERVER_ROOT / f"test-{uuid.uuid4().hex[:8]}"
     server = HostingServer(directory, http_port=free_port(), sftp_port=free_port(), mysql_port=free_port(),
                            agent_port=free_port())  # fmt: skip
     server.prepare()

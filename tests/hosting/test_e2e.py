@@ -29,8 +29,8 @@ STATE_RE = re.compile(r'data-hosting-state="([a-z_]+)"')
 
 @pytest.fixture(scope="module")
 def panel(mongo_uri, rabbit_vhost):
-    """A stack of its own whose `make up` path starts its own web server (ports and a directory under
-    TEST_VAR: sshd refuses chroots under /tmp)."""
+    """A stack of its own whose `make up` path starts its own web server (its own ports; its directory
+    under HOSTING_SERVER_ROOT, see tools.hosting_server)."""
     var = (TEST_VAR / f"hosting-e2e-{uuid.uuid4().hex[:8]}").resolve()
     stack = Stack(var=var, gateway_port=free_port(), smtp_port=free_port(), hosting_http_port=free_port(),
                   hosting_sftp_port=free_port(), hosting_mysql_port=free_port(), hosting_agent_port=free_port())  # fmt: skip
@@ -53,6 +53,7 @@ def panel(mongo_uri, rabbit_vhost):
         stack.remove_broker_users()
         _drop(mongo_uri, prefix)
         remove_users(stack.hosting_server().sites)
+        shutil.rmtree(stack.hosting_server().directory, ignore_errors=True)
         shutil.rmtree(var, ignore_errors=True)
 
 
