@@ -143,8 +143,10 @@ def test_staff_publish_edit_and_withdraw_news_and_set_the_offer(stack, staff):
 
     news_mail = mail_text(wait_for_mail(mail_dir, email, title))
     assert "w nocy przerwa" in news_mail and "/unsubscribe/" in news_mail
-    dashboard = person.get(f"{base}/", timeout=15).text
-    assert f'href="/news/{news_id}"' in dashboard and title in dashboard
+    # the dashboard is the gateway's view, fed by events: a change made elsewhere shows within a second or so
+    wait_for(lambda: f'href="/news/{news_id}"' in person.get(f"{base}/", timeout=15).text, timeout=10,
+             what="the news on the dashboard")  # fmt: skip
+    assert title in person.get(f"{base}/", timeout=15).text
     item = person.get(f"{base}/news/{news_id}", timeout=15)
     assert "<strong>Ważne</strong>" in item.text and "<script>alert" not in item.text
     assert title in person.get(f"{base}/news", timeout=15).text
@@ -172,17 +174,17 @@ def test_staff_publish_edit_and_withdraw_news_and_set_the_offer(stack, staff):
     offer["ends_at"] = (now + dt.timedelta(days=30)).isoformat(timespec="minutes")
     saved = post_form(desk, f"{base}/staff/offer", f"{base}/staff/offer", offer)
     assert saved.status_code == 200 and "Oferta ustawiona." in saved.text
-    dashboard = person.get(f"{base}/", timeout=15).text
-    assert (
-        offer["title"] in dashboard and "Hosting taniej o 20%" in dashboard and f'href="/news/{news_id}"' in dashboard
-    )
+    dashboard = wait_for(lambda: offer["title"] in (text := person.get(f"{base}/", timeout=15).text) and text,
+                         timeout=10, what="the offer on the dashboard")  # fmt: skip
+    assert "Hosting taniej o 20%" in dashboard and f'href="/news/{news_id}"' in dashboard
     [offer_event] = [e for e in events_of(stack, "billing", "offer") if e["data"]["title"] == offer["title"]]
     assert offer_event["meta"]["actor"] == {"type": "staff", "id": staff["account_id"]}
 
     withdrawn = post_form(desk, f"{base}/staff/news", f"{base}/staff/news/{news_id}/withdraw", {})
     assert "Wiadomość wycofana." in withdrawn.text
     assert person.get(f"{base}/news/{news_id}", timeout=15).status_code == 404
-    assert f'href="/news/{news_id}"' not in person.get(f"{base}/", timeout=15).text
+    wait_for(lambda: f'href="/news/{news_id}"' not in person.get(f"{base}/", timeout=15).text, timeout=10,
+             what="the withdrawn news gone from the dashboard")  # fmt: skip
 
 
 def test_staff_set_the_offer_in_both_languages_and_each_customer_sees_their_own(stack, staff):
