@@ -132,6 +132,18 @@ class Checkout(Request):
     idempotency_key: str = Field(description="the same key gives the same order (or send the Idempotency-Key header)")
 
 
+class AutoRenew(Request):
+    auto_renew: bool = Field(description="renew automatically, charging the default saved card")
+
+
+class PlanChange(Request):
+    plan: str = Field(description="the code of the plan to move to (from the catalogue)")
+
+
+class Withdrawal(Request):
+    confirm: bool = Field(description="true: the customer confirmed the withdrawal")
+
+
 class PayInvoice(Request):
     payment_method: PaymentMethod
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from gateway import clients, i18n, inputs, permissions, rpc
+from gateway import clients, i18n, inputs, permissions, rpc, schemas
 from gateway.auth import page_login_required
 from gateway.errors import field_messages, status_of
 from gateway.openapi import PATHS, _op
@@ -372,7 +372,7 @@ def _service_action(service_id: str, form: dict[str, Any], done: str, call: Call
 @token_required
 def api_service_plan(service_id: str):
     """Change the service's plan (body: plan): an upgrade answers with its invoice, a downgrade with none."""
-    plan = inputs.json_fields("plan")["plan"]
+    plan = inputs.json_model(schemas.PlanChange)["plan"]
     return jsonify(clients.billing.change_service_plan(account_id=g.account["account_id"], service_id=service_id,
                                                        plan=plan))  # fmt: skip
 
@@ -381,7 +381,7 @@ def api_service_plan(service_id: str):
 @token_required
 def api_service_withdraw(service_id: str):
     """A consumer's withdrawal within 14 days (body: confirm true): the correction and the refund."""
-    confirm = inputs.json_fields("confirm", types={"confirm": bool})["confirm"]
+    confirm = inputs.json_model(schemas.Withdrawal)["confirm"]
     return jsonify(clients.billing.withdraw_from_service(account_id=g.account["account_id"], service_id=service_id,
                                                          confirm=confirm))  # fmt: skip
 
@@ -389,11 +389,12 @@ def api_service_withdraw(service_id: str):
 PATHS["/services/{service_id}/plan"] = {
     "post": _op("Change a service's plan (body: plan): the prorated difference for the rest of the period is "
                 "invoiced (upgrade, effective when paid) or credited (downgrade, at once)", "200",
-                errors=("400", "404", "409", "422", "503"))
+                request=schemas.PlanChange, errors=("400", "404", "409", "422", "503"))
 }  # fmt: skip
 PATHS["/services/{service_id}/withdraw"] = {
     "post": _op("A consumer withdraws from the contract within 14 days of the order (body: confirm true): a "
-                "correcting invoice and the unused part credited", "200", errors=("400", "404", "409", "422", "503"))
+                "correcting invoice and the unused part credited", "200", request=schemas.Withdrawal,
+                errors=("400", "404", "409", "422", "503"))
 }  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from gateway import clients, i18n, inputs, permissions
+from gateway import clients, i18n, inputs, permissions, schemas
 from gateway.auth import page_login_required
 from gateway.errors import error_response, status_of
 from gateway.openapi import PATHS, STRING, _obj, _op
@@ -241,7 +241,7 @@ def api_card_remove(payment_method_id: str):
 @api.post("/services/<service_id>/auto-renew")
 @token_required
 def api_auto_renew(service_id: str):
-    data = _fields("auto_renew", types={"auto_renew": bool})
+    data = inputs.json_model(schemas.AutoRenew)
     return _api_call(clients.billing.set_auto_renew, service_id=service_id, **data)
 
 
@@ -273,12 +273,12 @@ _CARDS = _obj("cards", cards={"type": "array"}, default_payment_method={"type": 
 PATHS["/billing/cards"] = {
     "get": _op("Saved cards (brand, last4, exp_month, exp_year, default)", "200", _CARDS, errors=("503",)),
     "post": _op("Save the card a SetupIntent collected (body: setup_intent_id, make_default)", "200",
-                errors=("400", "404", "422", "503")),
+                errors=("400", "404", "409", "422", "503")),
 }  # fmt: skip
 PATHS["/billing/cards/setup"] = {
     "post": _op("A SetupIntent for Stripe.js to collect a card: client_secret, publishable_key, js_url", "200",
                 _obj("setup_intent_id", "client_secret", setup_intent_id=STRING, client_secret=STRING),
-                errors=("503",))
+                errors=("409", "503"))
 }  # fmt: skip
 PATHS["/billing/cards/{payment_method_id}/default"] = {
     "post": _op("Make a saved card the default (charged for auto-renewals)", "200", _CARDS, errors=("404", "503"))
@@ -286,7 +286,7 @@ PATHS["/billing/cards/{payment_method_id}/default"] = {
 PATHS["/billing/cards/{payment_method_id}"] = {"delete": _op("Remove a saved card", "200", _CARDS,
                                                              errors=("404", "503"))}  # fmt: skip
 PATHS["/services/{service_id}/auto-renew"] = {
-    "post": _op("Switch a service's auto-renew (body: auto_renew)", "200", errors=("400", "404", "503"))
+    "post": _op("Switch a service's auto-renew", "200", request=schemas.AutoRenew, errors=("400", "404", "422", "503"))
 }
 PATHS["/billing/ledger"] = {
     "get": _op("Every payment, refund and credit movement, newest first, and the credit", "200",

@@ -29,7 +29,7 @@ import stripe
 from nameko.extensions import DependencyProvider
 
 from kernel import clock, settings
-from kernel.errors import CommandError, Invalid, NotFound, Unavailable
+from kernel.errors import CommandError, Conflict, Invalid, NotFound, Unavailable
 from kernel.events import new_id
 from services.billing.payments import ALIAS, PaymentIntent, PaymentRequest
 
@@ -49,6 +49,12 @@ def payment_provider() -> str:
 
 def enabled() -> bool:
     return payment_provider() == "stripe"
+
+
+def _refuse_without_stripe() -> None:
+    """Saved cards are Stripe's: with the sandbox provider there is nothing to save a card with."""
+    if not enabled():
+        raise Conflict("saved_cards_need_stripe")
 
 
 def api_base() -> str:
@@ -167,6 +173,7 @@ def _make_default(account_id: str, method: Any) -> None:
 
 def start_setup(account_id: str, email: str | None = None) -> dict[str, Any]:
     """A SetupIntent for Stripe.js to collect a card with (its client secret goes to the page)."""
+    _refuse_without_stripe()
     setup = _call("setup intent", client().v1.setup_intents.create,
                   params={"customer": customer_id(account_id, email), "usage": "off_session",
                           "payment_method_types": ["card"], "metadata": {"account_id": account_id}})  # fmt: skip
@@ -189,6 +196,7 @@ def finish_setup(account_id: str, setup_intent_id: Any, make_default: bool = Fal
     """The card a SetupIntent of this account collected, attached to its customer (saved; with
     `make_default` the one automatic renewals are charged to); a SetupIntent of someone else, or not
     succeeded, is refused."""
+    _refuse_without_stripe()
     found = StripeCustomer.objects(id=account_id).first()
     if not found or not isinstance(setup_intent_id, str) or not setup_intent_id.startswith("seti_"):
         raise Invalid("invalid_input", {"setup_intent_id": "invalid"})
