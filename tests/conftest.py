@@ -6,6 +6,7 @@ listens); every test run gets its own database names, so runs never collide.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -127,12 +128,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def rabbit_vhost():
-    """A RabbitMQ vhost of our own (management API), so tests never see `make up`'s queues."""
+@contextlib.contextmanager
+def own_vhost(prefix: str = "panel-test"):
+    """A RabbitMQ vhost made for the caller (management API) and deleted afterwards, queues and all."""
     import requests
 
-    name = f"panel-test-{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     auth = ("guest", "guest")
     try:
         requests.put(f"{RABBIT_API}/vhosts/{name}", auth=auth, timeout=10).raise_for_status()
@@ -140,8 +141,17 @@ def rabbit_vhost():
                      json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()  # fmt: skip
     except requests.RequestException as exc:
         pytest.fail(f"RabbitMQ management API at {RABBIT_API} is needed (run `make deps`): {exc}")
-    yield name
-    requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=auth, timeout=10)
+    try:
+        yield name
+    finally:
+        requests.delete(f"{RABBIT_API}/vhosts/{name}", auth=auth, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def rabbit_vhost():
+    """A RabbitMQ vhost of our own, so tests never see `make up`'s queues."""
+    with own_vhost() as name:
+        yield name
 
 
 KSEF_NIP, KSEF_TOKEN = "5260250274", "20261202-EC-STACK-TOKEN"  # the seller's NIP (SELLER_NIP's default)

@@ -16,7 +16,7 @@ import requests
 from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 
-from tests.conftest import RABBIT_API, free_port
+from tests.conftest import RABBIT_API, free_port, own_vhost
 from tests.e2e.helpers import wait_for
 from tests.faults.poison_service import SOURCE
 from tools.devstack import ROOT
@@ -47,7 +47,16 @@ def _queue(vhost: str) -> dict:
 
 
 @pytest.fixture
-def quorum_poison(mongo_uri, rabbit_vhost, tmp_path):
+def quorum_vhost():
+    """A vhost of its own: the quorum queues declared here must not meet the classic ones that later
+    tests declare under the same names in the session's shared vhost (a redeclare would be refused)."""
+    with own_vhost("panel-quorum") as name:
+        yield name
+
+
+@pytest.fixture
+def quorum_poison(mongo_uri, quorum_vhost, tmp_path):
+    rabbit_vhost = quorum_vhost
     prefix = f"qq{uuid.uuid4().hex[:6]}_"
     amqp = f"pyamqp://guest:guest@127.0.0.1:5672/{rabbit_vhost}"
     env = {**os.environ, "AMQP_URI": amqp, "MONGO_URI": mongo_uri, "DB_PREFIX": prefix, "PYTHONPATH": str(ROOT),
