@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import TEST_VAR, free_port
+from tests.conftest import TEST_VAR, free_port, own_vhost
 from tests.e2e.helpers import csrf, wait_for
 from tests.e2e.test_billing_pages import SERVICE_LINK_RE, Person, advance_clock, run_billing_cycle, wait_paid
 from tests.hosting.conftest import LocalServer, linux_user_exists, remove_users
@@ -28,7 +28,16 @@ STATE_RE = re.compile(r'data-hosting-state="([a-z_]+)"')
 
 
 @pytest.fixture(scope="module")
-def panel(mongo_uri, rabbit_vhost):
+def hosting_vhost():
+    """A vhost of its own: its stack's broker users are named after the vhost, and removing them at the end
+    must not remove the users of the session's other stacks (that cut their services off in CI)."""
+    with own_vhost("panel-hosting") as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def panel(mongo_uri, hosting_vhost):
+    rabbit_vhost = hosting_vhost
     """A stack of its own whose `make up` path starts its own web server (its own ports; its directory
     under HOSTING_SERVER_ROOT, see tools.hosting_server)."""
     var = (TEST_VAR / f"hosting-e2e-{uuid.uuid4().hex[:8]}").resolve()
