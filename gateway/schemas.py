@@ -132,6 +132,15 @@ class Checkout(Request):
     idempotency_key: str = Field(description="the same key gives the same order (or send the Idempotency-Key header)")
 
 
+class SaveCard(Request):
+    setup_intent_id: str = Field(description="the SetupIntent that collected the card (from /billing/cards/setup)")
+    make_default: bool = Field(False, description="charge this card for automatic renewals")
+
+
+class AddFunds(Request):
+    amount: int = Field(description="grosze to add to the account's credit, paid by card")
+
+
 class AutoRenew(Request):
     auto_renew: bool = Field(description="renew automatically, charging the default saved card")
 

@@ -201,12 +201,6 @@ def _api_call(action, **arguments: Any):
     return jsonify(action(account_id=g.account["account_id"], **arguments))
 
 
-def _fields(*required: str, optional: tuple[str, ...] = (), types: dict[str, Any]) -> dict[str, Any]:
-    """The named fields of the JSON body (checked by inputs.json_fields), nothing else."""
-    data = inputs.json_fields(*required, optional=optional, types=types)
-    return {name: data[name] for name in (*required, *optional) if name in data}
-
-
 @api.get("/billing/cards")
 @token_required
 def api_cards():
@@ -222,7 +216,7 @@ def api_card_setup():
 @api.post("/billing/cards")
 @token_required
 def api_card_save():
-    data = _fields("setup_intent_id", optional=("make_default",), types={"setup_intent_id": str, "make_default": bool})
+    data = inputs.json_model(schemas.SaveCard)
     return _api_call(clients.billing.save_card, **data)
 
 
@@ -254,7 +248,7 @@ def api_ledger():
 @api.post("/billing/ledger/add-funds")
 @token_required
 def api_add_funds():
-    data = _fields("amount", types={"amount": int})  # back to the panel's return page (no address from outside)
+    data = inputs.json_model(schemas.AddFunds)  # back to the panel's return page (no address from outside)
     return _api_call(clients.billing.add_funds, **data)
 
 
@@ -272,7 +266,7 @@ def stripe_webhook():
 _CARDS = _obj("cards", cards={"type": "array"}, default_payment_method={"type": ["string", "null"]})
 PATHS["/billing/cards"] = {
     "get": _op("Saved cards (brand, last4, exp_month, exp_year, default)", "200", _CARDS, errors=("503",)),
-    "post": _op("Save the card a SetupIntent collected (body: setup_intent_id, make_default)", "200",
+    "post": _op("Save the card a SetupIntent collected", "200", request=schemas.SaveCard,
                 errors=("400", "404", "409", "422", "503")),
 }  # fmt: skip
 PATHS["/billing/cards/setup"] = {
@@ -293,6 +287,6 @@ PATHS["/billing/ledger"] = {
                _obj("entries", entries={"type": "array"}, credit={"type": "integer"}), errors=("503",))
 }  # fmt: skip
 PATHS["/billing/ledger/add-funds"] = {
-    "post": _op("Add funds to credit by card (body: amount in grosze): the payment page to go to",
-                "200", _obj("redirect_url", redirect_url=STRING), errors=("400", "422", "503"))
+    "post": _op("Add funds to credit by card: the payment page to go to", "200",
+                _obj("redirect_url", redirect_url=STRING), request=schemas.AddFunds, errors=("400", "422", "503"))
 }  # fmt: skip
