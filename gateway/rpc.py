@@ -36,11 +36,26 @@ class ServiceUnavailable(Exception):
 
 def _runner() -> SignedClusterRpcProxy:
     """The thread's proxy: every call signed with the caller's context, expiring with its deadline."""
+    if getattr(_local, "proxy", None) is not None and not _reply_connection_alive(_local.runner):
+        _discard()
     if getattr(_local, "proxy", None) is None:
         runner = SignedClusterRpcProxy({"AMQP_URI": settings.AMQP_URI, "serializer": "json"}, request_ctx,
                                        timeout=RPC_TIMEOUT)  # fmt: skip
         _local.runner, _local.proxy = runner, runner.start()
     return _local.runner
+
+
+def _reply_connection_alive(runner: SignedClusterRpcProxy) -> bool:
+    """Whether the proxy's reply connection still has its broker node. A node that died (kill -9,
+    a lost host) leaves the socket open on our side until something reads it, and a call sent
+    then would be answered on a queue nobody reads: peek at the socket, taking nothing from it."""
+    try:
+        sock = runner._reply_listener.queue_consumer.connection.connection.sock
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b""
+    except BlockingIOError:  # nothing to read: the connection is up
+        return True
+    except (OSError, AttributeError):  # reset, or the proxy has no connection any more
+        return False
 
 
 def _discard() -> None:

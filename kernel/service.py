@@ -53,6 +53,10 @@ def survive_broker_restarts() -> None:
             return handle_result(self, message, result, exc_info)
         except BROKER_LOST as exc:
             log.warning("broker lost before an RPC reply (%r); the caller times out", exc)
+            # The reply went over a publisher connection to a node that died; the request came on
+            # the consumer's own connection, which may be alive: acknowledge it there, or it stays
+            # unacknowledged for as long as that connection lasts (found by the node-loss test).
+            self.queue_consumer.ack_message(message)
             return result, exc_info
 
     ack_or_leave_for_redelivery.survives_broker_loss = True

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,11 +26,23 @@ from pathlib import Path
 
 from tools.devstack import port_open, wait_until
 
+# Below Linux's ephemeral range (32768-60999): a port the kernel hands out to outgoing
+# connections, which a long test run makes by the thousand, could be taken when a node
+# restarts on it, and a node that cannot listen on its management port does not boot.
+LISTEN_PORTS = range(20000, 32000)
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on now, outside the ephemeral range."""
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {LISTEN_PORTS}")
 
 
 def _alive(pid: int) -> bool:
@@ -42,8 +55,11 @@ class Node:
 
     def __init__(self, base: Path, name: str):
         self.base, self.name = base, name
-        self.port, self.dist_port, self.management_port = free_port(), free_port(), free_port()
         self.pid_file, self.process = base / "rabbit.pid", None
+        self.choose_ports()
+
+    def choose_ports(self) -> None:
+        self.port, self.dist_port, self.management_port = free_port(), free_port(), free_port()
 
     @property
     def uri(self) -> str:
@@ -144,13 +160,25 @@ class Cluster:
         for node in self.nodes:
             node.start()
         for node in self.nodes:
-            node.wait_running()
+            self._first_boot(node)
         seed = self.nodes[0]
         for node in self.nodes[1:]:
             node.ctl("stop_app")
             node.ctl("join_cluster", seed.name)
             node.ctl("start_app")
         self.wait_members(len(self.nodes))
+
+    @staticmethod
+    def _first_boot(node: Node) -> None:
+        """Wait for a new node; one that exits at boot (a port taken between choosing and
+        listening) starts once more on other ports, which nobody knows yet."""
+        try:
+            node.wait_running()
+        except RuntimeError as exited:
+            print(f"{exited}; starting it again on other ports", file=sys.stderr)
+            node.choose_ports()
+            node.start()
+            node.wait_running()
 
     def running_members(self, via: Node | None = None) -> list[str]:
         via = via or next(n for n in self.nodes if n.pid() and _alive(n.pid()))

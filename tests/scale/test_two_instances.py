@@ -185,9 +185,15 @@ def test_an_rpc_instance_killed_mid_load_loses_no_accepted_command(scaled):
         wait_verification_mails(scaled, [a for a, n in stored.items() if n])
         assert_once_each(scaled, [a for a, n in stored.items() if n])
     handled = delta(scaled.handled("accounts", "register"), before)
-    # each message whose worker died unacknowledged was delivered again to the other instance
-    assert sum(handled.values()) >= len(codes) + killed, (handled, killed)
-    print(f"\nSIGKILL mid-load: accounts-2 died with {killed} register workers unfinished; register workers "
+    # Every call was answered (201 or 409, none timed out) while accounts-2 stayed dead, so each
+    # message whose worker died unacknowledged was delivered again to the other instance. The
+    # log cannot say exactly how many died: a worker that had replied and acknowledged when
+    # SIGKILL came may not have logged its end. So: every call started somewhere, and the
+    # extra starts (redeliveries) are no more than the workers the log shows unfinished.
+    redelivered = sum(handled.values()) - len(codes)
+    assert 0 <= redelivered <= killed, (handled, killed)
+    print(f"\nSIGKILL mid-load: accounts-2 died with {killed} register workers unfinished in its log, "
+          f"{redelivered} redelivered; register workers "
           f"started per instance {handled} for {len(codes)} calls; {len(accepted)} accepted; 409 after redelivery "
           f"{len(others)} ({sum(stored.values())} of them registered by the dead instance, "
           f"{len(others) - sum(stored.values())} left with only its e-mail claim)")  # fmt: skip
