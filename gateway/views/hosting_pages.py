@@ -33,6 +33,11 @@ def access(service: dict[str, Any]) -> dict[str, Any] | None:
         used, limit = i18n.number(round(usage["disk_bytes"] / MB, 1)), i18n.number(usage["disk_limit_bytes"] // MB)
         found["disk_text"] = i18n.t("hosting_disk_used", used=used, limit=limit)
         found["disk_percent"] = min(100, round(100 * usage["disk_bytes"] / max(usage["disk_limit_bytes"], 1)))
+    limits = found.get("limits") or {}
+    if limits:
+        found["limits_text"] = i18n.t("hosting_limits_text", workers=limits["php_workers"],
+                                      memory=i18n.number(limits["php_memory_mb"]), upload=i18n.number(limits["upload_mb"]),
+                                      connections=limits["db_connections"])  # fmt: skip
     return found
 
 

@@ -87,9 +87,13 @@ class HostingAccountRemoved(HostingEvent):
 
 
 class HostingPlanChangeRequested(HostingEvent):
+    """The account is to have `plan`'s limits: billing's `service_plan_changed` (`changed_at`, billing's
+    time of the change, by which a late or repeated one is told apart) or staff's change (no time)."""
+
     TYPE = "hosting_plan_change_requested"
     plan: str
     limits: Limits
+    changed_at: IsoDateTime | None = None
 
 
 class HostingPlanChanged(HostingEvent):

@@ -1,7 +1,9 @@
 """The HostingAccount aggregate (`hosting-<service_id>`): what billing asked for (`wanted`), what the
 server has done (`applied`), and the next step to take between them. No I/O.
 
-Billing's events only move `wanted` (active, suspended, removed) and the plan; the steps that bring
+Billing's events only move `wanted` (active, suspended, removed) and the plan (the newest of billing's
+plan changes wins, whatever order they arrive in; one that arrives before the activation is the plan
+the account is created with); the steps that bring
 the server there (create, suspend, unsuspend, change_plan, terminate) are taken one at a time by the
 application layer, each recorded when the server confirms it, or as `hosting_step_failed` with the
 time of the next try (backing off up to MAX_BACKOFF).
@@ -43,6 +45,7 @@ class HostingAccount(Aggregate):
         self.plan = ""
         self.applied_plan = ""
         self.limits: dict[str, int] = {}
+        self.plan_changed_at: dt.datetime | None = None  # billing's time of the newest plan change recorded
         self.remove_at: dt.datetime | None = None
         self.attempts = 0
         self.retry_at: dt.datetime | None = None
@@ -86,6 +89,10 @@ class HostingAccount(Aggregate):
 
     def on_hosting_plan_change_requested(self, d: dict, _: Event) -> None:
         self.plan, self.limits = d["plan"], dict(d["limits"])
+        if d.get("changed_at"):
+            self.plan_changed_at = parse(d["changed_at"])
+        if self.applied not in (None, "removed") and self.plan == self.applied_plan:
+            self._done()  # back to the plan the server has: a failing change_plan is no longer wanted
 
     def on_hosting_plan_changed(self, d: dict, _: Event) -> None:
         self.applied_plan = d["plan"]
@@ -98,43 +105,63 @@ class HostingAccount(Aggregate):
         self.attempts, self.retry_at = 0, None
 
     @property
+    def requested(self) -> bool:
+        """Billing's activation is recorded (a plan change may be recorded before it)."""
+        return bool(self.data)
+
+    @property
     def ids(self) -> dict[str, str]:
         return {"account_id": self.data["account_id"], "service_id": self.data["service_id"]}
 
     # ------------------------------------------------------------------ what billing asks
     def request(self, account_id: str, service_id: str, plan: str, domain: str, server: str,
                 limits: dict[str, int]) -> list[NewEvent]:  # fmt: skip
-        if self.exists:
+        if self.requested:
             return []  # activated once; a redelivery or a replay changes nothing
+        if self.plan:  # billing's plan change arrived first: it is newer than the activation's plan
+            plan, limits = self.plan, self.limits
         user = username_for(service_id)
         return [NewEvent("hosting_account_requested", {
             "account_id": account_id, "service_id": service_id, "plan": plan, "domain": domain, "server": server,
             "username": user, "database": f"{user}_web", "limits": dict(limits)})]  # fmt: skip
 
     def suspend(self, reason: str) -> list[NewEvent]:
-        if not self.exists or self.wanted != "active":
+        if not self.requested or self.wanted != "active":
             return []
         return [NewEvent("hosting_suspension_requested", {**self.ids, "reason": reason})]
 
     def unsuspend(self) -> list[NewEvent]:
-        if not self.exists or self.wanted != "suspended":
+        if not self.requested or self.wanted != "suspended":
             return []
         return [NewEvent("hosting_unsuspension_requested", self.ids)]
 
     def remove(self, reason: str, remove_at: dt.datetime) -> list[NewEvent]:
-        if not self.exists or self.wanted == "removed":
+        if not self.requested or self.wanted == "removed":
             return []
         return [NewEvent("hosting_removal_requested", {**self.ids, "reason": reason, "remove_at": iso(remove_at)})]
 
-    def change_plan(self, plan: str, limits: dict[str, int]) -> list[NewEvent]:
-        if not self.exists or self.wanted == "removed" or (plan, limits) == (self.plan, self.limits):
+    def change_plan(self, plan: str, limits: dict[str, int], changed_at: dt.datetime | None = None,
+                    ids: dict[str, str] | None = None) -> list[NewEvent]:  # fmt: skip
+        """Billing's plan change (`changed_at`, billing's time of it; `ids` for one that arrives before the
+        activation) or staff's (neither). A change older than the newest recorded is one delivered late or
+        again: nothing. A newer one back to the current plan is recorded all the same (its time is what an
+        older one arriving after it is compared with)."""
+        if self.wanted == "removed" or self.applied == "removed":
             return []
-        return [NewEvent("hosting_plan_change_requested", {**self.ids, "plan": plan, "limits": dict(limits)})]
+        if changed_at is not None and self.plan_changed_at is not None and changed_at <= self.plan_changed_at:
+            return []
+        if not self.requested and ids is None:
+            return []
+        if (plan, limits) == (self.plan, self.limits) and changed_at is None:
+            return []
+        data = {**(self.ids if self.requested else ids), "plan": plan, "limits": dict(limits)}
+        return [NewEvent("hosting_plan_change_requested",
+                         {**data, "changed_at": iso(changed_at)} if changed_at else data)]  # fmt: skip
 
     # ------------------------------------------------------------------ the steps
     def next_step(self, now: dt.datetime) -> str | None:
         """The step that brings the server closer to what is wanted now, or None."""
-        if self.applied == "removed" or not self.exists:
+        if self.applied == "removed" or not self.requested:
             return None
         if self.wanted == "removed":
             return "terminate" if self.remove_at is None or now >= self.remove_at else None

@@ -21,7 +21,8 @@ def ts(value: Any) -> str | None:
 class HostingView(me.Document):
     id = me.StringField(primary_key=True)  # the service id
     account_id = me.StringField(required=True)
-    plan = me.StringField()
+    plan = me.StringField()  # the plan wanted
+    applied_plan = me.StringField(null=True)  # the plan whose limits the server has
     domain = me.StringField()
     server = me.StringField()
     username = me.StringField()
@@ -64,7 +65,8 @@ def _requested(event: Event) -> None:
     d = event.data
     if HostingView.objects(id=d["service_id"]).first():
         return
-    HostingView(id=d["service_id"], account_id=d["account_id"], plan=d["plan"], domain=d["domain"], server=d["server"],
+    HostingView(id=d["service_id"], account_id=d["account_id"], plan=d["plan"], applied_plan=d["plan"], domain=d["domain"],
+                server=d["server"],
                 username=d["username"], database=d["database"], disk_mb=d["limits"]["disk_mb"],
                 updated_at=ts(event.occurred_at)).save()  # fmt: skip
 
@@ -92,12 +94,19 @@ def _failed(event: Event) -> None:
 
 @hosting.on("hosting_plan_change_requested")
 def _plan(event: Event) -> None:
-    _set(event, plan=event.data["plan"], disk_mb=event.data["limits"]["disk_mb"], due="yes")
+    d = event.data
+    view = HostingView.objects(id=d["service_id"]).first()
+    if not view:
+        return  # a change before the activation: the account is requested with its plan
+    _set(event, plan=d["plan"], disk_mb=d["limits"]["disk_mb"])
+    if view.failing_step == "change_plan" and d["plan"] == view.applied_plan:
+        _set(event, failing_step=None, error=None, attempts=0, retry_at=None)  # the failing change is not wanted now
+    _derive(d["service_id"])
 
 
 @hosting.on("hosting_plan_changed")
 def _plan_changed(event: Event) -> None:
-    _set(event, failing_step=None, error=None, attempts=0, retry_at=None)
+    _set(event, applied_plan=event.data["plan"], failing_step=None, error=None, attempts=0, retry_at=None)
     _derive(event.data["service_id"])
 
 
@@ -119,7 +128,8 @@ def _derive(service_id: str) -> None:
         state = "delayed" if view.attempts else "provisioning"
     else:
         state = view.applied
-    settled = view.applied in (view.wanted, "removed")
+    plan_applied = view.applied is None or view.wanted == "removed" or view.applied_plan in (None, view.plan)
+    settled = view.applied == "removed" or (view.applied == view.wanted and plan_applied)
     HostingView.objects(id=service_id).update_one(set__state=state, set__due="no" if settled else "yes")
 
 

@@ -1,7 +1,8 @@
 """Hosting's entrypoints (issue #21): billing's hosting service events become a real account on a
-web server (create, suspend, unsuspend, remove after HOSTING_TERMINATE_DELAY_HOURS), the customer's
-access details and new password, staff's list of accounts whose steps keep failing. Each method hands
-its arguments to the application layer (`services.hosting.app`)."""
+web server (create, suspend, unsuspend, a plan change's limits, remove after
+HOSTING_TERMINATE_DELAY_HOURS), the customer's access details and new password, staff's list of
+accounts whose steps keep failing. Each method hands its arguments to the application layer
+(`services.hosting.app`)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ class HostingService(EventSourcedService):
     def on_service_unsuspended(self, event: Event) -> None:
         provisioning.unsuspended(self.deps, event)
 
+    @consumes(BILLING, "service_plan_changed")
+    def on_service_plan_changed(self, event: Event) -> None:
+        provisioning.plan_changed(self.deps, event)
+
     @consumes(BILLING, "service_terminated")
     def on_service_terminated(self, event: Event) -> None:
         provisioning.ended(self.deps, event, "terminated")
@@ -85,6 +90,7 @@ class HostingService(EventSourcedService):
 
     @rpc(actors=STAFF)
     def change_plan(self, service_id: str, plan: str, ctx: dict | None = None) -> dict[str, Any]:
-        """Billing publishes no plan change yet: staff move an account to another plan's limits."""
+        """Staff move an account to another plan's limits (billing's own plan changes arrive as
+        `service_plan_changed`; the next of those sets the plan billing sells again)."""
         provisioning.change_plan(self.deps, service_id, plan, ctx)
         return provisioning.state_of(self.deps, service_id)

@@ -227,3 +227,74 @@ def test_the_agent_refuses_requests_not_signed_with_its_key(local_server):
     bad = serializer(key).dumps({"action": "create", "username": "Root;rm", "domain": "x.test", "limits": {}})
     refused = requests.post(f"{local_server.server.agent_url}/v1/create", data=bad, timeout=5)
     assert (refused.status_code, refused.json()) == (400, {"error": "invalid", "field": "username"})
+
+
+def plan_changed(service_id: str, plan: str, changed_at: str, previous_plan: str = "hosting-start") -> dict:
+    direction = "upgrade" if plan != "hosting-start" else "downgrade"
+    return billing_event("service_plan_changed", service_id, plan=plan, previous_plan=previous_plan,
+                         direction=direction, changed_at=changed_at)  # fmt: skip
+
+
+def server_limits(local_server, user: str) -> dict[str, str]:
+    """What the server enforces for the account: its PHP-FPM pool, its vhost's upload size, MariaDB's connections."""
+    pool = (local_server.server.directory / "php" / "pool.d" / f"{user}.conf").read_text()
+    vhost = (local_server.server.directory / "nginx" / "sites" / f"{user}.conf").read_text()
+    [(connections,)] = local_server.root_sql("SELECT max_user_connections FROM mysql.user WHERE user = %s", user)
+    return {"workers": pool.split("pm.max_children = ")[1].split("\n")[0],
+            "memory": pool.split("memory_limit] = ")[1].split("\n")[0],
+            "upload": vhost.split("client_max_body_size ")[1].split(";")[0], "connections": str(connections)}  # fmt: skip
+
+
+def test_billings_plan_change_gives_the_account_the_new_limits_once(hosting, local_server, published):
+    service_id, domain, user = activate(hosting)
+    assert server_limits(local_server, user) == {"workers": "2", "memory": "128M", "upload": "32m", "connections": "10"}
+    upgrade = plan_changed(service_id, "hosting-pro", "2026-11-10T12:00:00")
+    hosting.on_service_plan_changed(upgrade)
+    assert server_limits(local_server, user) == {"workers": "10", "memory": "512M", "upload": "512m",
+                                                 "connections": "100"}  # fmt: skip
+    access = hosting.get_access("acc-1", service_id)
+    assert access["plan"] == "hosting-pro" and access["plan_pending"] is False
+    assert access["limits"]["php_workers"] == 10 and access["usage"]["disk_limit_bytes"] == 204800 * 2**20
+    assert published.types().count("hosting_plan_changed") == 1
+
+    recorded = len(published.types())
+    hosting.on_service_plan_changed(upgrade)  # the same message again
+    hosting.on_service_plan_changed(plan_changed(service_id, "hosting-pro", "2026-11-10T12:00:00"))  # a replay, new id
+    hosting.on_service_plan_changed(plan_changed(service_id, "hosting-biznes", "2026-11-09T08:00:00"))  # older, late
+    assert len(published.types()) == recorded
+    assert server_limits(local_server, user)["workers"] == "10"
+
+    hosting.on_service_plan_changed(plan_changed(service_id, "hosting-start", "2026-11-20T09:00:00", "hosting-pro"))
+    assert server_limits(local_server, user) == {"workers": "2", "memory": "128M", "upload": "32m", "connections": "10"}
+    assert hosting.get_access("acc-1", service_id)["usage"]["disk_limit_bytes"] == 10240 * 2**20
+    assert published.types().count("hosting_plan_changed") == 2
+
+
+def test_a_plan_change_while_the_server_is_down_is_retried(hosting, local_server, published):
+    service_id, _, user = activate(hosting)
+    local_server.stop("web-agent")
+    try:
+        hosting.on_service_plan_changed(plan_changed(service_id, "hosting-biznes", "2026-11-10T12:00:00"))
+        [failed] = published.of("hosting_step_failed")
+        assert (failed["data"]["step"], failed["data"]["error"]) == ("change_plan", "hosting_server_unreachable")
+        access = hosting.get_access("acc-1", service_id)
+        assert access["plan"] == "hosting-biznes" and access["plan_pending"] is True
+        assert server_limits(local_server, user)["workers"] == "2"
+    finally:
+        local_server.start("web-agent")
+    clock.advance(60)
+    assert hosting.run_retries()["settled"] == 1
+    assert server_limits(local_server, user) == {"workers": "5", "memory": "256M", "upload": "128m",
+                                                 "connections": "30"}  # fmt: skip
+    assert hosting.get_access("acc-1", service_id)["plan_pending"] is False
+    assert call_as(hosting, "list_failures", STAFF, min_attempts=1) == []
+
+
+def test_a_plan_change_that_arrives_before_the_activation_is_the_plan_created(hosting, local_server, published):
+    service_id = new_id()
+    hosting.on_service_plan_changed(plan_changed(service_id, "hosting-biznes", "2026-11-10T12:00:00"))
+    assert published.types() == ["hosting_plan_change_requested"]
+    _, _, user = activate(hosting, service_id)  # billing's activation, with the plan it had then
+    assert hosting.get_access("acc-1", service_id)["plan"] == "hosting-biznes"
+    assert server_limits(local_server, user)["workers"] == "5"
+    assert published.types().count("hosting_plan_changed") == 0  # created with those limits: no step more

@@ -18,13 +18,13 @@ PAGE_WAIT = 2.0  # seconds a page waits for the server's disk measurement (the g
 
 
 def access(deps: Deps, account_id: str, service_id: str, measure: bool = True) -> dict[str, Any]:
-    """The access details, the state and the disk used against the plan (measured now unless the
-    server does not answer; then the last measurement)."""
+    """The access details, the state, the plan's limits and the disk used against the plan (measured
+    now unless the server does not answer; then the last measurement)."""
     view = own(account_id, service_id)
     if measure and view.state in USABLE:
         _measure(deps, view)
         view.reload()
-    server = deps.server
+    server, account = deps.server, load(deps, view.id)
     return {
         "service_id": view.id,
         "state": view.state,
@@ -32,7 +32,10 @@ def access(deps: Deps, account_id: str, service_id: str, measure: bool = True) -
         "site_url": server.site_url(view.domain),
         "sftp": {"host": server.sftp_host, "port": server.sftp_port, "user": view.username},
         "database": {"host": server.db_host, "port": server.db_port, "name": view.database, "user": view.username},
-        "login_link": server.module().login_link(spec(load(deps, view.id))) if view.state in USABLE else None,
+        "login_link": server.module().login_link(spec(account)) if view.state in USABLE else None,
+        "plan": account.plan,
+        "limits": dict(account.limits),  # the plan's (plans.py); `plan_pending` while the server has the old ones
+        "plan_pending": account.applied is not None and account.applied_plan != account.plan,
         "password_set": view.password_set == "yes",
         "usage": {
             "disk_bytes": view.disk_bytes,

@@ -15,7 +15,7 @@ import os
 import time
 from typing import Any
 
-from kernel.dates import iso
+from kernel.dates import iso, parse
 from kernel.events import Event
 from services.hosting import plans
 from services.hosting.app import Deps, do, load, spec
@@ -53,6 +53,15 @@ def ended(deps: Deps, event: Event, reason: str) -> None:
     remove_at = deps.now() + terminate_delay()
     do(deps, event.payload.service_id, lambda a: a.remove(reason, remove_at))
     converge(deps, event.payload.service_id)
+
+
+def plan_changed(deps: Deps, event: Event) -> None:
+    """Billing's paid upgrade or downgrade: the account gets the new plan's limits on the server (a
+    change older than one already recorded, or the same again, changes nothing)."""
+    e = event.payload
+    ids = {"account_id": e.account_id, "service_id": e.service_id}
+    do(deps, e.service_id, lambda a: a.change_plan(e.plan, plans.limits(e.plan), parse(e.changed_at), ids))
+    converge(deps, e.service_id)
 
 
 def change_plan(deps: Deps, service_id: str, plan: str, ctx: dict | None = None) -> None:
