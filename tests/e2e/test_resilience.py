@@ -223,6 +223,28 @@ def test_a_late_reply_is_dropped_and_never_answers_a_later_call(stack, monkeypat
         rpc._discard()
 
 
+def test_a_proxy_whose_broker_connection_is_gone_is_rebuilt_before_a_call(stack, monkeypatch):
+    """A broker node that dies leaves the gateway thread's reply socket open on our side. The next call
+    must not go out on that proxy (its reply would be bound for a connection nobody reads): the gateway
+    sees the socket's end-of-stream and builds a new proxy first. The peer going away is made here by
+    shutting down the socket's reading side, which reads as the broker's end of stream."""
+    from gateway import rpc
+    from kernel import settings
+
+    monkeypatch.setattr(settings, "AMQP_URI", stack.env["AMQP_URI"])
+    monkeypatch.setattr(rpc, "_local", threading.local())
+    try:
+        assert rpc.call("accounts", "health")["status"] == "up"
+        broken = rpc._local.runner
+        assert rpc._reply_connection_alive(broken)
+        broken._reply_listener.queue_consumer.connection.connection.sock.shutdown(socket.SHUT_RD)
+        assert not rpc._reply_connection_alive(broken)
+        assert rpc.call("support", "health")["status"] == "up"  # answered on a new proxy
+        assert rpc._local.runner is not broken and rpc._reply_connection_alive(rpc._local.runner)
+    finally:
+        rpc._discard()
+
+
 def _count_mails(mail_dir, needle: str) -> int:
     """Mails whose decoded text contains `needle` (the raw file is quoted-printable)."""
     count = 0
