@@ -170,7 +170,7 @@ POLICY: dict[str | None, Grant] = {
         ),
         sections=("offer", "news"),
         changes=(
-            Changes(contracts.BILLING, ("offer_set",), ("offer",)),
+            Changes(contracts.BILLING, ("offer_set", "offer_started", "offer_ended"), ("offer",)),
             Changes(contracts.SUPPORT, ("news_published", "news_updated", "news_withdrawn"), ("news",)),
         ),
     ),
@@ -243,7 +243,8 @@ POLICY: dict[str | None, Grant] = {
         changes=(Changes(contracts.BILLING, ("service_activated", "service_suspended", "service_unsuspended",
                                               "service_terminated", "service_cancelled", "service_renewed",
                                               "service_cancellation_requested", "renewal_invoice_requested",
-                                              "service_plan_changed", "service_withdrawn"),
+                                              "service_plan_changed", "service_withdrawn",
+                                              "service_renewal_window_opened"),
                          (TILES, SERVICES, RENEWALS)),),
         renewals=("hosting_renewal",),
     ),

@@ -484,3 +484,36 @@ class ServiceWithdrawn(ServiceEvent):
 
 
 EVENTS.update(by_type(ServicePlanChanged, ServiceWithdrawn))
+
+
+# --- issue #17: what becomes true as time passes, told by the billing cycle as events
+class ServiceRenewalWindowOpened(ServiceEvent):
+    """The service's period ending `next_due_date` entered its renewal window (RENEWAL_DAYS before it,
+    `opens_at`): from now on it is among the renewals due. Once per service and period, decided by the
+    billing cycle, whatever the renewal invoice's state (requested already by an early renewal, or not
+    yet: a plan withdrawn)."""
+
+    TYPE = "service_renewal_window_opened"
+    next_due_date: IsoDateTime
+    opens_at: IsoDateTime
+
+
+class OfferStarted(Contract):
+    """The offer set before its start (stream `offer`, no account) is shown from now on: once per offer."""
+
+    TYPE = "offer_started"
+    title: str
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
+
+
+class OfferEnded(Contract):
+    """The offer's end passed: no banner from now on (once per offer; not for one set after its end)."""
+
+    TYPE = "offer_ended"
+    title: str
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
+
+
+EVENTS.update(by_type(ServiceRenewalWindowOpened, OfferStarted, OfferEnded))

@@ -31,8 +31,11 @@ from kernel.contracts.billing import InvoiceKsefOffline as InvoiceKsefOffline
 from kernel.contracts.billing import InvoiceRejectedByKsef as InvoiceRejectedByKsef
 from kernel.contracts.billing import InvoiceSentToKsef as InvoiceSentToKsef
 from kernel.contracts.billing import KsefDocumentPrepared as KsefDocumentPrepared
+from kernel.contracts.billing import OfferEnded as OfferEnded  # issue #17: told by the cycle as time passes
+from kernel.contracts.billing import OfferStarted as OfferStarted
 from kernel.contracts.billing import ServiceAutoRenewSet as ServiceAutoRenewSet  # issue #15
 from kernel.contracts.billing import ServicePlanChanged as ServicePlanChanged  # issue #18: the lifecycle
+from kernel.contracts.billing import ServiceRenewalWindowOpened as ServiceRenewalWindowOpened
 from kernel.contracts.billing import ServiceWithdrawn as ServiceWithdrawn
 
 __all__ = [

@@ -122,13 +122,37 @@ class Offer(Aggregate):
     def __init__(self, stream_id: str):
         super().__init__(stream_id)
         self.current: dict[str, Any] = {}
+        self.set_at: dt.datetime | None = None  # when the current offer was set
+        self.told: set[str] = set()  # "offer_started"/"offer_ended" already said of the current offer
 
-    def on_offer_set(self, data: dict, _: Event) -> None:
+    def on_offer_set(self, data: dict, event: Event) -> None:
         # offer_set events stored before the English texts existed lack their keys: no English text
         self.current = {"title_en": "", "text_en": "", **data}
+        self.set_at, self.told = event.occurred_at, set()
+
+    def on_offer_started(self, data: dict, _: Event) -> None:
+        self.told.add("offer_started")
+
+    def on_offer_ended(self, data: dict, _: Event) -> None:
+        self.told.add("offer_ended")
 
     def set(self, offer: dict[str, Any]) -> list[NewEvent]:
         return [] if offer == self.current else [NewEvent("offer_set", offer)]
+
+    def passed_in_time(self, now: dt.datetime) -> list[NewEvent]:
+        """The billing cycle's part (issue #17): the offer's start or end passed at `now` since it was set,
+        said once each, so the dashboard's view learns that the banner appeared or went. An offer set
+        within its window or after its end was told by `offer_set` itself; a start the cycle first sees
+        after the end is not told (the end is)."""
+        if not self.current or self.set_at is None:
+            return []
+        start, end = parse(self.current["starts_at"]), parse(self.current["ends_at"])
+        about = {k: self.current[k] for k in ("title", "starts_at", "ends_at")}
+        if self.set_at < end <= now and "offer_ended" not in self.told:
+            return [NewEvent("offer_ended", about)]
+        if self.set_at < start <= now < end and "offer_started" not in self.told:
+            return [NewEvent("offer_started", about)]
+        return []
 
 
 def validate_offer(title: str, text: str, link: str, starts_at: Any, ends_at: Any,
@@ -198,6 +222,7 @@ class Customer(Aggregate):
         self.payments: set[str] = set()
         self.cart_orders: dict[str, str] = {}  # cart key (one version of the cart) -> the order it became
         self.card_notices: set[str] = set()  # "<card>:<renewal date>" expiry notices given (issue #15)
+        self.renewal_windows: set[str] = set()  # "<service>:<period due>" windows opened (issue #17)
 
     @property
     def account_id(self) -> str:
@@ -274,6 +299,9 @@ class Customer(Aggregate):
 
     def on_auto_charge_failed(self, data: dict, _: Event) -> None:
         pass
+
+    def on_service_renewal_window_opened(self, data: dict, _: Event) -> None:
+        self.renewal_windows.add(f"{data['service_id']}:{data['next_due_date']}")
 
     def on_service_renewed(self, data: dict, _: Event) -> None:
         self.services[data["service_id"]]["next_due_date"] = parse(data["next_due_date"])
@@ -356,6 +384,26 @@ class Customer(Aggregate):
             ):
                 due.append((service["service_id"], period_due))
         return due
+
+    def renewal_windows_opening(self, now: dt.datetime, policy: Policy) -> list[dict[str, Any]]:
+        """Live services (not ending with their period) whose current period entered its renewal window
+        (RENEWAL_DAYS before the due date) by `now` and was not yet said to: the dashboard's renewals
+        due show them from then on, which nothing else tells the dashboard's view when the renewal invoice
+        was requested before (renewed early) or cannot be (a plan withdrawn)."""
+        opening = []
+        for service in self.services.values():
+            if service["status"] not in LIVE or service["cancel_at_period_end"]:
+                continue
+            due = service["next_due_date"]
+            opens_at = due - dt.timedelta(days=policy.renewal_days)
+            if now >= opens_at and f"{service['service_id']}:{iso(due)}" not in self.renewal_windows:
+                opening.append({**self._service_data(service), "next_due_date": iso(due), "opens_at": iso(opens_at)})
+        return opening
+
+    def open_renewal_windows(self, now: dt.datetime, policy: Policy) -> list[NewEvent]:
+        """`service_renewal_window_opened` once per service and period (state-based: deciding again on
+        the same state decides nothing)."""
+        return [NewEvent("service_renewal_window_opened", data) for data in self.renewal_windows_opening(now, policy)]
 
     def request_renewal(self, service_id: str, period_due: dt.datetime, invoice: dict[str, Any]) -> list[NewEvent]:
         """Request the renewal invoice for one period; nothing if already requested."""

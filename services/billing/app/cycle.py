@@ -1,5 +1,7 @@
 """The billing cycle: renewal invoices, numbering of stranded requests, reminders, suspension,
-termination, end-of-period cancellation."""
+termination, end-of-period cancellation; and what became true as time passed, told as events so that
+the gateway's dashboard view (fed by events) never needs the clock to be right (issue #17): a service's
+renewal window opening, the offer starting or ending."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from kernel.errors import CommandError
 from kernel.events import command_meta
 from services.billing import stripe_provider
 from services.billing.app import Deps, invoices, renewals
-from services.billing.domain import LIVE, Customer, Policy, customer_stream
+from services.billing.domain import LIVE, Customer, Offer, Policy, customer_stream
 from services.billing.projections import InvoiceView, ServiceView
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,12 @@ def run(deps: Deps) -> dict[str, int]:
     ledger issues an invoice id at most once. No lock is needed for safety."""
     now, policy = deps.now(), Policy.from_env()
     stats = {"accounts": 0, "renewals_requested": 0, "invoices_issued": 0, "auto_charges": 0, "events": 0,
-             "errors": 0}  # fmt: skip
+             "renewal_windows_opened": 0, "offer_events": 0, "errors": 0}  # fmt: skip
+    try:
+        stats["offer_events"] = offer_passed(deps, now)
+    except CommandError as exc:
+        stats["errors"] += 1
+        log.warning("billing cycle for the offer: %r", exc)
     account_ids = {v.account_id for v in ServiceView.objects(status__in=list(LIVE)).only("account_id")}
     account_ids |= {v.account_id for v in InvoiceView.objects(status__in=["pending", "unpaid"]).only("account_id")}
     for account_id in sorted(account_ids):
@@ -41,6 +48,11 @@ def run(deps: Deps) -> dict[str, int]:
 def run_account(deps: Deps, account_id: str, now: dt.datetime, policy: Policy, stats: dict[str, int]) -> None:
     stream = customer_stream(account_id)
     customer = Customer.load(deps.events, stream)
+    if customer.renewal_windows_opening(now, policy):  # told before the invoice is asked for (it may not be)
+        _, opened = execute(deps.events, Customer, stream, lambda c: c.open_renewal_windows(now, policy),
+                            command_meta(CYCLE_CTX), retries=10)  # fmt: skip
+        stats["renewal_windows_opened"] += len(opened)
+        stats["events"] += len(opened)
     for service_id, period_due in customer.renewals_due(now, policy):
         try:
             renewals.request_hosting(deps, customer, service_id, period_due, CYCLE_CTX)
@@ -59,3 +71,11 @@ def run_account(deps: Deps, account_id: str, now: dt.datetime, policy: Policy, s
     _, stored = execute(deps.events, Customer, stream, lambda c: c.overdue(now, policy, numbers),
                         command_meta(CYCLE_CTX), retries=10)  # fmt: skip
     stats["events"] += len(stored)
+
+
+def offer_passed(deps: Deps, now: dt.datetime) -> int:
+    """`offer_started`/`offer_ended` once each when the offer's start or end passed since it was set
+    (the banner appears or goes with no one acting); the events stored."""
+    _, stored = execute(deps.events, Offer, "offer", lambda o: o.passed_in_time(now), command_meta(CYCLE_CTX),
+                        retries=10)  # fmt: skip
+    return len(stored)
