@@ -10,7 +10,8 @@ the same state), so the hosting service may send it again after a timeout. Answe
 
 What an account is on this server (`username` names everything):
 - a Linux user in the SFTP group (`useradd`, no shell), chrooted by the server's own sshd to
-  `<dir>/sites/<username>` (root-owned), its files in `public_html` (its own);
+  `<dir>/sites/<username>` (root-owned), its files in `public_html` (its own; a welcome `index.html`
+  in it at first, so the site answers before anything is uploaded);
 - an nginx virtual host for the site's domain and `www.` serving `public_html`, PHP through the
   account's own PHP-FPM pool (running as the account's user, `open_basedir` on its files);
 - a MariaDB database `<username>_web` and user `<username>` (`MAX_USER_CONNECTIONS` from the plan).
@@ -57,6 +58,14 @@ MAX_BODY = 64 * 1024
 # Every vhost answers with the version of its configuration, so the agent knows when a reload took effect.
 CONFIG_HEADER = "X-Hosting-Config"
 RELOAD_SECONDS = 10
+# A new account's site until its files are uploaded (the domain is checked against DOMAIN: no markup in it).
+WELCOME_PAGE = """<!doctype html>
+<html lang="pl"><head><meta charset="utf-8"><title>{domain}</title></head>
+<body><h1>{domain}</h1><p>Konto hostingowe działa. Wgraj pliki strony przez SFTP do katalogu public_html
+(ten plik, index.html, możesz zastąpić).</p>
+<p lang="en">The hosting account is up. Upload the site's files over SFTP to public_html
+(this file, index.html, may be replaced).</p></body></html>
+"""
 
 
 def serializer(key: str) -> URLSafeTimedSerializer:
@@ -89,8 +98,12 @@ class Agent:
         chroot = self.sites / user
         chroot.mkdir(mode=0o755, exist_ok=True)
         shutil.chown(chroot, "root", "root")
-        (chroot / "public_html").mkdir(mode=0o755, exist_ok=True)
-        shutil.chown(chroot / "public_html", user, user)
+        public = chroot / "public_html"
+        public.mkdir(mode=0o755, exist_ok=True)
+        shutil.chown(public, user, user)
+        if not any(public.iterdir()):  # the site answers from the start, until the customer uploads theirs
+            (public / "index.html").write_text(WELCOME_PAGE.format(domain=domain))
+            shutil.chown(public / "index.html", user, user)
         self._write_pool(user, limits)
         self._write_vhost(user, domain, limits, suspended=self._suspended(user))
         with self._db() as db:

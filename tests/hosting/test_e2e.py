@@ -3,7 +3,9 @@
 details, the password set there opens SFTP and the database, and the file uploaded is the site
 nginx serves for that domain. Unpaid renewal: suspended (page, SFTP, database refused); paid:
 back. Cancelled: nothing left on the server. The agent down while the account is created: the
-page says it is delayed, and once the agent is back there is one account."""
+page says it is delayed, and once the agent is back there is one account. A paid upgrade through the
+API: the server has the new plan's limits, and billing's event delivered again changes nothing. The
+demo seed of `make up`: its paid plans are accounts on the local server, their sites answer."""
 
 from __future__ import annotations
 
@@ -11,16 +13,36 @@ import re
 import shutil
 import uuid
 
+import pymongo
 import pytest
 import requests
+from nameko.standalone.events import event_dispatcher
 
+from kernel.events import Event, new_id
 from tests.conftest import TEST_VAR, free_port, own_vhost
+from tests.e2e.helpers import PASSWORD as CUSTOMER_PASSWORD
 from tests.e2e.helpers import csrf, wait_for
-from tests.e2e.test_billing_pages import SERVICE_LINK_RE, Person, advance_clock, run_billing_cycle, wait_paid
+from tests.e2e.test_billing_pages import (
+    SERVICE_LINK_RE,
+    Person,
+    advance_clock,
+    billing,
+    run_billing_cycle,
+    wait_paid,
+)
 from tests.hosting.conftest import LocalServer, linux_user_exists, remove_users
-from tests.hosting.test_provisioning import refused_database, refused_sftp
+from tests.hosting.test_provisioning import refused_database, refused_sftp, server_limits
+from tools import devstack
 from tools.devstack import ROOT, Stack
-from tools.seed import mail_text, seed_staff_account, wait_for_mail
+from tools.seed import (
+    Api,
+    Page,
+    mail_text,
+    seed_demo_account,
+    seed_demo_content,
+    seed_staff_account,
+    wait_for_mail,
+)
 
 PASSWORD = "Moje-Haslo-Hostingu-1"
 STAFF_PASSWORD = "Obsluga-Hostingu-2026"
@@ -67,8 +89,6 @@ def panel(mongo_uri, hosting_vhost):
 
 
 def _drop(mongo_uri: str, prefix: str) -> None:
-    import pymongo
-
     client = pymongo.MongoClient(mongo_uri)
     for name in client.list_database_names():
         if name.startswith(prefix):
@@ -189,3 +209,80 @@ def staff_failures(panel, staff: requests.Session) -> str:
     page = staff.get(f"{panel.gateway_url}/staff/hosting", timeout=30)
     assert page.status_code == 200 and "Hosting: nieudane kroki" in page.text
     return page.text
+
+
+def test_a_paid_upgrade_through_the_api_gives_the_account_the_new_limits_once(panel, web):
+    person, service_id = order_hosting(panel, "rosnaca-firma.example.pl")
+    wait_for(lambda: hosting_state(person, service_id) == "active", 30, "the hosting account created")
+    user = details(person.get(f"/services/{service_id}").text)["user"]
+    assert server_limits(web, user) == {"workers": "2", "memory": "128M", "upload": "32m", "connections": "10"}
+    api = Api(panel.gateway_url, person.email, CUSTOMER_PASSWORD)
+
+    up = api("POST", f"/services/{service_id}/plan", json={"plan": "hosting-pro"})
+    assert up["invoice"]["status"] == "unpaid" and up["plan"] == "hosting-start"
+    assert server_limits(web, user)["workers"] == "2"  # unpaid: nothing changes on the server
+    with billing(panel) as cluster:
+        cluster.billing.add_credit(api("GET", "/profile")["account_id"], up["invoice"]["total_gross"])
+    api("POST", f"/invoices/{up['invoice']['invoice_id']}/pay", json={"payment_method": "credit"})
+    pro = {"workers": "10", "memory": "512M", "upload": "512m", "connections": "100"}
+    wait_for(lambda: server_limits(web, user) == pro, 30, "the pro plan's limits on the server")
+    page = wait_for(
+        lambda: (
+            (text := person.get(f"/services/{service_id}").text)
+            and 'data-hosting-plan="hosting-pro"' in text
+            and "w toku" not in text
+            and text
+        ),
+        30,
+        "the new plan shown",
+    )
+    assert "Procesy PHP: 10, pamięć PHP: 512 MB" in page and re.search(r"MB z 204\xa0?800 MB|MB z 204 800 MB", page)
+
+    # billing's event delivered again, and replayed under a new id: the hosting account's stream does not grow
+    database = pymongo.MongoClient(panel.env["MONGO_URI"])
+    hosting_events = database[f"{panel.env['DB_PREFIX']}hosting"]["event_commits"]
+    recorded = hosting_events.count_documents({"stream_id": f"hosting-{service_id}"})
+    [stored] = [e for commit in database[f"{panel.env['DB_PREFIX']}billing"]["event_commits"].find(
+        {"events.type": "service_plan_changed"}) for e in commit["events"]
+        if e["type"] == "service_plan_changed" and e["data"]["service_id"] == service_id]  # fmt: skip
+    message = Event.from_message(stored).to_message()
+    replay = {**message, "event_id": new_id()}
+    dispatch = event_dispatcher({"AMQP_URI": panel.env["AMQP_URI"], "serializer": "json"})
+    dispatch("billing", "service_plan_changed", message)
+    dispatch("billing", "service_plan_changed", replay)
+    marker = f"services.hosting.service.on_service_plan_changed:{replay['event_id']}"
+    processed = database[f"{panel.env['DB_PREFIX']}hosting"]["processed_events"]
+    wait_for(lambda: processed.count_documents({"_id": marker}), 30, "the replay handled")
+    assert hosting_events.count_documents({"stream_id": f"hosting-{service_id}"}) == recorded
+    assert server_limits(web, user) == pro
+
+    down = api("POST", f"/services/{service_id}/plan", json={"plan": "hosting-start"})
+    assert down["plan"] == "hosting-start" and down["invoice"] is None
+    start = {"workers": "2", "memory": "128M", "upload": "32m", "connections": "10"}
+    wait_for(lambda: server_limits(web, user) == start, 30, "the start plan's limits back on the server")
+
+
+def test_the_demo_seed_of_make_up_has_hosting_accounts_whose_sites_answer(panel, web):
+    """What `make up` seeds (tools.devstack.Stack.up): the demo's paid plans are accounts on the local server."""
+    demo, staff = (devstack.DEMO_EMAIL, devstack.DEMO_PASSWORD), (devstack.STAFF_EMAIL, devstack.STAFF_PASSWORD)
+    seed_demo_account(panel.gateway_url, panel.var / "mail", *demo)
+    seed_staff_account(panel.gateway_url, *staff, panel.environment(), ROOT)
+    seed_demo_content(panel.gateway_url, panel.var / "mail", demo, staff, panel.clock_file)
+    services = Api(panel.gateway_url, *demo).items("/services")
+    active = [s for s in services if s["status"] == "active"]  # the plan ordered by bank transfer is not paid
+    assert sorted(s["plan"] for s in active) == ["hosting-pro", "hosting-start"]
+    browser = Page(panel.gateway_url).login(*demo).session
+
+    def page_of(service: dict) -> str:
+        return browser.get(f"{panel.gateway_url}/services/{service['service_id']}", timeout=30).text
+
+    for service in active:
+        page = wait_for(lambda s=service: (text := page_of(s)) and 'data-hosting-state="active"' in text and text,
+                        60, f"the demo's {service['plan']} account created")  # fmt: skip
+        found = details(page)
+        assert linux_user_exists(found["user"]) and found["database"] == f"{found['user']}_web"
+        assert f"http://{service['domain']}:{panel.hosting_http_port}/" in page and "Ustaw hasło" in page
+        assert f'data-hosting-plan="{service["plan"]}"' in page
+        site = web.page(service["domain"])
+        assert site.status_code == 200 and f"<h1>{service['domain']}</h1>" in site.text
+        assert web.page(f"www.{service['domain']}").status_code == 200

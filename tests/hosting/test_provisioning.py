@@ -85,6 +85,8 @@ def test_an_activated_service_is_a_site_with_sftp_and_a_database(hosting, local_
     assert access["database"]["name"] == f"{user}_web" and access["database"]["user"] == user
     assert access["site_url"] == f"http://{domain}:{local_server.server.http_port}/"
     assert refused_sftp(local_server, user), "no password before the customer sets one"
+    welcome = local_server.page(domain)  # the site answers before anything is uploaded
+    assert welcome.status_code == 200 and f"<h1>{domain}</h1>" in welcome.text
 
     call_as(hosting, "set_password", CTX, "acc-1", service_id, PASSWORD)
     local_server.upload(user, PASSWORD, "index.html", b"<h1>Witaj na mojej stronie</h1>")
