@@ -88,11 +88,12 @@ class HostingAccount(Aggregate):
         self._done()
 
     def on_hosting_plan_change_requested(self, d: dict, _: Event) -> None:
+        changing = self.applied not in (None, "removed") and self.plan != self.applied_plan
         self.plan, self.limits = d["plan"], dict(d["limits"])
         if d.get("changed_at"):
             self.plan_changed_at = parse(d["changed_at"])
-        if self.applied not in (None, "removed") and self.plan == self.applied_plan:
-            self._done()  # back to the plan the server has: a failing change_plan is no longer wanted
+        if changing and self.plan == self.applied_plan:
+            self._done()  # back to the plan the server has: the change_plan step (perhaps failing) is not wanted now
 
     def on_hosting_plan_changed(self, d: dict, _: Event) -> None:
         self.applied_plan = d["plan"]

@@ -300,3 +300,20 @@ def test_a_plan_change_that_arrives_before_the_activation_is_the_plan_created(ho
     assert hosting.get_access("acc-1", service_id)["plan"] == "hosting-biznes"
     assert server_limits(local_server, user)["workers"] == "5"
     assert published.types().count("hosting_plan_changed") == 0  # created with those limits: no step more
+
+
+def test_a_failing_change_given_up_by_a_change_back_is_no_longer_retried(hosting, local_server, published):
+    service_id, _, user = activate(hosting)
+    local_server.stop("web-agent")
+    try:
+        hosting.on_service_plan_changed(plan_changed(service_id, "hosting-pro", "2026-11-10T12:00:00"))
+        assert [f["step"] for f in call_as(hosting, "list_failures", STAFF, min_attempts=1)] == ["change_plan"]
+        hosting.on_service_plan_changed(plan_changed(service_id, "hosting-start", "2026-11-11T12:00:00", "hosting-pro"))
+        assert call_as(hosting, "list_failures", STAFF, min_attempts=1) == []
+        assert hosting.get_state(service_id) == {"state": "active", "attempts": 0, "next_step": None}
+        clock.advance(3600)
+        assert hosting.run_retries()["taken"] == 0
+    finally:
+        local_server.start("web-agent")
+    assert hosting.get_access("acc-1", service_id)["plan_pending"] is False
+    assert server_limits(local_server, user)["workers"] == "2" and published.types().count("hosting_plan_changed") == 0
