@@ -332,16 +332,21 @@ def billing_service_withdraw_confirm(service_id: str):
 def billing_service_withdraw(service_id: str):
     try:
         if "confirm" not in request.form:
-            raise Invalid("invalid_input", {"confirm": "billing_confirm_required"})
-        clients.billing.withdraw_from_service(account_id=_me(), service_id=service_id, confirm=True)
+            raise Invalid("invalid_input", {"confirm": "billing_withdraw_confirm_required"})
+        done = clients.billing.withdraw_from_service(account_id=_me(), service_id=service_id, confirm=True)
     except NotFound:
         abort(404)
     except CommandError as exc:
         service = _read(clients.billing.get_service, account_id=_me(), service_id=service_id)
         return render_template("billing/withdraw.html", service=service, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
-    flash(i18n.t("billing_withdrawn"), "success")
+    key = "billing_withdrawn_card" if done.get("refund_method") == "card" else "billing_withdrawn"
+    flash(i18n.t(key, number=done["correction"]["number"], amount=i18n.money(done["refund"])), "success")
     return redirect(url_for("pages.billing_service", service_id=service_id))
+
+
+# What an unticked confirmation box says, by the action: cancelling, changing the plan.
+CONFIRM_REQUIRED = {"confirm": "billing_confirm_required", "plan_confirm": "billing_plan_confirm_required"}
 
 
 def _service_call(service_id: str, form: dict[str, Any], confirm_field: str, call: Callable[..., Any],
@@ -350,7 +355,7 @@ def _service_call(service_id: str, form: dict[str, Any], confirm_field: str, cal
     account_id = _me()
     try:
         if not form["confirm"]:
-            raise Invalid("invalid_input", {confirm_field: "billing_confirm_required"})
+            raise Invalid("invalid_input", {confirm_field: CONFIRM_REQUIRED[confirm_field]})
         return call(account_id=account_id, service_id=service_id, **arguments)
     except NotFound:
         abort(404)

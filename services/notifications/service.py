@@ -116,7 +116,7 @@ class NotificationsService(EventSourcedService):
 
     @consumes("billing", "service_withdrawn")
     def on_service_withdrawn(self, event: Event) -> None:  # the acknowledgement the withdrawal right asks for
-        billing_mails.service_mail(self.deps, event, "billing_service_withdrawn", category="legal")
+        billing_mails.service_withdrawn(self.deps, event)
 
     # --- hosting events (issue #21) ---------------------------------------------
     @consumes("hosting", "hosting_account_created")

@@ -37,14 +37,20 @@ def list_page(account_id: str, status: str | None, page: int, per_page: int) -> 
 
 
 def detail(account_id: str, service_id: str) -> dict[str, Any]:
-    """The account's service with its invoices (the order's and the renewals'), newest first."""
+    """The account's service with its invoices (the order's, the renewals', its plan changes' and the
+    corrections of those issued for it: its withdrawal, a refund), newest first."""
     view = ServiceView.objects(id=service_id, account_id=account_id).first() if isinstance(service_id, str) else None
     if not view:
         raise NotFound("service")
     invoice_ids = [i.id for i in InvoiceView.objects(service_id=service_id).only("id")]
+    changes = InvoiceView.objects(account_id=account_id, lines__params__service_id=service_id).only("id")
+    invoice_ids += [i.id for i in changes]  # a plan change's invoice names the service in its line
     order = OrderView.objects(id=view.order_id).first() if view.order_id else None
     if order and order.invoice_id:
         invoice_ids.append(order.invoice_id)
+    invoice_ids += [
+        det_id("correction", i, *why) for i in invoice_ids for why in (("withdrawal", service_id), ("refund",))
+    ]
     found = [v.summary() for v in InvoiceView.objects(id__in=invoice_ids, account_id=account_id) if v.number]
     found.sort(key=lambda i: i["issue_date"] or "", reverse=True)
     return {**view.public(), "invoices": found}
@@ -204,7 +210,8 @@ def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: di
                    "method": "card" if refund_id else "credit", "refund_id": refund_id}  # fmt: skip
     execute(deps.events, Customer, customer_stream(account_id), lambda c: c.withdraw(service_id, refund_data, now),
             command_meta(ctx), retries=CONFLICT_RETRIES)  # fmt: skip
-    return {**detail(account_id, service_id), "correction": correction, "refund": refund}
+    return {**detail(account_id, service_id), "correction": correction, "refund": refund,
+            "refund_method": refund_data["method"]}  # fmt: skip
 
 
 WITHDRAWAL_REASON = {

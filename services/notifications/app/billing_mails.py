@@ -78,3 +78,13 @@ def service_mail(deps: Deps, event: Event, template: str, category: str = "servi
     context = {"first_name": owner["first_name"], "name": p.name, "domain": p.domain or "",
                "service_id": p.service_id, "invoice_id": getattr(p, "invoice_id", None) or ""}  # fmt: skip
     mail(deps, event, owner, category, template, context)
+
+
+def service_withdrawn(deps: Deps, event: Event) -> None:
+    """The acknowledgement of a consumer's withdrawal ("legal"): how much came back and where to."""
+    p: billing.ServiceWithdrawn = event.payload
+    owner = target(deps, event)
+    context = {"first_name": owner["first_name"], "name": p.name, "domain": p.domain or "",
+               "service_id": p.service_id, "invoice_id": p.invoice_id, "amount": format_pln(p.refund),
+               "to_card": p.refund_method == "card"}  # fmt: skip
+    mail(deps, event, owner, "legal", "billing_service_withdrawn", context)
