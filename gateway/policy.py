@@ -171,7 +171,8 @@ POLICY: dict[str | None, Grant] = {
         sections=("offer", "news"),
         changes=(
             Changes(contracts.BILLING, ("offer_set", "offer_started", "offer_ended"), ("offer",)),
-            Changes(contracts.SUPPORT, ("news_published", "news_updated", "news_withdrawn"), ("news",)),
+            Changes(contracts.SUPPORT, ("news_published", "news_updated", "news_withdrawn", "news_went_live"),
+                    ("news",)),
         ),
     ),
     OWNER: Grant(

@@ -150,3 +150,19 @@ EVENTS = by_type(
     TicketOpened, TicketReplied, TicketStatusChanged, TicketClosed, TicketPriorityChanged, TicketNoteAdded,
     NewsPublished, NewsUpdated, NewsWithdrawn, KbArticlePublished, KbArticleUpdated, KbArticleWithdrawn,
 )  # fmt: skip
+
+
+# --- issue #17: what becomes true as time passes, told by support's news timer
+class NewsWentLive(Contract):
+    """An item published for later (`published_at` after it was published or last changed) is shown from
+    now on: told once per publication time, so the dashboard's view (fed by events) shows it."""
+
+    TYPE = "news_went_live"
+    news_id: str
+    title: str
+    language: Language
+    concerns_plans: list[str]
+    published_at: IsoDateTime
+
+
+EVENTS.update(by_type(NewsWentLive))

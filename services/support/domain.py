@@ -199,19 +199,38 @@ class News(Aggregate):
         super().__init__(stream_id)
         self.fields: dict[str, Any] = {}
         self.withdrawn = False
+        self.written_at: dt.datetime | None = None  # when the current version was published or changed
+        self.told_live: str | None = None  # the publication time `news_went_live` told (issue #17)
 
     @property
     def news_id(self) -> str:
         return self.stream_id.removeprefix("news-")
 
-    def on_news_published(self, data: dict, _: Event) -> None:
+    def on_news_published(self, data: dict, event: Event) -> None:
         self.fields = {k: data[k] for k in NEWS_FIELDS}
+        self.written_at = event.occurred_at
 
-    def on_news_updated(self, data: dict, _: Event) -> None:
+    def on_news_updated(self, data: dict, event: Event) -> None:
         self.fields = {k: data[k] for k in NEWS_FIELDS}
+        self.written_at = event.occurred_at
 
     def on_news_withdrawn(self, data: dict, _: Event) -> None:
         self.withdrawn = True
+
+    def on_news_went_live(self, data: dict, _: Event) -> None:
+        self.told_live = data["published_at"]
+
+    def went_live(self, now: dt.datetime) -> list[NewEvent]:
+        """An item scheduled when it was last written whose time came by `now`: `news_went_live` once per
+        publication time (an item published at once was told by its own event; a withdrawn one never)."""
+        if not self.exists or self.withdrawn or self.written_at is None:
+            return []
+        published_at = dt.datetime.fromisoformat(self.fields["published_at"].rstrip("Z"))
+        if not self.written_at < published_at <= now or self.told_live == self.fields["published_at"]:
+            return []
+        data = {"news_id": self.news_id, **{k: self.fields[k] for k in ("title", "language", "concerns_plans")},
+                "published_at": self.fields["published_at"]}  # fmt: skip
+        return [NewEvent("news_went_live", data)]
 
     def publish(self, title: str, body: str, language: str, concerns_plans: list[str] | None = None,
                 published_at: str | dt.datetime | None = None) -> list[NewEvent]:  # fmt: skip

@@ -8,10 +8,13 @@ which the events' meta records.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from nameko.timer import timer
+
 from kernel.app import Deps
-from kernel.caller import STAFF, SYSTEM, rpc
+from kernel.caller import STAFF, STAFF_OR_SYSTEM, SYSTEM, rpc
 from kernel.contracts import BILLING
 from kernel.events import Event
 from kernel.service import EventSourcedService, consumes
@@ -20,6 +23,9 @@ from services.support.app import attachments as files
 from services.support.app import dashboard, desk, kb, news, tickets
 from services.support.app import plans as held
 from services.support.projections import PROJECTIONS
+
+log = logging.getLogger(__name__)
+NEWS_TIMER_SECONDS = 60  # scheduled news reach the dashboard's view within this long of their time
 
 
 class SupportService(EventSourcedService):
@@ -171,6 +177,19 @@ class SupportService(EventSourcedService):
     @rpc(actors=SYSTEM)
     def accounts_with_plans(self, plans: list[str]) -> list[str]:
         return held.accounts_with(plans)
+
+    # --- scheduled news whose time came (issue #17) ----------------------------
+    @timer(interval=NEWS_TIMER_SECONDS)
+    def news_timer(self) -> None:
+        try:
+            news.tell_went_live(self.deps)
+        except Exception:
+            log.exception("news timer failed; the next run retries")
+
+    @rpc(actors=STAFF_OR_SYSTEM)
+    def run_news_timer(self) -> dict[str, int]:
+        """What the news timer runs, at once (tests, operators)."""
+        return {"news_went_live": news.tell_went_live(self.deps)}
 
     # --- what billing tells us: the plans a customer holds ------------------
     @consumes(BILLING, "service_activated")

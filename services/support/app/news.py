@@ -3,16 +3,21 @@ ones in their language, marked relevant when they concern a plan the customer ho
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from kernel.aggregate import execute
 from kernel.errors import NotFound
-from kernel.events import new_id
+from kernel.events import command_meta, new_id
 from services.support import operational as ops
 from services.support import validation as v
 from services.support.app import Deps, page, staff_meta
 from services.support.domain import News, news_stream
 from services.support.projections import EVERYONE, NewsView
+
+# how far back the news timer looks for scheduled items whose time came (longer than support is ever down)
+LIVE_LOOKBACK = dt.timedelta(days=30)
+TIMER_CTX = {"actor": {"type": "system", "id": "support-news"}}
 
 
 def publish(deps: Deps, title: str, body: str, language: str, concerns_plans: list[str] | None,
@@ -38,6 +43,23 @@ def withdraw(deps: Deps, news_id: str, ctx: dict | None) -> dict[str, Any]:
     news_view(news_id)
     execute(deps.events, News, news_stream(news_id), lambda n: n.withdraw(), meta)
     return news_view(news_id).public(staff=True)
+
+
+def tell_went_live(deps: Deps) -> int:
+    """The news timer (issue #17): `news_went_live` for every scheduled item whose time came since it was
+    written, once each (decided by the News aggregate from its state with an expected version, so two
+    instances or two runs tell it once); the events stored. What customers see changes as time passes;
+    the dashboard's view learns it from this event."""
+    now = deps.now()
+    recent = NewsView.objects(status="published", published_at__lte=now, published_at__gt=now - LIVE_LOOKBACK)
+    told = 0
+    for view in recent.only("id", "published_at", "updated_at"):
+        if view.updated_at and view.published_at <= view.updated_at:
+            continue  # shown at once when it was written: its own event told it
+        _, stored = execute(deps.events, News, news_stream(view.id), lambda n: n.went_live(now),
+                            command_meta(TIMER_CTX), retries=10)  # fmt: skip
+        told += len(stored)
+    return told
 
 
 def list_page(deps: Deps, language: str, page_number: int, per_page: int, account_id: str | None) -> dict[str, Any]:
