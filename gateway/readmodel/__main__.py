@@ -10,6 +10,10 @@ exchange (so events published while it is down wait for it), with manual acks an
   doubled event is harmless), then records the command's correlation id as applied;
 - a public event (news, the offer) does that for every account in the view.
 
+What becomes true as time passes reaches it the same way: the services' timers tell it as events (billing's
+`service_renewal_window_opened`, `offer_started`, `offer_ended`; support's `news_went_live`), so no answer
+stored here goes stale with the clock (issue #17).
+
 A service that does not answer leaves the message unacknowledged; it comes back after a pause. Once a
 second the process asks every service's health and stores when each last answered (`services_seen`):
 pages show sections of a service that is away as "known as of ...".
