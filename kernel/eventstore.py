@@ -63,6 +63,13 @@ def commit_document(alias: str) -> type[me.Document]:
     return _commit_classes[alias]
 
 
+def _of_stream(stream_id: str) -> dict:
+    """The query for one stream's commits. `$eq` means the same as a plain value to MongoDB; nx-27017
+    (neosqlite) answers a plain value with array semantics (`= x OR x IN the array`), which no index
+    serves, so every stream read scanned every commit (66 ms at 6,000 commits); `$eq` is one index search."""
+    return {"stream_id": {"$eq": stream_id}}
+
+
 class EventStore:
     def __init__(self, alias: str):
         self.alias = alias
@@ -72,15 +79,15 @@ class EventStore:
         self.Commit.ensure_indexes()
 
     def current_version(self, stream_id: str) -> int:
-        last = self.Commit.objects(stream_id=stream_id).order_by("-version").only("last_version").first()
-        return last.last_version if last else 0
+        last = self._commits().find_one(_of_stream(stream_id), {"last_version": 1}, sort=[("version", -1)])
+        return int(last["last_version"]) if last else 0
 
     def load(self, stream_id: str, after_version: int = 0) -> list[Event]:
         """The stream's events in order (only those after `after_version`, e.g. a snapshot's).
 
         Read with pymongo directly: building MongoEngine documents cost two
         thirds of the time of loading a long stream."""
-        query: dict = {"stream_id": stream_id}
+        query = _of_stream(stream_id)
         if after_version:
             query["last_version"] = {"$gt": after_version}
         commits = self._commits().find(query, {"events": 1}).sort("version", 1)
@@ -143,8 +150,9 @@ class EventStore:
     # --- outbox -----------------------------------------------------------
     def mark_published(self, events: list[Event]) -> None:
         if events:
-            self.Commit.objects(stream_id=events[0].stream_id, version=events[0].version).update_one(
-                set__published_at=clock.now()
+            self._commits().update_one(
+                {**_of_stream(events[0].stream_id), "version": {"$eq": events[0].version}},
+                {"$set": {"published_at": clock.now()}},
             )
 
     def claim_unpublished(
