@@ -249,11 +249,20 @@ def server_limits(local_server, user: str) -> dict[str, str]:
 
 def test_billings_plan_change_gives_the_account_the_new_limits_once(hosting, local_server, published):
     service_id, domain, user = activate(hosting)
+    call_as(hosting, "set_password", CTX, "acc-1", service_id, PASSWORD)
+    local_server.upload(
+        user, PASSWORD, "limits.php", b"<?php echo ini_get('memory_limit'), ' ', ini_get('upload_max_filesize');"
+    )
     assert server_limits(local_server, user) == {"workers": "2", "memory": "128M", "upload": "32m", "connections": "10"}
+    assert local_server.page(domain, "/limits.php").text == "128M 32M"  # what the running PHP-FPM pool has
     upgrade = plan_changed(service_id, "hosting-pro", "2026-11-10T12:00:00")
     hosting.on_service_plan_changed(upgrade)
     assert server_limits(local_server, user) == {"workers": "10", "memory": "512M", "upload": "512m",
                                                  "connections": "100"}  # fmt: skip
+    assert local_server.page(domain, "/limits.php").text == "512M 512M"
+    with local_server.database(user, PASSWORD, f"{user}_web") as db, db.cursor() as cursor:
+        cursor.execute("SELECT @@max_user_connections")
+        assert cursor.fetchone() == (100,)  # the session's own limit
     access = hosting.get_access("acc-1", service_id)
     assert access["plan"] == "hosting-pro" and access["plan_pending"] is False
     assert access["limits"]["php_workers"] == 10 and access["usage"]["disk_limit_bytes"] == 204800 * 2**20
@@ -268,6 +277,7 @@ def test_billings_plan_change_gives_the_account_the_new_limits_once(hosting, loc
 
     hosting.on_service_plan_changed(plan_changed(service_id, "hosting-start", "2026-11-20T09:00:00", "hosting-pro"))
     assert server_limits(local_server, user) == {"workers": "2", "memory": "128M", "upload": "32m", "connections": "10"}
+    assert local_server.page(domain, "/limits.php").text == "128M 32M"
     assert hosting.get_access("acc-1", service_id)["usage"]["disk_limit_bytes"] == 10240 * 2**20
     assert published.types().count("hosting_plan_changed") == 2
 
