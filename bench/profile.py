@@ -7,6 +7,7 @@ in-process and billing's dashboard_summary in-process, on the same data.
 
 from __future__ import annotations
 
+import importlib
 import os
 import statistics
 import sys
@@ -15,6 +16,7 @@ import time
 from pyinstrument import Profiler
 
 from bench import dashboard, heavy
+from kernel import settings
 from kernel.caller import SignedClusterRpcProxy
 
 
@@ -49,7 +51,8 @@ def rpc_times(stack, account: heavy.Heavy) -> dict[str, float]:
 
 def profile_gateway(stack, cookie: str, repeat: int = 20) -> str:
     os.environ.update(stack.environment())
-    from gateway.app import create_app  # settings are read from the environment at import
+    importlib.reload(settings)  # read from the environment at import, before the stack's was set
+    from gateway.app import create_app
 
     client = create_app().test_client()
     client.set_cookie("panel_session", cookie.split("=", 1)[1])

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from io import BytesIO
 from pathlib import Path
 
 from babel.dates import format_date, format_time
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal
-from babel.support import Translations
 from flask import g, request, url_for
 from markupsafe import Markup, escape
 
@@ -32,15 +29,12 @@ BRAND_NAME = env("BRAND_NAME", "")
 BRAND_LOGO_URL = env("BRAND_LOGO_URL", "")
 
 
-def _load(language: str) -> tuple[Translations, frozenset[str]]:
-    """The language's catalogue as gettext translations, and the keys it translates."""
+def _load(language: str) -> dict[str, str]:
+    """The language's catalogue: key -> text, for the keys it translates (empty and fuzzy entries
+    left out, as gettext's compiled catalogue would). A plain dict: a page asks hundreds of keys."""
     with (LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as handle:
         catalog = read_po(handle, locale=language, domain=DOMAIN)
-    compiled = BytesIO()
-    write_mo(compiled, catalog)  # leaves out empty and fuzzy entries
-    compiled.seek(0)
-    keys = frozenset(m.id for m in catalog if m.id and m.string and not m.fuzzy)
-    return Translations(compiled, domain=DOMAIN), keys
+    return {m.id: m.string for m in catalog if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
 _CATALOGUES = {language: _load(language) for language in LANGUAGES}
@@ -65,7 +59,7 @@ def t(key: str, language: str | None = None, **values) -> str:
     from `values`; an unknown key comes back as itself."""
     if not key:  # gettext("") is the catalogue's header
         return key
-    text = _CATALOGUES[language or current_language()][0].gettext(key)
+    text = _CATALOGUES[language or current_language()].get(key, key)
     if any(isinstance(value, Markup) for value in values.values()):  # e.g. money_html: the rest escaped
         return escape(text).format(**values)
     return text.format(**values) if values else text
@@ -74,7 +68,7 @@ def t(key: str, language: str | None = None, **values) -> str:
 def known(key: str, language: str | None = None) -> bool:
     """Whether `key` has a translation in `language`, or in every language when None."""
     languages = (language,) if language else LANGUAGES
-    return all(key in _CATALOGUES[lang][1] for lang in languages)
+    return all(key in _CATALOGUES[lang] for lang in languages)
 
 
 def money(grosze: int, currency: str = "PLN", language: str | None = None) -> str:
