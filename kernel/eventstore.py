@@ -5,12 +5,21 @@ atomic without multi-document transactions. A unique index on
 (stream_id, version) — version being the commit's first event version — turns
 two writers racing from the same expected version into a ConcurrencyError for
 the loser; the head check before the insert rejects any stale expectation.
+
+The head check is skipped when the expected version is known to end a stored
+commit (0, the start of every stream, or the end of a commit this store read
+or wrote: commits are never changed nor removed, so that stays true). The next
+commit then starts right after an existing one: if the stream moved on, a
+commit already starts there and the unique index refuses ours (stale); if not,
+ours is the head. Only an expectation inside a commit or past the head could be
+written without the index noticing, and those are still checked.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
 import mongoengine as me
@@ -70,13 +79,22 @@ def _of_stream(stream_id: str) -> dict:
     return {"stream_id": {"$eq": stream_id}}
 
 
+# How many streams' known commit ends a store keeps (the oldest is forgotten first).
+KNOWN_ENDS = 10_000
+
+
 class EventStore:
     def __init__(self, alias: str):
         self.alias = alias
         self.Commit = commit_document(alias)
+        # stream -> a version known to end one of its stored commits (the head last read or written)
+        self._known_ends: dict[str, int] = {}
+        self._known_lock = threading.Lock()
+        self._guarded = False  # the unique index is in place (ensure_indexes): only then is a check skipped
 
     def ensure_indexes(self) -> None:
         self.Commit.ensure_indexes()
+        self._guarded = True
 
     def current_version(self, stream_id: str) -> int:
         last = self._commits().find_one(_of_stream(stream_id), {"last_version": 1}, sort=[("version", -1)])
@@ -90,8 +108,21 @@ class EventStore:
         query = _of_stream(stream_id)
         if after_version:
             query["last_version"] = {"$gt": after_version}
-        commits = self._commits().find(query, {"events": 1}).sort("version", 1)
+        commits = list(self._commits().find(query, {"events": 1, "last_version": 1}).sort("version", 1))
+        if commits:
+            self._know_end(stream_id, int(commits[-1]["last_version"]))
         return [Event.from_message(e) for c in commits for e in c["events"] if e["version"] > after_version]
+
+    def _know_end(self, stream_id: str, version: int) -> None:
+        with self._known_lock:
+            self._known_ends.pop(stream_id, None)
+            self._known_ends[stream_id] = version
+            if len(self._known_ends) > KNOWN_ENDS:
+                del self._known_ends[next(iter(self._known_ends))]
+
+    def _ends_a_commit(self, stream_id: str, version: int) -> bool:
+        """Whether `version` is known to end a stored commit of the stream (0: before the first)."""
+        return self._guarded and (version == 0 or self._known_ends.get(stream_id) == version)
 
     def _commits(self):
         return self.Commit._get_collection()
@@ -115,9 +146,10 @@ class EventStore:
         """Store one command's events atomically or raise ConcurrencyError."""
         if not new_events:
             return []
-        actual = self.current_version(stream_id)
-        if actual != expected_version:
-            raise ConcurrencyError(stream_id, expected_version, actual)
+        if not self._ends_a_commit(stream_id, expected_version):
+            actual = self.current_version(stream_id)
+            if actual != expected_version:
+                raise ConcurrencyError(stream_id, expected_version, actual)
         events = stamp(stream_id, expected_version + 1, new_events, meta)
         commit = self.Commit(
             id=new_id(),
@@ -132,6 +164,7 @@ class EventStore:
             commit.save(force_insert=True)
         except me.NotUniqueError:
             raise ConcurrencyError(stream_id, expected_version, self.current_version(stream_id)) from None
+        self._know_end(stream_id, commit.last_version)
         return events
 
     def _next_position(self) -> int:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
+from pymongo import monitoring
 
 from kernel.events import NewEvent
 from kernel.eventstore import ConcurrencyError, EventStore
+from tests.conftest import UNIT_TIER
 from tests.fakes import RACING
 
 
@@ -85,3 +87,75 @@ def test_unpublished_commits_are_claimed_once(store):
     assert second == []
     store.mark_published(first[0])
     assert store.claim_unpublished(older_than=later + dt.timedelta(minutes=5)) == []
+
+
+class _Commands(monitoring.CommandListener):
+    """The database commands this process sends (pymongo clients made after this module is imported)."""
+
+    names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        _Commands.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+monitoring.register(_Commands())
+counted = pytest.mark.skipif(UNIT_TIER, reason="counts the commands sent to a real server")
+
+
+def _sent(step) -> list[str]:
+    _Commands.names.clear()
+    step()
+    return list(_Commands.names)
+
+
+@counted
+def test_an_expectation_read_from_the_stream_is_appended_without_a_head_check(store):
+    store.append("h-1", 0, [NewEvent("a"), NewEvent("b")], META)
+    other = EventStore("kerneltest")  # a fresh process: knows nothing of the stream
+    other.ensure_indexes()
+    assert _sent(lambda: other.append("h-1", 2, [NewEvent("c")], META)) == ["find", "findAndModify", "insert"]
+    assert [e.version for e in other.load("h-1")] == [1, 2, 3]  # the head it read: 3
+    assert _sent(lambda: other.append("h-1", 3, [NewEvent("d")], META)) == ["findAndModify", "insert"]
+    assert _sent(lambda: other.append("h-2", 0, [NewEvent("new")], META)) == ["findAndModify", "insert"]
+
+
+def test_a_stale_expectation_known_to_end_a_commit_is_refused_by_the_index(store):
+    """This store read the head (2); another writer moved the stream on; the append from 2 writes nothing."""
+    store.append("h-3", 0, [NewEvent("a"), NewEvent("b")], META)
+    assert len(store.load("h-3")) == 2
+    elsewhere = EventStore("kerneltest")
+    elsewhere.ensure_indexes()
+    elsewhere.append("h-3", 2, [NewEvent("elsewhere"), NewEvent("elsewhere")], META)
+    with pytest.raises(ConcurrencyError) as refused:
+        store.append("h-3", 2, [NewEvent("stale")], META)
+    assert refused.value.actual == 4
+    assert [e.type for e in store.load("h-3")] == ["a", "b", "elsewhere", "elsewhere"]
+    with pytest.raises(ConcurrencyError):  # a stream that exists, expected empty: the index refuses it too
+        store.append("h-3", 0, [NewEvent("stale")], META)
+    assert store.current_version("h-3") == 4
+
+
+def test_an_expectation_inside_a_commit_or_past_the_head_is_still_checked(store):
+    store.append("h-4", 0, [NewEvent("a"), NewEvent("b"), NewEvent("c")], META)
+    store.load("h-4")  # known end: 3
+    for wrong in (1, 2, 4, 7):  # inside the commit (the index would not notice: no commit starts at 2 or 3), past it
+        with pytest.raises(ConcurrencyError):
+            store.append("h-4", wrong, [NewEvent("x")], META)
+    assert [e.version for e in store.load("h-4")] == [1, 2, 3]
+
+
+def test_a_store_without_its_unique_index_checks_every_head(mongo_alias):
+    mongo_alias("kerneltest")
+    guarded = EventStore("kerneltest")
+    guarded.ensure_indexes()
+    guarded.append("h-5", 0, [NewEvent("a")], META)
+    unguarded = EventStore("kerneltest")  # never ensured its indexes: no skipping on its word
+    with pytest.raises(ConcurrencyError):
+        unguarded.append("h-5", 0, [NewEvent("again")], META)
+    assert [e.type for e in guarded.load("h-5")] == ["a"]
