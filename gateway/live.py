@@ -145,10 +145,10 @@ def change_for(service: str, message: dict[str, Any]) -> tuple[str | None, str |
         return None
     permission, sections = route
     change = Change("change", event_type, sections, str(message.get("event_id", "")))
-    if permission is None:
-        return None, None, change
     data = message.get("data") or {}
     account_id = data.get("account_id")
+    if permission is None:  # for everyone; an account's own such change (the plans it holds) to it alone
+        return (str(account_id) if account_id else None), None, change
     if not account_id and service == contracts.ACCOUNTS:  # account events live on the stream account-<id>
         account_id = str(message.get("stream_id", "")).removeprefix("account-")
     return (str(account_id), permission, change) if account_id else None

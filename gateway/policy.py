@@ -173,6 +173,9 @@ POLICY: dict[str | None, Grant] = {
             Changes(contracts.BILLING, ("offer_set", "offer_started", "offer_ended"), ("offer",)),
             Changes(contracts.SUPPORT, ("news_published", "news_updated", "news_withdrawn", "news_went_live"),
                     ("news",)),
+            # the plans the account holds changed, so which news concern it (they carry account_id: only
+            # that account's streams, gateway/live.py)
+            Changes(contracts.SUPPORT, ("customer_plan_held", "customer_plan_dropped"), ("news",)),
         ),
     ),
     OWNER: Grant(

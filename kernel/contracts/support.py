@@ -1,5 +1,6 @@
 """What the support service publishes. Streams `ticket-<ticket_id>` (every ticket event names the
-ticket: account_id, ticket_id, number, subject), `news-<news_id>` and `kb-<slug>` (knowledge-base articles). Staff commands carry
+ticket: account_id, ticket_id, number, subject), `news-<news_id>`, `kb-<slug>` (knowledge-base articles) and `plans-<account_id>` (the plans a customer
+holds, learnt from billing's service events). Staff commands carry
 meta.actor = {type: "staff", id: <the staff member's account id>}.
 """
 
@@ -166,3 +167,30 @@ class NewsWentLive(Contract):
 
 
 EVENTS.update(by_type(NewsWentLive))
+
+
+# --- the plans a customer holds, learnt from billing's service events (who a news item concerns) ---------
+class CustomerPlanHeld(Contract):
+    """The customer holds `plan` through the service from now on: the service was activated or unsuspended,
+    or moved to `plan` (then `previous_plan` is the plan it had). Stream `plans-<account_id>`.
+    `billing_version` is the version of billing's event (stream customer-<account_id>) that told it: an older
+    billing event about the service, arriving late, changes nothing."""
+
+    TYPE = "customer_plan_held"
+    account_id: str
+    service_id: str
+    plan: str
+    previous_plan: str | None
+    billing_version: int
+
+
+class CustomerPlanDropped(Contract):
+    """The customer no longer holds a plan through the service (terminated, cancelled or withdrawn)."""
+
+    TYPE = "customer_plan_dropped"
+    account_id: str
+    service_id: str
+    billing_version: int
+
+
+EVENTS.update(by_type(CustomerPlanHeld, CustomerPlanDropped))

@@ -5,6 +5,8 @@ this module is the support service's own place to look. A new event type is decl
 from kernel.contracts.support import (
     EVENTS,
     SOURCE,
+    CustomerPlanDropped,
+    CustomerPlanHeld,
     KbArticlePublished,
     KbArticleUpdated,
     KbArticleWithdrawn,
@@ -36,4 +38,6 @@ __all__ = [
     "KbArticlePublished",
     "KbArticleUpdated",
     "KbArticleWithdrawn",
+    "CustomerPlanHeld",
+    "CustomerPlanDropped",
 ]

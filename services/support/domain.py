@@ -1,4 +1,5 @@
-"""Ticket and News aggregates: every change to a ticket or an announcement is decided here.
+"""Ticket, News, Article and CustomerPlans aggregates: every change to a ticket, an announcement, an
+article or the plans a customer holds is decided here.
 
 Decisions are pure: attachments arrive already checked and stored (their
 metadata only), news HTML is rendered from the Markdown source right here.
@@ -344,3 +345,64 @@ class Article(Aggregate):
         if not self.exists:
             raise NotFound("kb_article")
         return [] if self.withdrawn else [NewEvent("kb_article_withdrawn", {"slug": self.slug})]
+
+
+# --- the plans a customer holds (who a news item concerns) ------------------------------------------
+def plans_stream(account_id: str) -> str:
+    return f"plans-{account_id}"
+
+
+class CustomerPlans(Aggregate):
+    """The plans one customer holds, one per service, learnt from billing's service events (activated,
+    unsuspended, plan changed: held; terminated, cancelled: dropped). Decided from state, so a billing
+    event told twice, or a fact already known, records nothing. Each service remembers the version of the
+    billing event (billing's stream customer-<account_id>, one per account, so versions order its facts)
+    that last told it something: an older one arriving late (a retry, a dead letter replayed) is ignored."""
+
+    def __init__(self, stream_id: str):
+        super().__init__(stream_id)
+        # service_id -> {"plan": the plan held, or None once dropped, "seen": the billing version that told it}
+        self.services: dict[str, dict[str, Any]] = {}
+
+    @property
+    def account_id(self) -> str:
+        return self.stream_id.removeprefix("plans-")
+
+    def on_customer_plan_held(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]] = {"plan": data["plan"], "seen": data["billing_version"]}
+
+    def on_customer_plan_dropped(self, data: dict, _: Event) -> None:
+        self.services[data["service_id"]] = {"plan": None, "seen": data["billing_version"]}
+
+    @property
+    def held(self) -> dict[str, str]:
+        """service_id -> plan, for the services the customer holds now."""
+        return {sid: s["plan"] for sid, s in self.services.items() if s["plan"]}
+
+    def _stale(self, service_id: str, billing_version: int) -> bool:
+        known = self.services.get(service_id)
+        return known is not None and billing_version < known["seen"]
+
+    def hold(self, service_id: str, plan: str, billing_version: int) -> list[NewEvent]:
+        """The service is on `plan` (activated, unsuspended, or moved to it)."""
+        _raise_if({k: "required" for k, value in (("service_id", service_id), ("plan", plan)) if not value})
+        if self._stale(service_id, billing_version):
+            return []
+        previous = (self.services.get(service_id) or {}).get("plan")
+        if previous == plan:
+            return []
+        data = {"account_id": self.account_id, "service_id": service_id, "plan": plan, "previous_plan": previous,
+                "billing_version": billing_version}  # fmt: skip
+        return [NewEvent("customer_plan_held", data)]
+
+    def drop(self, service_id: str, billing_version: int) -> list[NewEvent]:
+        """The service ended. A service never heard of is recorded as dropped too, so its activation,
+        should it arrive after its end, holds nothing."""
+        _raise_if({"service_id": "required"} if not service_id else {})
+        if self._stale(service_id, billing_version):
+            return []
+        known = self.services.get(service_id)
+        if known is not None and known["plan"] is None:
+            return []
+        data = {"account_id": self.account_id, "service_id": service_id, "billing_version": billing_version}
+        return [NewEvent("customer_plan_dropped", data)]

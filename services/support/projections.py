@@ -1,4 +1,4 @@
-"""Support read models, fed by the ticket and news events.
+"""Support read models, fed by the ticket, news, knowledge-base and held-plan events.
 
 The conversation is one document per message or internal note (TicketEntry)
 rather than a growing array in the ticket: entries are inserted by id, so a
@@ -173,9 +173,21 @@ class KbEntry(me.Document):
         return out
 
 
+class HeldPlan(me.Document):
+    """One service a customer holds and its plan (events customer_plan_held/dropped): which news concern
+    the customer (`plans_of`, one `$in` on NewsView.audience) and who holds a plan (`accounts_with`)."""
+
+    id = me.StringField(primary_key=True)  # billing's service_id
+    account_id = me.StringField(required=True)
+    plan = me.StringField(required=True)
+    meta = {"db_alias": ALIAS, "collection": "held_plans", "indexes": ["account_id", "plan"],
+            "auto_create_index": False}  # fmt: skip
+
+
 tickets = Projection("tickets", ALIAS, [TicketView, TicketEntry])
 news = Projection("news", ALIAS, [NewsView])
 kb = Projection("kb", ALIAS, [KbEntry])
+plans = Projection("plans", ALIAS, [HeldPlan])
 
 
 def _actor(event: Event) -> dict[str, Any]:
@@ -301,4 +313,20 @@ def _kb_withdrawn(event: Event) -> None:
         _replace(entry)
 
 
-PROJECTIONS = [tickets, news, kb]
+@plans.on("customer_plan_held")
+def _plan_held(event: Event) -> None:
+    d = event.data
+    _replace(HeldPlan(id=d["service_id"], account_id=d["account_id"], plan=d["plan"]))
+
+
+@plans.on("customer_plan_dropped")
+def _plan_dropped(event: Event) -> None:
+    HeldPlan.objects(id=event.data["service_id"]).delete()
+
+
+def plans_of(account_id: str) -> list[str]:
+    """The plans the customer holds now."""
+    return sorted({h.plan for h in HeldPlan.objects(account_id=account_id).only("plan")})
+
+
+PROJECTIONS = [tickets, news, kb, plans]

@@ -191,19 +191,23 @@ class SupportService(EventSourcedService):
         """What the news timer runs, at once (tests, operators)."""
         return {"news_went_live": news.tell_went_live(self.deps)}
 
-    # --- what billing tells us: the plans a customer holds ------------------
+    # --- what billing tells us: the plans a customer holds (events customer_plan_held/dropped) ----------
     @consumes(BILLING, "service_activated")
     def on_service_activated(self, event: Event) -> None:
-        held.hold(event)
+        held.hold(self.deps, event)
 
     @consumes(BILLING, "service_unsuspended")
     def on_service_unsuspended(self, event: Event) -> None:
-        held.hold(event)
+        held.hold(self.deps, event)
+
+    @consumes(BILLING, "service_plan_changed")
+    def on_service_plan_changed(self, event: Event) -> None:
+        held.hold(self.deps, event)
 
     @consumes(BILLING, "service_terminated")
     def on_service_terminated(self, event: Event) -> None:
-        held.drop(event)
+        held.drop(self.deps, event)
 
     @consumes(BILLING, "service_cancelled")
     def on_service_cancelled(self, event: Event) -> None:
-        held.drop(event)
+        held.drop(self.deps, event)

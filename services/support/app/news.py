@@ -9,11 +9,10 @@ from typing import Any
 from kernel.aggregate import execute
 from kernel.errors import NotFound
 from kernel.events import command_meta, new_id
-from services.support import operational as ops
 from services.support import validation as v
 from services.support.app import Deps, page, staff_meta
 from services.support.domain import News, news_stream
-from services.support.projections import EVERYONE, NewsView
+from services.support.projections import EVERYONE, NewsView, plans_of
 
 # how far back the news timer looks for scheduled items whose time came (longer than support is ever down)
 LIVE_LOOKBACK = dt.timedelta(days=30)
@@ -65,7 +64,7 @@ def tell_went_live(deps: Deps) -> int:
 def list_page(deps: Deps, language: str, page_number: int, per_page: int, account_id: str | None) -> dict[str, Any]:
     """Every published item in a language, newest first. Each has `relevant`: true when it concerns
     a plan the customer (account_id) holds; news for everybody and news without an account_id: false."""
-    held = set(ops.plans_of(account_id)) if account_id else set()
+    held = set(plans_of(account_id)) if account_id else set()
     query = visible(deps, language, None).order_by("-published_at")
     return page(query, page_number, per_page, lambda n: {**n.public(), "relevant": bool(held & set(n.concerns_plans))},
                 default=10)  # fmt: skip
@@ -97,5 +96,5 @@ def visible(deps: Deps, language: str, account_id: str | None) -> Any:
     language = language if language in v.LANGUAGES else "pl"
     filters: dict[str, Any] = {"language": language, "status": "published", "published_at__lte": deps.now()}
     if account_id:
-        filters["audience__in"] = [EVERYONE, *ops.plans_of(account_id)]
+        filters["audience__in"] = [EVERYONE, *plans_of(account_id)]
     return NewsView.objects(**filters)
