@@ -197,6 +197,13 @@ def _field_error(browser, name: str) -> str:
     return error.text
 
 
+def _in_sight(browser, name: str) -> None:
+    """The answer page opens at the field in error, focused, its message on screen (a form far down a long page)."""
+    wait_for(lambda: browser.switch_to.active_element.get_attribute("id") == f"f-{name}", what=f"f-{name} focused")
+    box = browser.execute_script(f"return document.getElementById('e-{name}').getBoundingClientRect()")
+    assert box["top"] >= 0 and box["bottom"] <= browser.execute_script("return window.innerHeight"), f"e-{name}: {box}"
+
+
 def _manage(browser, base: str, service_id: str) -> None:
     """From the dashboard to the service: "Usługi", then its "Zarządzaj"."""
     browser.get(f"{base}/services")
@@ -228,9 +235,11 @@ def test_an_upgrade_shows_the_prorated_amount_before_confirming_and_invoices_it(
     _check(browser, "service-plan-amounts")
 
     # Error state: "Zmień plan" without accepting the amount: the error next to the box, the choice kept.
+    browser.set_window_size(*PHONE_390)
     _el(browser, "#f-plan-hosting-biznes").click()
     _submit(browser, "section[aria-labelledby='plan-h'] button")
     assert _field_error(browser, "plan_confirm") == "Zaznacz potwierdzenie, aby zmienić plan."
+    _in_sight(browser, "plan_confirm")
     assert _el(browser, "#f-plan-hosting-biznes").is_selected(), "the chosen plan was not kept"
     assert int(_el(browser, 'label[for="f-plan-hosting-biznes"]').get_attribute("data-prorated")) == expected
     _check(browser, "plan-unconfirmed-error")
@@ -302,6 +311,7 @@ def test_a_consumer_withdraws_within_14_days_and_not_after(stack, browser, clock
     # Error state: the button without the confirmation box.
     _submit(browser, "main form button.danger")
     assert _field_error(browser, "confirm") == "Zaznacz potwierdzenie, aby odstąpić od umowy."
+    _in_sight(browser, "confirm")
     assert _present(browser, "#f-confirm") and not _el(browser, "#f-confirm").is_selected()
     _check(browser, "withdraw-unconfirmed-error")
     assert customer.api("GET", f"/services/{recent}")["status"] == "active", "withdrawn without the confirmation"
@@ -381,8 +391,10 @@ def test_the_password_is_changed_with_the_current_one_and_ends_the_other_session
     _fill(browser, "f-pw_current", "To-Nie-Jest-Moje-Haslo-1")
     _fill(browser, "f-pw_new", NEW_PASSWORD)
     _fill(browser, "f-pw_repeat", NEW_PASSWORD)
+    browser.set_window_size(*PHONE_390)
     _submit(browser, "section[aria-labelledby='pw-h'] button.primary")
     assert _field_error(browser, "pw_current") == "To nie jest Twoje obecne hasło."
+    _in_sight(browser, "pw_current")  # not at the top of the long settings page with the error out of sight
     assert _el(browser, "#f-first_name").get_attribute("value") == "Zofia"  # the rest of the page as it was
     assert _el(browser, "#f-email").get_attribute("value") == email
     # The passwords typed are not sent back into the page (never echoed into HTML): typed again.
@@ -394,8 +406,10 @@ def test_the_password_is_changed_with_the_current_one_and_ends_the_other_session
     _fill(browser, "f-pw_current", PASSWORD)
     _fill(browser, "f-pw_new", NEW_PASSWORD)
     _fill(browser, "f-pw_repeat", NEW_PASSWORD + "x")
+    browser.set_window_size(*PHONE_390)
     _submit(browser, "section[aria-labelledby='pw-h'] button.primary")
     assert _field_error(browser, "pw_repeat")
+    _in_sight(browser, "pw_repeat")
     _check(browser, "password-repeat-differs")
 
     _fill(browser, "f-pw_current", PASSWORD)
