@@ -45,13 +45,19 @@ def backfill(deps: Deps, billing_events: Iterable[Event]) -> int:
     return recorded
 
 
-def main() -> int:
-    db.connect(SupportService.name)
-    db.connect(BILLING)
+def migrate() -> int:
+    """The backfill on the connected `support` and `billing` databases, then the old collection dropped."""
     store, projections = prepare_storage(SupportService.name, SupportService)
     deps = Deps(LeftToTheOutbox(SupportService.name, store, projections, dispatch=None))
     recorded = backfill(deps, EventStore(BILLING).all_events())
     db.database(SupportService.name).drop_collection(OLD_COLLECTION)
+    return recorded
+
+
+def main() -> int:
+    db.connect(SupportService.name)
+    db.connect(BILLING)
+    recorded = migrate()
     print(f"support: {recorded} plan events recorded from billing's service events; {OLD_COLLECTION} dropped")
     return 0
 

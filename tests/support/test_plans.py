@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 
+from kernel import db
 from kernel.app import Deps
 from kernel.errors import CommandError
 from kernel.events import Event, NewEvent, stamp
+from kernel.eventstore import EventStore
 from services.support.domain import CustomerPlans, plans_stream
-from services.support.plans_backfill import backfill
+from services.support.plans_backfill import backfill, migrate
 from services.support.projections import HeldPlan, plans_of
 from tests.contract_examples import event_data
 from tests.support.helpers import staff
@@ -167,3 +169,23 @@ def test_the_backfill_learns_from_billings_stored_service_events_once(support):
     support.worker.on_service_plan_changed(billing_message(
         "service_plan_changed", 5, plan="hosting-pro", previous_plan="hosting-start", direction="upgrade"))  # fmt: skip
     assert support.worker.events.store.load(plans_stream(ALICE))[-1].version == 2
+
+
+def test_the_one_off_migration_reads_billings_store_and_drops_the_old_collection(support, mongo_alias):
+    mongo_alias("billing")
+    billing = EventStore("billing")
+    billing.ensure_indexes()
+    facts = [billing_message("service_activated", 1, plan="hosting-start"),
+             billing_message("service_plan_changed", 2, plan="hosting-pro", previous_plan="hosting-start",
+                             direction="upgrade"),
+             billing_message("service_activated", 1, BOB, "s2", "hosting-biznes")]  # fmt: skip
+    for m in facts:
+        billing.append(m["stream_id"], m["version"] - 1, [NewEvent(m["type"], m["data"])], {})
+    old = db.database("support")["customer_services"]
+    old.insert_one({"_id": "s1", "account_id": ALICE, "plan": "hosting-start"})  # what support kept before
+    assert migrate() == 3
+    assert plans_of(ALICE) == ["hosting-pro"] and plans_of(BOB) == ["hosting-biznes"]
+    assert "customer_services" not in db.database("support").list_collection_names()
+    stored = support.worker.events.store.load(plans_stream(ALICE))
+    assert [e.data["plan"] for e in stored] == ["hosting-start", "hosting-pro"]
+    assert migrate() == 0  # run again: nothing new
