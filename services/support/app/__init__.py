@@ -2,9 +2,9 @@
 staff desk, news, the plans customers hold, the dashboard), each of plain functions.
 
 A function takes `Deps` (kernel.app: the event store and the clock; support calls no other service),
-decides through the Ticket and News aggregates (`services.support.domain`), reads the read models
-(`services.support.projections`) and returns plain data; `services.support.service` only exposes them
-as Nameko entrypoints.
+decides through the aggregates (`services.support.domain`: Ticket, News, Article, CustomerPlans), reads
+the read models (`services.support.projections`) and returns plain data; `services.support.service`
+only exposes them as Nameko entrypoints.
 """
 
 from __future__ import annotations
