@@ -136,7 +136,7 @@ def _plain(text: str) -> str:
 
 
 # --- the browser -----------------------------------------------------------------------------------------------
-def _check(browser, step: str, widths=((390, 844), DESKTOP)) -> None:
+def _check(browser, step: str, widths=(PHONE_390, DESKTOP)) -> None:
     """axe-core at phone and desktop width, a screenshot of each; no horizontal overflow at either."""
     for width, height in widths:
         browser.set_window_size(width, height)
@@ -205,7 +205,7 @@ def _in_sight(browser, name: str) -> None:
 
 
 def _manage(browser, base: str, service_id: str) -> None:
-    """From the dashboard to the service: "Usługi", then its "Zarządzaj"."""
+    """The services list, then the service's "Zarządzaj"."""
     browser.get(f"{base}/services")
     button = _el(browser, f'tr[data-service="{service_id}"] a.button')
     assert button.text == "Zarządzaj"
