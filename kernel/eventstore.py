@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import threading
+import time
 from collections.abc import Iterator
 
 import mongoengine as me
@@ -79,8 +80,11 @@ def _of_stream(stream_id: str) -> dict:
     return {"stream_id": {"$eq": stream_id}}
 
 
-# How many streams' known commit ends a store keeps (the oldest is forgotten first).
+# How many streams' known commit ends (and fresh commits) a store keeps (the oldest is forgotten first).
 KNOWN_ENDS = 10_000
+# How long a commit this store appended counts as fresh for its projections (kernel.projections): well
+# under OUTBOX_GRACE_SECONDS, so an outbox sweep never offers a commit its projections still take as fresh.
+FRESH_SECONDS = 1.0
 
 
 class EventStore:
@@ -90,6 +94,8 @@ class EventStore:
         # stream -> a version known to end one of its stored commits (the head last read or written)
         self._known_ends: dict[str, int] = {}
         self._known_lock = threading.Lock()
+        # (stream, first version) -> when this store appended that commit (monotonic clock)
+        self._fresh: dict[tuple[str, int], float] = {}
         self._guarded = False  # the unique index is in place (ensure_indexes): only then is a check skipped
 
     def ensure_indexes(self) -> None:
@@ -119,6 +125,11 @@ class EventStore:
             self._known_ends[stream_id] = version
             if len(self._known_ends) > KNOWN_ENDS:
                 del self._known_ends[next(iter(self._known_ends))]
+
+    def appended_recently(self, stream_id: str, version: int) -> bool:
+        """Whether this store appended the commit starting at `version` less than FRESH_SECONDS ago."""
+        at = self._fresh.get((stream_id, version))
+        return at is not None and time.monotonic() - at < FRESH_SECONDS
 
     def _ends_a_commit(self, stream_id: str, version: int) -> bool:
         """Whether `version` is known to end a stored commit of the stream (0: before the first)."""
@@ -165,6 +176,10 @@ class EventStore:
         except me.NotUniqueError:
             raise ConcurrencyError(stream_id, expected_version, self.current_version(stream_id)) from None
         self._know_end(stream_id, commit.last_version)
+        with self._known_lock:
+            self._fresh[(stream_id, commit.version)] = time.monotonic()
+            if len(self._fresh) > KNOWN_ENDS:
+                del self._fresh[next(iter(self._fresh))]
         return events
 
     def _next_position(self) -> int:

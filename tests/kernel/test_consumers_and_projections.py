@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import mongoengine as me
 import pytest
+from pymongo import monitoring
 
 from kernel.dependencies import EventsApi
 from kernel.events import NewEvent
 from kernel.eventstore import EventStore
 from kernel.projections import Projection
+from tests.conftest import UNIT_TIER
 
 ALIAS = "projtest"
 
@@ -152,3 +154,89 @@ def test_a_failed_projection_does_not_fail_the_stored_command(api):
     assert published == []
     pending = events_api.store.claim_unpublished(older_than=clock.now() + dt.timedelta(seconds=1))
     assert [[e.event_id for e in c] for c in pending] == [[stored[0].event_id]]
+
+
+class _Commands(monitoring.CommandListener):
+    """The database commands this process sends (pymongo clients made after this module is imported)."""
+
+    names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        _Commands.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+monitoring.register(_Commands())
+
+
+def _sent(step) -> list[str]:
+    _Commands.names.clear()
+    step()
+    return list(_Commands.names)
+
+
+@pytest.mark.skipif(UNIT_TIER, reason="counts the commands sent to a real server")
+def test_a_commit_just_appended_is_projected_without_reading_its_checkpoint(api):
+    events_api, _ = api
+    store = events_api.store
+    first = store.append("f-1", 0, [NewEvent("added", {"n": 2})], {})
+    assert _sent(lambda: counting.apply_all(first, store)) == ["update", "insert"]  # handler, new checkpoint
+    second = store.append("f-1", 1, [NewEvent("added", {"n": 3}), NewEvent("added", {"n": 4})], {})
+    assert _sent(lambda: counting.apply_all(second, store)) == ["update", "update", "update"]  # 2 handlers, swap
+    # offered again (the outbox sweep, a redelivery): the checkpoint is read and nothing applied twice
+    assert _sent(lambda: counting.apply_all(second, store)) == ["find"]
+    counting.apply_all(first, store)
+    assert Counter.objects.get(id="f-1").total == 9
+    assert _checkpoint("counting:f-1") == 3
+
+
+class Latest(me.Document):
+    id = me.StringField(primary_key=True)
+    n = me.IntField()
+    meta = {"db_alias": ALIAS, "collection": "latest_view"}
+
+
+def _set_latest(event):
+    if event.data.get("fail"):
+        raise RuntimeError("handler failed")
+    Latest.objects(id=event.stream_id).update_one(set__n=event.data["n"], upsert=True)
+
+
+latest = Projection("latest", ALIAS, [Latest])
+elsewhere = Projection("latest", ALIAS, [Latest])  # the same projection in another process
+for _projection in (latest, elsewhere):
+    _projection.on("added")(_set_latest)
+
+
+def _checkpoint(key: str) -> int:
+    return me.connection.get_db(ALIAS)["projection_checkpoints"].find_one({"_id": key})["version"]
+
+
+def test_a_checkpoint_another_worker_moved_meanwhile_is_caught_up_from_the_store(api):
+    """Another process projects v1 and v2 (its v2 made it fill the gap) before this one applies its fresh v1:
+    the compare-and-set finds the checkpoint moved, so v1-v2 are applied again and v2's value stays."""
+    events_api, _ = api
+    store = events_api.store
+    first = store.append("f-2", 0, [NewEvent("added", {"n": 1})], {})
+    second = store.append("f-2", 1, [NewEvent("added", {"n": 10})], {})
+    elsewhere.apply(second[0], store)
+    assert Latest.objects.get(id="f-2").n == 10
+    latest.apply_all(first, store)  # fresh, never projected here: applied without reading the checkpoint
+    assert Latest.objects.get(id="f-2").n == 10
+    assert _checkpoint("latest:f-2") == 2
+
+
+def test_a_fresh_commit_whose_handler_fails_keeps_the_checkpoint_of_what_was_applied(api):
+    events_api, _ = api
+    store = events_api.store
+    store.append("f-3", 0, [NewEvent("added", {"n": 1})], {})
+    latest.apply_all(store.load("f-3"), store)
+    failing = store.append("f-3", 1, [NewEvent("added", {"n": 2}), NewEvent("added", {"n": 3, "fail": True})], {})
+    with pytest.raises(RuntimeError):
+        latest.apply_all(failing, store)
+    assert (Latest.objects.get(id="f-3").n, _checkpoint("latest:f-3")) == (2, 2)
