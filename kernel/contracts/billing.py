@@ -455,10 +455,26 @@ EVENTS.update(by_type(ServiceAutoRenewSet, AutoChargeFailed, CardExpiring))
 
 
 # --- issue #18: the service's lifecycle on its page
+class LineCorrection(Part):
+    """One paid invoice line of a service taken down by a correcting invoice (KOR) and the money that came
+    back for it: `net` taken off the line, `gross` given back (the line's gross before minus after, the VAT
+    computed on the line's net after). `days` and `period_to` are the span of days the taken amount paid
+    for, [period_to - days, period_to): what a later withdrawal counts as still unused of it."""
+
+    invoice_id: str  # the corrected invoice (FV)
+    line: int  # the line's index in it (from 0)
+    correction_id: str
+    net: int
+    gross: int
+    days: int
+    period_to: IsoDateTime
+
+
 class ServicePlanChanged(ServiceEvent):
     """The service moved to `plan` from `previous_plan`: an upgrade once its prorated invoice is paid
     (`invoice_id`), a downgrade at once with the difference credited (`amount`, gross grosze). Hosting
-    may consume it to resize the account."""
+    may consume it to resize the account. A downgrade's credit is a price reduction after the invoice:
+    `corrections` are the correcting invoices issued for it (absent on downgrades recorded before)."""
 
     TYPE = "service_plan_changed"
     previous_plan: str
@@ -467,20 +483,36 @@ class ServicePlanChanged(ServiceEvent):
     currency: Currency
     invoice_id: str | None = None
     changed_at: IsoDateTime
+    corrections: list[LineCorrection] | None = None
+
+
+class WithdrawalRefund(Part):
+    """One paid invoice's part of a withdrawal's refund: its correcting invoice and where the money went."""
+
+    invoice_id: str  # the corrected invoice (the order's, an upgrade's, a renewal's)
+    correction_id: str
+    amount: int  # gross grosze given back
+    method: Literal["credit", "card"]
+    refund_id: str | None = None  # Stripe's, when the card was refunded
 
 
 class ServiceWithdrawn(ServiceEvent):
     """A consumer withdrew from the contract within 14 days (EU right of withdrawal): the service ends,
-    the unused part (`refund`, gross grosze) is given back through `correction_id` to `refund_method`."""
+    everything paid for it in that time less what was credited back and the days used (`refund`, gross
+    grosze, the total) is given back. `refunds` (absent on withdrawals recorded before it existed) has one
+    entry per corrected invoice, each with its own correcting invoice and method; `invoice_id` and
+    `correction_id` are the order's invoice and its correction, `refund_method` is `credit` or `card` when
+    every part went there, `mixed` otherwise, `refund_id` the order invoice's card refund."""
 
     TYPE = "service_withdrawn"
     invoice_id: str
     correction_id: str
     refund: int
     currency: Currency
-    refund_method: Literal["credit", "card"]
+    refund_method: Literal["credit", "card", "mixed"]
     withdrawn_at: IsoDateTime
     refund_id: str | None = None  # Stripe's, when the card was refunded
+    refunds: list[WithdrawalRefund] | None = None
 
 
 EVENTS.update(by_type(ServicePlanChanged, ServiceWithdrawn))

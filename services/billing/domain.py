@@ -36,7 +36,7 @@ from kernel.aggregate import Aggregate
 from kernel.dates import iso, parse  # noqa: F401 (billing modules import them from here)
 from kernel.errors import CommandError, Conflict, Invalid, NotFound, PaymentRequired
 from kernel.events import Event, NewEvent
-from kernel.money import CURRENCY, div_half_up
+from kernel.money import CURRENCY, div_half_up, vat_of
 from services.billing.catalog import CYCLES, add_months
 
 NAMESPACE = uuid.UUID("6f1d2c1e-7a4b-4b8e-9d7c-2f0a1b3c4d5e")
@@ -223,6 +223,8 @@ class Customer(Aggregate):
         self.cart_orders: dict[str, str] = {}  # cart key (one version of the cart) -> the order it became
         self.card_notices: set[str] = set()  # "<card>:<renewal date>" expiry notices given (issue #15)
         self.renewal_windows: set[str] = set()  # "<service>:<period due>" windows opened (issue #17)
+        # (invoice_id, line index) -> the corrections that took a downgrade's credit off that paid line
+        self.line_corrections: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
     @property
     def account_id(self) -> str:
@@ -289,6 +291,8 @@ class Customer(Aggregate):
             "cancel_at_period_end": False,
             "renewal_invoices": {},
             "auto_renew": False,
+            "first_due_date": parse(data["next_due_date"]),  # the end of the period the order paid for
+            "downgrades": 0,
         }
 
     def on_service_auto_renew_set(self, data: dict, _: Event) -> None:
@@ -322,7 +326,12 @@ class Customer(Aggregate):
         self.services[data["service_id"]]["cancel_at_period_end"] = True
 
     def on_service_plan_changed(self, data: dict, _: Event) -> None:
-        self.services[data["service_id"]]["plan"] = data["plan"]
+        service = self.services[data["service_id"]]
+        service["plan"] = data["plan"]
+        if data.get("direction") == "downgrade":
+            service["downgrades"] = service.get("downgrades", 0) + 1
+        for taken in data.get("corrections") or []:
+            self.line_corrections.setdefault((taken["invoice_id"], taken["line"]), []).append(taken)
 
     def on_service_withdrawn(self, data: dict, _: Event) -> None:
         self.services[data["service_id"]]["withdrawn"] = True
@@ -604,17 +613,80 @@ class Customer(Aggregate):
             raise Conflict("service_not_active")
         return service
 
-    def change_plan(self, service_id: str, plan: str, credit: int, now: dt.datetime) -> list[NewEvent]:
-        """A downgrade: the plan changes at once, the prorated difference (`credit`, gross) is credited."""
+    def change_plan(self, service_id: str, plan: str, credit: int, now: dt.datetime,
+                    corrections: list[dict[str, Any]] | None = None) -> list[NewEvent]:  # fmt: skip
+        """A downgrade: the plan changes at once, the prorated difference (`credit`, gross) is credited.
+        `corrections` (see `downgrade_takes`, each with its `correction_id`) are the correcting invoices
+        that take the difference off the paid lines: then `credit` is their sum, credited per correction."""
         service = self._live_service(service_id)
         if plan == service["plan"]:
             raise Conflict("same_plan", {"plan": "same_plan"})
-        events = [self._credit(credit, "plan_change", reference=service_id)] if credit > 0 else []
+        events: list[NewEvent] = []
+        if corrections:
+            balance = self.credit
+            for taken in corrections:
+                balance += taken["gross"]
+                events.append(NewEvent("credit_added", {
+                    "account_id": self.account_id, "amount": taken["gross"], "currency": CURRENCY,
+                    "reason": "plan_change", "balance": balance, "invoice_id": taken["correction_id"],
+                    "reference": service_id}))  # fmt: skip
+        elif credit > 0:
+            events.append(self._credit(credit, "plan_change", reference=service_id))
         events += self._pending_upgrades(service_id)
         events.append(NewEvent("service_plan_changed", {
             **self._service_data(service), "plan": plan, "previous_plan": service["plan"], "direction": "downgrade",
-            "amount": credit, "currency": CURRENCY, "invoice_id": None, "changed_at": iso(now)}))  # fmt: skip
+            "amount": credit, "currency": CURRENCY, "invoice_id": None, "changed_at": iso(now),
+            **({"corrections": [_line_correction(t) for t in corrections]} if corrections else {})}))  # fmt: skip
         return events
+
+    # --- the money of a service's paid lines: withdrawal, downgrade ----------------------------------------
+    def paid_lines(self, service_id: str) -> list[PaidLine]:
+        """Every paid invoice line that paid for the service, oldest first: the order's hosting line, each
+        paid upgrade's `hosting_plan_change` line, each paid renewal's line; as each stands after the
+        corrections already issued for it (a downgrade's). A refunded invoice gave everything back already."""
+        service = self.services.get(service_id)
+        if not service:
+            return []
+        found = []
+        for invoice_id, invoice in self.invoices.items():
+            if invoice["status"] != "paid":
+                continue
+            for index, line in enumerate(invoice["lines"]):
+                span = _line_span(line, invoice_id, index, service)
+                if span:
+                    found.append(PaidLine(invoice_id, index, line, span[0], span[1],
+                                          tuple(self.line_corrections.get((invoice_id, index), ()))))  # fmt: skip
+        return found
+
+    def withdrawal_takes(self, service_id: str, now: dt.datetime) -> list[dict[str, Any]]:
+        """What a withdrawal at `now` gives back, per paid line (see `PaidLine.unused`): each line's unused
+        part, as a correction {invoice_id, line, before, after, net, gross, days, period_to}. The order's
+        line is always there (its correction is the one `service_withdrawn` names), the others when
+        something of them is unused."""
+        takes = []
+        for paid in self.paid_lines(service_id):
+            unused = paid.unused(now)
+            if unused or paid.line["kind"] == "hosting":
+                takes.append(paid.take(unused, now))
+        return takes
+
+    def downgrade_takes(self, service_id: str, net: int, now: dt.datetime) -> list[dict[str, Any]]:
+        """Where a downgrade's credit (`net`, the prorated price difference for the days left) comes off:
+        the newest paid lines first, each at most its unused part (so a later withdrawal never finds a line
+        taken below what was used of it). Empty when the service has no paid line (nothing to correct)."""
+        takes, left = [], net
+        for paid in reversed(self.paid_lines(service_id)):
+            part = min(left, paid.unused(now))
+            if part > 0:
+                takes.append(paid.take(part, now))
+                left -= part
+        if left > 0 and takes:  # only by rounding: the newest corrected line takes the rest it still holds
+            first = takes[0]
+            extra = min(left, first["after"]["net"])
+            paid = next(p for p in self.paid_lines(service_id) if (p.invoice_id, p.index) == (first["invoice_id"],
+                                                                                            first["line"]))  # fmt: skip
+            takes[0] = paid.take(first["net"] + extra, now)
+        return takes
 
     def _pending_upgrades(self, service_id: str) -> list[NewEvent]:
         """Withdraw the service's unpaid upgrade invoices: its plan or life changed first."""
@@ -654,20 +726,32 @@ class Customer(Aggregate):
             return "withdrawal_period_over"
         return None
 
-    def withdraw(self, service_id: str, refund: dict[str, Any], now: dt.datetime) -> list[NewEvent]:
-        """The consumer withdraws: the service ends, `refund` {invoice_id, correction_id, amount, method,
-        refund_id} is recorded (credited when the method is credit), unpaid renewals are withdrawn."""
+    def withdraw(self, service_id: str, refunds: list[dict[str, Any]], now: dt.datetime) -> list[NewEvent]:
+        """The consumer withdraws: the service ends, `refunds` (one per corrected invoice: invoice_id,
+        correction_id, amount, method, refund_id; the order's invoice first) are recorded, each part whose
+        method is credit credited against its correction, unpaid renewals and upgrades are withdrawn."""
         refused = self.withdrawal_refused(service_id, now)
         if refused:
             raise Conflict(refused)
         service = self.services[service_id]
+        order_part = next((r for r in refunds if r["invoice_id"] == service["invoice_id"]), refunds[0])
+        methods = {r["method"] for r in refunds if r["amount"] > 0} or {order_part["method"]}
+        parts = [{k: r.get(k) for k in ("invoice_id", "correction_id", "amount", "method", "refund_id")}
+                 for r in refunds]  # fmt: skip
         events = [NewEvent("service_withdrawn", {
-            **self._service_data(service), "invoice_id": refund["invoice_id"],
-            "correction_id": refund["correction_id"], "refund": refund["amount"], "currency": CURRENCY,
-            "refund_method": refund["method"], "withdrawn_at": iso(now), "refund_id": refund.get("refund_id")}),
+            **self._service_data(service), "invoice_id": order_part["invoice_id"],
+            "correction_id": order_part["correction_id"], "refund": sum(r["amount"] for r in refunds),
+            "currency": CURRENCY, "refund_method": methods.pop() if len(methods) == 1 else "mixed",
+            "withdrawn_at": iso(now), "refund_id": order_part.get("refund_id"), "refunds": parts}),
             NewEvent("service_cancelled", {**self._service_data(service), "reason": "withdrawal"})]  # fmt: skip
-        if refund["amount"] > 0 and refund["method"] == "credit":
-            events.append(self._credit(refund["amount"], "withdrawal", invoice_id=refund["invoice_id"]))
+        balance = self.credit
+        for part in refunds:
+            if part["amount"] > 0 and part["method"] == "credit":
+                balance += part["amount"]
+                events.append(NewEvent("credit_added", {
+                    "account_id": self.account_id, "amount": part["amount"], "currency": CURRENCY,
+                    "reason": "withdrawal", "balance": balance, "invoice_id": part["correction_id"],
+                    "reference": service_id}))  # fmt: skip
         events += self._pending_upgrades(service_id)
         for invoice_id in service["renewal_invoices"].values():
             if self.invoices[invoice_id]["status"] == "unpaid" and self.invoices[invoice_id]["paid"] == 0:
@@ -725,6 +809,83 @@ def period_days(next_due: dt.datetime, cycle: str, now: dt.datetime) -> tuple[in
 def prorated(amount: int, left: int, total: int) -> int:
     """`amount` for `left` of `total` days, rounded half up on grosze like kernel.money."""
     return div_half_up(amount * left, total) if total else 0
+
+
+def days_left(period_to: dt.datetime, days: int, now: dt.datetime) -> int:
+    """Whole calendar days of the span [period_to - days, period_to) still ahead at `now` (as period_days)."""
+    return max(0, min(days, (period_to.date() - now.date()).days))
+
+
+def _line_span(line: dict[str, Any], invoice_id: str, index: int,
+               service: dict[str, Any]) -> tuple[dt.datetime, int] | None:  # fmt: skip
+    """(end, days) of the span of days a paid line paid for, when it paid for `service`: the order's hosting
+    line the first period; an upgrade's line the days left when it was invoiced (as it was prorated); a
+    renewal's line its whole period."""
+    params, cycle = line.get("params") or {}, service["cycle"]
+    if line["kind"] == "hosting" and det_id("service", invoice_id, str(index)) == service["service_id"]:
+        end = service.get("first_due_date") or service["next_due_date"]
+        return end, period_days(end, cycle, end)[1]
+    if line["kind"] in ("hosting_plan_change", "hosting_renewal") and params.get("service_id") == service["service_id"]:
+        if not params.get("period_to") or not params.get("period_from"):
+            return None
+        end = parse(params["period_to"])
+        return end, period_days(end, params.get("cycle") or cycle, parse(params["period_from"]))[0]
+    return None
+
+
+def _gross_of(line: dict[str, Any], net: int) -> int:
+    """A line's gross at `net`: as invoiced when untouched, else the net plus its VAT at the line's rate."""
+    return line["gross"] if net == line["net"] else net + vat_of(net, line["vat_rate"])
+
+
+def _line_at(line: dict[str, Any], net: int) -> dict[str, Any]:
+    """The line as it stands at `net` (the state a correction shows before or after)."""
+    if net == line["net"]:
+        return dict(line)
+    quantity = line.get("quantity") or 1
+    return {**line, "unit_net": div_half_up(net, quantity), "discount": 0, "net": net,
+            "vat": vat_of(net, line["vat_rate"]), "gross": net + vat_of(net, line["vat_rate"])}  # fmt: skip
+
+
+def _line_correction(take: dict[str, Any]) -> dict[str, Any]:
+    return {k: take[k] for k in ("invoice_id", "line", "correction_id", "net", "gross", "days", "period_to")}
+
+
+@dataclass(frozen=True)
+class PaidLine:
+    """A paid invoice line of a hosting service and the span of days it paid for, [end - days, end), at a
+    uniform price per day; `corrections` took parts of it off since (a downgrade's credit), each for its own
+    span [period_to - days, period_to) ending with the line's."""
+
+    invoice_id: str
+    index: int
+    line: dict[str, Any]
+    end: dt.datetime
+    days: int
+    corrections: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def net(self) -> int:
+        """The line's net now, after the corrections."""
+        return self.line["net"] - sum(c["net"] for c in self.corrections)
+
+    def unused(self, now: dt.datetime) -> int:
+        """Net of this line for the days not yet used at `now`: its net prorated to the days of its span
+        still ahead, less the same share of each correction already taken off it (those days were credited
+        already). Between 0 and the line's net now."""
+        ahead = prorated(self.line["net"], days_left(self.end, self.days, now), self.days)
+        credited = sum(prorated(c["net"], days_left(parse(c["period_to"]), c["days"], now), c["days"])
+                       for c in self.corrections)  # fmt: skip
+        return max(0, min(self.net, ahead - credited))
+
+    def take(self, net: int, now: dt.datetime) -> dict[str, Any]:
+        """A correction taking `net` off the line: before and after (VAT on the net after, at the line's
+        rate), the gross that comes back (gross before minus gross after) and the span it was for."""
+        after = self.net - net
+        return {"invoice_id": self.invoice_id, "line": self.index, "kind": self.line["kind"],
+                "before": _line_at(self.line, self.net), "after": _line_at(self.line, after), "net": net,
+                "gross": _gross_of(self.line, self.net) - _gross_of(self.line, after),
+                "days": days_left(self.end, self.days, now), "period_to": iso(self.end)}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- KSeF and corrections (issue #16)

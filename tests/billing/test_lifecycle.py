@@ -100,11 +100,17 @@ def test_a_downgrade_is_credited_at_once(billing, at_start):
     clock.advance(10 * DAY)
     changed = billing.change_service_plan("a1", service_id, "hosting-start", customer("a1"))
     assert changed["plan"] == "hosting-start" and changed["invoice"] is None
-    assert billing.get_credit("a1")["credit"] == 2082  # (1500 - 3999) * 21 / 31 -> 1693 net + 389 VAT
+    # (3999 - 1500) * 21 / 31 -> 1693 net off the order's line through a correction: 3999 net / 920 VAT / 4919
+    # before, 2306 net / 530 VAT (530.38) / 2836 after, so 4919 - 2836 = 2083 comes back
+    assert billing.get_credit("a1")["credit"] == 2083
     [credit] = events_of(billing, "a1", "credit_added")
     assert (credit["reason"], credit["reference"]) == ("plan_change", service_id)
     [event] = events_of(billing, "a1", "service_plan_changed")
-    assert (event["direction"], event["amount"], event["invoice_id"]) == ("downgrade", 2082, None)
+    assert (event["direction"], event["amount"], event["invoice_id"]) == ("downgrade", 2083, None)
+    [correction] = event["corrections"]
+    assert credit["invoice_id"] == correction["correction_id"]  # the ledger names the correction
+    kor = billing.get_invoice("a1", correction["correction_id"])
+    assert kor["number"].startswith("KOR/") and kor["total_gross"] == -2083 and kor["total_net"] == -1693
     with pytest.raises(CommandError) as bad:
         billing.change_service_plan("a1", service_id, "hosting-start", customer("a1"))
     assert bad.value.fields == {"plan": "invalid_plan"}

@@ -48,6 +48,8 @@ def detail(account_id: str, service_id: str) -> dict[str, Any]:
     order = OrderView.objects(id=view.order_id).first() if view.order_id else None
     if order and order.invoice_id:
         invoice_ids.append(order.invoice_id)
+    corrected = InvoiceView.objects(id__in=list(invoice_ids), account_id=account_id).only("corrections")
+    invoice_ids += [c for v in corrected for c in (v.corrections or [])]  # its withdrawal, downgrades, a refund
     invoice_ids += [
         det_id("correction", i, *why) for i in invoice_ids for why in (("withdrawal", service_id), ("refund",))
     ]
@@ -94,6 +96,10 @@ def _terms(deps: Deps, account_id: str, service_id: str) -> dict[str, Any]:
     left, total = period_days(service["next_due_date"], service["cycle"], now)
     current = _price(Plan.objects(id=service["plan"]).first(), service["cycle"])
     plans = [_plan_change(p, service, current, left, total) for p in Plan.objects(active="yes").order_by("sort")]
+    for change in plans:
+        if change and change["direction"] == "downgrade":  # the credit is what its corrections give back
+            takes = customer.downgrade_takes(service_id, change["net"], now)
+            change["gross"] = sum(t["gross"] for t in takes) if takes else change["gross"]
     refused = customer.withdrawal_refused(service_id, now)
     order = customer.orders.get(service.get("order_id") or "")
     return {
@@ -103,7 +109,8 @@ def _terms(deps: Deps, account_id: str, service_id: str) -> dict[str, Any]:
                          "end_of_period": iso(service["next_due_date"])},
         "withdrawal": {"available": refused is None, "refused": refused,
                        "until": iso(parse(order["placed_at"]) + dt.timedelta(days=WITHDRAWAL_DAYS)) if order else None,
-                       "refund": _withdrawal_refund(customer, service, now)[3] if refused is None else 0},
+                       "refund": sum(t["gross"] for t in customer.withdrawal_takes(service_id, now))
+                       if refused is None else 0},
     }  # fmt: skip
 
 
@@ -127,9 +134,10 @@ def change_plan(deps: Deps, account_id: str, service_id: str, plan: Any, ctx: di
     if change is None:
         raise Invalid("invalid_input", {"plan": "invalid_plan"})
     if change["direction"] == "downgrade":
+        corrections = _downgrade_corrections(deps, account_id, service_id, change, ctx)
         execute(deps.events, Customer, customer_stream(account_id),
-                lambda c: c.change_plan(service_id, plan, change["gross"], deps.now()), command_meta(ctx),
-                retries=CONFLICT_RETRIES)  # fmt: skip
+                lambda c: c.change_plan(service_id, plan, change["gross"], deps.now(), corrections),
+                command_meta(ctx), retries=CONFLICT_RETRIES)  # fmt: skip
         return {**with_terms(deps, account_id, service_id), "change": change, "invoice": None}
     invoice = _upgrade_invoice(deps, account_id, service_id, change, terms, ctx)
     return {**with_terms(deps, account_id, service_id), "change": change, "invoice": invoice}
@@ -171,23 +179,49 @@ def _upgrade_invoice(deps: Deps, account_id: str, service_id: str, change: dict[
     return InvoiceView.objects(id=invoice_id).first().summary()
 
 
-def _withdrawal_refund(customer: Customer, service: dict[str, Any],
-                       now: dt.datetime) -> tuple[str, dict, int, int]:  # fmt: skip
-    """(order invoice id, its hosting line for this service, the net for the days used, the refund):
-    the line's unused days back, gross."""
-    invoice_id = service["invoice_id"]
-    lines = customer.invoices[invoice_id]["lines"]
-    index = next(i for i in range(len(lines)) if det_id("service", invoice_id, str(i)) == service["service_id"])
-    line = lines[index]
-    left, total = period_days(service["next_due_date"], service["cycle"], now)
-    used_net = line["net"] - prorated(line["net"], left, total)
-    return invoice_id, line, used_net, line["gross"] - used_net - vat_of(used_net, line["vat_rate"])
+def _downgrade_corrections(deps: Deps, account_id: str, service_id: str, change: dict[str, Any],
+                           ctx: dict | None) -> list[dict[str, Any]]:  # fmt: skip
+    """A downgrade's credit is a price reduction after the invoice (art. 106j: a correcting invoice): the
+    prorated difference is taken off the service's paid lines, newest first (`Customer.downgrade_takes`),
+    one correction per line, issued before the credit is recorded (their ids are deterministic per the
+    service's count of downgrades, so a retried request issues them once). `change["gross"]` becomes the
+    corrections' sum, the credit."""
+    customer, service = _service(deps, account_id, service_id)
+    takes = customer.downgrade_takes(service_id, change["net"], deps.now())
+    count = str(service.get("downgrades", 0))
+    for take in takes:
+        view = corrections.corrected_invoice(take["invoice_id"])
+        language = view.language if view.language in DOWNGRADE_REASON else "pl"
+        correction_id = det_id("correction", take["invoice_id"], "downgrade", service_id, count)
+        corrections.issue(deps, view, correction_id, DOWNGRADE_REASON[language],
+                          [{"before": take["before"], "after": take["after"]}], ctx)  # fmt: skip
+        take["correction_id"] = correction_id
+    if takes:
+        change["gross"] = sum(t["gross"] for t in takes)
+    return takes
 
 
 def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: dict | None) -> dict[str, Any]:
-    """A consumer's withdrawal within 14 days of the order (`confirm` must be true): a correcting invoice
-    takes the unused part of the service's line back, that sum goes back to the card that paid through
-    Stripe or else to credit, the service ends."""
+    """A consumer's withdrawal within 14 days of the order (`confirm` must be true).
+
+    The rule (the consumer pays only for the service provided, pro rata to the days used): everything paid
+    for this service (the order's line, each paid upgrade's line, each paid renewal's line, early ones
+    included) less what was already credited back for it (a downgrade's credit) less the value of the days
+    used at the plan(s) in force. Each paid line paid for a span of days at a uniform price per day (the
+    order's line the first period, an upgrade's line the days left when it was invoiced, a renewal's line
+    its whole period, not begun yet); so, line by line, what comes back is its net prorated to the days of
+    its span still ahead, less the same share of each downgrade credit already taken off it
+    (`PaidLine.unused`); the line keeps the rest, with its VAT at the line's rate on that net, and what
+    comes back is its gross before minus its gross after. The plan in force on a day is the order's plan
+    plus the upgrades and less the downgrades in effect that day, so the lines' kept parts add up to the
+    value of the days used at the plans in force.
+
+    Within one period this is the current plan's price for the days left, the same as cancelling at once
+    credits (every plan change was prorated on the same days left), up to the grosze each line rounds on
+    its own; a renewal paid early is given back whole on top (cancelling at once only counts the period
+    its due date ends). Each paid invoice with something given back gets its correcting invoice (KOR)
+    referring to it; its part goes back to the card when a card payment through Stripe paid that invoice,
+    else to credit, so one withdrawal may be refunded partly to a card and partly to credit."""
     if confirm is not True:
         raise Invalid("invalid_input", {"confirm": "required"})
     customer, service = _service(deps, account_id, service_id)
@@ -195,26 +229,38 @@ def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: di
     refused = customer.withdrawal_refused(service_id, now)
     if refused:
         raise Conflict(refused)
-    invoice_id, line, used_net, refund = _withdrawal_refund(customer, service, now)
-    after = {**line, "unit_net": used_net, "net": used_net, "vat": vat_of(used_net, line["vat_rate"]),
-             "gross": used_net + vat_of(used_net, line["vat_rate"])}  # fmt: skip
-    view = corrections.corrected_invoice(invoice_id)
-    language = view.language or "pl"
-    reason = WITHDRAWAL_REASON[language if language in WITHDRAWAL_REASON else "pl"]
-    correction = corrections.issue(deps, view, det_id("correction", invoice_id, "withdrawal", service_id), reason,
-                                   [{"before": dict(line), "after": after}], ctx)  # fmt: skip
-    refund_id = (
-        payments.refund_part_to_card(invoice_id, account_id, refund, f"withdrawal-{service_id}") if refund else None
-    )
-    refund_data = {"invoice_id": invoice_id, "correction_id": correction["invoice_id"], "amount": refund,
-                   "method": "card" if refund_id else "credit", "refund_id": refund_id}  # fmt: skip
-    execute(deps.events, Customer, customer_stream(account_id), lambda c: c.withdraw(service_id, refund_data, now),
+    refunds, issued = [], []
+    for take in customer.withdrawal_takes(service_id, now):
+        invoice_id = take["invoice_id"]
+        view = corrections.corrected_invoice(invoice_id)
+        language = view.language if view.language in WITHDRAWAL_REASON else "pl"
+        correction = corrections.issue(deps, view, det_id("correction", invoice_id, "withdrawal", service_id),
+                                       WITHDRAWAL_REASON[language], [{"before": take["before"],
+                                                                      "after": take["after"]}], ctx)  # fmt: skip
+        key = (
+            f"withdrawal-{service_id}"
+            if invoice_id == service["invoice_id"]
+            else f"withdrawal-{service_id}-{invoice_id}"
+        )
+        refund_id = payments.refund_part_to_card(invoice_id, account_id, take["gross"], key) if take["gross"] else None
+        refunds.append({"invoice_id": invoice_id, "correction_id": correction["invoice_id"], "amount": take["gross"],
+                        "method": "card" if refund_id else "credit", "refund_id": refund_id})  # fmt: skip
+        issued.append(correction)
+    if not refunds:
+        raise Conflict("not_withdrawable")
+    execute(deps.events, Customer, customer_stream(account_id), lambda c: c.withdraw(service_id, refunds, now),
             command_meta(ctx), retries=CONFLICT_RETRIES)  # fmt: skip
-    return {**detail(account_id, service_id), "correction": correction, "refund": refund,
-            "refund_method": refund_data["method"]}  # fmt: skip
+    methods = {r["method"] for r in refunds if r["amount"]} or {refunds[0]["method"]}
+    return {**detail(account_id, service_id), "correction": issued[0], "corrections": issued,
+            "refund": sum(r["amount"] for r in refunds), "refunds": refunds,
+            "refund_method": methods.pop() if len(methods) == 1 else "mixed"}  # fmt: skip
 
 
 WITHDRAWAL_REASON = {
     "pl": "Odstąpienie od umowy przez konsumenta: zwrot za niewykorzystaną część okresu",
     "en": "Consumer's withdrawal from the contract: refund of the unused part of the period",
+}
+DOWNGRADE_REASON = {
+    "pl": "Zmiana planu na tańszy: obniżenie ceny za pozostałe dni okresu (różnica zwrócona na saldo)",
+    "en": "Change to a cheaper plan: price reduced for the days left in the period (difference credited)",
 }
