@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("dashboard", "pipeline", "eventstore"), action="append")
     parser.add_argument("--seconds", type=int, default=10, help="wrk run per concurrency level")
     parser.add_argument("--events", type=int, default=2000, help="commands through the event pipeline")
+    parser.add_argument("--pipeline-rate", type=float, default=100, help="commands a second in the paced pipeline run")
     parser.add_argument("--aggregate-events", type=int, default=10_000)
     parser.add_argument("--rebuild-events", type=int, default=100_000)
     args = parser.parse_args(argv)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if "pipeline" in chosen:
         from bench import pipeline
 
-        rows += _shown(pipeline.run(args.events))
+        rows += _shown(pipeline.run(args.events, rate=args.pipeline_rate))
     if "eventstore" in chosen:
         from bench import eventstore
 
