@@ -192,6 +192,11 @@ def test_card_and_credit_in_one_withdrawal(billing_stripe, peer, published, at_s
     }
     assert withdrawn["refund_method"] == "mixed" and withdrawn["refund_id"].startswith("re_")
     assert billing_stripe.get_credit("c2")["credit"] == 2082  # only the upgrade's part went to credit
+    # The money ledger lists each part against its correcting invoice (KOR), not the corrected FV.
+    order_kor, upgrade_kor = done["corrections"]
+    entries = [(e["kind"], e["method"], e["amount"], e["invoices"]) for e in billing_stripe.get_ledger("c2")["entries"]]
+    assert ("refund", "card", -order_back, [order_kor["number"]]) in entries, entries
+    assert ("refund_to_credit", "credit", 2082, [upgrade_kor["number"]]) in entries, entries
 
 
 @pytest.mark.parametrize("days", [0, 5, 11])

@@ -337,7 +337,8 @@ def add_funds(account_id: str, amount: Any, return_url: str | None) -> dict[str,
 
 
 # --------------------------------------------------------------------------- the money ledger
-LEDGER_EVENTS = ("payment_received", "credit_added", "credit_used", "invoice_refunded")
+LEDGER_EVENTS = ("payment_received", "credit_added", "credit_used", "invoice_refunded", "service_withdrawn")
+REFUNDS_TO_CREDIT = ("refund", "withdrawal", "plan_change", "cancellation")  # credit_added reasons giving money back
 
 
 def ledger(deps: Deps, account_id: str) -> dict[str, Any]:
@@ -349,6 +350,12 @@ def ledger(deps: Deps, account_id: str) -> dict[str, Any]:
     for event in deps.events.load(customer_stream(account_id)):
         if event.type not in LEDGER_EVENTS or (event.type == "invoice_refunded" and event.data.get("method") != "card"):
             continue  # a refund to credit is listed once, as the credit it added
+        if event.type == "service_withdrawn":  # its parts refunded to a card, against their corrections
+            for part in _withdrawal_card_parts(event.data):
+                numbers.update(invoices.numbers([part["invoice_id"]]))
+                entries.append(_ledger_entry("invoice_refunded", {**part, "currency": event.data["currency"]},
+                                             event.occurred_at, [numbers.get(part["invoice_id"])]))  # fmt: skip
+            continue
         d = event.data
         invoice_ids = d.get("invoice_ids") or ([d["invoice_id"]] if d.get("invoice_id") else [])
         numbers.update(invoices.numbers([i for i in invoice_ids if i not in numbers]))
@@ -357,12 +364,24 @@ def ledger(deps: Deps, account_id: str) -> dict[str, Any]:
     return {"entries": entries, **credit(account_id)}
 
 
+def _withdrawal_card_parts(d: dict[str, Any]) -> list[dict[str, Any]]:
+    """A withdrawal's parts refunded to a card: {invoice_id (the correction), amount}."""
+    parts = d.get("refunds")
+    if parts is None:  # recorded before it had parts: one, by its method
+        parts = [{"correction_id": d["correction_id"], "amount": d["refund"], "method": d["refund_method"]}]
+    return [{"invoice_id": p["correction_id"], "amount": p["amount"]} for p in parts
+            if p["method"] == "card" and p["amount"]]  # fmt: skip
+
+
 def _ledger_entry(kind: str, d: dict[str, Any], when: Any, numbers: list[str | None]) -> dict[str, Any]:
     amount = d["amount"]
     method = {"payment_received": d.get("method"), "invoice_refunded": "card"}.get(kind, "credit")
     if kind == "credit_added":
-        kind = {"refund": "refund_to_credit", "top_up": "top_up", "overpayment": "overpayment"}.get(
-            d.get("reason"), "credit_added"
+        reason = d.get("reason")
+        kind = (
+            "refund_to_credit"
+            if reason in REFUNDS_TO_CREDIT
+            else {"top_up": "top_up", "overpayment": "overpayment"}.get(reason, "credit_added")
         )
     elif kind == "invoice_refunded":
         kind, amount = "refund", -amount
