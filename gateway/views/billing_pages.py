@@ -340,9 +340,24 @@ def billing_service_withdraw(service_id: str):
         service = _read(clients.billing.get_service, account_id=_me(), service_id=service_id)
         return render_template("billing/withdraw.html", service=service, errors=field_messages(exc.fields),
                                error=i18n.t(exc.code)), status_of(exc)  # fmt: skip
-    key = "billing_withdrawn_card" if done.get("refund_method") == "card" else "billing_withdrawn"
-    flash(i18n.t(key, number=done["correction"]["number"], amount=i18n.money(done["refund"])), "success")
+    flash(_withdrawn_message(done), "success")
     return redirect(url_for("pages.billing_service", service_id=service_id))
+
+
+def _withdrawn_message(done: dict[str, Any]) -> str:
+    """What the withdrawal did: its correcting invoice(s) and where the money went (card, credit or both)."""
+    corrections = done.get("corrections") or [done["correction"]]
+    if len(corrections) == 1:
+        key = "billing_withdrawn_card" if done.get("refund_method") == "card" else "billing_withdrawn"
+        return i18n.t(key, number=corrections[0]["number"], amount=i18n.money(done["refund"]))
+    by_method = {m: sum(r["amount"] for r in done.get("refunds") or [] if r["method"] == m) for m in ("card", "credit")}
+    if by_method["card"] and by_method["credit"]:
+        where = i18n.t("billing_withdrawn_to_both", card=i18n.money(by_method["card"]),
+                       credit=i18n.money(by_method["credit"]))  # fmt: skip
+    else:
+        where = i18n.t("billing_withdrawn_to_card" if by_method["card"] else "billing_withdrawn_to_credit")
+    numbers = ", ".join(c["number"] for c in corrections)
+    return i18n.t("billing_withdrawn_many", numbers=numbers, amount=i18n.money(done["refund"]), where=where)
 
 
 # What an unticked confirmation box says, by the action: cancelling, changing the plan.
