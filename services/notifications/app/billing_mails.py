@@ -84,7 +84,11 @@ def service_withdrawn(deps: Deps, event: Event) -> None:
     """The acknowledgement of a consumer's withdrawal ("legal"): how much came back and where to."""
     p: billing.ServiceWithdrawn = event.payload
     owner = target(deps, event)
+    parts = p.refunds or []  # one per corrected invoice (absent on withdrawals recorded before)
+    by_method = {m: sum(r.amount for r in parts if r.method == m) for m in ("card", "credit")}
     context = {"first_name": owner["first_name"], "name": p.name, "domain": p.domain or "",
                "service_id": p.service_id, "invoice_id": p.invoice_id, "amount": format_pln(p.refund),
-               "to_card": p.refund_method == "card"}  # fmt: skip
+               "to_card": p.refund_method == "card", "mixed": p.refund_method == "mixed",
+               "card_amount": format_pln(by_method["card"]), "credit_amount": format_pln(by_method["credit"]),
+               "corrections": max(1, len(parts))}  # fmt: skip
     mail(deps, event, owner, "legal", "billing_service_withdrawn", context)
