@@ -28,6 +28,21 @@ def prorated_gross(old: str, new: str, left: int, total: int) -> int:
     return net + vat_of(net, 23)
 
 
+def gross(net: int) -> int:
+    return net + vat_of(net, 23)
+
+
+def downgrade_credit(old: str, new: str, left: int, total: int) -> int:
+    """A downgrade's credit is the correction of the order's line: its gross before less its gross after
+    the prorated difference is taken off (VAT on the net after)."""
+    net = abs(div_half_up((PRICES[new] - PRICES[old]) * left, total))
+    return gross(PRICES[old]) - gross(PRICES[old] - net)
+
+
+def api(base: str, token: str, method: str, path: str, **kwargs) -> requests.Response:
+    return requests.request(method, f"{base}/api/v1{path}", headers=bearer(token), timeout=30, **kwargs)
+
+
 def paid_service(person: Person) -> str:
     person.add_plan()
     wait_paid(person, person.pay_on_sandbox(person.checkout("card")))
@@ -77,7 +92,7 @@ def test_api_downgrade_is_credited_and_a_paid_upgrade_changes_the_plan(stack):
     service = requests.get(f"{base}/api/v1/services/{service_id}", headers=bearer(token), timeout=30).json()
     terms = service["terms"]
     start = next(p for p in terms["plans"] if p["plan"] == "hosting-start")
-    back = prorated_gross("hosting-biznes", "hosting-start", terms["days_left"], terms["days_in_period"])
+    back = downgrade_credit("hosting-biznes", "hosting-start", terms["days_left"], terms["days_in_period"])
     assert (start["direction"], start["gross"]) == ("downgrade", back)
 
     bad = requests.post(f"{base}/api/v1/services/{service_id}/plan", headers=bearer(token), json={}, timeout=30)
@@ -88,6 +103,14 @@ def test_api_downgrade_is_credited_and_a_paid_upgrade_changes_the_plan(stack):
     assert down.status_code == 200 and down.json()["plan"] == "hosting-start" and down.json()["invoice"] is None
     wait_for(lambda: requests.get(f"{base}/api/v1/billing/ledger", headers=bearer(token), timeout=30).json()
              ["credit"] == credit_before + back, what="the downgrade credited")  # fmt: skip
+    # The credit is a price reduction after the invoice: a correcting invoice of the order's invoice.
+    [kor_id] = wait_for(lambda: api(base, token, "GET", f"/invoices/{order.json()['invoice_id']}").json()
+                        ["corrections"], what="the downgrade's correction")  # fmt: skip
+    kor = api(base, token, "GET", f"/invoices/{kor_id}").json()
+    assert kor["number"].startswith("KOR/") and kor["total_gross"] == -back, kor
+    ledger = api(base, token, "GET", "/billing/ledger").json()["entries"]
+    assert any(e["kind"] == "refund_to_credit" and e["amount"] == back and e["invoices"] == [kor["number"]]
+               for e in ledger), ledger  # fmt: skip
 
     up = requests.post(f"{base}/api/v1/services/{service_id}/plan", headers=bearer(token),
                        json={"plan": "hosting-pro"}, timeout=30).json()  # fmt: skip
@@ -119,3 +142,70 @@ def test_a_consumer_withdraws_within_14_days_with_a_correction_and_a_mail(stack)
     assert "KOR/" in invoices
     message = wait_for_mail(stack.var / "mail", person.email, "odstąpienia", since=since)
     assert message is not None and "fakturę korygującą" in mail_text(message)
+
+
+def test_api_withdrawal_after_a_paid_upgrade_gives_back_both_through_two_corrections(stack):
+    """Ordered and upgraded the same day, then withdrawn at once: nothing of either period used, so both
+    invoices come back whole, each through its own correcting invoice (the bug: only the order's)."""
+    base = stack.gateway_url
+    token, account = _customer(stack)  # no billing address: a consumer
+    added = api(base, token, "POST", "/cart/items", json={"kind": "hosting",
+                                                          "params": {"plan": "hosting-start", "cycle": "monthly"}})  # fmt: skip
+    assert added.status_code == 201, added.text
+    order = _checkout(base, token, f"withdraw-{time.time_ns()}")
+    assert order.status_code == 200, order.text
+    with rpc_proxy(stack.env["AMQP_URI"], actor={"type": "staff", "id": "test-staff"}, timeout=30) as cluster:
+        cluster.billing.add_credit(account, 20_000)
+    order_invoice = order.json()["invoice_id"]
+    assert api(base, token, "POST", f"/invoices/{order_invoice}/pay", json={"payment_method": "credit"}).ok
+    [service] = wait_for(lambda: api(base, token, "GET", "/services").json()["items"], what="the service active")
+    service_id = service["service_id"]
+    terms = api(base, token, "GET", f"/services/{service_id}").json()["terms"]
+    left, total = terms["days_left"], terms["days_in_period"]
+    upgrade_net = div_half_up((PRICES["hosting-biznes"] - PRICES["hosting-start"]) * left, total)
+    up = api(base, token, "POST", f"/services/{service_id}/plan", json={"plan": "hosting-biznes"}).json()
+    assert up["invoice"]["total_gross"] == gross(upgrade_net)
+    paid = api(base, token, "POST", f"/invoices/{up['invoice']['invoice_id']}/pay", json={"payment_method": "credit"})
+    assert paid.status_code == 200, paid.text
+    wait_for(lambda: api(base, token, "GET", f"/services/{service_id}").json()["plan"] == "hosting-biznes",
+             what="the upgrade in effect")  # fmt: skip
+
+    terms = api(base, token, "GET", f"/services/{service_id}").json()["terms"]
+    assert terms["days_left"] == left  # the same day
+    order_back = gross(PRICES["hosting-start"]) - gross(PRICES["hosting-start"]
+                                                         - div_half_up(PRICES["hosting-start"] * left, total))  # fmt: skip
+    upgrade_back = gross(upgrade_net)  # none of the upgrade's days used yet
+    expected = order_back + upgrade_back
+    assert terms["withdrawal"]["refund"] == expected, (terms["withdrawal"], expected)
+    credit_before = api(base, token, "GET", "/billing/ledger").json()["credit"]
+    refused = api(base, token, "POST", f"/services/{service_id}/withdraw", json={})
+    assert refused.status_code == 422 and "confirm" in refused.json()["error"]["fields"], refused.text
+    done = api(base, token, "POST", f"/services/{service_id}/withdraw", json={"confirm": True})
+    assert done.status_code == 200, done.text
+    body = done.json()
+    assert (body["refund"], body["refund_method"], body["status"]) == (expected, "credit", "cancelled")
+    order_kor, upgrade_kor = body["corrections"]
+    assert order_kor["correction"]["invoice_id"] == order_invoice and order_kor["total_gross"] == -order_back
+    assert upgrade_kor["correction"]["invoice_id"] == up["invoice"]["invoice_id"]
+    assert upgrade_kor["total_gross"] == -upgrade_back
+    first, second = (int(k["number"].rsplit("/", 1)[1]) for k in (order_kor, upgrade_kor))
+    assert second == first + 1  # one after the other in the month's KOR series
+    wait_for(lambda: api(base, token, "GET", "/billing/ledger").json()["credit"] == credit_before + expected,
+             what="both parts on the balance")  # fmt: skip
+    ledger = api(base, token, "GET", "/billing/ledger").json()["entries"]
+    refunds = sorted((e["amount"], e["invoices"]) for e in ledger if e["kind"] == "refund_to_credit")
+    assert refunds == sorted([(order_back, [order_kor["number"]]), (upgrade_back, [upgrade_kor["number"]])]), ledger
+
+
+def test_the_correction_page_says_to_be_returned_and_no_due_date(stack):
+    person = Person(stack)
+    service_id = paid_service(person)
+    done = person.post(f"/services/{service_id}/withdraw", {"confirm": "on"},
+                       form_page=f"/services/{service_id}/withdraw")  # fmt: skip
+    assert done.status_code == 200 and 'data-service-status="cancelled"' in done.text, done.text[:500]
+    listed = wait_for(lambda: re.search(r'data-invoice="([^"]+)"><td><a [^>]*>KOR/', person.get("/invoices").text),
+                      what="the correcting invoice listed")  # fmt: skip
+    page = person.get(f"/invoices/{listed.group(1)}").text.replace("\xa0", " ")
+    returned = int(re.search(r'data-correction-to-return="(\d+)"', page).group(1))
+    assert returned > 0 and "Do zwrotu brutto" in page and text_of(returned) in page
+    assert "Termin płatności" not in page and "Do zapłaty brutto" not in page
