@@ -15,6 +15,7 @@ from services.support.domain import Article, kb_stream
 from services.support.projections import KbEntry
 
 SEARCH_LIMIT = 20
+SUMMARY_FIELDS = ("id", "slug", "language", "category", "title", "updated_at")
 
 
 def write(deps: Deps, slug: str, category: str, status: str, versions: dict[str, Any],
@@ -81,17 +82,47 @@ def get(slug: str, language: str) -> dict[str, Any]:
 
 
 def search(query: str, language: str, limit: int = SEARCH_LIMIT) -> dict[str, Any]:
-    """Published articles in a language whose title or body has every word of the query (prefixes of
-    words, diacritics folded), best first: see services.support.kb_search."""
+    """Published articles in a language that have any of the query's meaningful words (stop words left
+    out, each word stemmed and matched as the beginning of an article's word, diacritics folded), best
+    first (more words found, then title over body and rare over common words): see
+    services.support.kb_search. `words`: the query's meaningful words, folded."""
     if not isinstance(query, str) or len(query) > 200:
         raise invalid("q", "invalid_query")
-    words = kb_search.query_words(query)
-    if not words:
+    language = language if language in v.LANGUAGES else "pl"
+    words, stems = kb_search.terms(query, language)
+    if not stems:
         return {"items": [], "words": []}
-    found = list(_published(language).filter(prefixes__all=words))
-    found.sort(key=lambda e: kb_search.rank(words, e.title, e.body))
+    # one query: the articles having any of the stems as the beginning of a word (the stored prefixes),
+    # their summaries only; which of the stems each one has is then read from its words, kept in this
+    # process per version (a query per stem would cost a scan each on nx-27017, whose array matches use
+    # no index, and the bodies need not travel again for every query)
+    query = _published(language).filter(prefixes__in=stems).only(*SUMMARY_FIELDS).batch_size(1000)
+    found = list(query.as_pymongo())  # one round trip for up to 1,000 (not batches of 101)
+    articles = _indexed(found, language)
+    found = [e for e in found if e["_id"] in articles]  # (one removed meanwhile)
+    having = {e["_id"]: kb_search.found_stems(stems, articles[e["_id"]]) for e in found}
+    holders = {s: sum(1 for matched in having.values() if s in matched) for s in stems}
+    found.sort(key=lambda e: kb_search.rank(stems, articles[e["_id"]], having[e["_id"]], holders, len(found)))
     limit = min(max(int(limit), 1), SEARCH_LIMIT) if isinstance(limit, int) else SEARCH_LIMIT
-    return {"items": [e.summary() for e in found[:limit]], "words": words}
+    return {"items": [KbEntry._from_son(e).summary() for e in found[:limit]], "words": words}
+
+
+# Each article version's words for the search, by entry id: (its updated_at, what kb_search.index read).
+# A version is read again when the read model's updated_at for it differs (every change of an article
+# sets it), so several support processes each keep a correct copy.
+_INDEXED: dict[str, tuple[Any, kb_search.Indexed]] = {}
+INDEXED_MAX = 5000
+
+
+def _indexed(entries: list[dict[str, Any]], language: str) -> dict[str, kb_search.Indexed]:
+    stale = [e["_id"] for e in entries if _INDEXED.get(e["_id"], (None,))[0] != e.get("updated_at")]
+    if stale:
+        if len(_INDEXED) + len(stale) > INDEXED_MAX:
+            _INDEXED.clear()
+        for entry in KbEntry.objects(id__in=stale).only("id", "title", "body", "updated_at").as_pymongo():
+            _INDEXED[entry["_id"]] = (entry.get("updated_at"), kb_search.index(entry["title"], entry["body"], language))
+    # an entry changed between the two reads is taken as read the second time (and read again next time)
+    return {e["_id"]: _INDEXED[e["_id"]][1] for e in entries if e["_id"] in _INDEXED}
 
 
 # --- the default articles: `make up` seeds them (tools/seed.py), each once ---------------------------
