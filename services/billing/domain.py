@@ -576,9 +576,11 @@ class Customer(Aggregate):
                                                                    "exp_month", "exp_year")}})]  # fmt: skip
 
     # --- decisions: lifecycle ------------------------------------------------
-    def request_cancellation(self, service_id: str, when: str, now: dt.datetime, unused: int = 0) -> list[NewEvent]:
-        """End of period (no money back) or at once: then `unused` (the current period's unused part,
-        gross) is credited."""
+    def request_cancellation(self, service_id: str, when: str, now: dt.datetime, unused: int = 0,
+                             corrections: list[dict[str, Any]] | None = None) -> list[NewEvent]:  # fmt: skip
+        """End of period (no money back) or at once: then `unused` (the unused part of what was paid for
+        the service, gross) is credited; with `corrections` (the correcting invoices that took it off the
+        paid lines, each with its `correction_id` and `gross`) one credit per correction, against it."""
         service = self.services.get(service_id)
         if not service:
             raise NotFound("service")
@@ -589,7 +591,15 @@ class Customer(Aggregate):
         events: list[NewEvent] = []
         if when == "immediate":
             events.append(NewEvent("service_cancelled", {**self._service_data(service), "reason": "customer"}))
-            if unused > 0:
+            if corrections:
+                balance = self.credit
+                for taken in (t for t in corrections if t["gross"] > 0):
+                    balance += taken["gross"]
+                    events.append(NewEvent("credit_added", {
+                        "account_id": self.account_id, "amount": taken["gross"], "currency": CURRENCY,
+                        "reason": "cancellation", "balance": balance, "invoice_id": taken["correction_id"],
+                        "reference": service_id}))  # fmt: skip
+            elif unused > 0:
                 events.append(self._credit(unused, "cancellation", reference=service_id))
             events += self._pending_upgrades(service_id)
         elif not service["cancel_at_period_end"]:

@@ -200,15 +200,39 @@ def test_card_and_credit_in_one_withdrawal(billing_stripe, peer, published, at_s
 
 
 @pytest.mark.parametrize("days", [0, 5, 11])
-def test_withdrawing_gives_back_what_cancelling_at_once_would_credit_within_one_period(billing, at_start, days):
-    """Within one period the rule is the current plan's price for the days left (up to a grosz or two of
-    rounding per line), after an upgrade and after a downgrade alike."""
+def test_within_one_period_the_refund_is_the_current_plans_price_for_the_days_left(billing, at_start, days):
+    """Start, upgraded to Pro on day 2, down to Biznes the same day: the refund is Biznes's gross for the
+    days left (what cancelling at once credited before it used these lines), up to a grosz or two that
+    each line rounds on its own; cancelling at once now credits exactly the refund."""
     consumer(billing, "c1")
     service_id = active_service(billing, "c1")
     clock.advance(2 * DAY)
-    pay_from_credit(billing, "c1",
-                    billing.change_service_plan("c1", service_id, "hosting-pro", customer("c1"))["invoice"]["total_gross"])  # fmt: skip
+    to_pro = billing.change_service_plan("c1", service_id, "hosting-pro", customer("c1"))["invoice"]
+    pay_from_credit(billing, "c1", to_pro["total_gross"])
     billing.change_service_plan("c1", service_id, "hosting-biznes", customer("c1"))
     clock.advance(days * DAY)
+    left = DAYS - 2 - days
     terms = billing.get_service("c1", service_id)["terms"]
-    assert abs(terms["withdrawal"]["refund"] - terms["cancellation"]["immediate_credit"]) <= 2
+    assert terms["days_left"] == left
+    by_plan = share(gross(BIZNES_NET), left, DAYS)
+    assert abs(terms["withdrawal"]["refund"] - by_plan) <= 2, (terms["withdrawal"]["refund"], by_plan)
+    assert terms["cancellation"]["immediate_credit"] == terms["withdrawal"]["refund"]
+
+
+def test_cancelling_at_once_after_an_early_renewal_credits_both_through_corrections(billing, at_start):
+    """A business buyer (no withdrawal) renews early and cancels at once: the rest of March and the whole
+    of April come back (before, only April did: the current period's 26 days were lost)."""
+    service_id = active_service(billing, "a1")
+    clock.advance(3 * DAY)
+    billing.add_cart_item("a1", "hosting_renewal", {"service_id": service_id}, customer("a1"))
+    pay_from_credit(billing, "a1", gross(START_NET))
+    clock.advance(2 * DAY)  # 6 March: 26 days of March left
+    expected = gross(START_NET) - gross(START_NET - share(START_NET, 26, DAYS)) + gross(START_NET)  # 1547 + 1845
+    assert billing.get_service("a1", service_id)["terms"]["cancellation"]["immediate_credit"] == expected == 3392
+    billing.request_cancellation("a1", service_id, "immediate", customer("a1"))
+    assert billing.get_credit("a1")["credit"] == expected
+    credits = [c for c in events_of(billing, "a1", "credit_added") if c["reason"] == "cancellation"]
+    assert [c["amount"] for c in credits] == [1547, 1845]
+    kors = [billing.get_invoice("a1", c["invoice_id"]) for c in credits]
+    assert [k["total_gross"] for k in kors] == [-1547, -1845] and kor_numbers(kors) == [1, 2]
+    assert kors[0]["correction"]["invoice_id"] != kors[1]["correction"]["invoice_id"]

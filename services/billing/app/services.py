@@ -14,6 +14,7 @@ from kernel.paging import one_page, page_number
 from services.billing.app import CONFLICT_RETRIES, Deps, corrections, invoices, payments
 from services.billing.catalog import Plan
 from services.billing.domain import (
+    LIVE,
     SERVICE_STATUSES,
     WITHDRAWAL_DAYS,
     Customer,
@@ -51,7 +52,9 @@ def detail(account_id: str, service_id: str) -> dict[str, Any]:
     corrected = InvoiceView.objects(id__in=list(invoice_ids), account_id=account_id).only("corrections")
     invoice_ids += [c for v in corrected for c in (v.corrections or [])]  # its withdrawal, downgrades, a refund
     invoice_ids += [
-        det_id("correction", i, *why) for i in invoice_ids for why in (("withdrawal", service_id), ("refund",))
+        det_id("correction", i, *why)
+        for i in invoice_ids
+        for why in (("withdrawal", service_id), ("cancellation", service_id), ("refund",))
     ]
     found = [v.summary() for v in InvoiceView.objects(id__in=invoice_ids, account_id=account_id) if v.number]
     found.sort(key=lambda i: i["issue_date"] or "", reverse=True)
@@ -59,11 +62,23 @@ def detail(account_id: str, service_id: str) -> dict[str, Any]:
 
 
 def request_cancellation(deps: Deps, account_id: str, service_id: str, when: str, ctx: dict | None) -> dict[str, Any]:
-    """End of period (no money back) or at once (the current period's unused part credited)."""
-    detail(account_id, service_id)
-    unused = _terms(deps, account_id, service_id)["cancellation"]["immediate_credit"]
+    """End of period (no money back) or at once: then the unused part of everything paid for the service is
+    credited, by the withdrawal's rule (see `withdraw`; a renewal paid early comes back whole), each paid
+    invoice with something given back through its correcting invoice (a refund after the invoice)."""
+    customer, service = _service(deps, account_id, service_id)
+    unused, taken = 0, None
+    if when == "immediate" and service["status"] in LIVE:
+        taken = [t for t in customer.withdrawal_takes(service_id, deps.now()) if t["gross"] > 0]
+        for take in taken:
+            view = corrections.corrected_invoice(take["invoice_id"])
+            language = view.language if view.language in CANCELLATION_REASON else "pl"
+            correction_id = det_id("correction", take["invoice_id"], "cancellation", service_id)
+            corrections.issue(deps, view, correction_id, CANCELLATION_REASON[language],
+                              [{"before": take["before"], "after": take["after"]}], ctx)  # fmt: skip
+            take["correction_id"] = correction_id
+        unused = sum(t["gross"] for t in taken)
     execute(deps.events, Customer, customer_stream(account_id),
-            lambda c: c.request_cancellation(service_id, when, deps.now(), unused), command_meta(ctx))  # fmt: skip
+            lambda c: c.request_cancellation(service_id, when, deps.now(), unused, taken), command_meta(ctx))  # fmt: skip
     return detail(account_id, service_id)
 
 
@@ -105,7 +120,7 @@ def _terms(deps: Deps, account_id: str, service_id: str) -> dict[str, Any]:
     return {
         "days_left": left, "days_in_period": total, "currency": "PLN",
         "plans": [p for p in plans if p],
-        "cancellation": {"immediate_credit": prorated(_gross(*current), left, total) if current else 0,
+        "cancellation": {"immediate_credit": sum(t["gross"] for t in customer.withdrawal_takes(service_id, now)),
                          "end_of_period": iso(service["next_due_date"])},
         "withdrawal": {"available": refused is None, "refused": refused,
                        "until": iso(parse(order["placed_at"]) + dt.timedelta(days=WITHDRAWAL_DAYS)) if order else None,
@@ -216,10 +231,14 @@ def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: di
     plus the upgrades and less the downgrades in effect that day, so the lines' kept parts add up to the
     value of the days used at the plans in force.
 
-    Within one period this is the current plan's price for the days left, the same as cancelling at once
-    credits (every plan change was prorated on the same days left), up to the grosze each line rounds on
-    its own; a renewal paid early is given back whole on top (cancelling at once only counts the period
-    its due date ends). Each paid invoice with something given back gets its correcting invoice (KOR)
+    Why it is also "cancel at once": paid less credited is, over one period, the sum of each plan in force
+    times its share of the period, the last plan reaching to the due date (every plan change was prorated
+    on the same days left), so less the days used it is the current plan's price for the days left, which
+    is what cancelling at once credited (prorated gross of the current plan), up to the grosze each line
+    rounds on its own (e.g. Start then Biznes upgraded on day 10, withdrawn on day 12 of 31: 1130 + 1884 =
+    3014 by lines, 3015 by the plan). It is not so once a renewal was paid early: that formula counted only
+    the period ending at the new due date and lost the rest of the current one, so cancelling at once now
+    uses these same lines (`request_cancellation`) and its credit is exactly this refund. Each paid invoice with something given back gets its correcting invoice (KOR)
     referring to it; its part goes back to the card when a card payment through Stripe paid that invoice,
     else to credit, so one withdrawal may be refunded partly to a card and partly to credit."""
     if confirm is not True:
@@ -263,4 +282,8 @@ WITHDRAWAL_REASON = {
 DOWNGRADE_REASON = {
     "pl": "Zmiana planu na tańszy: obniżenie ceny za pozostałe dni okresu (różnica zwrócona na saldo)",
     "en": "Change to a cheaper plan: price reduced for the days left in the period (difference credited)",
+}
+CANCELLATION_REASON = {
+    "pl": "Rezygnacja z usługi ze skutkiem natychmiastowym: zwrot za niewykorzystaną część (na saldo)",
+    "en": "Service cancelled with immediate effect: refund of the unused part (to credit)",
 }
