@@ -79,7 +79,8 @@ _LIST = _obj("items", items={"type": "array", "items": _SUMMARY}, total={"type":
              categories={"type": "array", "items": _obj("category", "count", category=STRING,
                                                         count={"type": "integer"})})  # fmt: skip
 _FOUND = _obj("items", "words", items={"type": "array", "items": _SUMMARY},
-              words={"type": "array", "items": STRING, "description": "the query's words as matched (folded)"})  # fmt: skip
+              words={"type": "array", "items": STRING,
+                     "description": "the query's words that count (folded, stop words left out)"})  # fmt: skip
 _ARTICLE = {**_SUMMARY, "properties": {**_SUMMARY["properties"], "body_html": STRING}}
 _STAFF_ARTICLE = _obj("slug", "status", "versions", slug=STRING, category=STRING, status=STRING,
                       versions={"type": "object", "description": "pl and en: title, body (Markdown), body_html"})  # fmt: skip
@@ -91,9 +92,10 @@ PATHS["/help"] = {
                 errors=("400", "404", "409", "422", "503")),
 }  # fmt: skip
 PATHS["/help/search"] = {
-    "get": _op("Search published articles (query: q, language, limit up to 20): every word of q must begin a word of "
-               "the title or body, diacritics folded; best first (words in the title first); no token needed", "200",
-               _FOUND, errors=("422", "503"), **_PUBLIC),
+    "get": _op("Search published articles (query: q, language, limit up to 20): the words of q without stop words "
+               "(jak, czy, how, the...), each stemmed (domenę -> domen) and matched as the beginning of a word of the "
+               "title or body, diacritics folded; articles with more of them first, then title over body; none "
+               "found, not returned; no token needed", "200", _FOUND, errors=("422", "503"), **_PUBLIC),
 }  # fmt: skip
 PATHS["/help/{slug}"] = {
     "get": _op("A published article, in the language asked for or, when it has no such version, the other "
