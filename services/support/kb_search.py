@@ -77,10 +77,12 @@ STOP_WORDS: dict[str, frozenset[str]] = {"pl": _word_set(_PL_STOP), "en": _word_
 
 # Endings removed from a folded word (one: the longest that leaves MIN_STEM letters, MIN_STEM + 1 for
 # an ending of 4 letters or more), by language.
-# Polish: noun and adjective case endings, verbal nouns (-enie/-anie/-ecie) and infinitives (-ac, -ic,
-# -owac, and -sc/-zc whose "c" alone goes, so "przenieść" and "przeniesienie" both give "przenies",
-# "znaleźć" and "znalezienie" both "znalez").
+# Polish: noun and adjective case endings, verbal nouns (-enie/-anie/-ecie), nouns in -acja (so
+# "konfiguracja" meets "konfigurować": "konfigur") and infinitives (-ac, -ic, -owac, and -sc/-zc whose
+# "c" alone goes, so "przenieść" and "przeniesienie" both give "przenies", "znaleźć" and "znalezienie"
+# both "znalez"). English: -ation and -ration ("registration" -> "regist", meeting "register").
 _PL_ENDINGS = """
+    acjami acjach acjom acja acji acje
     owaniami owaniach owaniem owania owaniu owanie ywaniem ywania ywanie iwaniem iwania iwanie
     ieniami ieniach ieniem ienia ieniu ienie eniami eniach eniem enia eniu enie
     aniami aniach aniem ania aniu anie ieciami ieciem iecia ieciu iecie eciem ecia eciu ecie
@@ -90,7 +92,7 @@ _PL_ENDINGS = """
     iami iach iem ami ach om ow em ia ie iu ii a e i o u y
 """
 _EN_ENDINGS = """
-    ations ation ments ment ingly ings ing edly ed ies es s ly e
+    rations ration ations ation ments ment ingly ings ing edly ed ies es s ly e
 """
 ENDINGS: dict[str, tuple[str, ...]] = {
     language: tuple(sorted(set(text.split()), key=len, reverse=True))

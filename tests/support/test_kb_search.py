@@ -59,6 +59,9 @@ def test_stems_meet_across_inflected_forms_with_and_without_diacritics():
     assert stems("znaleźć znalezienie") == ["znalez"]
     assert stems("Transferring transfers transferred transfer", "en") == ["transfer"]
     assert stems("invoices invoice", "en") == ["invoic"]
+    assert stems("registration", "en") == ["regist"] and "register".startswith(stems("registration", "en")[0])
+    assert stems("konfiguracja konfiguracji konfigurować") == ["konfigur"]
+    assert stems("rejestracja zarejestrować") == ["rejestr", "zarejestr"]
     assert stems("hosting", "pl") == ["hosting"] and stems("hosting", "en") == ["host"]
     assert stems("dns ssl pl") == ["dns", "ssl", "pl"]  # too short to lose anything
     # every stem begins the word it came from: the article's words are matched by their beginnings
