@@ -7,6 +7,7 @@ The clock starts on 1 March 2027 10:00: the monthly period runs to 1 April, 31 d
 
 from __future__ import annotations
 
+import base64
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -236,3 +237,18 @@ def test_cancelling_at_once_after_an_early_renewal_credits_both_through_correcti
     kors = [billing.get_invoice("a1", c["invoice_id"]) for c in credits]
     assert [k["total_gross"] for k in kors] == [-1547, -1845] and kor_numbers(kors) == [1, 2]
     assert kors[0]["correction"]["invoice_id"] != kors[1]["correction"]["invoice_id"]
+
+
+def test_the_chained_corrections_are_valid_fa3_documents(billing, at_start):
+    """A downgrade's KOR then the withdrawal's KOR of the same invoice: each one's FA(3) document passes the
+    official XSD (billing validates when it builds; a failure raises) and names the corrected invoice."""
+    consumer(billing, "c1")
+    service_id = active_service(billing, "c1", plan="hosting-biznes")
+    clock.advance(10 * DAY)
+    billing.change_service_plan("c1", service_id, "hosting-start", customer("c1"))
+    [changed] = events_of(billing, "c1", "service_plan_changed")
+    done = billing.withdraw_from_service("c1", service_id, True, customer("c1"))
+    for correction_id in (changed["corrections"][0]["correction_id"], done["corrections"][0]["invoice_id"]):
+        xml = base64.b64decode(billing.invoice_xml("c1", correction_id)["data"]).decode("utf-8")
+        corrected = billing.get_invoice("c1", correction_id)["correction"]["number"]
+        assert "<RodzajFaktury>KOR</RodzajFaktury>" in xml and f"<NrFaKorygowanej>{corrected}<" in xml, xml[:3000]
