@@ -70,12 +70,8 @@ def request_cancellation(deps: Deps, account_id: str, service_id: str, when: str
     if when == "immediate" and service["status"] in LIVE:
         taken = [t for t in customer.withdrawal_takes(service_id, deps.now()) if t["gross"] > 0]
         for take in taken:
-            view = corrections.corrected_invoice(take["invoice_id"])
-            language = view.language if view.language in CANCELLATION_REASON else "pl"
-            correction_id = det_id("correction", take["invoice_id"], "cancellation", service_id)
-            corrections.issue(deps, view, correction_id, CANCELLATION_REASON[language],
-                              [{"before": take["before"], "after": take["after"]}], ctx)  # fmt: skip
-            take["correction_id"] = correction_id
+            _correct(deps, take, det_id("correction", take["invoice_id"], "cancellation", service_id),
+                     CANCELLATION_REASON, ctx)  # fmt: skip
         unused = sum(t["gross"] for t in taken)
     execute(deps.events, Customer, customer_stream(account_id),
             lambda c: c.request_cancellation(service_id, when, deps.now(), unused, taken), command_meta(ctx))  # fmt: skip
@@ -194,6 +190,20 @@ def _upgrade_invoice(deps: Deps, account_id: str, service_id: str, change: dict[
     return InvoiceView.objects(id=invoice_id).first().summary()
 
 
+def _correct(deps: Deps, take: dict[str, Any], correction_id: str, reasons: dict[str, str],
+             ctx: dict | None) -> dict[str, Any]:  # fmt: skip
+    """Issue the correction of one paid line (`take`, see `PaidLine.take`) once per id, in the corrected
+    invoice's language, and set the take's `correction_id`, `net` and `gross` from the correction as issued:
+    a request retried after the correction was issued (and the day changed meanwhile) records the money
+    that correction says, never another figure. Returns the correction (InvoiceView.detail())."""
+    view = corrections.corrected_invoice(take["invoice_id"])
+    language = view.language if view.language in reasons else "pl"
+    correction = corrections.issue(deps, view, correction_id, reasons[language],
+                                   [{"before": take["before"], "after": take["after"]}], ctx)  # fmt: skip
+    take.update(correction_id=correction_id, net=-correction["total_net"], gross=-correction["total_gross"])
+    return correction
+
+
 def _downgrade_corrections(deps: Deps, account_id: str, service_id: str, change: dict[str, Any],
                            ctx: dict | None) -> list[dict[str, Any]]:  # fmt: skip
     """A downgrade's credit is a price reduction after the invoice (art. 106j: a correcting invoice): the
@@ -205,12 +215,8 @@ def _downgrade_corrections(deps: Deps, account_id: str, service_id: str, change:
     takes = customer.downgrade_takes(service_id, change["net"], deps.now())
     count = str(service.get("downgrades", 0))
     for take in takes:
-        view = corrections.corrected_invoice(take["invoice_id"])
-        language = view.language if view.language in DOWNGRADE_REASON else "pl"
-        correction_id = det_id("correction", take["invoice_id"], "downgrade", service_id, count)
-        corrections.issue(deps, view, correction_id, DOWNGRADE_REASON[language],
-                          [{"before": take["before"], "after": take["after"]}], ctx)  # fmt: skip
-        take["correction_id"] = correction_id
+        _correct(deps, take, det_id("correction", take["invoice_id"], "downgrade", service_id, count),
+                 DOWNGRADE_REASON, ctx)  # fmt: skip
     if takes:
         change["gross"] = sum(t["gross"] for t in takes)
     return takes
@@ -251,11 +257,8 @@ def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: di
     refunds, issued = [], []
     for take in customer.withdrawal_takes(service_id, now):
         invoice_id = take["invoice_id"]
-        view = corrections.corrected_invoice(invoice_id)
-        language = view.language if view.language in WITHDRAWAL_REASON else "pl"
-        correction = corrections.issue(deps, view, det_id("correction", invoice_id, "withdrawal", service_id),
-                                       WITHDRAWAL_REASON[language], [{"before": take["before"],
-                                                                      "after": take["after"]}], ctx)  # fmt: skip
+        correction = _correct(deps, take, det_id("correction", invoice_id, "withdrawal", service_id),
+                              WITHDRAWAL_REASON, ctx)  # fmt: skip
         key = (
             f"withdrawal-{service_id}"
             if invoice_id == service["invoice_id"]
