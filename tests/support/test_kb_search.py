@@ -159,6 +159,18 @@ def test_drafts_and_withdrawn_articles_are_not_found_and_limit_applies(support):
     assert len(slugs(support, "konto hasło faktury domena", limit=2)) == 2
 
 
+def test_an_edited_article_is_searched_as_edited(support):
+    """The words read from each article are kept in the process: an edit must be seen at once."""
+    write_all(support)
+    assert slugs(support, "zmiana hasła")[0] == "haslo"
+    assert slugs(support, "uwierzytelnianie") == []
+    versions = {"pl": {"title": "Logowanie dwuetapowe", "body": "Uwierzytelnianie dwuskładnikowe w aplikacji."}}
+    support.worker.update_article("haslo", versions=versions, ctx=staff())
+    assert slugs(support, "uwierzytelnianie") == ["haslo"]
+    assert "haslo" not in slugs(support, "zmiana hasła")[:1]
+    assert slugs(support, "Jak włączyć logowanie dwuetapowe?")[0] == "haslo"
+
+
 def test_bad_arguments_at_the_service_name_the_field(support):
     write_all(support)
     for query in (5, None, ["domena"], {"q": "domena"}, "x" * 201):

@@ -99,28 +99,34 @@ def search(query: str, language: str, limit: int = SEARCH_LIMIT) -> dict[str, An
     query = _published(language).filter(prefixes__in=stems).only(*SUMMARY_FIELDS).batch_size(1000)
     found = list(query.as_pymongo())  # one round trip for up to 1,000 (not batches of 101)
     articles = _indexed(found, language)
-    found = [e for e in found if e["_id"] in articles]  # (one removed meanwhile)
-    having = {e["_id"]: kb_search.found_stems(stems, articles[e["_id"]]) for e in found}
+    having = {e["_id"]: kb_search.found_stems(stems, articles[e["_id"]]) for e in found if e["_id"] in articles}
+    found = [e for e in found if having.get(e["_id"])]  # (none: removed or changed meanwhile)
     holders = {s: sum(1 for matched in having.values() if s in matched) for s in stems}
     found.sort(key=lambda e: kb_search.rank(stems, articles[e["_id"]], having[e["_id"]], holders, len(found)))
     limit = min(max(int(limit), 1), SEARCH_LIMIT) if isinstance(limit, int) else SEARCH_LIMIT
     return {"items": [KbEntry._from_son(e).summary() for e in found[:limit]], "words": words}
 
 
-# Each article version's words for the search, by entry id: (its updated_at, what kb_search.index read).
-# A version is read again when the read model's updated_at for it differs (every change of an article
-# sets it), so several support processes each keep a correct copy.
-_INDEXED: dict[str, tuple[Any, kb_search.Indexed]] = {}
+# Each article version's words for the search, by entry id: ((its updated_at, title), what kb_search.index
+# read). A version is read again when the read model's updated_at or title for it differs (every change of
+# an article sets updated_at to the event's time), so several support processes each keep a correct copy.
+# (updated_at is stored to the millisecond: a second edit of the body within the same millisecond, title
+# unchanged, would be searched as the first until the next change.)
+_INDEXED: dict[str, tuple[tuple[Any, str], kb_search.Indexed]] = {}
 INDEXED_MAX = 5000
 
 
+def _version(entry: dict[str, Any]) -> tuple[Any, str]:
+    return entry.get("updated_at"), entry.get("title", "")
+
+
 def _indexed(entries: list[dict[str, Any]], language: str) -> dict[str, kb_search.Indexed]:
-    stale = [e["_id"] for e in entries if _INDEXED.get(e["_id"], (None,))[0] != e.get("updated_at")]
+    stale = [e["_id"] for e in entries if _INDEXED.get(e["_id"], (None,))[0] != _version(e)]
     if stale:
         if len(_INDEXED) + len(stale) > INDEXED_MAX:
             _INDEXED.clear()
         for entry in KbEntry.objects(id__in=stale).only("id", "title", "body", "updated_at").as_pymongo():
-            _INDEXED[entry["_id"]] = (entry.get("updated_at"), kb_search.index(entry["title"], entry["body"], language))
+            _INDEXED[entry["_id"]] = (_version(entry), kb_search.index(entry["title"], entry["body"], language))
     # an entry changed between the two reads is taken as read the second time (and read again next time)
     return {e["_id"]: _INDEXED[e["_id"]][1] for e in entries if e["_id"] in _INDEXED}
 
