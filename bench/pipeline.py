@@ -162,20 +162,20 @@ def run(events: int = 2000, concurrency: int = 20, rate: float = 100) -> list[Ro
         os.environ.setdefault("RPC_SIGNING_KEYS", stack.environment()["RPC_SIGNING_KEYS"])  # our calls are signed
         try:
             start_nx(stack, mongo_port)
-            profile = os.environ.get("BENCH_PROFILE")  # a directory: each service's cProfile statistics go there
-            for key, cls in SERVICES.items():
-                wrap = ["-m", "bench.profiled", f"{profile}/{key}.prof"] if profile else []
-                stack.start_process(key, [sys.executable, *wrap, "-m", "nameko", "run", f"bench.pipeline_services:{cls}",
-                                          "--config", "bench/pipeline.yml"])  # fmt: skip
-            wait_until(lambda: _consumers(name) > 0, 60, "the benchmark consumer")
-            progress(f"event pipeline: {events:,} commands through the kernel, {concurrency} in flight")
-            ours = kernel_pipeline(stack, mongo_uri, events, concurrency, rate)
-            progress(f"event pipeline: {events:,} raw confirmed publishes with pika (the baseline)")
-            raw = pika_baseline(name, events)
-        finally:
-            for key in SERVICES:
-                stack.stop_process(key)
-        try:
+            try:
+                profile = os.environ.get("BENCH_PROFILE")  # a directory: each service's cProfile statistics go there
+                for key, cls in SERVICES.items():
+                    wrap = ["-m", "bench.profiled", f"{profile}/{key}.prof"] if profile else []
+                    stack.start_process(key, [sys.executable, *wrap, "-m", "nameko", "run",
+                                              f"bench.pipeline_services:{cls}", "--config", "bench/pipeline.yml"])  # fmt: skip
+                wait_until(lambda: _consumers(name) > 0, 60, "the benchmark consumer")
+                progress(f"event pipeline: {events:,} commands through the kernel, {concurrency} in flight")
+                ours = kernel_pipeline(stack, mongo_uri, events, concurrency, rate)
+                progress(f"event pipeline: {events:,} raw confirmed publishes with pika (the baseline)")
+                raw = pika_baseline(name, events)
+            finally:
+                for key in SERVICES:
+                    stack.stop_process(key)
             progress("event pipeline: database round trips per event (pymongo command listener)")
             trips = round_trips(mongo_uri)
         finally:
