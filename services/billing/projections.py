@@ -109,7 +109,15 @@ class InvoiceView(me.Document):
         """What issue #16 added to an invoice's detail."""
         return {"language": self.language or "pl", "sale_date": _iso(self.sale_date), "period": self.period or None,
                 "vat_note": self.vat_note or "", "ksef": self.ksef_state(), "correction": self.correction or None,
-                "corrections": list(self.corrections or [])}  # fmt: skip
+                "corrections": list(self.corrections or []), "correction_numbers": self.correction_numbers()}  # fmt: skip
+
+    def correction_numbers(self) -> dict[str, str]:
+        """The numbers of this invoice's corrections (an invoice may have several: a downgrade's, a
+        withdrawal's), by id, for the page's links."""
+        if not self.corrections:
+            return {}
+        found = InvoiceView.objects(id__in=list(self.corrections)).only("id", "number")
+        return {v.id: v.number for v in found if v.number}
 
 
 class OrderView(me.Document):

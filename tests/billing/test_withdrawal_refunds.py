@@ -146,6 +146,9 @@ def test_after_a_downgrade_its_credit_is_not_given_twice(billing, at_start):
     assert withdrawal_kor["correction"]["pairs"][0]["before"] == downgrade_kor["correction"]["pairs"][0]["after"]
     assert withdrawal_kor["correction"]["pairs"][0]["after"]["net"] == kept
     assert kor_numbers([downgrade_kor, withdrawal_kor]) == [1, 2]
+    order_invoice = billing.get_invoice("c1", downgrade_kor["correction"]["invoice_id"])
+    assert order_invoice["correction_numbers"] == {down_kor["correction_id"]: downgrade_kor["number"],
+                                                   withdrawal_kor["invoice_id"]: withdrawal_kor["number"]}  # fmt: skip
     assert billing.get_credit("c1")["credit"] == down_back + expected
 
 

@@ -209,3 +209,7 @@ def test_the_correction_page_says_to_be_returned_and_no_due_date(stack):
     returned = int(re.search(r'data-correction-to-return="(\d+)"', page).group(1))
     assert returned > 0 and "Do zwrotu brutto" in page and text_of(returned) in page
     assert "Termin płatności" not in page and "Do zapłaty brutto" not in page
+    number = re.search(r"<h1>[^<]*(KOR/\d{4}/\d{2}/\d{4})", page).group(1)
+    corrected = re.search(r'href="/invoices/([^"]+)">FV/', page).group(1)
+    invoice = person.get(f"/invoices/{corrected}").text
+    assert f"Faktura korygująca do tej faktury: {number}</a>" in invoice
