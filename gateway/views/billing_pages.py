@@ -408,12 +408,16 @@ def api_service_withdraw(service_id: str):
 
 PATHS["/services/{service_id}/plan"] = {
     "post": _op("Change a service's plan (body: plan): the prorated difference for the rest of the period is "
-                "invoiced (upgrade, effective when paid) or credited (downgrade, at once)", "200",
+                "invoiced (upgrade, effective when paid) or credited through a correcting invoice (downgrade, "
+                "at once)", "200",
                 request=schemas.PlanChange, errors=("400", "404", "409", "422", "503"))
 }  # fmt: skip
 PATHS["/services/{service_id}/withdraw"] = {
-    "post": _op("A consumer withdraws from the contract within 14 days of the order (body: confirm true): a "
-                "correcting invoice and the unused part credited", "200", request=schemas.Withdrawal,
+    "post": _op("A consumer withdraws from the contract within 14 days of the order (body: confirm true): "
+                "everything paid for the service (order, upgrades, renewals) less credits already given and "
+                "the days used comes back, one correcting invoice per paid invoice (`corrections`, `refunds` "
+                "with each part's method: card or credit; `refund` the total, `refund_method` card, credit "
+                "or mixed)", "200", request=schemas.Withdrawal,
                 errors=("400", "404", "409", "422", "503"))
 }  # fmt: skip
 
