@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import mongoengine as me
 import pytest
-from pymongo import monitoring
 
 from kernel.dependencies import EventsApi
 from kernel.events import NewEvent
 from kernel.eventstore import EventStore
 from kernel.projections import Projection
-from tests.conftest import UNIT_TIER
+from tests.kernel.sent_commands import counted, sent
 
 ALIAS = "projtest"
 
@@ -156,40 +155,16 @@ def test_a_failed_projection_does_not_fail_the_stored_command(api):
     assert [[e.event_id for e in c] for c in pending] == [[stored[0].event_id]]
 
 
-class _Commands(monitoring.CommandListener):
-    """The database commands this process sends (pymongo clients made after this module is imported)."""
-
-    names: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        _Commands.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-monitoring.register(_Commands())
-
-
-def _sent(step) -> list[str]:
-    _Commands.names.clear()
-    step()
-    return list(_Commands.names)
-
-
-@pytest.mark.skipif(UNIT_TIER, reason="counts the commands sent to a real server")
+@counted
 def test_a_commit_just_appended_is_projected_without_reading_its_checkpoint(api):
     events_api, _ = api
     store = events_api.store
     first = store.append("f-1", 0, [NewEvent("added", {"n": 2})], {})
-    assert _sent(lambda: counting.apply_all(first, store)) == ["update", "insert"]  # handler, new checkpoint
+    assert sent(lambda: counting.apply_all(first, store)) == ["update", "insert"]  # handler, new checkpoint
     second = store.append("f-1", 1, [NewEvent("added", {"n": 3}), NewEvent("added", {"n": 4})], {})
-    assert _sent(lambda: counting.apply_all(second, store)) == ["update", "update", "update"]  # 2 handlers, swap
+    assert sent(lambda: counting.apply_all(second, store)) == ["update", "update", "update"]  # 2 handlers, swap
     # offered again (the outbox sweep, a redelivery): the checkpoint is read and nothing applied twice
-    assert _sent(lambda: counting.apply_all(second, store)) == ["find"]
+    assert sent(lambda: counting.apply_all(second, store)) == ["find"]
     counting.apply_all(first, store)
     assert Counter.objects.get(id="f-1").total == 9
     assert _checkpoint("counting:f-1") == 3

@@ -5,12 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-from pymongo import monitoring
 
 from kernel.events import NewEvent
 from kernel.eventstore import ConcurrencyError, EventStore
-from tests.conftest import UNIT_TIER
 from tests.fakes import RACING
+from tests.kernel.sent_commands import counted, sent
 
 
 @pytest.fixture
@@ -89,40 +88,15 @@ def test_unpublished_commits_are_claimed_once(store):
     assert store.claim_unpublished(older_than=later + dt.timedelta(minutes=5)) == []
 
 
-class _Commands(monitoring.CommandListener):
-    """The database commands this process sends (pymongo clients made after this module is imported)."""
-
-    names: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        _Commands.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
-monitoring.register(_Commands())
-counted = pytest.mark.skipif(UNIT_TIER, reason="counts the commands sent to a real server")
-
-
-def _sent(step) -> list[str]:
-    _Commands.names.clear()
-    step()
-    return list(_Commands.names)
-
-
 @counted
 def test_an_expectation_read_from_the_stream_is_appended_without_a_head_check(store):
     store.append("h-1", 0, [NewEvent("a"), NewEvent("b")], META)
     other = EventStore("kerneltest")  # a fresh process: knows nothing of the stream
     other.ensure_indexes()
-    assert _sent(lambda: other.append("h-1", 2, [NewEvent("c")], META)) == ["find", "findAndModify", "insert"]
+    assert sent(lambda: other.append("h-1", 2, [NewEvent("c")], META)) == ["find", "findAndModify", "insert"]
     assert [e.version for e in other.load("h-1")] == [1, 2, 3]  # the head it read: 3
-    assert _sent(lambda: other.append("h-1", 3, [NewEvent("d")], META)) == ["findAndModify", "insert"]
-    assert _sent(lambda: other.append("h-2", 0, [NewEvent("new")], META)) == ["findAndModify", "insert"]
+    assert sent(lambda: other.append("h-1", 3, [NewEvent("d")], META)) == ["findAndModify", "insert"]
+    assert sent(lambda: other.append("h-2", 0, [NewEvent("new")], META)) == ["findAndModify", "insert"]
 
 
 def test_a_stale_expectation_known_to_end_a_commit_is_refused_by_the_index(store):
