@@ -36,7 +36,7 @@ def rpc_times(stack, account: heavy.Heavy) -> dict[str, float]:
             "accounts.authenticate": lambda: rpc.accounts.authenticate(account.token),
             "accounts.list_contacts": lambda: rpc.accounts.list_contacts(account.account_id),
             "billing.dashboard_summary": lambda: rpc.billing.dashboard_summary(account.account_id),
-            "support.dashboard_summary": lambda: rpc.support.dashboard_summary(account.account_id, "pl"),
+            "support.dashboard_summary": lambda: rpc.support.dashboard_summary(account.account_id),
             "domains.dashboard_summary": lambda: rpc.domains.dashboard_summary(account.account_id),
             "accounts.health (an empty RPC)": lambda: rpc.accounts.health(),
         }

@@ -442,8 +442,11 @@ class SupportClient(Client):
     def close_ticket(self, *, account_id: str, ticket_id: str) -> dict[str, Any]:
         return self._send("close_ticket", account_id=account_id, ticket_id=ticket_id)
 
-    def dashboard_summary(self, *, account_id: str, language: str = "pl") -> dict[str, Any]:
-        return self._send("dashboard_summary", account_id=account_id, language=language)
+    def dashboard_news(self, *, language: str = "pl") -> dict[str, Any]:
+        return self._send("dashboard_news", language=language)
+
+    def dashboard_summary(self, *, account_id: str) -> dict[str, Any]:
+        return self._send("dashboard_summary", account_id=account_id)
 
     def get_attachment(self, *, account_id: str | None, ticket_id: str, attachment_id: str) -> dict[str, Any]:
         return self._send("get_attachment", account_id=account_id, ticket_id=ticket_id, attachment_id=attachment_id)

@@ -35,13 +35,19 @@ log = logging.getLogger(__name__)
 # source -> the sections it feeds
 SOURCES: dict[str, tuple[str, ...]] = {
     "contacts": ("contacts",),
-    "billing": ("offer", "tiles.services", "tiles.unpaid_invoices", "active_services", "renewals"),
+    "billing": ("tiles.services", "tiles.unpaid_invoices", "active_services", "renewals"),
     "domains": ("tiles.domains",),
-    "support": ("tiles.tickets", "recent_tickets", "news"),
+    "support": ("tiles.tickets", "recent_tickets", "news"),  # and the plans held, which pick the news
+    # the same for every account (one row of the view each)
+    "offer": ("offer",),
+    "news": ("news",),  # the latest of each audience in the page's language
 }
 
 # source -> the service that answers it
-SERVICE_OF = {"contacts": "accounts", "billing": "billing", "domains": "domains", "support": "support"}
+SERVICE_OF = {"contacts": "accounts", "billing": "billing", "domains": "domains", "support": "support",
+              "offer": "billing", "news": "support"}  # fmt: skip
+EVERYONE = "*"  # the audience of news that concern every customer (support's NewsView.audience)
+NEWS_ITEMS = 5
 VIEW_WAIT_SECONDS = float(os.environ.get("DASHBOARD_VIEW_WAIT_MS", "200")) / 1000
 VIEW_ON = os.environ.get("DASHBOARD_VIEW", "on") != "off"  # off: always the fan-out (the benchmark's "before")
 POLL_SECONDS = 0.005
@@ -86,7 +92,7 @@ def build(account: dict[str, Any]) -> dict[str, Any]:
             d[section] = {} if section == "profile" else []
     d["hidden"] = hidden
     d["greeting_name"] = (account.get("contact") or {}).get("first_name") or account.get("first_name")
-    d["known_sections"] = sorted(section for source in known for section in SOURCES[source])
+    d["known_sections"] = sorted({section for source in known for section in SOURCES[source]})
     d["known_at"] = _iso(min(known.values())) if known else None
     d["served_from"] = served_from  # "view": the gateway's dashboard view; "services": the fan-out
     return d
@@ -168,19 +174,31 @@ def _assemble(account: dict[str, Any], results: dict[str, Any], failures: dict[s
         "profile": build_profile(account),
         "contacts": results.get("contacts") or [],
         "shortcuts": SHORTCUTS,
-        "offer": billing.get("offer"),
+        "offer": results.get("offer"),
         "tiles": tiles,
         "active_services": billing.get("active_services") or [],
         "renewals": visible_renewals(account, billing.get("renewals") or []),
-        "news": support.get("news") or [],
+        "news": news_of(results.get("news"), support.get("plans")),
         "recent_tickets": support.get("recent_tickets") or [],
         "unavailable": _sections(failures, "unavailable"),
         "not_built": _sections(failures, "not_built"),
     }
 
 
+def news_of(latest: dict[str, Any] | None, plans: list[str] | None) -> list[dict[str, Any]]:
+    """A customer's latest news: from the latest of each audience (support's `dashboard_news`), those for
+    everybody and for the plans they hold, newest first."""
+    by_audience = (latest or {}).get("by_audience") or {}
+    mine: dict[str, dict[str, Any]] = {}
+    for audience in (EVERYONE, *(plans or ())):
+        for item in by_audience.get(audience) or ():
+            mine.setdefault(item["news_id"], item)
+    return sorted(mine.values(), key=lambda item: dt.datetime.fromisoformat(item["published_at"]),
+                  reverse=True)[:NEWS_ITEMS]  # fmt: skip
+
+
 def _sections(failures: dict[str, str], reason: str) -> list[str]:
-    return sorted(section for source, why in failures.items() if why == reason for section in SOURCES[source])
+    return sorted({section for source, why in failures.items() if why == reason for section in SOURCES[source]})
 
 
 def build_profile(account: dict[str, Any]) -> dict[str, Any]:

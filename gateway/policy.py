@@ -159,9 +159,10 @@ POLICY: dict[str | None, Grant] = {
             "accounts.login", "accounts.login_second_factor", "accounts.logout", "accounts.request_password_reset",
             "accounts.confirm_password_reset", "accounts.accept_contact_invitation", "accounts.unsubscribe",
             When("accounts.update_contact", _own_language),
-            # the dashboard's summaries: the offer and the news are for everyone; the gateway leaves out the
+            # the dashboard's summaries, the offer and the news are for everyone; the gateway leaves out the
             # sections a contact may not see (gateway/dashboard.py)
-            "billing.dashboard_summary", "support.dashboard_summary",
+            "billing.dashboard_summary", "support.dashboard_summary", "billing.get_current_offer",
+            "support.dashboard_news",
             "billing.get_catalog",  # the public catalogue
             "billing.handle_webhook",  # the payment provider's webhook, signed, no login
             "billing.handle_stripe_webhook", "billing.payment_methods",  # Stripe's webhook, the methods offered

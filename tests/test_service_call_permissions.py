@@ -192,7 +192,8 @@ def test_a_contact_may_make_only_the_calls_their_permissions_cover():
     assert call_allowed(BILLING_CONTACT, "billing", "list_invoices", {"account_id": "a1", "status": None})
     assert call_allowed(BILLING_CONTACT, "billing", "pay_invoice", {"account_id": "a1", "invoice_id": "i1"})
     assert call_allowed(BILLING_CONTACT, "accounts", "authenticate", {"token": "token"})
-    assert call_allowed(BILLING_CONTACT, "billing", "dashboard_summary", A1)  # the offer is for everyone
+    assert call_allowed(BILLING_CONTACT, "billing", "dashboard_summary", A1)  # the unpaid invoices tile
+    assert call_allowed(BILLING_CONTACT, "billing", "get_current_offer", {})  # the offer is for everyone
     assert not call_allowed(BILLING_CONTACT, "billing", "list_services", A1)
     assert not call_allowed(BILLING_CONTACT, "support", "list_tickets", A1)
     assert not call_allowed(BILLING_CONTACT, "domains", "dashboard_summary", A1)
@@ -296,7 +297,8 @@ def test_the_dashboard_asks_a_contact_only_for_what_they_may_see(app, monkeypatc
     with app.test_request_context("/api/v1/dashboard"):
         g.account = BILLING_CONTACT
         d = dashboard.build(BILLING_CONTACT)
-        assert sorted(asked) == ["billing.dashboard_summary", "support.dashboard_summary"]
+        assert sorted(asked) == ["billing.dashboard_summary", "billing.get_current_offer", "support.dashboard_news",
+                                 "support.dashboard_summary"]  # fmt: skip
         assert "tiles.domains" in d["hidden"] and "contacts" in d["hidden"]
         # should the table refuse a source the dashboard asks for, its sections are hidden, not an error
         monkeypatch.setitem(SERVICE_CALLS, "support.dashboard_summary", "tickets.view")

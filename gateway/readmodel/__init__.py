@@ -3,7 +3,9 @@
 - `dashboard_views`: per account and dashboard source (`<account_id>:<key>`), what the source last answered
   (`data`, `sent_at` = when that answer was asked for, epoch seconds; one row per source, so answers never
   overwrite each other), and `<account_id>:applied`: the correlation ids of the latest commands whose events
-  the view has caught up with (read your own writes).
+  the view has caught up with (read your own writes). The sources that are the same for every customer
+  (the offer, the news of each language: PUBLIC_KEYS) have one row each, owned by PUBLIC (`*:<key>`), read
+  with the account's rows in the same query: a news item or an offer changes one row, not one per account.
 - `sessions`: per session token (its SHA-256), the account `accounts.authenticate` answered, until
   `valid_until`; `invalid_at` once an accounts event made it stale (logout, ended sessions, a new
   password, a changed profile or contact); `pending`: the correlation ids of this session's latest commands.
@@ -28,9 +30,10 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from kernel import settings
 
-# dashboard source -> what it is asked (gateway.dashboard.SOURCES names its sections); support per language
-SOURCE_KEYS = ("contacts", "billing", "domains", "support_pl", "support_en")
+# dashboard source -> what it is asked (gateway.dashboard.SOURCES names its sections); news per language
 LANGUAGES = ("pl", "en")
+PUBLIC = "*"  # the owner of the rows every account reads
+PUBLIC_KEYS = frozenset({"offer", *(f"news_{language}" for language in LANGUAGES)})
 APPLIED_KEPT = 50  # correlation ids remembered per account
 PENDING_KEPT = 10  # per session
 SESSION_SECONDS = float(os.environ.get("SESSION_VIEW_SECONDS", "300"))
@@ -67,14 +70,19 @@ def mark_down() -> None:
 
 
 def source_key(source: str, language: str) -> str:
-    return f"support_{language if language in LANGUAGES else 'pl'}" if source == "support" else source
+    return f"news_{language if language in LANGUAGES else 'pl'}" if source == "news" else source
+
+
+def owner_of(key: str, account_id: str) -> str:
+    return PUBLIC if key in PUBLIC_KEYS else account_id
 
 
 # --- dashboard view: one row per account and source, and one of applied commands ----------------------
 def view(account_id: str) -> dict[str, Any] | None:
-    """{"sources": {key: {"data", "sent_at"}}, "applied": [...]}, read in one query; None if unknown."""
-    rows = list(database()["dashboard_views"].find({"account_id": account_id}))
-    if not rows:
+    """{"sources": {key: {"data", "sent_at"}}, "applied": [...]} with the public rows, read in one query;
+    None if the account is unknown."""
+    rows = list(database()["dashboard_views"].find({"account_id": {"$in": [account_id, PUBLIC]}}))
+    if not any(row["account_id"] == account_id for row in rows):
         return None
     sources = {row["key"]: row for row in rows if row["key"] != "applied"}
     applied = next((row.get("applied") or [] for row in rows if row["key"] == "applied"), [])
@@ -82,17 +90,17 @@ def view(account_id: str) -> dict[str, Any] | None:
 
 
 def record(account_id: str, answers: dict[str, Any], sent_at: float, correlation: str | None = None) -> None:
-    """Store each source's answer unless a newer one (asked later) is there already."""
+    """Store each source's answer unless a newer one (asked later) is there already; a public source's
+    answer in the public row."""
     views = database()["dashboard_views"]
     for key, data in answers.items():
-        row = {"account_id": account_id, "key": key, "data": data, "sent_at": sent_at}
+        owner = owner_of(key, account_id)
+        row = {"account_id": owner, "key": key, "data": data, "sent_at": sent_at}
         # twice: a first write of the row may race ours (the second finds it); a DuplicateKeyError the
         # second time means the view holds a newer answer for this source
         for _ in range(2):
             with contextlib.suppress(DuplicateKeyError):
-                views.update_one(
-                    {"_id": f"{account_id}:{key}", "sent_at": {"$lt": sent_at}}, {"$set": row}, upsert=True
-                )
+                views.update_one({"_id": f"{owner}:{key}", "sent_at": {"$lt": sent_at}}, {"$set": row}, upsert=True)
                 break
     if correlation:
         mark_applied(account_id, correlation)
@@ -109,7 +117,8 @@ def mark_applied(account_id: str, correlation: str) -> None:
 
 
 def account_ids() -> list[str]:
-    return sorted({row["account_id"] for row in database()["dashboard_views"].find({}, {"account_id": 1})})
+    rows = database()["dashboard_views"].find({}, {"account_id": 1})
+    return sorted({row["account_id"] for row in rows} - {PUBLIC})
 
 
 def session_account_ids() -> list[str]:

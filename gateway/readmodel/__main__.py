@@ -8,7 +8,7 @@ exchange (so events published while it is down wait for it), with manual acks an
 - an event of an account makes the view ask that service again what the account's dashboard shows
   (the answer stored only if no later one is there: asking again is idempotent, so a redelivered or
   doubled event is harmless), then records the command's correlation id as applied;
-- a public event (news, the offer) does that for every account in the view.
+- a public event (news, the offer) makes it ask the source every account reads (one row: readmodel.PUBLIC).
 
 What becomes true as time passes reaches it the same way: the services' timers tell it as events (billing's
 `service_renewal_window_opened`, `offer_started`, `offer_ended`; support's `news_went_live`), so no answer
@@ -37,7 +37,7 @@ import pika
 import pika.exceptions
 
 from gateway import clients, live, readmodel, rpc
-from gateway.readmodel.refresh import SERVICE_SOURCES, ask
+from gateway.readmodel.refresh import PUBLIC_SOURCES, SERVICE_SOURCES, ask
 from kernel import settings
 
 log = logging.getLogger("gateway.readmodel")
@@ -73,19 +73,23 @@ def apply(service: str, message: dict[str, Any]) -> bool:
     correlation = (message.get("meta") or {}).get("correlation_id")
     if service == "accounts" and account_id and event_type not in SESSION_NEUTRAL:
         readmodel.invalidate_sessions(account_id, time.time())
-    keys = SERVICE_SOURCES.get(service, ())
     if account_id:
-        if not keys:
-            if correlation:
-                readmodel.mark_applied(account_id, correlation)
-            return True
-        _, failures = ask(account_id, keys, correlation)
-        if failures:
-            log.warning("view: %s of %s not refreshed after %s: %s", keys, account_id, event_type, failures)
-        return not failures
-    if keys and is_public(service, event_type):
-        return all(not ask(known, keys)[1] for known in readmodel.account_ids())
+        return refresh(account_id, SERVICE_SOURCES.get(service, ()), event_type, correlation)
+    if is_public(service, event_type):
+        return refresh(readmodel.PUBLIC, PUBLIC_SOURCES.get(service, ()), event_type, None)
     return True
+
+
+def refresh(owner: str, keys: tuple[str, ...], event_type: str, correlation: str | None) -> bool:
+    """Ask the sources `keys` of `owner` (an account, or readmodel.PUBLIC) again; False if one did not answer."""
+    if not keys:
+        if correlation:
+            readmodel.mark_applied(owner, correlation)
+        return True
+    _, failures = ask(owner, keys, correlation)
+    if failures:
+        log.warning("view: %s of %s not refreshed after %s: %s", keys, owner, event_type, failures)
+    return not failures
 
 
 def check_services() -> None:
@@ -169,11 +173,12 @@ class ViewConsumer:
 
 
 def rebuild() -> int:
-    """Drop the view and ask the services again for every account it knew."""
+    """Drop the view and ask the services again for every account it knew, and the public sources."""
     started = time.perf_counter()
     known = sorted({*readmodel.account_ids(), *readmodel.session_account_ids()})
     readmodel.drop()
-    failed = sum(1 for account_id in known if ask(account_id, tuple(ask_keys()))[1])
+    failed = 1 if ask(readmodel.PUBLIC, public_keys())[1] else 0
+    failed += sum(1 for account_id in known if ask(account_id, ask_keys())[1])
     print(f"rebuilt gateway: {len(known)} accounts in {time.perf_counter() - started:.2f}s, {failed} incomplete")
     return 1 if failed else 0
 
@@ -184,8 +189,12 @@ def health() -> int:
     return 0 if time.time() - seen.get("ok_at", 0) < HEALTHY_SECONDS else 1
 
 
-def ask_keys() -> list[str]:
-    return [key for keys in SERVICE_SOURCES.values() for key in keys]
+def ask_keys() -> tuple[str, ...]:
+    return tuple(key for keys in SERVICE_SOURCES.values() for key in keys)
+
+
+def public_keys() -> tuple[str, ...]:
+    return tuple(key for keys in PUBLIC_SOURCES.values() for key in keys)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,15 +14,23 @@ CALLS: dict[str, Callable[[str], rpc.PendingCall]] = {
     "contacts": lambda a: clients.start(clients.accounts.list_contacts, account_id=a),
     "billing": lambda a: clients.start(clients.billing.dashboard_summary, account_id=a),
     "domains": lambda a: clients.start(clients.domains.dashboard_summary, account_id=a),
-    "support_pl": lambda a: clients.start(clients.support.dashboard_summary, account_id=a, language="pl"),
-    "support_en": lambda a: clients.start(clients.support.dashboard_summary, account_id=a, language="en"),
+    "support": lambda a: clients.start(clients.support.dashboard_summary, account_id=a),
+    # the same for every account (readmodel.PUBLIC_KEYS): `a` is not sent
+    "offer": lambda a: clients.start(clients.billing.get_current_offer),
+    "news_pl": lambda a: clients.start(clients.support.dashboard_news, language="pl"),
+    "news_en": lambda a: clients.start(clients.support.dashboard_news, language="en"),
 }
-# the service whose events change a source
+# the service whose events of an account change a source of that account
 SERVICE_SOURCES: dict[str, tuple[str, ...]] = {
     "accounts": ("contacts",),
     "billing": ("billing",),
     "domains": ("domains",),
-    "support": ("support_pl", "support_en"),
+    "support": ("support",),
+}
+# the service whose public events (gateway.live.CHANGES without a permission) change a public source
+PUBLIC_SOURCES: dict[str, tuple[str, ...]] = {
+    "billing": ("offer",),
+    "support": ("news_pl", "news_en"),
 }
 
 

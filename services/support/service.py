@@ -69,8 +69,12 @@ class SupportService(EventSourcedService):
         return files.download(self.deps, account_id, ticket_id, attachment_id, ctx)
 
     @rpc
-    def dashboard_summary(self, account_id: str, language: str = "pl") -> dict[str, Any]:
-        return dashboard.summary(self.deps, account_id, language)
+    def dashboard_summary(self, account_id: str) -> dict[str, Any]:
+        return dashboard.summary(account_id)
+
+    @rpc
+    def dashboard_news(self, language: str = "pl") -> dict[str, Any]:
+        return dashboard.latest_news(self.deps, language)
 
     # --- staff desk ---------------------------------------------------------
     @rpc(actors=STAFF)

@@ -179,7 +179,7 @@ def test_a_rebuild_gives_the_view_the_live_path_gave(stack):
     _order(base, token, "bank_transfer")
     live = _from_view(base, token)
     account_id = live["profile"]["account_id"]
-    every_source = {"contacts", "billing", "domains", "support_pl", "support_en"}
+    every_source = {"contacts", "billing", "domains", "support"}
     stored = wait_for(lambda: (v := _sources(stack, account_id)).keys() == every_source and v,
                       what="every source in the view")  # fmt: skip
     env = {**stack.environment(), "AMQP_URI": stack.env["AMQP_URI"]}

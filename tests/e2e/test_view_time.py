@@ -18,9 +18,8 @@ from tests.e2e.test_dashboard_view import _dashboard, _from_view, _login, _order
 
 DAY = 86_400
 STAFF = {"actor": {"type": "staff", "id": "staff-view-time-e2e"}}
-# seconds: the cycle's events reach the view. A public one (offer, news) refreshes every account the view knows,
-# one RPC round per account: late in the suite the shared stack holds hundreds, on a loaded CI machine.
-VIEW_WAIT = 60
+# seconds: the cycle's events reach the view (a public one, offer or news, refreshes one row every account reads)
+VIEW_WAIT = 20
 
 
 @pytest.fixture

@@ -32,3 +32,11 @@ def customer(account_id: str) -> dict[str, Any]:
 
 def staff(staff_id: str = "staff-1") -> dict[str, Any]:
     return {"actor": {"type": "staff", "id": staff_id}, "ip": "10.0.0.5", "correlation_id": "c-2"}
+
+
+def dashboard_news(worker: Any, account_id: str, language: str = "pl") -> list[dict[str, Any]]:
+    """The news a customer's dashboard shows: support's latest of each audience, picked by the gateway for
+    the plans support says the customer holds."""
+    from gateway.dashboard import news_of
+
+    return news_of(worker.dashboard_news(language), worker.dashboard_summary(account_id)["plans"])

@@ -11,7 +11,7 @@ import datetime as dt
 from kernel import clock
 from kernel.events import NewEvent, stamp
 from services.support.domain import News
-from tests.support.helpers import staff
+from tests.support.helpers import dashboard_news, staff
 
 T0 = dt.datetime(2027, 5, 4, 9, 0)
 AT = T0 + dt.timedelta(hours=3)
@@ -66,10 +66,10 @@ def test_the_timer_tells_a_scheduled_item_once_when_the_clock_reaches_it(support
     item = worker.publish_news("Nowy cennik", "Od jutra.", "pl", None, at.isoformat(), ctx=staff())
     worker.publish_news("Od razu", "Teraz.", "pl", ctx=staff())
     assert worker.run_news_timer() == {"news_went_live": 0}
-    assert [n["title"] for n in worker.dashboard_summary("acc-1", "pl")["news"]] == ["Od razu"]
+    assert [n["title"] for n in dashboard_news(worker, "acc-1", "pl")] == ["Od razu"]
 
     clock.advance(2 * 3600 + 1)
-    assert [n["title"] for n in worker.dashboard_summary("acc-1", "pl")["news"]] == ["Nowy cennik", "Od razu"]
+    assert [n["title"] for n in dashboard_news(worker, "acc-1", "pl")] == ["Nowy cennik", "Od razu"]
     assert worker.run_news_timer() == {"news_went_live": 1}
     assert worker.run_news_timer() == {"news_went_live": 0}  # the timer running twice: told once
     [told] = support.dispatch.of("news_went_live")

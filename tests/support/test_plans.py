@@ -15,7 +15,7 @@ from services.support.domain import CustomerPlans, plans_stream
 from services.support.plans_backfill import backfill, migrate
 from services.support.projections import HeldPlan, plans_of
 from tests.contract_examples import event_data
-from tests.support.helpers import staff
+from tests.support.helpers import dashboard_news, staff
 
 ALICE, BOB = "acc-alice", "acc-bob"
 
@@ -107,7 +107,7 @@ def publish(support, title: str, plans: list[str]) -> str:
 
 
 def dashboard_titles(support, account_id: str = ALICE) -> set[str]:
-    return {n["title"] for n in support.worker.dashboard_summary(account_id, "pl")["news"]}
+    return {n["title"] for n in dashboard_news(support.worker, account_id, "pl")}
 
 
 def test_billing_events_become_plan_events_and_the_dashboard_follows_a_plan_change(support):

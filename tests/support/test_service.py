@@ -16,7 +16,7 @@ from services.support import operational as ops
 from services.support.projections import TicketEntry, TicketView
 from tests.contract_examples import event_data
 from tests.fakes import call_as
-from tests.support.helpers import EXE, PDF, PNG, attachment, customer, staff
+from tests.support.helpers import EXE, PDF, PNG, attachment, customer, dashboard_news, staff
 
 ALICE, BOB = "acc-alice", "acc-bob"
 
@@ -151,7 +151,7 @@ def test_internal_notes_never_reach_the_customer(support):
     customer_sees = [
         support.worker.get_ticket(ALICE, ticket_id),
         support.worker.list_tickets(ALICE),
-        support.worker.dashboard_summary(ALICE, "pl"),
+        support.worker.dashboard_summary(ALICE),
     ]
     for view in customer_sees:
         assert "XYZZY" not in json.dumps(view)
@@ -223,7 +223,7 @@ def test_dashboard_counts_only_tickets_that_are_not_closed(support, monkeypatch)
     monkeypatch.setattr(clock, "now", lambda: start + dt.timedelta(minutes=31))
     support.worker.close_ticket(ALICE, ids[1], ctx=customer(ALICE))
     open_ticket(support, account_id=BOB)
-    summary = support.worker.dashboard_summary(ALICE, "pl")
+    summary = support.worker.dashboard_summary(ALICE)
     assert summary["tiles"] == {"tickets": 5}
     recent = summary["recent_tickets"]
     assert [t["ticket_id"] for t in recent] == [ids[1], ids[0], ids[6], ids[5], ids[4]]
@@ -336,14 +336,14 @@ def test_dashboard_news_in_the_customers_language_and_for_the_plans_they_hold(su
                "data": event_data("service_activated", account_id=ALICE, service_id="s1", name="WWW", plan="pro",
                                   domain="a.pl")}  # fmt: skip
     support.worker.on_service_activated(message)
-    titles = {n["news_id"] for n in support.worker.dashboard_summary(ALICE, "pl")["news"]}
+    titles = {n["news_id"] for n in dashboard_news(support.worker, ALICE, "pl")}
     assert titles == {general["news_id"], pro["news_id"]}
-    assert {n["title"] for n in support.worker.dashboard_summary(BOB, "pl")["news"]} == {"Dla wszystkich"}
-    assert [n["title"] for n in support.worker.dashboard_summary(BOB, "en")["news"]] == ["English"]
+    assert {n["title"] for n in dashboard_news(support.worker, BOB, "pl")} == {"Dla wszystkich"}
+    assert [n["title"] for n in dashboard_news(support.worker, BOB, "en")] == ["English"]
     ended = event_data("service_terminated", **{k: message["data"][k] for k in ("account_id", "service_id", "name",
                                                                                 "plan", "domain")})  # fmt: skip
     support.worker.on_service_terminated({**message, "event_id": "e-2", "type": "service_terminated", "data": ended})
-    assert {n["title"] for n in support.worker.dashboard_summary(ALICE, "pl")["news"]} == {"Dla wszystkich"}
+    assert {n["title"] for n in dashboard_news(support.worker, ALICE, "pl")} == {"Dla wszystkich"}
     assert support.worker.list_news("pl")["total"] == 3
 
 
@@ -370,14 +370,35 @@ def test_the_news_list_has_every_item_in_the_language_and_marks_those_for_the_cu
     assert [n["news_id"] for n in paged["items"]] == [general["news_id"]] and paged["pages"] == 2
     assert [n["title"] for n in support.worker.list_news("en", account_id=ALICE)["items"]] == ["English"]
     # the dashboard keeps only what concerns the customer
-    assert {n["news_id"] for n in support.worker.dashboard_summary(ALICE, "pl")["news"]} == {
+    assert {n["news_id"] for n in dashboard_news(support.worker, ALICE, "pl")} == {
         general["news_id"], pro["news_id"]}  # fmt: skip
 
 
 def test_dashboard_shows_at_most_five_news(support):
     for i in range(7):
         publish(support, title=f"n{i}", published_at=f"2021-01-0{i + 1}T00:00:00Z")
-    assert [n["title"] for n in support.worker.dashboard_summary(ALICE, "pl")["news"]] == ["n6", "n5", "n4", "n3", "n2"]
+    assert [n["title"] for n in dashboard_news(support.worker, ALICE, "pl")] == ["n6", "n5", "n4", "n3", "n2"]
+
+
+def test_dashboard_news_are_the_newest_five_of_everybodys_and_the_customers_plans_once_each(support):
+    for i in range(6):
+        publish(support, title=f"all{i}", published_at=f"2021-01-0{i + 1}T00:00:00Z")
+    publish(support, title="pro+biznes", concerns_plans=["pro", "biznes"], published_at="2021-01-04T12:00:00Z")
+    publish(support, title="start", concerns_plans=["start"], published_at="2021-01-09T00:00:00Z")
+    latest = support.worker.dashboard_news("pl")
+    assert sorted(latest["by_audience"]) == ["*", "biznes", "pro", "start"] and latest["language"] == "pl"
+    assert [n["title"] for n in latest["by_audience"]["pro"]] == ["pro+biznes"]
+    for plan in ("pro", "biznes"):
+        activated = {"event_id": f"e-{plan}", "stream_id": f"service-{plan}", "version": 1, "type": "service_activated",
+                     "occurred_at": "2024-01-01T00:00:00Z", "meta": {},
+                     "data": event_data("service_activated", account_id=ALICE, service_id=f"s-{plan}", name="WWW",
+                                        plan=plan, domain="a.pl")}  # fmt: skip
+        support.worker.on_service_activated(activated)
+    assert support.worker.dashboard_summary(ALICE)["plans"] == ["biznes", "pro"]
+    assert [n["title"] for n in dashboard_news(support.worker, ALICE, "pl")] == [
+        "all5", "all4", "pro+biznes", "all3", "all2"]  # fmt: skip
+    assert [n["title"] for n in dashboard_news(support.worker, BOB, "pl")] == ["all5", "all4", "all3", "all2", "all1"]
+    assert support.worker.dashboard_news("xx")["language"] == "pl"  # an unknown language reads as Polish
 
 
 def test_projections_rebuild_from_the_events(support):

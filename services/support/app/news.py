@@ -91,10 +91,17 @@ def news_view(news_id: str) -> NewsView:
     return view
 
 
+def language_or_default(language: str) -> str:
+    return language if language in v.LANGUAGES else "pl"
+
+
 def visible(deps: Deps, language: str, account_id: str | None) -> Any:
     """Published items in a language; with account_id only those for everybody or a plan the customer holds."""
-    language = language if language in v.LANGUAGES else "pl"
-    filters: dict[str, Any] = {"language": language, "status": "published", "published_at__lte": deps.now()}
+    filters: dict[str, Any] = {
+        "language": language_or_default(language),
+        "status": "published",
+        "published_at__lte": deps.now(),
+    }
     if account_id:
         filters["audience__in"] = [EVERYONE, *plans_of(account_id)]
     return NewsView.objects(**filters)
