@@ -48,7 +48,7 @@ async def _until_change(reader: asyncio.StreamReader, started: float) -> float:
 
 
 async def _measure(stack: Stack, cookie: str, token: str, streams: int) -> dict:
-    worker = _worker_pid(stack._pid("gateway-live"))
+    worker = _worker_pid(stack.pid("gateway-live"))
     before = _rss_kib(worker)
     opened = await asyncio.gather(*(_open(stack.live_port, cookie) for _ in range(streams)), return_exceptions=True)
     held = [o for o in opened if isinstance(o, tuple)]

@@ -3,15 +3,22 @@
 producer: an RPC command stores an event (projected, published with confirms).
 consumer: consumes it once (`consumes`), stores its own event and projects it with
 the moment it was projected, so the benchmark can tell throughput and lag.
+
+And the same two without a database (the floor): the RPC command publishes the event with confirms
+through Nameko's dispatcher, the consumer's handler (the kernel's queue setup) notes when it arrived, in
+memory. Whatever the kernel does with the database comes on top of what this costs.
 """
 
 from __future__ import annotations
 
 import time
+from typing import ClassVar
 
 import mongoengine as me
+from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
+from kernel import queues
 from kernel.aggregate import Aggregate, execute
 from kernel.events import Event, NewEvent, command_meta
 from kernel.projections import Projection
@@ -77,3 +84,26 @@ class ConsumerService(EventSourcedService):
         data = event.data
         execute(self.events, Item, f"copy-{event.stream_id}",
                 lambda _: _record(data["n"], data["sent_at"], "item_copied"), command_meta({"causation_id": event.event_id}))  # fmt: skip
+
+
+class FloorProducerService:
+    name = "benchfloorproducer"
+    dispatch = EventDispatcher()
+
+    @rpc
+    def record(self, run: str, n: int, sent_at: float) -> int:
+        self.dispatch("item_recorded", {"run": run, "n": n, "sent_at": sent_at})
+        return n
+
+
+class FloorConsumerService:
+    name = "benchfloorconsumer"
+    arrived: ClassVar[list[tuple[float, float]]] = []  # (sent_at, arrived_at) of each event, this process only
+
+    @queues.event_handler("benchfloorproducer", "item_recorded")
+    def on_item_recorded(self, message: dict) -> None:
+        FloorConsumerService.arrived.append((message["sent_at"], time.time()))
+
+    @rpc
+    def arrivals(self, since: float) -> list[list[float]]:
+        return [[sent, arrived] for sent, arrived in self.arrived if sent >= since]

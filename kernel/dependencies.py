@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -132,7 +133,8 @@ def prepare_storage(service: str, service_cls: type) -> tuple[EventStore, list[P
 
 
 class EventSourcing(EventDispatcher):
-    """Connects the service's database and exposes EventsApi to workers."""
+    """Connects the service's database and exposes EventsApi to workers. Published commits are marked in
+    the store in one write every OUTBOX_MARK_MS (EventStore.batch_marks), and at stop."""
 
     def setup(self) -> None:
         super().setup()
@@ -140,6 +142,26 @@ class EventSourcing(EventDispatcher):
         config: dict[str, Any] = self.container.config
         db.connect(service, config.get("MONGO_URI") or settings.MONGO_URI, config.get("MONGO_DB"))
         self.store, self.projections = prepare_storage(service, self.container.service_cls)
+        self.store.batch_marks()
+
+    def start(self) -> None:
+        super().start()
+        self.container.spawn_managed_thread(self._mark_published_commits, identifier="outbox-marks")
+
+    def stop(self) -> None:
+        self._flush_marks()
+        super().stop()
+
+    def _mark_published_commits(self) -> None:
+        while True:
+            time.sleep(settings.OUTBOX_MARK_MS / 1000)  # green under nameko's eventlet
+            self._flush_marks()
+
+    def _flush_marks(self) -> None:
+        try:
+            self.store.flush_marks()
+        except Exception:  # the database is away: the notes stay for the next flush
+            log.exception("marking published commits failed; tried again")
 
     def get_dependency(self, worker_ctx) -> EventsApi:
         dispatch = super().get_dependency(worker_ctx)

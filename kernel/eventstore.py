@@ -97,6 +97,10 @@ class EventStore:
         # (stream, first version) -> when this store appended that commit (monotonic clock)
         self._fresh: dict[tuple[str, int], float] = {}
         self._guarded = False  # the unique index is in place (ensure_indexes): only then is a check skipped
+        # (stream, first version) -> the commit's _id, for the commits this store wrote or claimed
+        self._commit_ids: dict[tuple[str, int], str] = {}
+        # published commits not marked yet (batch_marks); None: each is marked at once
+        self._marks: list[tuple[str, int]] | None = None
 
     def ensure_indexes(self) -> None:
         self.Commit.ensure_indexes()
@@ -180,7 +184,14 @@ class EventStore:
             self._fresh[(stream_id, commit.version)] = time.monotonic()
             if len(self._fresh) > KNOWN_ENDS:
                 del self._fresh[next(iter(self._fresh))]
+        self._remember_id(stream_id, commit.version, commit.id)
         return events
+
+    def _remember_id(self, stream_id: str, version: int, commit_id: str) -> None:
+        with self._known_lock:
+            self._commit_ids[(stream_id, version)] = commit_id
+            if len(self._commit_ids) > KNOWN_ENDS:
+                del self._commit_ids[next(iter(self._commit_ids))]
 
     def _next_position(self) -> int:
         counters = self.Commit._get_db()["event_positions"]
@@ -197,11 +208,41 @@ class EventStore:
 
     # --- outbox -----------------------------------------------------------
     def mark_published(self, events: list[Event]) -> None:
-        if events:
-            self._commits().update_one(
-                {**_of_stream(events[0].stream_id), "version": {"$eq": events[0].version}},
-                {"$set": {"published_at": clock.now()}},
-            )
+        """The commit of `events` was published: marked at once, or noted for `flush_marks` (batch_marks)."""
+        if not events:
+            return
+        key = (events[0].stream_id, events[0].version)
+        with self._known_lock:
+            if self._marks is not None and key in self._commit_ids:
+                self._marks.append(key)
+                return
+        self._commits().update_one(
+            {**_of_stream(key[0]), "version": {"$eq": key[1]}}, {"$set": {"published_at": clock.now()}}
+        )
+
+    def batch_marks(self) -> None:
+        """From now on a published commit is only noted; `flush_marks` (a service's dependency calls it every
+        OUTBOX_MARK_MS) marks all noted in one write. A note lost with the process only means the outbox
+        sweep publishes that commit again after OUTBOX_GRACE_SECONDS, and consumers apply an event once."""
+        with self._known_lock:
+            if self._marks is None:
+                self._marks = []
+
+    def flush_marks(self) -> int:
+        """Mark every noted commit published in one write; how many. On failure they stay noted."""
+        with self._known_lock:
+            if not self._marks:
+                return 0
+            noted, self._marks = self._marks, []
+            ids = {key: self._commit_ids.pop(key) for key in noted if key in self._commit_ids}
+        try:
+            self._commits().update_many({"_id": {"$in": list(ids.values())}}, {"$set": {"published_at": clock.now()}})
+        except Exception:
+            with self._known_lock:  # tried again at the next flush
+                self._commit_ids.update(ids)
+                self._marks[:0] = list(ids)
+            raise
+        return len(ids)
 
     def claim_unpublished(
         self, older_than: dt.datetime, lease_seconds: int = 30, limit: int = 100
@@ -221,4 +262,5 @@ class EventStore:
             )
             if won:
                 claimed.append([Event.from_message(e) for e in commit.events])
+                self._remember_id(commit.stream_id, commit.version, commit.id)
         return claimed

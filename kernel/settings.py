@@ -29,6 +29,8 @@ SUPPORT_STAFF_EMAIL = env("SUPPORT_STAFF_EMAIL", "obsluga@panel.localhost")
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 2)
 # A commit younger than this is left to the worker that stored it.
 OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 3)
+# A service notes the commits it published and marks them in the store in one write this often (ms).
+OUTBOX_MARK_MS = env_int("OUTBOX_MARK_MS", 50)
 
 
 def database_name(service: str) -> str:

@@ -120,7 +120,7 @@ class Stack:
         return path.read_text().strip()
 
     # --- processes ----------------------------------------------------------
-    def _pid(self, name: str) -> int | None:
+    def pid(self, name: str) -> int | None:
         path = self.run_dir / f"{name}.pid"
         if not path.exists():
             return None
@@ -137,7 +137,7 @@ class Stack:
         (re)started by name connects as its own broker user."""
         if env is None:
             env = self._broker_env(self.broker_uris, name.split("-")[0])
-        existing = self._pid(name)
+        existing = self.pid(name)
         if existing:
             return existing
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -151,7 +151,7 @@ class Stack:
         return process.pid
 
     def stop_process(self, name: str, timeout: float = 15) -> bool:
-        pid = self._pid(name)
+        pid = self.pid(name)
         if not pid:
             return False
         with contextlib.suppress(ProcessLookupError):
@@ -190,7 +190,7 @@ class Stack:
         wait_until(lambda: port_open("127.0.0.1", self.mongo_port), 30, f"MongoDB on :{self.mongo_port}")
 
     def start_smtp(self) -> None:
-        if self._pid("smtp") or port_open("127.0.0.1", self.smtp_port):
+        if self.pid("smtp") or port_open("127.0.0.1", self.smtp_port):
             return
         argv = [PYTHON, "-m", "tools.smtp_sink", "--port", str(self.smtp_port), "--dir", str(self.var / "mail")]
         self.start_process("smtp", argv)

@@ -129,7 +129,7 @@ def test_the_dashboard_renders_the_last_known_state_with_every_backing_service_s
     page.post(f"{base}/login", data={"csrf_token": csrf(form.text), "email": email, "password": PASSWORD}, timeout=30)
     assert TICKET["subject"] in page.get(base, timeout=30).text
     _from_view(base, token)
-    pids = [stack._pid(name) for name in BACKING]
+    pids = [stack.pid(name) for name in BACKING]
     assert all(pids)
     try:
         for pid in pids:

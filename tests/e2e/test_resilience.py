@@ -45,8 +45,8 @@ def test_event_stored_by_a_crashed_process_is_published_after_restart(stack):
     """accounts is killed (-9); a commit it had stored but not published is delivered once it is back."""
     email, token = register_verified(stack.gateway_url, stack.var / "mail")
     account_id = _account_id(stack, token)
-    os.killpg(stack._pid("accounts"), 9)
-    wait_for(lambda: stack._pid("accounts") is None or not _alive(stack._pid("accounts")), what="accounts to die")
+    os.killpg(stack.pid("accounts"), 9)
+    wait_for(lambda: stack.pid("accounts") is None or not _alive(stack.pid("accounts")), what="accounts to die")
     (stack.run_dir / "accounts.pid").unlink(missing_ok=True)
 
     commits = _db(stack, "accounts")["event_commits"]
@@ -138,7 +138,7 @@ def _rpc_timeout(stack) -> float:
 
 def _freeze(stack, *services: str) -> list[int]:
     """SIGSTOP the services' processes: running but silent, the way a hung service looks."""
-    pids = [stack._pid(service) for service in services]
+    pids = [stack.pid(service) for service in services]
     assert all(pids), f"not running: {services}"
     for pid in pids:
         os.killpg(pid, signal.SIGSTOP)

@@ -107,7 +107,7 @@ def test_arguments_of_the_wrong_type_are_refused_by_the_service_naming_them(stac
 
 
 def _freeze(stack, service: str) -> int:
-    pid = stack._pid(service)
+    pid = stack.pid(service)
     os.killpg(pid, signal.SIGSTOP)
     return pid
 

@@ -117,7 +117,7 @@ def test_billing_killed_while_orders_come_in_keeps_every_order_once(fault_stack)
 
     with Load(order, len(tokens)) as load:
         wait_for(lambda: sum(map(len, done.values())) >= 3, timeout=120, what="the first orders")
-        os.killpg(stack._pid("billing"), 9)
+        os.killpg(stack.pid("billing"), 9)
         (stack.run_dir / "billing.pid").unlink(missing_ok=True)
         stack.start_process("billing", stack.service_argv("billing"))
         wait_for(lambda: all(len(d) == orders_each for d in done.values()), timeout=240, what="every order")

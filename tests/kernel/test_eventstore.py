@@ -88,6 +88,47 @@ def test_unpublished_commits_are_claimed_once(store):
     assert store.claim_unpublished(older_than=later + dt.timedelta(minutes=5)) == []
 
 
+def _unpublished(store: EventStore) -> set[str]:
+    return {c["stream_id"] for c in store._commits().find({"published_at": None}, {"stream_id": 1})}
+
+
+@counted
+def test_batched_marks_note_published_commits_and_mark_them_in_one_write(store):
+    store.batch_marks()
+    appended = [store.append(f"m-{i}", 0, [NewEvent("published")], META) for i in range(5)]
+    assert [sent(lambda events=events: store.mark_published(events)) for events in appended] == [[]] * 5
+    assert {f"m-{i}" for i in range(5)} <= _unpublished(store)  # noted, not written yet
+    flushed: list[int] = []
+    assert sent(lambda: flushed.append(store.flush_marks())) == ["update"] and flushed == [5]
+    assert not {f"m-{i}" for i in range(5)} & _unpublished(store)
+    assert sent(store.flush_marks) == []  # nothing noted: nothing sent
+
+
+def test_marks_that_failed_to_be_written_stay_noted_for_the_next_flush(store, monkeypatch):
+    store.batch_marks()
+    events = store.append("m-fail", 0, [NewEvent("published")], META)
+    store.mark_published(events)
+
+    class Away:
+        def update_many(self, *args, **kwargs):
+            raise ConnectionError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "_commits", Away)
+        with pytest.raises(ConnectionError):
+            store.flush_marks()
+    assert "m-fail" in _unpublished(store)
+    assert store.flush_marks() == 1 and "m-fail" not in _unpublished(store)
+
+
+def test_a_commit_this_store_did_not_write_is_marked_at_once_even_when_batching(store):
+    other = EventStore("kerneltest")
+    events = other.append("m-other", 0, [NewEvent("published")], META)
+    store.batch_marks()
+    store.mark_published(events)  # not one of its own: no id to note, marked by stream and version
+    assert "m-other" not in _unpublished(store)
+
+
 @counted
 def test_an_expectation_read_from_the_stream_is_appended_without_a_head_check(store):
     store.append("h-1", 0, [NewEvent("a"), NewEvent("b")], META)

@@ -73,7 +73,7 @@ class TracedStack(Stack):
 
     def name_of(self, pid: int) -> str | None:
         """The process name (e.g. `notifications-2`) running as `pid` now."""
-        return next((n for s in SERVICES for n in self.instance_names(s) if self._pid(n) == pid), None)
+        return next((n for s in SERVICES for n in self.instance_names(s) if self.pid(n) == pid), None)
 
     def db(self, service: str) -> pymongo.database.Database:
         return pymongo.MongoClient(self.env["MONGO_URI"])[f"{self.env['DB_PREFIX']}{service}"]
@@ -104,13 +104,13 @@ class TracedStack(Stack):
     def settled(self, service: str, method: str, queue: str) -> bool:
         """No message waits in `queue` and no live instance of `service` runs `method`:
         every delivery so far has been handled and acknowledged."""
-        live = [n for n in self.instance_names(service) if self._pid(n)]
+        live = [n for n in self.instance_names(service) if self.pid(n)]
         return self.declare(queue)[0] == 0 and all(self.in_flight(n, f"{service}.{method}") == 0 for n in live)
 
     def stop_all(self) -> None:
         """SIGTERM every process of the stack at once, wait, then `down()` (which stops them one by one)."""
         names = ["gateway", *(n for s in SERVICES for n in self.instance_names(s)), "smtp"]
-        pids = [pid for name in names if (pid := self._pid(name))]
+        pids = [pid for name in names if (pid := self.pid(name))]
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)

@@ -132,7 +132,7 @@ def _stop_mid_load(stack, victims: tuple[str, ...], how: signal.Signals, count: 
         wait_for(lambda: stack.in_flight(victims[0], "accounts.register"), timeout=60,
                  what=f"{victims[0]} to be handling a registration")  # fmt: skip
         for name in victims:
-            pid = stack._pid(name)
+            pid = stack.pid(name)
             held[name] = {"register": stack.in_flight(name, "accounts.register"),
                           "verification": stack.in_flight(name, "notifications.on_verification_requested")}  # fmt: skip
             os.killpg(pid, how)
