@@ -406,6 +406,9 @@ class CorrectionIssued(Contract):
     ksef: bool
     sale_date: IsoDateTime | None = None  # the corrected invoice's
     period: dict[str, str] | None = None
+    # the customer's action it gives money back for, finished by a customer event naming this correction:
+    # {"kind": withdrawal | cancellation | downgrade, "service_id", "at" (when asked), "plan" (a downgrade's)}
+    action: dict[str, Any] | None = None
 
 
 EVENTS = by_type(

@@ -69,6 +69,8 @@ class InvoiceView(me.Document):
     ksef = me.DictField()
     correction = me.DictField(null=True)
     corrections = me.ListField(me.StringField())
+    action = me.DictField(null=True)  # a correction's: the customer action it gives money back for
+    settled = me.BooleanField(null=True)  # a correction's action finished (a customer event names it)
     meta = {"db_alias": ALIAS, "collection": "invoices", "indexes": [("account_id", "status"), "number", "service_id",
             "ksef.status", "month"], "auto_create_index": False}  # fmt: skip
 
@@ -319,7 +321,7 @@ def _correction_issued(event: Event) -> None:
         set__total_vat=d["total_vat"], set__total_gross=d["total_gross"], set__vat_summary=d["vat_summary"],
         set__buyer=d["buyer"], set__seller=d["seller"], set__issue_date=ts(d["issue_date"]),
         set__due_date=ts(d["issue_date"]), set__correction=correction, set__created_at=ts(event.occurred_at),
-        **_invoice_extras(d),
+        **_invoice_extras(d), **({"set__action": d["action"]} if d.get("action") else {}),
     )  # fmt: skip
     # the whole list is set: the stand-in database's $addToSet does nothing on a missing field
     corrected = InvoiceView.objects(id=d["corrected_invoice_id"]).only("corrections").first()
@@ -388,6 +390,19 @@ def _credit_used(event: Event) -> None:
 @billing.on("credit_added")
 def _credit_added(event: Event) -> None:
     CustomerView.objects(id=_account(event)).update_one(upsert=True, set__credit=event.data["balance"])
+    _settle([event.data.get("invoice_id")])
+
+
+@billing.on("service_withdrawn")
+def _withdrawn(event: Event) -> None:
+    _settle([part.get("correction_id") for part in event.data.get("refunds") or []])
+
+
+def _settle(correction_ids: list[str | None]) -> None:
+    """The corrections' customer action is finished (see corrections.unsettled_actions)."""
+    ids = [i for i in correction_ids if i]
+    if ids:
+        InvoiceView.objects(id__in=ids, kind="correction").update(set__settled=True)
 
 
 @billing.on("invoice_paid")
@@ -446,6 +461,7 @@ def _plan_changed(event: Event) -> None:
     ServiceView.objects(id=event.data["service_id"]).update_one(
         set__plan=event.data["plan"], set__updated_at=ts(event.occurred_at)
     )
+    _settle([c.get("correction_id") for c in event.data.get("corrections") or []])
 
 
 @billing.on("service_auto_renew_set")

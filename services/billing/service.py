@@ -268,7 +268,8 @@ class BillingService(EventSourcedService):
     # ------------------------------------------------------------------ KSeF, corrections, export (issue #16)
     @timer(interval=KSEF_SECONDS)
     def ksef_timer(self) -> None:
-        """Corrections for refunds, then every invoice waiting for KSeF, after they are issued."""
+        """Corrections for refunds, customer actions left unfinished after their corrections, then every
+        invoice waiting for KSeF, after they are issued."""
         try:
             self.run_invoice_documents()
         except Exception:
@@ -278,7 +279,8 @@ class BillingService(EventSourcedService):
     def run_invoice_documents(self) -> dict[str, int]:
         for invoice_id in corrections.refunds_to_correct():
             corrections.for_refund(self.deps, invoice_id, app.SYSTEM_CTX)
-        return ksef_sender.run(self.deps)
+        finished = services.finish_unsettled(self.deps, app.SYSTEM_CTX)
+        return {**ksef_sender.run(self.deps), **({"actions_finished": finished} if finished else {})}
 
     @rpc
     def invoice_xml(self, account_id: str, invoice_id: str) -> dict[str, str]:

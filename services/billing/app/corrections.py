@@ -5,6 +5,7 @@ shows each changed line before and after and the reason, and is numbered in its 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from kernel.aggregate import execute
@@ -13,7 +14,7 @@ from kernel.events import command_meta
 from kernel.money import totals, vat_of
 from services.billing.app import Deps, invoices
 from services.billing.domain import CorrectionLedger, corrections_stream, det_id, iso, month_of
-from services.billing.projections import InvoiceView
+from services.billing.projections import InvoiceView, ts
 
 LEDGER_RETRIES = 50
 REFUND_REASON = {"pl": "Zwrot całości zapłaty (usługa anulowana, pieniądze zwrócone)",
@@ -36,9 +37,10 @@ def difference(before: dict[str, Any], after: dict[str, Any] | None) -> dict[str
     return {**before, **{k: (after.get(k) or 0) - (before.get(k) or 0) for k in MONEY}}
 
 
-def issue(deps: Deps, view: InvoiceView, correction_id: str, reason: str,
-          pairs: list[dict[str, Any]], ctx: dict | None) -> dict[str, Any]:  # fmt: skip
-    """Issue the correction (once per id) and return it as InvoiceView.detail()."""
+def issue(deps: Deps, view: InvoiceView, correction_id: str, reason: str, pairs: list[dict[str, Any]],
+          ctx: dict | None, action: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Issue the correction (once per id) and return it as InvoiceView.detail(). `action`: the customer's
+    action it is issued for (see CorrectionIssued.action), finished by a later customer command."""
     existing = InvoiceView.objects(id=correction_id).first()
     if existing and existing.number:
         return existing.detail()
@@ -51,6 +53,7 @@ def issue(deps: Deps, view: InvoiceView, correction_id: str, reason: str,
         "seller": invoices.seller(), "issue_date": iso(now), "language": view.language or "pl",
         "vat_note": view.vat_note or "", "ksef": view.ksef_state()["required"],
         "month": month_of(now), "sale_date": view.sale_date, "period": dict(view.period) if view.period else None,
+        **({"action": action} if action else {}),
     }  # fmt: skip
     execute(deps.events, CorrectionLedger, corrections_stream(month_of(now)),
             lambda led: led.issue(correction_id, payload), command_meta(ctx), retries=LEDGER_RETRIES)  # fmt: skip
@@ -65,6 +68,22 @@ def for_refund(deps: Deps, invoice_id: str, ctx: dict | None) -> dict[str, Any]:
     pairs = [{"before": dict(line), "after": None} for line in view.lines]
     reason = REFUND_REASON.get(view.language or "pl", REFUND_REASON["pl"])
     return issue(deps, view, det_id("correction", view.id, "refund"), reason, pairs, ctx)
+
+
+def unsettled_actions(older_than: dt.datetime) -> list[dict[str, Any]]:
+    """The customer actions whose corrections were issued before `older_than` but that no customer event
+    finished (the command after the corrections failed): {account_id, kind, service_id, at, plan}."""
+    # the time compared here: nx-27017 finds nothing for `settled $ne` with `created_at $lt` (it counts them)
+    found = InvoiceView.objects(kind="correction", action__exists=True, settled__ne=True)
+    actions = {}
+    for view in found.only("account_id", "action", "created_at"):
+        if view.action and (view.created_at or "") < ts(older_than):
+            action = {
+                "account_id": view.account_id,
+                **{k: view.action.get(k) for k in ("kind", "service_id", "at", "plan")},
+            }
+            actions[tuple(sorted(action.items()))] = action
+    return list(actions.values())
 
 
 def refunds_to_correct() -> list[str]:

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import logging
 from typing import Any
 
 from kernel.aggregate import execute
-from kernel.errors import Conflict, Invalid, NotFound
+from kernel.errors import CommandError, Conflict, Invalid, NotFound
 from kernel.events import command_meta
 from kernel.money import invoice_line, vat_of
 from kernel.paging import one_page, page_number
@@ -26,6 +28,10 @@ from services.billing.domain import (
     prorated,
 )
 from services.billing.projections import InvoiceView, OrderView, ServiceView
+
+log = logging.getLogger(__name__)
+# how long after its corrections a customer action without its customer event is taken as failed
+SETTLE_AFTER = dt.timedelta(minutes=2)
 
 
 def list_page(account_id: str, status: str | None, page: int, per_page: int) -> dict[str, Any]:
@@ -69,9 +75,10 @@ def request_cancellation(deps: Deps, account_id: str, service_id: str, when: str
     unused, taken = 0, None
     if when == "immediate" and service["status"] in LIVE:
         taken = [t for t in customer.withdrawal_takes(service_id, deps.now()) if t["gross"] > 0]
+        action = _action("cancellation", service_id, deps.now())
         for take in taken:
             _correct(deps, take, det_id("correction", take["invoice_id"], "cancellation", service_id),
-                     CANCELLATION_REASON, ctx)  # fmt: skip
+                     CANCELLATION_REASON, ctx, action)  # fmt: skip
         unused = sum(t["gross"] for t in taken)
     execute(deps.events, Customer, customer_stream(account_id),
             lambda c: c.request_cancellation(service_id, when, deps.now(), unused, taken), command_meta(ctx))  # fmt: skip
@@ -190,16 +197,18 @@ def _upgrade_invoice(deps: Deps, account_id: str, service_id: str, change: dict[
     return InvoiceView.objects(id=invoice_id).first().summary()
 
 
-def _correct(deps: Deps, take: dict[str, Any], correction_id: str, reasons: dict[str, str],
-             ctx: dict | None) -> dict[str, Any]:  # fmt: skip
+def _correct(deps: Deps, take: dict[str, Any], correction_id: str, reasons: dict[str, str], ctx: dict | None,
+             action: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     """Issue the correction of one paid line (`take`, see `PaidLine.take`) once per id, in the corrected
     invoice's language, and set the take's `correction_id`, `net` and `gross` from the correction as issued:
     a request retried after the correction was issued (and the day changed meanwhile) records the money
-    that correction says, never another figure. Returns the correction (InvoiceView.detail())."""
+    that correction says, never another figure. `action` (CorrectionIssued.action) lets the invoice-documents
+    timer finish the customer's command should it fail after this (`finish_unsettled`). Returns the
+    correction (InvoiceView.detail())."""
     view = corrections.corrected_invoice(take["invoice_id"])
     language = view.language if view.language in reasons else "pl"
     correction = corrections.issue(deps, view, correction_id, reasons[language],
-                                   [{"before": take["before"], "after": take["after"]}], ctx)  # fmt: skip
+                                   [{"before": take["before"], "after": take["after"]}], ctx, action)  # fmt: skip
     take.update(correction_id=correction_id, net=-correction["total_net"], gross=-correction["total_gross"])
     return correction
 
@@ -214,9 +223,10 @@ def _downgrade_corrections(deps: Deps, account_id: str, service_id: str, change:
     customer, service = _service(deps, account_id, service_id)
     takes = customer.downgrade_takes(service_id, change["net"], deps.now())
     count = str(service.get("downgrades", 0))
+    action = {**_action("downgrade", service_id, deps.now()), "plan": change["plan"]}
     for take in takes:
         _correct(deps, take, det_id("correction", take["invoice_id"], "downgrade", service_id, count),
-                 DOWNGRADE_REASON, ctx)  # fmt: skip
+                 DOWNGRADE_REASON, ctx, action)  # fmt: skip
     if takes:
         change["gross"] = sum(t["gross"] for t in takes)
     return takes
@@ -255,10 +265,11 @@ def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: di
     if refused:
         raise Conflict(refused)
     refunds, issued = [], []
+    action = _action("withdrawal", service_id, now)
     for take in customer.withdrawal_takes(service_id, now):
         invoice_id = take["invoice_id"]
         correction = _correct(deps, take, det_id("correction", invoice_id, "withdrawal", service_id),
-                              WITHDRAWAL_REASON, ctx)  # fmt: skip
+                              WITHDRAWAL_REASON, ctx, action)  # fmt: skip
         key = (
             f"withdrawal-{service_id}"
             if invoice_id == service["invoice_id"]
@@ -276,6 +287,39 @@ def withdraw(deps: Deps, account_id: str, service_id: str, confirm: Any, ctx: di
     return {**detail(account_id, service_id), "correction": issued[0], "corrections": issued,
             "refund": sum(r["amount"] for r in refunds), "refunds": refunds,
             "refund_method": methods.pop() if len(methods) == 1 else "mixed"}  # fmt: skip
+
+
+def _action(kind: str, service_id: str, now: dt.datetime) -> dict[str, Any]:
+    return {"kind": kind, "service_id": service_id, "at": iso(now)}
+
+
+def finish_unsettled(deps: Deps, ctx: dict | None) -> int:
+    """Finish the customer actions whose corrections were issued at least SETTLE_AFTER ago while no customer
+    event finished them (the command after the corrections failed: a crash, the database away): each is
+    asked again as of its own moment (`at`), when its corrections, refunds and credits are decided exactly
+    as they were (their ids are deterministic; the corrections issued are reused). How many were finished;
+    one that can no longer be (the service changed since) is logged for staff and tried at the next run."""
+    finished = 0
+    for action in corrections.unsettled_actions(deps.now() - SETTLE_AFTER):
+        asked_at = parse(action["at"])
+        then = dataclasses.replace(deps, now=lambda at=asked_at: at)
+        account_id, service_id = action["account_id"], action["service_id"]
+        try:
+            if action["kind"] == "withdrawal":
+                withdraw(then, account_id, service_id, True, ctx)
+            elif action["kind"] == "cancellation":
+                request_cancellation(then, account_id, service_id, "immediate", ctx)
+            elif action["kind"] == "downgrade":
+                change_plan(then, account_id, service_id, action["plan"], ctx)
+            else:
+                continue
+        except CommandError as refused:
+            log.error("the %s of service %s (account %s) asked at %s cannot be finished: %s; its corrections "
+                      "are issued without the customer's credit", action["kind"], service_id, account_id,
+                      action["at"], refused)  # fmt: skip
+            continue
+        finished += 1
+    return finished
 
 
 WITHDRAWAL_REASON = {
