@@ -816,6 +816,14 @@ def period_days(next_due: dt.datetime, cycle: str, now: dt.datetime) -> tuple[in
     return max(0, min(total, (next_due.date() - now.date()).days)), total
 
 
+def paid_ahead(next_due: dt.datetime, cycle: str, now: dt.datetime) -> dt.datetime | None:
+    """When the period `now` is in ends, if a later one is paid already (a renewal paid early), else None."""
+    end, months = next_due, CYCLES[cycle]
+    while add_months(end, -months).date() > now.date():
+        end = add_months(end, -months)
+    return end if end != next_due else None
+
+
 def prorated(amount: int, left: int, total: int) -> int:
     """`amount` for `left` of `total` days, rounded half up on grosze like kernel.money."""
     return div_half_up(amount * left, total) if total else 0

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 
 from kernel import clock
+from kernel.errors import CommandError
 from tests.billing.conftest import STAFF, customer
 from tests.billing.test_lifecycle import DAY, START, active_service, consumer, events_of
 from tests.billing.test_stripe import VISA, _ordered, _pay_with, billing_stripe, peer  # noqa: F401 (fixtures)
@@ -174,6 +175,33 @@ def test_a_renewal_paid_early_within_14_days_comes_back_whole(billing, at_start)
     assert order_kor["total_gross"] == -order_back
     assert kor_numbers(done["corrections"]) == [1, 2]
     assert billing.get_credit("c1")["credit"] == expected
+
+
+def test_no_plan_change_while_a_renewal_is_paid_in_advance_until_that_period_begins(billing, at_start):
+    """After a renewal paid early the difference would be owed for the rest of March at one price and for
+    April at another, taken off two invoices: not built, so the change is refused (409) and the terms say
+    from when it is possible; once April begins it is priced for April as usual."""
+    service_id = active_service(billing, "a1", plan="hosting-biznes")
+    clock.advance(3 * DAY)
+    billing.add_cart_item("a1", "hosting_renewal", {"service_id": service_id}, customer("a1"))
+    pay_from_credit(billing, "a1", gross(BIZNES_NET))
+    terms = billing.get_service("a1", service_id)["terms"]
+    assert terms["plans"] == []
+    assert terms["plan_change"]["refused"] == "renewed_in_advance"
+    assert terms["plan_change"]["possible_from"].startswith("2027-04-01T10:00")  # when March's period ends
+    for plan in ("hosting-start", "hosting-pro"):
+        with pytest.raises(CommandError) as refused:
+            billing.change_service_plan("a1", service_id, plan, customer("a1"))
+        assert refused.value.code == "renewed_in_advance"
+    assert events_of(billing, "a1", "service_plan_changed") == [] and billing.get_credit("a1")["credit"] == 0
+
+    clock.advance(29 * DAY)  # 2 April: the paid-ahead period is the current one
+    terms = billing.get_service("a1", service_id)["terms"]
+    assert terms["plan_change"] is None and (terms["days_left"], terms["days_in_period"]) == (29, 30)
+    billing.change_service_plan("a1", service_id, "hosting-start", customer("a1"))
+    assert billing.get_credit("a1")["credit"] == gross(BIZNES_NET) - gross(
+        BIZNES_NET - share(BIZNES_NET - START_NET, 29, 30)
+    )
 
 
 def test_card_and_credit_in_one_withdrawal(billing_stripe, peer, published, at_start):  # noqa: F811

@@ -213,3 +213,19 @@ def test_the_correction_page_says_to_be_returned_and_no_due_date(stack):
     corrected = re.search(r'href="/invoices/([^"]+)">FV/', page).group(1)
     invoice = person.get(f"/invoices/{corrected}").text
     assert f"Faktura korygująca do tej faktury: {number}</a>" in invoice
+
+
+def test_after_an_early_renewal_the_page_says_from_when_the_plan_can_change_and_refuses_it_before(stack):
+    person = Person(stack)
+    service_id = paid_service(person)
+    added = person.post(f"/renewals/{service_id}/add", {}, form_page=f"/services/{service_id}")
+    assert added.status_code == 200, added.text
+    wait_paid(person, person.pay_on_sandbox(person.checkout("card")))
+    page = person.get(f"/services/{service_id}").text
+    assert "Następny okres tej usługi jest już opłacony z góry" in page
+    assert 'name="plan"' not in page  # no plan to choose yet
+    refused = person.post(f"/services/{service_id}/plan", {"plan": "hosting-biznes", "plan_confirm": "on"},
+                          form_page=f"/services/{service_id}")  # fmt: skip
+    assert refused.status_code == 409, refused.status_code
+    assert "zmianę planu można zamówić, gdy ten okres się zacznie" in refused.text
+    assert 'data-plan="hosting-start"' in person.get(f"/services/{service_id}").text

@@ -23,6 +23,7 @@ from services.billing.domain import (
     customer_stream,
     det_id,
     iso,
+    paid_ahead,
     parse,
     period_days,
     prorated,
@@ -120,9 +121,13 @@ def _terms(deps: Deps, account_id: str, service_id: str) -> dict[str, Any]:
             change["gross"] = sum(t["gross"] for t in takes) if takes else change["gross"]
     refused = customer.withdrawal_refused(service_id, now)
     order = customer.orders.get(service.get("order_id") or "")
+    ahead = paid_ahead(service["next_due_date"], service["cycle"], now)
     return {
         "days_left": left, "days_in_period": total, "currency": "PLN",
-        "plans": [p for p in plans if p],
+        # a renewal paid early: the difference would be owed for two periods at different prices and taken
+        # off two invoices; not built yet, so the change waits until the paid-ahead period begins
+        "plan_change": {"refused": "renewed_in_advance", "possible_from": iso(ahead)} if ahead else None,
+        "plans": [p for p in plans if p] if not ahead else [],
         "cancellation": {"immediate_credit": sum(t["gross"] for t in customer.withdrawal_takes(service_id, now)),
                          "end_of_period": iso(service["next_due_date"])},
         "withdrawal": {"available": refused is None, "refused": refused,
@@ -148,6 +153,8 @@ def change_plan(deps: Deps, account_id: str, service_id: str, plan: Any, ctx: di
     """Upgrade: an unpaid invoice for the prorated difference, the plan changes when it is paid.
     Downgrade: the difference credited, the plan changes at once."""
     terms = _terms(deps, account_id, service_id)
+    if terms["plan_change"]:
+        raise Conflict(terms["plan_change"]["refused"])
     change = next((p for p in terms["plans"] if p["plan"] == plan), None) if isinstance(plan, str) else None
     if change is None:
         raise Invalid("invalid_input", {"plan": "invalid_plan"})
