@@ -75,9 +75,9 @@ def unsettled_actions(older_than: dt.datetime) -> list[dict[str, Any]]:
     finished (the command after the corrections failed): {account_id, kind, service_id, at, plan}."""
     # the time compared here: nx-27017 finds nothing for `settled $ne` with `created_at $lt` (it counts them)
     found = InvoiceView.objects(kind="correction", action__exists=True, settled__ne=True)
-    actions = {}
+    before, actions = ts(older_than), {}
     for view in found.only("account_id", "action", "created_at"):
-        if view.action and (view.created_at or "") < ts(older_than):
+        if view.action and (view.created_at or "") < before:
             action = {
                 "account_id": view.account_id,
                 **{k: view.action.get(k) for k in ("kind", "service_id", "at", "plan")},

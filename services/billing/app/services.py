@@ -113,21 +113,16 @@ def _terms(deps: Deps, account_id: str, service_id: str) -> dict[str, Any]:
     customer, service = _service(deps, account_id, service_id)
     now = deps.now()
     left, total = period_days(service["next_due_date"], service["cycle"], now)
-    current = _price(Plan.objects(id=service["plan"]).first(), service["cycle"])
-    plans = [_plan_change(p, service, current, left, total) for p in Plan.objects(active="yes").order_by("sort")]
-    for change in plans:
-        if change and change["direction"] == "downgrade":  # the credit is what its corrections give back
-            takes = customer.downgrade_takes(service_id, change["net"], now)
-            change["gross"] = sum(t["gross"] for t in takes) if takes else change["gross"]
+    # a renewal paid early: the difference would be owed for two periods at different prices and taken
+    # off two invoices; not built yet, so no plan is offered until the paid-ahead period begins
+    ahead = paid_ahead(service["next_due_date"], service["cycle"], now)
+    plans = [] if ahead else _plan_changes(customer, service, left, total, now)
     refused = customer.withdrawal_refused(service_id, now)
     order = customer.orders.get(service.get("order_id") or "")
-    ahead = paid_ahead(service["next_due_date"], service["cycle"], now)
     return {
         "days_left": left, "days_in_period": total, "currency": "PLN",
-        # a renewal paid early: the difference would be owed for two periods at different prices and taken
-        # off two invoices; not built yet, so the change waits until the paid-ahead period begins
         "plan_change": {"refused": "renewed_in_advance", "possible_from": iso(ahead)} if ahead else None,
-        "plans": [p for p in plans if p] if not ahead else [],
+        "plans": plans,
         "cancellation": {"immediate_credit": sum(t["gross"] for t in customer.withdrawal_takes(service_id, now)),
                          "end_of_period": iso(service["next_due_date"])},
         "withdrawal": {"available": refused is None, "refused": refused,
@@ -135,6 +130,18 @@ def _terms(deps: Deps, account_id: str, service_id: str) -> dict[str, Any]:
                        "refund": sum(t["gross"] for t in customer.withdrawal_takes(service_id, now))
                        if refused is None else 0},
     }  # fmt: skip
+
+
+def _plan_changes(customer: Customer, service: dict[str, Any], left: int, total: int,
+                  now: dt.datetime) -> list[dict[str, Any]]:  # fmt: skip
+    """Every other plan the service may move to, a downgrade's credit being what its corrections give back."""
+    current = _price(Plan.objects(id=service["plan"]).first(), service["cycle"])
+    plans = [_plan_change(p, service, current, left, total) for p in Plan.objects(active="yes").order_by("sort")]
+    for change in plans:
+        if change and change["direction"] == "downgrade":
+            takes = customer.downgrade_takes(service["service_id"], change["net"], now)
+            change["gross"] = sum(t["gross"] for t in takes) if takes else change["gross"]
+    return [p for p in plans if p]
 
 
 def _plan_change(plan: Plan, service: dict[str, Any], current: tuple[int, int] | None, left: int,
