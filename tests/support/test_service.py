@@ -401,6 +401,13 @@ def test_dashboard_news_are_the_newest_five_of_everybodys_and_the_customers_plan
     assert support.worker.dashboard_news("xx")["language"] == "pl"  # an unknown language reads as Polish
 
 
+def test_dashboard_news_reads_any_odd_language_as_polish(support):
+    publish(support, title="Dla wszystkich")
+    polish = support.worker.dashboard_news("pl")
+    for odd in (["en"], 7, None, "e" * 100_000, "\udcff", "en\x00"):
+        assert support.worker.dashboard_news(odd) == polish, odd
+
+
 def test_projections_rebuild_from_the_events(support):
     ticket_id = open_ticket(support)["ticket_id"]
     support.worker.staff_reply(ticket_id, "answer", ctx=staff())
